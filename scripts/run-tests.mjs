@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs the test suite with node:test. Node 20 cannot glob TypeScript test files itself, so
+// this finds them (under the given folders, default test/) and hands them to `node --test`.
+import { spawnSync } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+function findTests(path, found) {
+  if (statSync(path).isFile()) {
+    if (path.endsWith('.test.ts')) found.push(path)
+    return found
+  }
+  for (const name of readdirSync(path).sort()) {
+    if (name === 'fixtures' || name === 'helpers' || name === 'node_modules') continue
+    findTests(join(path, name), found)
+  }
+  return found
+}
+
+const roots = process.argv.slice(2)
+const files = (roots.length > 0 ? roots : ['test']).flatMap((root) => findTests(root, []))
+if (files.length === 0) {
+  console.error('no test files found')
+  process.exit(1)
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+)
+process.exit(result.status ?? 1)

@@ -1,0 +1,113 @@
+/**
+ * One error class for everything aofkit throws, with a stable `code` per failure.
+ * Match on `code`, never on `message`: messages may be reworded, codes will not change.
+ * @module
+ */
+
+/** Every error code aofkit uses. Each is documented in docs/ERRORS.md. */
+export const ErrorCode = {
+  // The seed's errors.
+  /** The file may not shrink below its current size (the seed's ErrShrink). */
+  Shrink: 'ERR_AOF_SHRINK',
+  /** The path is a directory (ErrIsDirectory). */
+  IsDirectory: 'ERR_AOF_IS_DIRECTORY',
+  /** Recovery found neither a tail nor a checkpoint it can trust (ErrCorrupted). */
+  Corrupted: 'ERR_AOF_CORRUPTED',
+  /** An empty file was opened in the EOF state (ErrEmptyFile). */
+  EmptyFile: 'ERR_AOF_EMPTY_FILE',
+  /** A write was attempted on a read-only or finished file (ErrFileIsReadOnly). */
+  ReadOnly: 'ERR_AOF_READ_ONLY',
+  /** The file's mode bits deny reading (ErrReadPermission). */
+  ReadPermission: 'ERR_AOF_READ_PERMISSION',
+  /** append() was called without a function (ErrAppendFuncNil). */
+  AppendFuncMissing: 'ERR_AOF_APPEND_FUNC_MISSING',
+  /** A non-blocking call would have to grow the file first (ErrWouldBlock). */
+  WouldBlock: 'ERR_AOF_WOULD_BLOCK',
+  // Ours.
+  /** The file (or reader, or manager) is closed. */
+  Closed: 'ERR_AOF_CLOSED',
+  /** The write does not fit below the geometry's `sizeUpper`. */
+  Full: 'ERR_AOF_FULL',
+  /** The file system has no space left for the growth the write needs. */
+  NoSpace: 'ERR_AOF_NO_SPACE',
+  /** Another writer holds the file's exclusive lock. */
+  Locked: 'ERR_AOF_LOCKED',
+  /** The file does not exist and `create` was not set. */
+  NotFound: 'ERR_AOF_NOT_FOUND',
+  /** An argument has the wrong type or value; nothing was done. */
+  InvalidArgument: 'ERR_AOF_INVALID_ARGUMENT',
+  /** An operating-system call failed in a way none of the codes above describes. */
+  Io: 'ERR_AOF_IO',
+} as const
+
+/** The union of every error code. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** Options accepted by the {@link AofkitError} constructor. */
+export interface AofkitErrorOptions {
+  /** The underlying error (a Node SystemError, for instance). */
+  cause?: unknown
+  /** The file the failure concerns, if any. */
+  path?: string
+}
+
+/** The single error class aofkit throws. `code` is stable; `cause` keeps the raw error. */
+export class AofkitError extends Error {
+  /** A stable identifier of the failure, for example `ERR_AOF_FULL`. */
+  readonly code: string
+  /** The file concerned, when there is one. */
+  readonly path: string | undefined
+
+  constructor(code: string, message: string, options: AofkitErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'AofkitError'
+    this.code = code
+    this.path = options.path
+  }
+}
+
+/** True when `error` is an {@link AofkitError}, optionally with the given code. */
+export function isAofkitError(error: unknown, code?: string): error is AofkitError {
+  return error instanceof AofkitError && (code === undefined || error.code === code)
+}
+
+/** The shape of the errors Node and our addon throw for a failed syscall. */
+interface SystemErrorLike {
+  code?: unknown
+  syscall?: unknown
+  message?: unknown
+}
+
+/**
+ * Maps an operating-system error to an {@link AofkitError} with a stable code, keeping the
+ * original as `cause`. Errors that are already AofkitErrors pass through unchanged.
+ */
+export function fromSystemError(error: unknown, path?: string, what?: string): AofkitError {
+  if (error instanceof AofkitError) return error
+  const system = (error ?? {}) as SystemErrorLike
+  const errno = typeof system.code === 'string' ? system.code : ''
+  const syscall = typeof system.syscall === 'string' ? system.syscall : 'io'
+  const where = path === undefined ? '' : ` '${path}'`
+  const doing = what ?? syscall
+  const options: AofkitErrorOptions = path === undefined ? { cause: error } : { cause: error, path }
+  switch (errno) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new AofkitError(ErrorCode.NoSpace, `no space left on device for${where} (${doing})`, options)
+    case 'ENOENT':
+      return new AofkitError(ErrorCode.NotFound, `no such file${where}`, options)
+    case 'EISDIR':
+      return new AofkitError(ErrorCode.IsDirectory, `path${where} is a directory`, options)
+    case 'EWOULDBLOCK':
+    case 'EAGAIN':
+      return new AofkitError(ErrorCode.Locked, `file${where} is locked by another writer`, options)
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new AofkitError(ErrorCode.ReadOnly, `file${where} cannot be written (${errno})`, options)
+    default: {
+      const message = typeof system.message === 'string' ? system.message : String(error)
+      return new AofkitError(ErrorCode.Io, `${doing} failed${where}: ${message}`, options)
+    }
+  }
+}

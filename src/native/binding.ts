@@ -1,0 +1,173 @@
+/**
+ * The only module that loads the native addon. Everything else imports the typed functions
+ * below. The addon makes syscalls and nothing else: see src/native/README.md.
+ * @module
+ */
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { getSystemErrorName } from 'node:util'
+
+/** Outcome of a futex wait, in the words Atomics.wait uses. */
+export type FutexResult = 'ok' | 'not-equal' | 'timed-out'
+
+/** The raw addon surface (numbers for futex outcomes; see futex.cc). */
+interface RawBinding {
+  map(fd: number, length: number, writable: boolean): ArrayBuffer
+  unmap(mapping: ArrayBuffer): void
+  msync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): void
+  msyncAsync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): Promise<number>
+  madvise(mapping: ArrayBuffer, offset: number, length: number, advice: number): void
+  madviseAsync(mapping: ArrayBuffer, offset: number, length: number, advice: number): Promise<number>
+  adviceConstants: { normal: number; sequential: number; willNeed: number; populateWrite: number; populateRead: number }
+  fallocate(fd: number, offset: number, length: number): number
+  fallocateAsync(fd: number, offset: number, length: number): Promise<number>
+  ftruncate(fd: number, length: number): number
+  fdatasync(fd: number): number
+  fdatasyncAsync(fd: number): Promise<number>
+  fsync(fd: number): number
+  fsyncAsync(fd: number): Promise<number>
+  flock(fd: number, operation: number): number
+  lockConstants: { shared: number; exclusive: number; unlock: number; nonBlocking: number }
+  futexWait(words: Int32Array, index: number, expected: number, timeoutMs?: number): number
+  futexWaitAsync(
+    words: Int32Array,
+    index: number,
+    expected: number,
+    timeoutMs?: number,
+  ): Promise<number>
+  futexWake(words: Int32Array, index: number, count?: number): number
+  pageSize: number
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+function load(): RawBinding {
+  if (process.platform !== 'linux' && process.platform !== 'darwin') {
+    throw new Error(`aofkit supports Linux (and builds on macOS); this platform is ${process.platform}`)
+  }
+  const require = createRequire(import.meta.url)
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (root: string) => RawBinding
+    return nodeGypBuild(packageRoot)
+  } catch (error) {
+    throw new Error(
+      `aofkit: could not load its native addon from ${packageRoot} (${process.platform}-${process.arch}, ` +
+        `Node ${process.version}). Rebuild it with \`npm rebuild aofkit\` (needs python3, make and a C++ compiler).`,
+      { cause: error },
+    )
+  }
+}
+
+const raw = load()
+
+/** Fills in Node's `code` (for example `ENOSPC`) from the negative errno the addon attaches. */
+function withCode(error: unknown): unknown {
+  if (error instanceof Error) {
+    const errno = (error as { errno?: unknown }).errno
+    if (typeof errno === 'number' && (error as { code?: unknown }).code === undefined) {
+      Object.defineProperty(error, 'code', { value: getSystemErrorName(errno), enumerable: true })
+    }
+  }
+  return error
+}
+
+function sync<A extends unknown[], R>(call: (...args: A) => R): (...args: A) => R {
+  return (...args: A): R => {
+    try {
+      return call(...args)
+    } catch (error) {
+      throw withCode(error)
+    }
+  }
+}
+
+function async<A extends unknown[], R>(call: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A): Promise<R> => {
+    try {
+      return await call(...args)
+    } catch (error) {
+      throw withCode(error)
+    }
+  }
+}
+
+const futexResults: readonly FutexResult[] = ['ok', 'not-equal', 'timed-out']
+
+/** The system page size in bytes. */
+export const pageSize: number = raw.pageSize
+/** madvise() advice values; `populateWrite` is -1 where the kernel headers lack it. */
+export const advice = raw.adviceConstants
+/** flock() operations. */
+export const lock = raw.lockConstants
+
+/** mmap(MAP_SHARED) `length` bytes of `fd`. The ArrayBuffer is detached by unmap(). */
+export const map: (fd: number, length: number, writable: boolean) => ArrayBuffer = sync(raw.map)
+/** munmap and detach; idempotent. */
+export const unmap: (mapping: ArrayBuffer) => void = sync(raw.unmap)
+/** msync a range; `wait` selects MS_SYNC over MS_ASYNC. */
+export const msync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => void = sync(raw.msync)
+/** msync on the libuv pool. */
+export const msyncAsync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => Promise<number> =
+  async(raw.msyncAsync)
+/** madvise a range of a mapping. */
+export const madvise: (mapping: ArrayBuffer, offset: number, length: number, adviceValue: number) => void = sync(
+  raw.madvise,
+)
+/** madvise on the libuv pool (used to prefault pages ahead of the writer). */
+export const madviseAsync: (
+  mapping: ArrayBuffer,
+  offset: number,
+  length: number,
+  adviceValue: number,
+) => Promise<number> = async(raw.madviseAsync)
+/** Allocate real blocks for [offset, offset + length), extending the file if needed. */
+export const fallocate: (fd: number, offset: number, length: number) => number = sync(raw.fallocate)
+/** fallocate on the libuv pool. */
+export const fallocateAsync: (fd: number, offset: number, length: number) => Promise<number> = async(
+  raw.fallocateAsync,
+)
+/** ftruncate to `length` bytes. */
+export const ftruncate: (fd: number, length: number) => number = sync(raw.ftruncate)
+/** fdatasync (fsync on macOS). */
+export const fdatasync: (fd: number) => number = sync(raw.fdatasync)
+/** fdatasync on the libuv pool. */
+export const fdatasyncAsync: (fd: number) => Promise<number> = async(raw.fdatasyncAsync)
+/** fsync. */
+export const fsync: (fd: number) => number = sync(raw.fsync)
+/** fsync on the libuv pool. */
+export const fsyncAsync: (fd: number) => Promise<number> = async(raw.fsyncAsync)
+/** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
+export const flock: (fd: number, operation: number) => number = sync(raw.flock)
+
+/** futex(FUTEX_WAIT) on `words[index]`, shared across processes; `timeoutMs` undefined or negative waits forever. */
+export function futexWait(
+  words: Int32Array,
+  index: number,
+  expected: number,
+  timeoutMs?: number,
+): FutexResult {
+  try {
+    return futexResults[raw.futexWait(words, index, expected, timeoutMs)] ?? 'ok'
+  } catch (error) {
+    throw withCode(error)
+  }
+}
+
+/** futex(FUTEX_WAIT) on the libuv pool: never blocks the event loop. */
+export async function futexWaitAsync(
+  words: Int32Array,
+  index: number,
+  expected: number,
+  timeoutMs?: number,
+): Promise<FutexResult> {
+  try {
+    return futexResults[await raw.futexWaitAsync(words, index, expected, timeoutMs)] ?? 'ok'
+  } catch (error) {
+    throw withCode(error)
+  }
+}
+
+/** futex(FUTEX_WAKE): wakes up to `count` waiters (all by default); returns how many woke. */
+export const futexWake: (words: Int32Array, index: number, count?: number) => number =
+  sync(raw.futexWake)

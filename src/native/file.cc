@@ -1,0 +1,118 @@
+// fallocate / ftruncate / fdatasync / fsync / flock on a file descriptor.
+#include "file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "async_call.h"
+#include "errno_error.h"
+
+namespace aofkit {
+namespace {
+
+// Allocates real blocks for [offset, offset + length): never a sparse extension, so a full
+// disk is an ENOSPC here rather than a SIGBUS on a later store into the mapping.
+int64_t DoFallocate(int fd, int64_t offset, int64_t length) {
+#ifdef __linux__
+  int result;
+  do {
+    result = fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (result != 0 && errno == EINTR);
+  return result == 0 ? 0 : -errno;
+#else
+  fstore_t store = {F_ALLOCATEALL, F_PEOFPOSMODE, 0, static_cast<off_t>(offset + length), 0};
+  (void)offset;
+  if (fcntl(fd, F_PREALLOCATE, &store) == -1) return -errno;
+  return ftruncate(fd, static_cast<off_t>(offset + length)) == 0 ? 0 : -errno;
+#endif
+}
+
+int64_t DoFdatasync(int fd) {
+#ifdef __linux__
+  return fdatasync(fd) == 0 ? 0 : -errno;
+#else
+  return fsync(fd) == 0 ? 0 : -errno;
+#endif
+}
+
+int64_t DoFsync(int fd) { return fsync(fd) == 0 ? 0 : -errno; }
+
+Napi::Value ResultOrThrow(Napi::Env env, int64_t result, const char* syscall) {
+  if (result < 0) ThrowErrno(env, static_cast<int>(-result), syscall);
+  return Napi::Number::New(env, static_cast<double>(result));
+}
+
+Napi::Value Fallocate(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t offset = ArgInt64(info, 1, "offset");
+  int64_t length = ArgInt64(info, 2, "length");
+  return ResultOrThrow(info.Env(), DoFallocate(fd, offset, length), "fallocate");
+}
+
+Napi::Value FallocateAsync(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t offset = ArgInt64(info, 1, "offset");
+  int64_t length = ArgInt64(info, 2, "length");
+  return AsyncCall::Start(info.Env(), "fallocate",
+                          [fd, offset, length]() { return DoFallocate(fd, offset, length); });
+}
+
+Napi::Value Ftruncate(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t length = ArgInt64(info, 1, "length");
+  int64_t result = ftruncate(fd, static_cast<off_t>(length)) == 0 ? 0 : -errno;
+  return ResultOrThrow(info.Env(), result, "ftruncate");
+}
+
+Napi::Value Fdatasync(const Napi::CallbackInfo& info) {
+  return ResultOrThrow(info.Env(), DoFdatasync(ArgFd(info, 0)), "fdatasync");
+}
+
+Napi::Value FdatasyncAsync(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  return AsyncCall::Start(info.Env(), "fdatasync", [fd]() { return DoFdatasync(fd); });
+}
+
+Napi::Value Fsync(const Napi::CallbackInfo& info) {
+  return ResultOrThrow(info.Env(), DoFsync(ArgFd(info, 0)), "fsync");
+}
+
+Napi::Value FsyncAsync(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  return AsyncCall::Start(info.Env(), "fsync", [fd]() { return DoFsync(fd); });
+}
+
+// flock(fd, operation): void. EWOULDBLOCK with LOCK_NB is thrown like any other errno.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int operation = static_cast<int>(ArgInt64(info, 1, "operation"));
+  int result;
+  do {
+    result = flock(fd, operation);
+  } while (result != 0 && errno == EINTR);
+  return ResultOrThrow(info.Env(), result == 0 ? 0 : -errno, "flock");
+}
+
+}  // namespace
+
+void InitFile(Napi::Env env, Napi::Object exports) {
+  exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync, "fallocateAsync"));
+  exports.Set("ftruncate", Napi::Function::New(env, Ftruncate, "ftruncate"));
+  exports.Set("fdatasync", Napi::Function::New(env, Fdatasync, "fdatasync"));
+  exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync, "fdatasyncAsync"));
+  exports.Set("fsync", Napi::Function::New(env, Fsync, "fsync"));
+  exports.Set("fsyncAsync", Napi::Function::New(env, FsyncAsync, "fsyncAsync"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  Napi::Object lock = Napi::Object::New(env);
+  lock.Set("shared", Napi::Number::New(env, LOCK_SH));
+  lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));
+  lock.Set("unlock", Napi::Number::New(env, LOCK_UN));
+  lock.Set("nonBlocking", Napi::Number::New(env, LOCK_NB));
+  exports.Set("lockConstants", lock);
+}
+
+}  // namespace aofkit

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+
+import * as native from '../../src/native/binding.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+test('map, write through the mapping, unmap detaches the buffer', (t) => {
+  const path = join(tmpDir(t), 'f')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  native.fallocate(fd, 0, native.pageSize)
+  assert.equal(statSync(path).size, native.pageSize)
+  const mapping = native.map(fd, native.pageSize * 4, true)
+  const bytes = new Uint8Array(mapping)
+  bytes.set([1, 2, 3], 10)
+  native.msync(mapping, 0, native.pageSize, true)
+  assert.deepEqual([...readFileSync(path).subarray(10, 13)], [1, 2, 3])
+  native.unmap(mapping)
+  assert.equal(mapping.byteLength, 0)
+  assert.equal(bytes.length, 0)
+  assert.equal(bytes[10], undefined)
+  assert.throws(() => bytes.set([1], 0), TypeError)
+  native.unmap(mapping) // idempotent
+})
+
+test('errors carry errno, syscall and code', (t) => {
+  const path = join(tmpDir(t), 'f')
+  const fd = openSync(path, 'w+')
+  closeSync(fd)
+  assert.throws(() => native.fdatasync(fd), (error: NodeJS.ErrnoException) => {
+    assert.equal(error.code, 'EBADF')
+    assert.equal(error.syscall, 'fdatasync')
+    return true
+  })
+})
+
+test('async calls settle on the pool', async (t) => {
+  const path = join(tmpDir(t), 'f')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  await native.fallocateAsync(fd, 0, 8192)
+  assert.equal(statSync(path).size, 8192)
+  await native.fdatasyncAsync(fd)
+  await assert.rejects(native.fdatasyncAsync(-1 >>> 0), { code: 'EBADF' })
+})
+
+test('flock excludes a second open file description', (t) => {
+  const path = join(tmpDir(t), 'f')
+  const a = openSync(path, 'w+')
+  const b = openSync(path, 'r+')
+  t.after(() => {
+    closeSync(a)
+    closeSync(b)
+  })
+  native.flock(a, native.lock.exclusive | native.lock.nonBlocking)
+  assert.throws(() => native.flock(b, native.lock.exclusive | native.lock.nonBlocking), { code: /^(EWOULDBLOCK|EAGAIN)$/ })
+  native.flock(a, native.lock.unlock)
+  native.flock(b, native.lock.exclusive | native.lock.nonBlocking)
+})
+
+test('futex wait and wake', async () => {
+  const shared = new SharedArrayBuffer(8)
+  const words = new Int32Array(shared)
+  assert.equal(native.futexWait(words, 0, 1, 0), 'not-equal')
+  assert.equal(native.futexWait(words, 0, 0, 1), 'timed-out')
+  const waiting = native.futexWaitAsync(words, 1, 0, 5000)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  Atomics.store(words, 1, 1)
+  assert.equal(native.futexWake(words, 1), 1)
+  assert.equal(await waiting, 'ok')
+})
