@@ -38,6 +38,14 @@ export const ErrorCode = {
   InvalidArgument: 'ERR_AOF_INVALID_ARGUMENT',
   /** An operating-system call failed in a way none of the codes above describes. */
   Io: 'ERR_AOF_IO',
+  // The record log (logio).
+  /** A record failed its checksum or framing check; the next read resyncs at the next block. */
+  LogCorrupted: 'ERR_LOG_CORRUPTED',
+  /** The log ends inside an entry. */
+  LogUnexpectedEof: 'ERR_LOG_UNEXPECTED_EOF',
+  // The state log (stateio).
+  /** A state entry is malformed (the reference's stateio.ErrCorrupt). */
+  StateCorrupt: 'ERR_STATE_CORRUPT',
 } as const
 
 /** The union of every error code. */
