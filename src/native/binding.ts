@@ -27,6 +27,7 @@ interface RawBinding {
   fdatasyncAsync(fd: number): Promise<number>
   fsync(fd: number): number
   fsyncAsync(fd: number): Promise<number>
+  syncFileRangeAsync(fd: number, offset: number, length: number): Promise<number>
   flock(fd: number, operation: number): number
   lockConstants: { shared: number; exclusive: number; unlock: number; nonBlocking: number }
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs?: number): number
@@ -137,6 +138,10 @@ export const fdatasyncAsync: (fd: number) => Promise<number> = async(raw.fdatasy
 export const fsync: (fd: number) => number = sync(raw.fsync)
 /** fsync on the libuv pool. */
 export const fsyncAsync: (fd: number) => Promise<number> = async(raw.fsyncAsync)
+/** Starts write-back of [offset, offset + length) without waiting (sync_file_range); ENOSYS off Linux. */
+export const syncFileRangeAsync: (fd: number, offset: number, length: number) => Promise<number> = async(
+  raw.syncFileRangeAsync,
+)
 /** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
 export const flock: (fd: number, operation: number) => number = sync(raw.flock)
 

@@ -1,0 +1,16 @@
+/** The life cycle of an append-only file (the seed's FileState, with its numbers). */
+export const FileState = {
+  /** Being opened and recovered. */
+  Opening: 0,
+  /** Open for appends. */
+  Opened: 1,
+  /** Finished or read-only: readable, never written again. */
+  EOF: 2,
+  /** close() has begun; waiting for background work to end. */
+  Closing: 3,
+  /** Closed: every further call throws `ERR_AOF_CLOSED`. */
+  Closed: 4,
+} as const
+
+/** One of the {@link FileState} values. */
+export type FileState = (typeof FileState)[keyof typeof FileState]

@@ -1,0 +1,206 @@
+/**
+ * Manager: opens append-only files in a directory, hands out one instance per open name,
+ * flushes them in the background and keeps the statistics (the seed's Manager).
+ * @module
+ */
+import { closeSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+
+import { AofkitError, ErrorCode } from '../errors.ts'
+import { AppendOnlyFile } from './append-only-file.ts'
+import type { FileOwner } from './append-only-file.ts'
+import { FileState } from './file-state.ts'
+import { checkOpenArguments, openAnonymous, openFile } from './open-file.ts'
+import type { FileResources, OpenOptions } from './open-file.ts'
+import { Operation, StatsRecorder, nowNs } from './stats.ts'
+import type { Stats } from './stats.ts'
+
+/** Options of a {@link Manager}. */
+export interface ManagerOptions {
+  /** Directory that relative names resolve against. Default: the current directory. */
+  dir?: string
+  /** Mode bits of files the manager creates. Default: 0o644. */
+  writeMode?: number
+  /** Mode bits finish() gives a file (read-only). Default: 0o444. */
+  readMode?: number
+  /** Interval of the background flush of open files, in ms; 0 turns it off. Default: 1000. */
+  flushIntervalMs?: number
+}
+
+function checkMode(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o7777) {
+    throw new AofkitError(ErrorCode.InvalidArgument, `${name} must be file mode bits (0 to 0o7777), got ${String(value)}`)
+  }
+  return value
+}
+
+/** Opens files, shares open instances, flushes in the background and keeps statistics. */
+export class Manager {
+  /** Directory that relative names resolve against. */
+  readonly dir: string
+  /** Mode bits of created files. */
+  readonly writeMode: number
+  /** Mode bits of finished files. */
+  readonly readMode: number
+  /** Background flush interval in ms (0: off). */
+  readonly flushIntervalMs: number
+
+  readonly #stats = new StatsRecorder()
+  readonly #files = new Map<string, WeakRef<AppendOnlyFile>>()
+  readonly #finalizer: FinalizationRegistry<{ key: string; fd: number; sidecarFd: number; mappedBytes: number }>
+  readonly #owner: FileOwner
+  #flushTimer: NodeJS.Timeout | null = null
+  #closed = false
+
+  constructor(options: ManagerOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'manager options must be an object')
+    }
+    if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'dir must be a non-empty string')
+    }
+    this.dir = resolve(options.dir ?? '.')
+    this.writeMode = checkMode('writeMode', options.writeMode, 0o644)
+    this.readMode = checkMode('readMode', options.readMode, 0o444)
+    const interval = options.flushIntervalMs ?? 1000
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `flushIntervalMs must be a non-negative number, got ${String(interval)}`)
+    }
+    this.flushIntervalMs = interval
+    const stats = this.#stats
+    const files = this.#files
+    const readMode = this.readMode
+    this.#owner = {
+      stats,
+      readMode,
+      release: (file: AppendOnlyFile) => {
+        this.#finalizer.unregister(file)
+        const key = file.isAnonymous ? `anonymous:${file.path}` : file.path
+        if (files.get(key)?.deref() === file) files.delete(key)
+      },
+    }
+    // A file dropped without close() still holds descriptors: release them and count it.
+    this.#finalizer = new FinalizationRegistry((held) => {
+      const startNs = nowNs()
+      for (const fd of [held.fd, held.sidecarFd]) {
+        if (fd >= 0) {
+          try {
+            closeSync(fd)
+          } catch {
+            // already closed
+          }
+        }
+      }
+      if (files.get(held.key)?.deref() === undefined) files.delete(held.key)
+      stats.add('activeMaps', -1)
+      stats.add(held.fd >= 0 ? 'activeMappedMemory' : 'activeAnonymousMemory', -held.mappedBytes)
+      stats.record(Operation.finalize, startNs)
+    })
+  }
+
+  /**
+   * Opens (or creates) `name`, resolved against `dir`. While a file is open, opening the same
+   * name again returns the same instance. Synchronous; throws an {@link AofkitError}.
+   */
+  open(name: string, options: OpenOptions = {}): AppendOnlyFile {
+    this.#checkOpen()
+    checkOpenArguments(name, options)
+    const path = isAbsolute(name) ? name : resolve(this.dir, name)
+    const existing = this.#live(path)
+    if (existing !== null) return existing
+    const startNs = nowNs()
+    let resources: FileResources
+    try {
+      resources = openFile(path, options, this.writeMode, this.#stats)
+    } catch (error) {
+      this.#stats.record(Operation.open, startNs, false)
+      throw error
+    }
+    this.#stats.record(Operation.open, startNs, true)
+    this.#stats.add('activeFileSize', resources.allocated)
+    return this.#adopt(path, resources)
+  }
+
+  /**
+   * Opens a memory-only file of `size` bytes (rounded up to a page) with the same API. It never
+   * grows: writing past its size throws `ERR_AOF_FULL`. The same name while open returns the
+   * same instance.
+   */
+  openAnonymous(name: string, size: number): AppendOnlyFile {
+    this.#checkOpen()
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'name must be a non-empty string')
+    }
+    const key = `anonymous:${name}`
+    const existing = this.#live(key)
+    if (existing !== null) return existing
+    const resources = openAnonymous(name, size)
+    this.#stats.add('activeAnonymousMemory', resources.mappedBytes)
+    return this.#adopt(key, resources)
+  }
+
+  /** A snapshot of every counter and duration (nanoseconds) of the seed's Stats. */
+  stats(): Stats {
+    return this.#stats.snapshot()
+  }
+
+  /** Every file this manager has open. */
+  files(): AppendOnlyFile[] {
+    const open: AppendOnlyFile[] = []
+    for (const ref of this.#files.values()) {
+      const file = ref.deref()
+      if (file !== undefined) open.push(file)
+    }
+    return open
+  }
+
+  /** Closes every open file and stops the background flush. Further opens throw `ERR_AOF_CLOSED`. */
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#flushTimer !== null) clearInterval(this.#flushTimer)
+    this.#flushTimer = null
+    await Promise.all(this.files().map((file) => file.close()))
+  }
+
+  #adopt(key: string, resources: FileResources): AppendOnlyFile {
+    const file = new AppendOnlyFile(resources, this.#owner)
+    this.#files.set(key, new WeakRef(file))
+    const held = file.resourcesForFinalizer
+    this.#finalizer.register(file, { key, fd: held.fd, sidecarFd: held.sidecarFd, mappedBytes: file.mappedBytes }, file)
+    this.#stats.add('activeMaps', 1)
+    this.#stats.add('lifetimeMemory', resources.mappedBytes)
+    if (!resources.anonymous) this.#stats.add('activeMappedMemory', resources.mappedBytes)
+    this.#startFlushing()
+    return file
+  }
+
+  #live(key: string): AppendOnlyFile | null {
+    const file = this.#files.get(key)?.deref()
+    if (file === undefined) return null
+    if (file.state === FileState.Closing || file.state === FileState.Closed) return null
+    return file
+  }
+
+  #startFlushing(): void {
+    if (this.#flushTimer !== null || this.flushIntervalMs === 0) return
+    this.#flushTimer = setInterval(() => {
+      for (const file of this.files()) {
+        if (file.state === FileState.Opened && !file.isAnonymous) file.flush().catch(() => undefined)
+      }
+    }, this.flushIntervalMs)
+    this.#flushTimer.unref()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new AofkitError(ErrorCode.Closed, 'the manager is closed')
+  }
+}
+
+let defaultInstance: Manager | null = null
+
+/** The process-wide manager behind {@link AppendOnlyFile.open}. */
+export function defaultManager(): Manager {
+  defaultInstance ??= new Manager()
+  return defaultInstance
+}

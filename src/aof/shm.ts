@@ -1,0 +1,140 @@
+/**
+ * The `-shm` sidecar: a page of shared state next to a data file (`<file>-shm`, as SQLite does
+ * for its WAL). The writer publishes the committed size, its pid, the file state and the last
+ * checkpoint there; readers in other threads and processes follow it, and recovery uses the
+ * committed size to cut a write that a killed writer left half done. The data file itself stays
+ * byte-compatible with the seed. The layout is in docs/FORMAT.md.
+ * @module
+ */
+import { closeSync, fstatSync, openSync } from 'node:fs'
+
+import * as native from '../native/binding.ts'
+
+/** The sidecar's file name for a data file. */
+export function sidecarPath(dataPath: string): string {
+  return `${dataPath}-shm`
+}
+
+/** "ASHM", little-endian. */
+export const SHM_MAGIC = 0x4d485341
+/** Layout version. */
+export const SHM_VERSION = 1
+/** Bytes of the sidecar file. */
+export const SHM_SIZE = 4096
+
+/** Byte offsets of the sidecar's fields (all little-endian, naturally aligned). */
+export const ShmOffset = {
+  magic: 0, // u32
+  version: 4, // u32
+  writerPid: 8, // u32, 0 once the writer closed cleanly
+  fileState: 12, // u32, a FileState
+  committedSize: 16, // f64: data bytes every returned write covers
+  lastCheckpoint: 24, // f64: offset of the last checkpoint() or -1
+  allocatedSize: 32, // f64: bytes of the data file allocated so far
+  inode: 40, // f64: the data file's inode, to notice a replaced file
+  device: 48, // f64: the data file's device
+  commitSequence: 56, // u32: bumped on wake-ups; readers futex-wait on it
+  waiters: 60, // u32: readers currently waiting
+} as const
+
+/** What a sidecar said when it was opened. */
+export interface SidecarSnapshot {
+  writerPid: number
+  fileState: number
+  committedSize: number
+  lastCheckpoint: number
+  allocatedSize: number
+  inode: number
+  device: number
+}
+
+/** A mapped sidecar. Field access is through typed views over the shared page. */
+export class Sidecar {
+  readonly path: string
+  readonly fd: number
+  readonly mapping: ArrayBuffer
+  /** 32-bit words of the page (futex words live here). */
+  readonly words: Int32Array
+  /** 64-bit float fields of the page. */
+  readonly floats: Float64Array
+
+  private constructor(path: string, fd: number, mapping: ArrayBuffer) {
+    this.path = path
+    this.fd = fd
+    this.mapping = mapping
+    this.words = new Int32Array(mapping, 0, SHM_SIZE / 4)
+    this.floats = new Float64Array(mapping, 0, SHM_SIZE / 8)
+  }
+
+  /** Opens (creating if needed) the sidecar of `dataPath` for reading and writing. */
+  static open(dataPath: string, mode: number): Sidecar {
+    const path = sidecarPath(dataPath)
+    const fd = openSync(path, 'a+', mode)
+    try {
+      // 'a+' never truncates; reopen read-write without O_APPEND semantics mattering: we only
+      // touch the file through the mapping and fallocate.
+      if (fstatSync(fd).size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
+      return new Sidecar(path, fd, native.map(fd, SHM_SIZE, true))
+    } catch (error) {
+      closeSync(fd)
+      throw error
+    }
+  }
+
+  /** What the page holds, or null when it holds no valid sidecar (new, foreign or torn). */
+  read(): SidecarSnapshot | null {
+    if (this.words[ShmOffset.magic / 4] !== SHM_MAGIC || this.words[ShmOffset.version / 4] !== SHM_VERSION) {
+      return null
+    }
+    return {
+      writerPid: this.words[ShmOffset.writerPid / 4]!,
+      fileState: this.words[ShmOffset.fileState / 4]!,
+      committedSize: this.floats[ShmOffset.committedSize / 8]!,
+      lastCheckpoint: this.floats[ShmOffset.lastCheckpoint / 8]!,
+      allocatedSize: this.floats[ShmOffset.allocatedSize / 8]!,
+      inode: this.floats[ShmOffset.inode / 8]!,
+      device: this.floats[ShmOffset.device / 8]!,
+    }
+  }
+
+  /** Claims the page for a new writer of the data file with the given identity. */
+  initialize(state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; inode: number; device: number }): void {
+    const { words, floats } = this
+    Atomics.store(words, ShmOffset.magic / 4, 0) // invalid while being rewritten
+    words[ShmOffset.version / 4] = SHM_VERSION
+    words[ShmOffset.writerPid / 4] = process.pid
+    words[ShmOffset.fileState / 4] = state.fileState
+    floats[ShmOffset.committedSize / 8] = state.committedSize
+    floats[ShmOffset.lastCheckpoint / 8] = state.lastCheckpoint
+    floats[ShmOffset.allocatedSize / 8] = state.allocatedSize
+    floats[ShmOffset.inode / 8] = state.inode
+    floats[ShmOffset.device / 8] = state.device
+    Atomics.store(words, ShmOffset.magic / 4, SHM_MAGIC)
+  }
+
+  setFileState(fileState: number): void {
+    Atomics.store(this.words, ShmOffset.fileState / 4, fileState)
+  }
+
+  setWriterPid(pid: number): void {
+    Atomics.store(this.words, ShmOffset.writerPid / 4, pid)
+  }
+
+  setLastCheckpoint(offset: number): void {
+    this.floats[ShmOffset.lastCheckpoint / 8] = offset
+  }
+
+  setAllocatedSize(size: number): void {
+    this.floats[ShmOffset.allocatedSize / 8] = size
+  }
+
+  /** Unmaps and closes. Safe to call twice. */
+  close(): void {
+    native.unmap(this.mapping)
+    try {
+      closeSync(this.fd)
+    } catch {
+      // already closed
+    }
+  }
+}
