@@ -265,15 +265,11 @@ export function openFile(
     if (!readOnly) {
       sidecar = Sidecar.open(path, mode)
       const prior = sidecar.read()
+      const sameFile = prior !== null && prior.inode === stat.ino && prior.device === stat.dev
+      // The committed size is only needed (and only trusted) when a writer died with the file open.
       const trusted =
-        prior !== null &&
-        prior.inode === stat.ino &&
-        prior.device === stat.dev &&
-        prior.fileState === FileState.Opened &&
-        prior.committedSize <= fileSize - MAGIC_SIZE
-      if (trusted && prior.lastCheckpoint >= 0 && prior.lastCheckpoint < prior.committedSize && lastCheckpoint < 0) {
-        lastCheckpoint = prior.lastCheckpoint
-      }
+        sameFile && prior.fileState === FileState.Opened && prior.committedSize <= fileSize - MAGIC_SIZE
+      if (sameFile && lastCheckpoint < 0) lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, fileSize, recovery.magic)
       switch (result.outcome) {
         case RecoveryKind.Panic:
           throw corrupted(path, opened)
@@ -287,14 +283,14 @@ export function openFile(
             throw corrupted(path, opened)
           }
           opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-          if (lastCheckpoint >= size) lastCheckpoint = -1
+          if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = -1
           break
         case RecoveryKind.Checkpoint:
           if (trusted && prior.committedSize === result.tail) {
             // A checkpoint() the writer died in: its magic landed, its MagicTail did not.
             opened.source = 'sidecar'
             opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-            lastCheckpoint = prior.lastCheckpoint < size ? prior.lastCheckpoint : -1
+            lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, size, recovery.magic)
           } else {
             state = FileState.EOF
           }
@@ -359,6 +355,13 @@ export function openFile(
     closeSync(fd)
     throw error
   }
+}
+
+/** `offset` if a MagicCheckpoint sits there inside the first `end` bytes, else -1. */
+function checkpointAt(bytes: Uint8Array, offset: number, end: number, magic: Magic): number {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + MAGIC_SIZE > end) return -1
+  const found = new DataView(bytes.buffer, bytes.byteOffset + offset, MAGIC_SIZE).getBigUint64(0, true)
+  return found === magic.checkpoint ? offset : -1
 }
 
 function corrupted(path: string, recovery: OpenRecovery): AofkitError {
