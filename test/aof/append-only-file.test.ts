@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { TestContext } from 'node:test'
 
 import {
   AppendOnlyFile,
@@ -29,7 +30,7 @@ function code(expected: string): (error: unknown) => boolean {
   }
 }
 
-function fresh(t: import('node:test').TestContext, options: Parameters<Manager['open']>[1] = {}) {
+function fresh(t: TestContext, options: Parameters<Manager['open']>[1] = {}) {
   const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
   t.after(() => manager.close())
   return { manager, file: manager.open('data.aof', { create: true, ...options }) }
