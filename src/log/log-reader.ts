@@ -1,0 +1,250 @@
+/**
+ * The record log reader: returns the entries of a log in order, the way the reference
+ * `logio.Reader` does (same entries, same errors, same resync after corruption), with the
+ * safety deviations listed in docs/FORMAT.md: it checks the offsets of MIDDLE and LAST records,
+ * and after the end it keeps returning the end.
+ * @module
+ */
+import { AofkitError, ErrorCode } from '../errors.ts'
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, parseRecord } from './format.ts'
+import type { ParsedRecord } from './format.ts'
+import type { LogSource } from './sources.ts'
+
+/** Options for {@link LogReader}. */
+export interface LogReaderOptions {
+  /** Absolute file offset to start reading at. Default: 0. */
+  offset?: number
+  /**
+   * Check that every MIDDLE and LAST record's offset points back at the entry's FIRST record,
+   * and report ERR_LOG_CORRUPTED when it does not. Default: true. With false the reader
+   * behaves exactly like the reference, which silently returns an entry stitched together from
+   * records of different entries when blocks were lost or repeated; only for compatibility
+   * testing.
+   */
+  verifyOffsets?: boolean
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Reads the entries of a log in order: `read()` returns the next entry, `null` at the clean
+ * end, and throws on a corrupt record or a log that ends inside an entry.
+ *
+ * After ERR_LOG_CORRUPTED, the next `read()` resyncs: it skips the rest of the block that held
+ * the bad record, and any continuation records after it, up to the next FULL or FIRST record
+ * (entries in between are lost, as with the reference). The clean end and
+ * ERR_LOG_UNEXPECTED_EOF are final: every later `read()` returns `null` or throws the same
+ * error again.
+ *
+ * Zero copy: when the source is stable (a {@link MemorySource}, a mapping), an entry that sits
+ * in a single record is returned as a view of the source's bytes, valid as long as those bytes
+ * are. Entries spanning several records, and every entry from a {@link FileSource}, are fresh
+ * copies owned by the caller.
+ *
+ * The reader is iterable: `for (const entry of reader)` calls `read()` until `null`. An error
+ * ends the loop by propagating out of it (the reference's `Read` returns it the same way);
+ * catch it, and iterate again to continue after ERR_LOG_CORRUPTED.
+ */
+export class LogReader implements Iterable<Uint8Array> {
+  readonly #source: LogSource
+  readonly #verifyOffsets: boolean
+  // Absolute offset of the next byte to load, and the current block.
+  #next: number
+  #block: Uint8Array = EMPTY
+  #blockStart: number
+  #cursor = 0
+  // A FIRST or FULL record found by resync, not returned yet.
+  #pending = false
+  #pendingType = 0
+  #pendingLength = 0
+  #pendingPosition = 0
+  #needResync = false
+  // Resync from the cursor rather than from the next block (after an out-of-place record).
+  #resyncInBlock = false
+  // Set once the log has ended: null for the clean end, else the error to throw again.
+  #ended = false
+  #endError: AofkitError | null = null
+  #entryOffset = -1
+  readonly #record: ParsedRecord = { type: 0, length: 0, offset: 0 }
+
+  /**
+   * @param source - Where the log's bytes come from.
+   * @param options - Start offset and offset verification.
+   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT if `offset` is not a non-negative
+   *   safe integer.
+   */
+  constructor(source: LogSource, options: LogReaderOptions = {}) {
+    const offset = options.offset ?? 0
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `offset must be a non-negative safe integer, got ${String(offset)}`)
+    }
+    this.#source = source
+    this.#verifyOffsets = options.verifyOffsets ?? true
+    this.#next = offset
+    this.#blockStart = offset
+  }
+
+  /**
+   * Absolute file offset of the first record of the entry the last `read()` returned, or -1
+   * before the first entry.
+   */
+  get entryOffset(): number {
+    return this.#entryOffset
+  }
+
+  /**
+   * Returns the next entry, or `null` at the clean end of the log.
+   * @returns The entry (a view or a copy, see the class notes), or `null` at the end.
+   * @throws {@link AofkitError} ERR_LOG_CORRUPTED when a record is damaged or out of place; call
+   *   `read()` again to resync at the next block. ERR_LOG_UNEXPECTED_EOF when the log ends
+   *   inside an entry (final). System error codes if a file read fails.
+   */
+  read(): Uint8Array | null {
+    if (this.#ended) {
+      if (this.#endError !== null) throw this.#endError
+      return null
+    }
+    if (this.#needResync) {
+      if (!this.#resync()) return this.#end(null)
+      this.#needResync = false
+    }
+    const record = this.#record
+    let first = true
+    // -1 until a FIRST record: continuation records then have nothing to point back at.
+    let firstPosition = -1
+    const parts: Uint8Array[] = []
+    for (;;) {
+      if (!this.#pending && this.#cursor >= this.#block.length - HEADER_SIZE) {
+        if (!this.#load()) {
+          if (first) return this.#end(null)
+          return this.#end(
+            new AofkitError(ErrorCode.LogUnexpectedEof, `log ends inside an entry at offset ${this.#next}`),
+          )
+        }
+      }
+      let valid: boolean
+      let position: number
+      let dataStart: number
+      if (this.#pending) {
+        this.#pending = false
+        valid = true
+        record.type = this.#pendingType
+        record.length = this.#pendingLength
+        record.offset = 0
+        position = this.#pendingPosition
+        dataStart = position - this.#blockStart + HEADER_SIZE
+      } else {
+        position = this.#blockStart + this.#cursor
+        valid = parseRecord(this.#block, this.#cursor, record)
+        dataStart = this.#cursor + HEADER_SIZE
+        if (valid) this.#cursor = dataStart + record.length
+      }
+      const type = record.type
+      let ok = valid
+      if (type === RecordType.Full || type === RecordType.First) {
+        ok = ok && first
+      } else if (type === RecordType.Middle || type === RecordType.Last) {
+        ok = ok && !first
+        if (ok && this.#verifyOffsets && (firstPosition < 0 || record.offset !== position - firstPosition)) {
+          // A sound record in the wrong place (blocks lost, repeated or spliced). Its block is
+          // intact, so the resync may go on right after it instead of at the next block.
+          this.#needResync = true
+          this.#resyncInBlock = true
+          throw new AofkitError(
+            ErrorCode.LogCorrupted,
+            `corrupted log: the record at offset ${position} does not belong to the entry at offset ${firstPosition}`,
+          )
+        }
+      }
+      if (!ok) {
+        this.#needResync = true
+        throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log record at offset ${position}`)
+      }
+      const data = this.#block.subarray(dataStart, dataStart + record.length)
+      if (type === RecordType.Full) {
+        this.#entryOffset = position
+        return this.#source.stable ? data : data.slice()
+      }
+      if (type === RecordType.First) {
+        firstPosition = position
+        parts.push(this.#source.stable ? data : data.slice())
+      } else if (type === RecordType.Middle || type === RecordType.Last) {
+        parts.push(this.#source.stable ? data : data.slice())
+        if (type === RecordType.Last) {
+          this.#entryOffset = firstPosition
+          return concat(parts)
+        }
+      }
+      // Any other valid type is ignored, as in the reference; it still ends "first".
+      first = false
+    }
+  }
+
+  /** Iterates over the remaining entries (see the class notes on errors). */
+  [Symbol.iterator](): Iterator<Uint8Array> {
+    return {
+      next: (): IteratorResult<Uint8Array> => {
+        const entry = this.read()
+        return entry === null ? { done: true, value: undefined } : { done: false, value: entry }
+      },
+    }
+  }
+
+  #end(error: AofkitError | null): null {
+    this.#ended = true
+    this.#endError = error
+    if (error !== null) throw error
+    return null
+  }
+
+  /** Loads the next block (up to the next block boundary); false at the end of the source. */
+  #load(): boolean {
+    const bytes = this.#source.read(this.#next, BLOCK_SIZE - (this.#next % BLOCK_SIZE))
+    if (bytes.length === 0) return false
+    this.#block = bytes
+    this.#blockStart = this.#next
+    this.#next += bytes.length
+    this.#cursor = 0
+    return true
+  }
+
+  /**
+   * The reference's resync: drop the rest of the block, then scan the following blocks for the
+   * first FULL or FIRST record, skipping valid continuation records and any block holding an
+   * invalid one. After an out-of-place record (our offset check) the scan starts right after
+   * that record instead. False at the end of the source.
+   */
+  #resync(): boolean {
+    const record = this.#record
+    let inBlock = this.#resyncInBlock
+    this.#resyncInBlock = false
+    for (;;) {
+      if (!inBlock && !this.#load()) return false
+      inBlock = false
+      for (;;) {
+        const position = this.#blockStart + this.#cursor
+        if (!parseRecord(this.#block, this.#cursor, record)) break
+        this.#cursor += HEADER_SIZE + record.length
+        if (record.type === RecordType.Full || record.type === RecordType.First) {
+          this.#pending = true
+          this.#pendingType = record.type
+          this.#pendingLength = record.length
+          this.#pendingPosition = position
+          return true
+        }
+      }
+    }
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const part of parts) size += part.length
+  const entry = new Uint8Array(size)
+  let at = 0
+  for (const part of parts) {
+    entry.set(part, at)
+    at += part.length
+  }
+  return entry
+}

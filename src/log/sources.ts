@@ -1,0 +1,149 @@
+/**
+ * Where a {@link LogReader} and {@link rewind} get their bytes: random access by absolute file
+ * offset. {@link MemorySource} hands out views of bytes in memory; {@link FileSource} reads a
+ * plain file in large chunks (1 MiB by default), never one record at a time.
+ * @module
+ */
+import { fstatSync, readSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { BLOCK_SIZE } from './format.ts'
+
+/** The interface the record log reads through. */
+export interface LogSource {
+  /** Absolute offset just past the last readable byte. */
+  readonly size: number
+  /**
+   * True when views returned by {@link LogSource.read} stay valid and unchanged for as long as
+   * the caller keeps them (memory, a mapping). The reader then returns entries as views with no
+   * copy. False when the source reuses its buffer (a file), and the reader copies.
+   */
+  readonly stable: boolean
+  /**
+   * The bytes at absolute offsets `[offset, min(offset + length, size))`; empty at or past the
+   * end. `length` is at most 32768. The view is valid until the next call unless
+   * {@link LogSource.stable}.
+   */
+  read(offset: number, length: number): Uint8Array
+}
+
+/**
+ * A {@link LogSource} over bytes in memory. Entries read from it that sit in a single record
+ * are views of these bytes: keep the bytes unchanged while the entries are in use.
+ */
+export class MemorySource implements LogSource {
+  /** @inheritDoc LogSource.stable */
+  readonly stable: boolean = true
+  readonly #bytes: Uint8Array
+  readonly #base: number
+
+  /**
+   * @param bytes - The log's bytes.
+   * @param baseOffset - The absolute file offset of `bytes[0]` (default 0), so a window of a
+   *   larger file keeps its block alignment.
+   */
+  constructor(bytes: Uint8Array, baseOffset = 0) {
+    if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `baseOffset must be a non-negative integer, got ${String(baseOffset)}`)
+    }
+    this.#bytes = bytes
+    this.#base = baseOffset
+  }
+
+  /** @inheritDoc LogSource.size */
+  get size(): number {
+    return this.#base + this.#bytes.length
+  }
+
+  /** @inheritDoc LogSource.read */
+  read(offset: number, length: number): Uint8Array {
+    const start = Math.max(0, offset - this.#base)
+    return this.#bytes.subarray(start, Math.min(start + length, this.#bytes.length))
+  }
+}
+
+/** Options for {@link FileSource}. */
+export interface FileSourceOptions {
+  /** Bytes read per system call, a multiple of 32768. Default: 1 MiB. */
+  chunkSize?: number
+  /** Absolute offset just past the last byte to read. Default: the file's size when opened. */
+  size?: number
+  /** Path, for error messages only. */
+  path?: string
+}
+
+/**
+ * A {@link LogSource} over a plain file, through a file descriptor or a `fs/promises`
+ * FileHandle (read synchronously through its `fd`). Reads go through one reused chunk buffer,
+ * forward or backward (for {@link rewind}). The source never closes the file.
+ */
+export class FileSource implements LogSource {
+  /** @inheritDoc LogSource.stable */
+  readonly stable: boolean = false
+  /** @inheritDoc LogSource.size */
+  readonly size: number
+  readonly #fd: number
+  readonly #path: string | undefined
+  readonly #chunk: Uint8Array
+  #chunkOffset = 0
+  #chunkLength = 0
+
+  /**
+   * @param file - An open file descriptor or FileHandle.
+   * @param options - Chunk size, readable size, path for messages.
+   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT on a bad chunk size; system codes
+   *   from fstat.
+   */
+  constructor(file: number | FileHandle, options: FileSourceOptions = {}) {
+    this.#fd = typeof file === 'number' ? file : file.fd
+    this.#path = options.path
+    const chunkSize = options.chunkSize ?? 1 << 20
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < BLOCK_SIZE || chunkSize % BLOCK_SIZE !== 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `chunkSize must be a multiple of 32768, got ${String(chunkSize)}`)
+    }
+    this.#chunk = new Uint8Array(chunkSize)
+    let size = options.size
+    if (size === undefined) {
+      try {
+        size = fstatSync(this.#fd).size
+      } catch (error) {
+        throw fromSystemError(error, this.#path, 'fstat')
+      }
+    }
+    this.size = size
+  }
+
+  /**
+   * @inheritDoc LogSource.read
+   * @throws {@link AofkitError} ERR_AOF_IO (and the other system codes) if the read fails.
+   */
+  read(offset: number, length: number): Uint8Array {
+    const end = Math.min(offset + length, this.size)
+    if (end <= offset) return this.#chunk.subarray(0, 0)
+    if (offset < this.#chunkOffset || end > this.#chunkOffset + this.#chunkLength) {
+      // Forward reads fill the chunk from `offset` on; a read before the current chunk (a
+      // backward walk) fills it so that it ends at `end`, ready for the blocks before.
+      const start = offset < this.#chunkOffset ? Math.max(0, end - this.#chunk.length) : offset
+      this.#fill(start)
+    }
+    const at = offset - this.#chunkOffset
+    return this.#chunk.subarray(at, Math.min(at + end - offset, this.#chunkLength))
+  }
+
+  #fill(start: number): void {
+    const want = Math.min(this.#chunk.length, this.size - start)
+    let got = 0
+    try {
+      while (got < want) {
+        const n = readSync(this.#fd, this.#chunk, got, want - got, start + got)
+        if (n === 0) break // The file shrank under us: what is there is all there is.
+        got += n
+      }
+    } catch (error) {
+      this.#chunkLength = 0
+      throw fromSystemError(error, this.#path, 'read')
+    }
+    this.#chunkOffset = start
+    this.#chunkLength = got
+  }
+}
