@@ -3,12 +3,15 @@
  * straight into memory the sink hands it, so a sink backed by a mapping (the AppendOnlyFile)
  * gets records written in place with no copy.
  *
- * Sinks here: {@link MemorySink} (a growable buffer) and {@link FileSink} (a plain file, through
- * a file descriptor or a `fs/promises` FileHandle, with a user-space buffer).
+ * Sinks here: {@link MemorySink} (a growable buffer), {@link FileSink} (a plain file, through a
+ * file descriptor or a `fs/promises` FileHandle, with a user-space buffer) and
+ * {@link AppendOnlyFileSink} (an {@link AppendOnlyFile}, records encoded straight into its
+ * mapping).
  * @module
  */
 import { fdatasync, fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { AppendEvent, AppendOnlyFile } from '../aof/append-only-file.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -203,4 +206,56 @@ export class FileSink implements LogSink {
       })
     })
   }
+}
+
+/**
+ * A {@link LogSink} over an {@link AppendOnlyFile}: each entry is one `append()` of the file,
+ * whose records are encoded straight into the file's mapping (zero copy). An entry therefore
+ * lands whole or not at all, and a writer killed mid-append loses at most that entry.
+ *
+ * Log offsets are file offsets: create the file for the log alone, and do not call the file's
+ * `checkpoint()` or `write()` between entries, which would put non-log bytes into the blocks.
+ * Durability is the file's: call `file.sync()`.
+ */
+export class AppendOnlyFileSink implements LogSink {
+  /** Every entry arrives in one call (the file's append is the unit of atomicity). */
+  readonly appendSizeMax: number = Infinity
+  readonly #file: AppendOnlyFile
+  // The append in progress, read by #fill (created once: no closure per entry).
+  #pendingFill: SinkFill | null = null
+  #pendingSize = 0
+  readonly #fill: (event: AppendEvent) => number
+
+  /** @param file - An open, writable AppendOnlyFile that holds only this log. */
+  constructor(file: AppendOnlyFile) {
+    this.#file = file
+    this.#fill = (event) => {
+      ;(this.#pendingFill as SinkFill)(event.tail, 0)
+      return this.#pendingSize
+    }
+  }
+
+  /** The file's data size. */
+  get size(): number {
+    return this.#file.size
+  }
+
+  /**
+   * @inheritDoc LogSink.append
+   * @throws {@link AofkitError} what `AppendOnlyFile.append` throws: ERR_AOF_FULL past the
+   *   geometry's `sizeUpper`, ERR_AOF_NO_SPACE on a full disk, ERR_AOF_CLOSED… Nothing is
+   *   written then.
+   */
+  append(size: number, fill: SinkFill): void {
+    this.#pendingFill = fill
+    this.#pendingSize = size
+    try {
+      this.#file.append(size, this.#fill)
+    } finally {
+      this.#pendingFill = null
+    }
+  }
+
+  /** Nothing to do: appended bytes are already in the mapping, visible to readers. */
+  flush(): void {}
 }

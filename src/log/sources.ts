@@ -1,11 +1,13 @@
 /**
  * Where a {@link LogReader} and {@link rewind} get their bytes: random access by absolute file
- * offset. {@link MemorySource} hands out views of bytes in memory; {@link FileSource} reads a
- * plain file in large chunks (1 MiB by default), never one record at a time.
+ * offset. {@link MemorySource} hands out views of bytes in memory, {@link AppendOnlyFileSource}
+ * views of an AppendOnlyFile's mapping; {@link FileSource} reads a plain file in large chunks
+ * (1 MiB by default), never one record at a time.
  * @module
  */
 import { fstatSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -145,5 +147,36 @@ export class FileSource implements LogSource {
     }
     this.#chunkOffset = start
     this.#chunkLength = got
+  }
+}
+
+/**
+ * A {@link LogSource} over an {@link AppendOnlyFile}'s data, read straight from its mapping.
+ * Its size follows the file's as the writer appends (in the same process). Entries read from
+ * it that sit in a single record are views of the mapping: valid until the file is closed.
+ */
+export class AppendOnlyFileSource implements LogSource {
+  /** @inheritDoc LogSource.stable */
+  readonly stable: boolean = true
+  readonly #file: AppendOnlyFile
+
+  /** @param file - An open AppendOnlyFile holding a log. */
+  constructor(file: AppendOnlyFile) {
+    this.#file = file
+  }
+
+  /** The file's data size now. */
+  get size(): number {
+    return this.#file.size
+  }
+
+  /**
+   * @inheritDoc LogSource.read
+   * @throws {@link AofkitError} ERR_AOF_CLOSED once the file is closed.
+   */
+  read(offset: number, length: number): Uint8Array {
+    const size = this.#file.size
+    const start = Math.min(offset, size)
+    return this.#file.contents(start, Math.min(start + length, size))
   }
 }

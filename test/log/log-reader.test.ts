@@ -1,0 +1,112 @@
+/**
+ * LogReader behaviour beyond the vectors: views versus copies, iteration and how errors surface
+ * in it, entry offsets, starting mid-log, and the final state after the end.
+ */
+import assert from 'node:assert/strict'
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { isAofkitError } from '../../src/errors.ts'
+import { BLOCK_SIZE } from '../../src/log/format.ts'
+import { LogReader } from '../../src/log/log-reader.ts'
+import { LogWriter } from '../../src/log/log-writer.ts'
+import { MemorySink } from '../../src/log/sinks.ts'
+import { FileSource, MemorySource } from '../../src/log/sources.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+function build(sizes: number[]): { bytes: Uint8Array; entries: Uint8Array[]; offsets: number[] } {
+  const sink = new MemorySink()
+  const writer = new LogWriter(sink)
+  const entries = sizes.map((size, index) => new Uint8Array(size).fill(index + 1))
+  const offsets = entries.map((entry) => writer.append(entry))
+  return { bytes: sink.bytes().slice(), entries, offsets }
+}
+
+test('single-record entries from memory are views; multi-record entries and file entries are copies', (t) => {
+  const { bytes, entries } = build([100, 50_000])
+  const reader = new LogReader(new MemorySource(bytes))
+  const small = reader.read() as Uint8Array
+  assert.equal(small.buffer, bytes.buffer, 'a view of the source')
+  assert.deepEqual(small, entries[0])
+  const large = reader.read() as Uint8Array
+  assert.notEqual(large.buffer, bytes.buffer)
+  assert.deepEqual(large, entries[1])
+
+  const path = join(tmpDir(t), 'log')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  writeSync(fd, bytes)
+  const fromFile = new LogReader(new FileSource(fd))
+  const first = fromFile.read() as Uint8Array
+  assert.equal(first.byteLength, first.buffer.byteLength, 'an owned copy')
+  assert.deepEqual(first, entries[0])
+})
+
+test('iteration yields every entry; entryOffset tells where each starts', () => {
+  const { bytes, entries, offsets } = build([0, 3, 32_760, 100_000, 1, 0])
+  const reader = new LogReader(new MemorySource(bytes))
+  const seen: number[] = []
+  const got: Uint8Array[] = []
+  for (const entry of reader) {
+    got.push(entry)
+    seen.push(reader.entryOffset)
+  }
+  const nonEmpty = entries.map((e, i) => [e, offsets[i]] as const).filter(([e]) => e.length > 0)
+  assert.deepEqual(got, nonEmpty.map(([e]) => e))
+  assert.deepEqual(seen, nonEmpty.map(([, o]) => o))
+  assert.equal(reader.read(), null)
+})
+
+test('an error ends a for-of loop; iterating again continues after the resync', () => {
+  const { bytes } = build([10, 10, 40_000, 10])
+  bytes[20] = (bytes[20] as number) ^ 0xff // The first entry's data: its checksum fails.
+  const reader = new LogReader(new MemorySource(bytes))
+  const got: number[] = []
+  let errors = 0
+  for (;;) {
+    try {
+      for (const entry of reader) got.push(entry.length)
+      break
+    } catch (error) {
+      assert.ok(isAofkitError(error, 'ERR_LOG_CORRUPTED'))
+      errors++
+    }
+  }
+  // Resync drops the rest of block 0 (the second entry and the 40000-byte entry's FIRST), skips
+  // that entry's LAST in block 1, and finds the last entry.
+  assert.deepEqual(got, [10])
+  assert.equal(errors, 1)
+})
+
+test('a reader can start at any entry offset', () => {
+  const { bytes, entries, offsets } = build([5, 40_000, 7, 32_753, 9])
+  offsets.forEach((offset, index) => {
+    const reader = new LogReader(new MemorySource(bytes), { offset })
+    assert.deepEqual(reader.read(), entries[index])
+  })
+})
+
+test('a window of a file keeps its block alignment through baseOffset', () => {
+  const { bytes, entries, offsets } = build([5, 40_000, 7])
+  const base = offsets[1] as number
+  const reader = new LogReader(new MemorySource(bytes.subarray(base), base), { offset: base })
+  assert.deepEqual(reader.read(), entries[1])
+  assert.deepEqual(reader.read(), entries[2])
+  assert.equal(reader.read(), null)
+})
+
+test('ERR_LOG_UNEXPECTED_EOF is final and repeats', () => {
+  const { bytes } = build([100, 40_000])
+  const reader = new LogReader(new MemorySource(bytes.subarray(0, BLOCK_SIZE)))
+  assert.equal(reader.read()?.length, 100)
+  for (let i = 0; i < 3; i++) {
+    assert.throws(() => reader.read(), (e: unknown) => isAofkitError(e, 'ERR_LOG_UNEXPECTED_EOF'))
+  }
+})
+
+test('bad offset throws ERR_AOF_INVALID_ARGUMENT', () => {
+  assert.throws(
+    () => new LogReader(new MemorySource(new Uint8Array(0)), { offset: -5 }),
+    (e: unknown) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'),
+  )
+})
