@@ -24,6 +24,9 @@ export type { ManagerOptions } from './aof/manager.ts'
 export { STATS_KEYS } from './aof/stats.ts'
 export type { Stats } from './aof/stats.ts'
 export { sidecarPath } from './aof/shm.ts'
+export { Tailer, TailerState } from './aof/tailer.ts'
+export type { Consumer, PollReason, ReadEvent, SubscribeOptions } from './aof/tailer.ts'
+export type { TailOptions } from './aof/append-only-file.ts'
 
 // Record log
 export { LogWriter } from './log/log-writer.ts'

@@ -8,7 +8,8 @@
  * and the pages it will write next are prefaulted there too.
  * @module
  */
-import { closeSync, fchmodSync } from 'node:fs'
+import { closeSync, fchmodSync, writeSync } from 'node:fs'
+import { Readable } from 'node:stream'
 
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
@@ -21,6 +22,8 @@ import type { Sidecar } from './shm.ts'
 import { ShmOffset } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
+import { Tailer } from './tailer.ts'
+import type { Consumer, SubscribeOptions, TailSource } from './tailer.ts'
 import { defaultManager } from './manager.ts'
 
 /** What an append function receives (the seed's AppendEvent). */
@@ -42,6 +45,25 @@ export interface AppendEvent {
  */
 export type AppendFunction = (event: AppendEvent) => number
 
+/** Options of {@link AppendOnlyFile.tail} and {@link AppendOnlyFile.stream}. */
+export interface TailOptions {
+  /** Offset to start from. Default: 0. */
+  from?: number
+  /** Stops the iteration (or destroys the stream) with an AbortError. */
+  signal?: AbortSignal
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  if (reason instanceof Error && reason.name === 'AbortError') return reason
+  return new DOMException('The operation was aborted', { cause: reason, name: 'AbortError' } as DOMExceptionOptions)
+}
+
+interface DOMExceptionOptions {
+  name: string
+  cause: unknown
+}
+
 /** What the manager provides to the files it opens. */
 export interface FileOwner {
   readonly stats: StatsRecorder
@@ -53,6 +75,11 @@ export interface FileOwner {
 const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
 const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
 const COMMITTED_INDEX = ShmOffset.committedSize / 8
+const WAITERS_INDEX = ShmOffset.waiters / 4
+const SEQUENCE_INDEX = ShmOffset.commitSequence / 4
+/** The sidecar byte the writer rewrites to raise an inotify event for waiting readers. */
+const POKE_OFFSET = 4095
+const POKE_BYTE = new Uint8Array(1)
 /** Largest look-ahead of background growth. */
 const AHEAD_MAX = 256 * 1024 * 1024
 
@@ -84,6 +111,14 @@ export class AppendOnlyFile {
   #sidecar: Sidecar | null
   /** The sidecar's float fields, or a private stand-in, so the hot path never branches. */
   #published: Float64Array
+  /** The sidecar's 32-bit words (readers' waiter count), or a private stand-in. */
+  #sharedWords: Int32Array
+  /** Same-thread followers: tailers polled on commits plus waiting iterators. */
+  #followers = 0
+  readonly #tailers = new Set<Tailer>()
+  #waiting: (() => void)[] = []
+  #wakeScheduled = false
+  readonly #tailSource: TailSource
   #state: FileState
   #size: number
   #allocated: number
@@ -101,6 +136,7 @@ export class AppendOnlyFile {
   #flushing: Promise<void> | null = null
   #closing: Promise<void> | null = null
   #finishing: Promise<void> | null = null
+  #finished = false
 
   /** @internal Use {@link AppendOnlyFile.open} or a {@link Manager}. */
   constructor(resources: FileResources, owner: FileOwner) {
@@ -116,6 +152,16 @@ export class AppendOnlyFile {
     this.#view = new DataView(resources.mapping)
     this.#sidecar = resources.sidecar
     this.#published = resources.sidecar?.floats ?? new Float64Array(ShmOffset.waiters / 8 + 1)
+    this.#sharedWords = resources.sidecar?.words ?? new Int32Array(ShmOffset.waiters / 4 + 1)
+    this.#tailSource = {
+      committedSize: () => this.#size,
+      fileState: () => this.#state,
+      read: (begin, end) => this.#bytes.subarray(begin, end),
+      detach: (tailer) => {
+        if (this.#tailers.delete(tailer) && !tailer.polling) this.#followers--
+      },
+      failure: () => null,
+    }
     this.#state = resources.state
     this.#size = resources.size
     this.#allocated = resources.allocated
@@ -272,7 +318,11 @@ export class AppendOnlyFile {
     if (this.#state !== FileState.Opened) return Promise.reject(this.#closedError())
     if (this.#appending) this.#throwNotWritable()
     this.#state = FileState.EOF
-    this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => this.#finish())
+    this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => this.#finish()).finally(() => {
+      this.#finished = true
+      // Tailers get their last event (eof: true); iterators read to the end and stop.
+      this.#wakeFollowers()
+    })
     return this.#finishing
   }
 
@@ -291,6 +341,91 @@ export class AppendOnlyFile {
       this.#owner.release(this)
     })
     return this.#closing
+  }
+
+  /**
+   * Follows the file with `consumer` (the seed's Subscribe / SubscribeInterval): it is polled
+   * with the data committed since its position, once per tick however many writes happened,
+   * or every `intervalMs`. A consumer that returns less than `event.end` is polled again on the
+   * next tick; one that throws is closed with that error. finish() delivers a last event with
+   * `eof: true`; close() closes every tailer with the reason `'file closed'`.
+   */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    this.#checkReadable()
+    const tailer = new Tailer(this.#tailSource, consumer, options)
+    this.#tailers.add(tailer)
+    if (!tailer.polling) this.#followers++
+    tailer.wake('start')
+    return tailer
+  }
+
+  /** Polls every tailer on the next tick, whether or not data arrived (the seed's Wake). */
+  wake(): void {
+    this.#checkReadable()
+    for (const tailer of this.#tailers) tailer.wake('wake')
+    this.#pokeReaders()
+  }
+
+  /**
+   * The data as it is written: an async iterator of chunks from `from` (default 0), ending when
+   * the file is finished and fully read, or closed. Chunks are zero-copy views of the mapping,
+   * valid until the file is closed. An aborted `signal` ends it with an AbortError.
+   */
+  async *tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    this.#checkReadable()
+    const { signal } = options
+    let position = options.from ?? 0
+    if (!Number.isSafeInteger(position) || position < 0) {
+      throw invalid(`from must be a non-negative integer, got ${String(position)}`)
+    }
+    for (;;) {
+      if (signal?.aborted === true) throw abortError(signal)
+      if (this.#state === FileState.Closing || this.#state === FileState.Closed) return
+      const end = this.#size
+      if (position < end) {
+        const chunk = this.#bytes.subarray(position, end)
+        position = end
+        yield chunk
+        continue
+      }
+      if (this.#state === FileState.EOF) {
+        // Finished: read what finish() committed, then stop.
+        const finishing = this.#finishing
+        if (finishing === null || this.#finished) return
+        await finishing.catch(() => undefined)
+        continue
+      }
+      await this.#nextWake(signal)
+    }
+  }
+
+  /** The data as it is written, as a byte stream; see {@link tail}. */
+  stream(options: TailOptions = {}): Readable {
+    return Readable.from(this.tail(options), { objectMode: false })
+  }
+
+  #nextWake(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#followers++
+      let onAbort: (() => void) | null = null
+      const resume = (): void => {
+        this.#followers--
+        if (onAbort !== null) signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      if (signal !== undefined) {
+        onAbort = () => {
+          const index = this.#waiting.indexOf(resume)
+          if (index >= 0) {
+            this.#waiting.splice(index, 1)
+            this.#followers--
+          }
+          reject(abortError(signal))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      this.#waiting.push(resume)
+    })
   }
 
   /** @internal Releases what a garbage-collected file held; see Manager. */
@@ -314,6 +449,39 @@ export class AppendOnlyFile {
     this.#size = end
     this.#published[COMMITTED_INDEX] = end
     if (end + this.#lowWater > this.#allocated && this.#growing === null) this.#growAhead(false)
+    if ((this.#followers | this.#sharedWords[WAITERS_INDEX]!) !== 0 && !this.#wakeScheduled) this.#scheduleWake()
+  }
+
+  #scheduleWake(): void {
+    this.#wakeScheduled = true
+    queueMicrotask(this.#wakeFollowers)
+  }
+
+  /** Polls tailers and resumes iterators once per tick, however many commits it saw. */
+  readonly #wakeFollowers = (): void => {
+    this.#wakeScheduled = false
+    if (this.#tailers.size > 0) {
+      for (const tailer of this.#tailers) if (!tailer.polling) tailer.poll('write')
+    }
+    if (this.#waiting.length > 0) {
+      const waiting = this.#waiting
+      this.#waiting = []
+      for (const resume of waiting) resume()
+    }
+    this.#pokeReaders()
+  }
+
+  /** Wakes readers in other threads and processes: a futex wake and an inotify event. */
+  #pokeReaders(): void {
+    const sidecar = this.#sidecar
+    if (sidecar === null || Atomics.load(sidecar.words, WAITERS_INDEX) === 0) return
+    Atomics.add(sidecar.words, SEQUENCE_INDEX, 1)
+    native.futexWake(sidecar.words, SEQUENCE_INDEX)
+    try {
+      writeSync(sidecar.fd, POKE_BYTE, 0, 1, POKE_OFFSET)
+    } catch {
+      // Readers also poll the sidecar on a timer; a failed poke only delays them.
+    }
   }
 
   #append(reserve: number, fn: AppendFunction, blocking: boolean): number {
@@ -502,10 +670,13 @@ export class AppendOnlyFile {
     if (sidecar !== null) {
       sidecar.setAllocatedSize(end)
       sidecar.setFileState(FileState.EOF)
+      this.#pokeReaders()
     }
   }
 
   async #close(): Promise<void> {
+    for (const tailer of [...this.#tailers]) tailer.close('file closed')
+    this.#wakeFollowers()
     await this.#finishing?.catch(() => undefined)
     await this.#growing
     await this.#groupSync.idle()
@@ -515,6 +686,7 @@ export class AppendOnlyFile {
     if (sidecar !== null) {
       sidecar.setWriterPid(0)
       sidecar.setFileState(FileState.Closed)
+      this.#pokeReaders()
       sidecar.close()
       this.#sidecar = null
     }

@@ -6,7 +6,7 @@
  * byte-compatible with the seed. The layout is in docs/FORMAT.md.
  * @module
  */
-import { closeSync, fstatSync, openSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
 
 import * as native from '../native/binding.ts'
 
@@ -69,10 +69,10 @@ export class Sidecar {
   /** Opens (creating if needed) the sidecar of `dataPath` for reading and writing. */
   static open(dataPath: string, mode: number): Sidecar {
     const path = sidecarPath(dataPath)
-    const fd = openSync(path, 'a+', mode)
+    // Read-write, created if missing, never truncated, and not O_APPEND: the writer pokes a
+    // byte in place to raise an inotify event for readers in other processes.
+    const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, mode)
     try {
-      // 'a+' never truncates; reopen read-write without O_APPEND semantics mattering: we only
-      // touch the file through the mapping and fallocate.
       if (fstatSync(fd).size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
       return new Sidecar(path, fd, native.map(fd, SHM_SIZE, true))
     } catch (error) {

@@ -1,0 +1,225 @@
+/**
+ * Tailers: consumers that follow a file as it is written (the seed's Tailer). A tailer is
+ * polled when new data is committed; wake-ups coalesce, so many writes in one tick give one
+ * poll. A consumer that consumes less than it was offered is polled again on the next tick.
+ * @module
+ */
+import { AofkitError, ErrorCode } from '../errors.ts'
+import { FileState } from './file-state.ts'
+
+/** The life cycle of a tailer (the seed's TailerState, with its numbers). */
+export const TailerState = {
+  /** Subscribed; not polled yet. */
+  Start: 1,
+  /** Polled, and not yet at the tail of the data. */
+  Reading: 2,
+  /** At the tail: waiting for new data. */
+  Tail: 3,
+  /** The file is finished and the tailer has consumed all of it. */
+  EOF: 4,
+  /** close() has begun. */
+  Closing: 5,
+  /** Closed: pollReadClosed has been called. */
+  Closed: 6,
+} as const
+
+/** One of the {@link TailerState} values. */
+export type TailerState = (typeof TailerState)[keyof typeof TailerState]
+
+/** Why a tailer was polled. */
+export type PollReason = 'start' | 'write' | 'wake' | 'interval' | 'backpressure' | 'eof'
+
+/** What a consumer is given on each poll (the seed's ReadEvent). */
+export interface ReadEvent {
+  /** When the poll happened: `process.hrtime.bigint()` nanoseconds, as a number. */
+  readonly time: number
+  /** The tailer being polled. */
+  readonly tailer: Tailer
+  /** First offset not yet consumed. */
+  readonly begin: number
+  /** The committed size: the end of the data offered. */
+  readonly end: number
+  /** The data `[begin, end)`. Zero-copy when the writer is in this thread; valid during the call. */
+  readonly tail: Uint8Array
+  /** The file's state at the poll. */
+  readonly fileState: FileState
+  /** True when the file is finished and `end` is its last byte. */
+  readonly eof: boolean
+  /** Why the tailer was polled. */
+  readonly reason: PollReason
+  /** All data `[0, end)`. */
+  contents(): Uint8Array
+}
+
+/** A consumer of a file's data (the seed's Consumer). */
+export interface Consumer {
+  /** Consumes some of `event.tail` and returns the offset consumed up to (`begin..end`). */
+  pollRead(event: ReadEvent): number
+  /** Called once when the tailer closes: `reason` is an Error, or a string for a normal close. */
+  pollReadClosed(reason: unknown): void
+}
+
+/** Options of subscribe(). */
+export interface SubscribeOptions {
+  /** Poll on this interval (ms) instead of on every commit. */
+  intervalMs?: number
+  /** Offset to start from. Default: 0, the beginning. */
+  from?: number
+}
+
+/** What a tailer follows: an open file, or a reader of one in another thread or process. */
+export interface TailSource {
+  /** Committed data size, refreshed as needed. */
+  committedSize(): number
+  /** The state the writer reports. */
+  fileState(): FileState
+  /** Bytes `[begin, end)` of the data. */
+  read(begin: number, end: number): Uint8Array
+  /** Stops polling `tailer`. */
+  detach(tailer: Tailer): void
+  /** An error that ended the source (writer died, file replaced), or null. */
+  failure(): Error | null
+}
+
+function isFinished(state: FileState): boolean {
+  return state === FileState.EOF
+}
+
+/** Follows a {@link TailSource} on behalf of one {@link Consumer}. */
+export class Tailer {
+  readonly #source: TailSource
+  readonly #consumer: Consumer
+  #state: TailerState = TailerState.Start
+  #position: number
+  #pending = false
+  #interval: NodeJS.Timeout | null = null
+  #eofDelivered = false
+
+  /** @internal Created by subscribe(). */
+  constructor(source: TailSource, consumer: Consumer, options: SubscribeOptions = {}) {
+    if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function' || typeof consumer.pollReadClosed !== 'function') {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'a consumer needs pollRead(event) and pollReadClosed(reason) methods')
+    }
+    const from = options.from ?? 0
+    if (!Number.isSafeInteger(from) || from < 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+    }
+    const intervalMs = options.intervalMs
+    if (intervalMs !== undefined && (typeof intervalMs !== 'number' || !(intervalMs > 0) || !Number.isFinite(intervalMs))) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `intervalMs must be a positive number, got ${String(intervalMs)}`)
+    }
+    this.#source = source
+    this.#consumer = consumer
+    this.#position = from
+    if (intervalMs !== undefined) {
+      this.#interval = setInterval(() => this.poll('interval'), intervalMs)
+    }
+  }
+
+  /** The tailer's {@link TailerState}. */
+  get state(): TailerState {
+    return this.#state
+  }
+
+  /** The offset consumed up to. */
+  get position(): number {
+    return this.#position
+  }
+
+  /** True when this tailer polls on an interval rather than on commits. */
+  get polling(): boolean {
+    return this.#interval !== null
+  }
+
+  /** Asks for a poll on the next tick (coalesced with any other pending poll). */
+  wake(reason: PollReason = 'wake'): void {
+    if (this.#pending || this.#state >= TailerState.Closing) return
+    this.#pending = true
+    setImmediate(() => {
+      this.#pending = false
+      this.poll(reason)
+    })
+  }
+
+  /** @internal Polls the consumer now if there is anything to offer. */
+  poll(reason: PollReason): void {
+    if (this.#state >= TailerState.Closing) return
+    const source = this.#source
+    const failure = source.failure()
+    const end = source.committedSize()
+    const fileState = source.fileState()
+    const begin = this.#position
+    if (begin > end) {
+      this.close(
+        failure ??
+          new AofkitError(ErrorCode.Corrupted, `the data shrank below this tailer's position (${end} < ${begin})`),
+      )
+      return
+    }
+    const finished = isFinished(fileState)
+    if (begin === end) {
+      if (failure !== null) {
+        this.close(failure)
+        return
+      }
+      if (finished && !this.#eofDelivered) {
+        this.#deliver(begin, end, fileState, finished ? 'eof' : reason)
+      } else if (this.#state !== TailerState.EOF) {
+        this.#state = finished ? TailerState.EOF : TailerState.Tail
+      }
+      if (fileState === FileState.Closed || fileState === FileState.Closing) this.close('file closed')
+      return
+    }
+    this.#deliver(begin, end, fileState, reason)
+  }
+
+  #deliver(begin: number, end: number, fileState: FileState, reason: PollReason): void {
+    const source = this.#source
+    const eof = isFinished(fileState)
+    const event: ReadEvent = {
+      time: Number(process.hrtime.bigint()),
+      tailer: this,
+      begin,
+      end,
+      tail: begin === end ? new Uint8Array(0) : source.read(begin, end),
+      fileState,
+      eof,
+      reason,
+      contents: () => source.read(0, end),
+    }
+    this.#state = TailerState.Reading
+    let consumed: unknown
+    try {
+      consumed = this.#consumer.pollRead(event)
+    } catch (error) {
+      this.close(error)
+      return
+    }
+    if (this.#state >= TailerState.Closing) return
+    let position = typeof consumed === 'number' && Number.isFinite(consumed) ? Math.floor(consumed) : begin
+    if (position < begin) position = begin
+    if (position > end) position = end
+    this.#position = position
+    if (position < end) {
+      this.wake('backpressure')
+      return
+    }
+    if (eof) {
+      this.#eofDelivered = true
+      this.#state = TailerState.EOF
+    } else {
+      this.#state = TailerState.Tail
+    }
+  }
+
+  /** Closes the tailer; the consumer's pollReadClosed receives `reason`. Idempotent. */
+  close(reason: unknown = 'closed'): void {
+    if (this.#state >= TailerState.Closing) return
+    this.#state = TailerState.Closing
+    if (this.#interval !== null) clearInterval(this.#interval)
+    this.#interval = null
+    this.#source.detach(this)
+    this.#state = TailerState.Closed
+    this.#consumer.pollReadClosed(reason)
+  }
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { TestContext } from 'node:test'
+
+import { Manager, TailerState } from '../../src/index.ts'
+import type { ReadEvent } from '../../src/index.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+function fresh(t: TestContext) {
+  const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
+  t.after(() => manager.close())
+  return manager.open('data.aof', { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** A consumer that records everything; `take` bounds how much it consumes per poll. */
+function recorder(take = Infinity) {
+  const chunks: Buffer[] = []
+  const events: ReadEvent[] = []
+  let closed: unknown = undefined
+  return {
+    chunks,
+    events,
+    closed: () => closed,
+    data: () => Buffer.concat(chunks),
+    consumer: {
+      pollRead(event: ReadEvent): number {
+        events.push(event)
+        const end = Math.min(event.end, event.begin + take)
+        chunks.push(Buffer.from(event.tail.subarray(0, end - event.begin)))
+        return end
+      },
+      pollReadClosed(reason: unknown): void {
+        closed = reason
+      },
+    },
+  }
+}
+
+test('a tailer gets every byte in order, one poll per tick however many writes', async (t) => {
+  const file = fresh(t)
+  file.write(Buffer.from('before;'))
+  const seen = recorder()
+  const tailer = file.subscribe(seen.consumer)
+  assert.equal(tailer.state, TailerState.Start)
+  await tick()
+  assert.equal(seen.data().toString(), 'before;')
+  assert.equal(tailer.state, TailerState.Tail)
+  const polls = seen.events.length
+  for (let i = 0; i < 100; i++) file.write(Buffer.from(`${i};`))
+  await tick()
+  assert.equal(seen.events.length, polls + 1, '100 writes in one tick give one poll')
+  const last = seen.events.at(-1)!
+  assert.equal(last.reason, 'write')
+  assert.equal(last.end, file.size)
+  assert.equal(last.contents().length, file.size)
+  assert.equal(seen.data().toString(), `before;${Array.from({ length: 100 }, (_, i) => `${i};`).join('')}`)
+})
+
+test('a consumer that takes less is polled again on the next tick (back-pressure)', async (t) => {
+  const file = fresh(t)
+  const seen = recorder(3)
+  file.subscribe(seen.consumer)
+  file.write(Buffer.from('abcdefghij'))
+  for (let i = 0; i < 10; i++) await tick()
+  assert.equal(seen.data().toString(), 'abcdefghij')
+  assert.ok(seen.events.length >= 4)
+  assert.ok(seen.events.some((event) => event.reason === 'backpressure'))
+})
+
+test('a consumer that throws is closed with that error; others go on', async (t) => {
+  const file = fresh(t)
+  const failure = new Error('consumer failed')
+  let closedWith: unknown
+  const tailer = file.subscribe({
+    pollRead: () => {
+      throw failure
+    },
+    pollReadClosed: (reason) => {
+      closedWith = reason
+    },
+  })
+  const healthy = recorder()
+  file.subscribe(healthy.consumer)
+  file.write(Buffer.from('x'))
+  await tick()
+  assert.equal(closedWith, failure)
+  assert.equal(tailer.state, TailerState.Closed)
+  file.write(Buffer.from('y'))
+  await tick()
+  assert.equal(healthy.data().toString(), 'xy')
+})
+
+test('finish delivers a last event with eof: true; close closes tailers with a reason', async (t) => {
+  const file = fresh(t)
+  const seen = recorder()
+  const tailer = file.subscribe(seen.consumer)
+  file.write(Buffer.from('data'))
+  await file.finish()
+  await tick()
+  const last = seen.events.at(-1)!
+  assert.equal(last.eof, true)
+  assert.equal(seen.data().toString(), 'data')
+  assert.equal(tailer.state, TailerState.EOF)
+  await file.close()
+  assert.equal(tailer.state, TailerState.Closed)
+  assert.equal(seen.closed(), 'file closed')
+})
+
+test('from and intervalMs: start mid-file, poll on a timer instead of on writes', async (t) => {
+  const file = fresh(t)
+  file.write(Buffer.from('0123456789'))
+  const seen = recorder()
+  const tailer = file.subscribe(seen.consumer, { from: 4, intervalMs: 5 })
+  file.write(Buffer.from('ab'))
+  for (let i = 0; i < 50 && seen.data().length < 8; i++) await new Promise((r) => setTimeout(r, 5))
+  assert.equal(seen.data().toString(), '456789ab')
+  assert.ok(seen.events.every((event) => event.reason === 'interval' || event.reason === 'start'))
+  tailer.close()
+  assert.equal(seen.closed(), 'closed')
+})
+
+test('wake() polls every tailer even without new data', async (t) => {
+  const file = fresh(t)
+  const seen = recorder()
+  file.subscribe(seen.consumer)
+  file.write(Buffer.from('z'))
+  await tick()
+  const before = seen.events.length
+  file.wake()
+  await tick()
+  // Nothing new to offer: a tailer at the tail is not polled with an empty range.
+  assert.equal(seen.events.length, before)
+})
+
+test('subscribe validates the consumer and options', (t) => {
+  const file = fresh(t)
+  assert.throws(() => file.subscribe({} as never), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+  const consumer = recorder().consumer
+  assert.throws(() => file.subscribe(consumer, { from: -1 }), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+  assert.throws(() => file.subscribe(consumer, { intervalMs: 0 }), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+})
+
+test('for await over tail() follows writes and ends at finish', async (t) => {
+  const file = fresh(t)
+  const reading = (async () => {
+    const chunks: Buffer[] = []
+    for await (const chunk of file.tail()) chunks.push(Buffer.from(chunk))
+    return Buffer.concat(chunks).toString()
+  })()
+  for (let i = 0; i < 20; i++) {
+    file.write(Buffer.from(`${i},`))
+    if (i % 3 === 0) await tick()
+  }
+  await file.finish()
+  assert.equal(await reading, Array.from({ length: 20 }, (_, i) => `${i},`).join(''))
+})
+
+test('tail() stops with an AbortError when its signal aborts', async (t) => {
+  const file = fresh(t)
+  file.write(Buffer.from('abc'))
+  const controller = new AbortController()
+  const chunks: string[] = []
+  const reading = (async () => {
+    for await (const chunk of file.tail({ from: 1, signal: controller.signal })) chunks.push(Buffer.from(chunk).toString())
+  })()
+  await tick()
+  controller.abort()
+  await assert.rejects(reading, { name: 'AbortError' })
+  assert.deepEqual(chunks, ['bc'])
+})
+
+test('stream() is a byte stream of the data that ends at finish', async (t) => {
+  const file = fresh(t)
+  const stream = file.stream()
+  const collected = (async () => {
+    const chunks: Buffer[] = []
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString()
+  })()
+  file.write(Buffer.from('hello '))
+  await tick()
+  file.write(Buffer.from('stream'))
+  await file.finish()
+  assert.equal(await collected, 'hello stream')
+})
