@@ -36,6 +36,10 @@ export const ErrorCode = {
   NotFound: 'ERR_AOF_NOT_FOUND',
   /** An argument has the wrong type or value; nothing was done. */
   InvalidArgument: 'ERR_AOF_INVALID_ARGUMENT',
+  /** A reader's writer process is gone while the file was still open for writing. */
+  WriterDied: 'ERR_AOF_WRITER_DIED',
+  /** The file a reader follows was truncated, replaced or deleted under it. */
+  Replaced: 'ERR_AOF_REPLACED',
   /** An operating-system call failed in a way none of the codes above describes. */
   Io: 'ERR_AOF_IO',
   // The record log (logio).

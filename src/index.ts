@@ -25,8 +25,9 @@ export { STATS_KEYS } from './aof/stats.ts'
 export type { Stats } from './aof/stats.ts'
 export { sidecarPath } from './aof/shm.ts'
 export { Tailer, TailerState } from './aof/tailer.ts'
-export type { Consumer, PollReason, ReadEvent, SubscribeOptions } from './aof/tailer.ts'
-export type { TailOptions } from './aof/append-only-file.ts'
+export { FileReader } from './aof/reader.ts'
+export type { ReaderOptions } from './aof/reader.ts'
+export type { Consumer, PollReason, ReadEvent, SubscribeOptions, TailOptions } from './aof/tailer.ts'
 
 // Record log
 export { LogWriter } from './log/log-writer.ts'

@@ -22,9 +22,11 @@ import type { Sidecar } from './shm.ts'
 import { ShmOffset } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
-import { Tailer } from './tailer.ts'
-import type { Consumer, SubscribeOptions, TailSource } from './tailer.ts'
+import { Tailer, abortError, followData } from './tailer.ts'
+import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 import { defaultManager } from './manager.ts'
+import { FileReader } from './reader.ts'
+import type { ReaderOptions } from './reader.ts'
 
 /** What an append function receives (the seed's AppendEvent). */
 export interface AppendEvent {
@@ -44,25 +46,6 @@ export interface AppendEvent {
  * file. If it throws, nothing is written and the error propagates.
  */
 export type AppendFunction = (event: AppendEvent) => number
-
-/** Options of {@link AppendOnlyFile.tail} and {@link AppendOnlyFile.stream}. */
-export interface TailOptions {
-  /** Offset to start from. Default: 0. */
-  from?: number
-  /** Stops the iteration (or destroys the stream) with an AbortError. */
-  signal?: AbortSignal
-}
-
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason
-  if (reason instanceof Error && reason.name === 'AbortError') return reason
-  return new DOMException('The operation was aborted', { cause: reason, name: 'AbortError' } as DOMExceptionOptions)
-}
-
-interface DOMExceptionOptions {
-  name: string
-  cause: unknown
-}
 
 /** What the manager provides to the files it opens. */
 export interface FileOwner {
@@ -96,6 +79,15 @@ export class AppendOnlyFile {
    */
   static open(path: string, options: OpenOptions = {}): AppendOnlyFile {
     return defaultManager().open(path, options)
+  }
+
+  /**
+   * Opens a read-only follower of `path` for this thread, in any process: it follows the live
+   * writer through the `-shm` sidecar, reads a finished file to its end, and reports a writer
+   * that died. Synchronous.
+   */
+  static openReader(path: string, options: ReaderOptions = {}): FileReader {
+    return FileReader.open(path, options)
   }
 
   readonly #owner: FileOwner
@@ -136,7 +128,6 @@ export class AppendOnlyFile {
   #flushing: Promise<void> | null = null
   #closing: Promise<void> | null = null
   #finishing: Promise<void> | null = null
-  #finished = false
 
   /** @internal Use {@link AppendOnlyFile.open} or a {@link Manager}. */
   constructor(resources: FileResources, owner: FileOwner) {
@@ -319,7 +310,6 @@ export class AppendOnlyFile {
     if (this.#appending) this.#throwNotWritable()
     this.#state = FileState.EOF
     this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => this.#finish()).finally(() => {
-      this.#finished = true
       // Tailers get their last event (eof: true); iterators read to the end and stop.
       this.#wakeFollowers()
     })
@@ -371,32 +361,9 @@ export class AppendOnlyFile {
    * the file is finished and fully read, or closed. Chunks are zero-copy views of the mapping,
    * valid until the file is closed. An aborted `signal` ends it with an AbortError.
    */
-  async *tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+  tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     this.#checkReadable()
-    const { signal } = options
-    let position = options.from ?? 0
-    if (!Number.isSafeInteger(position) || position < 0) {
-      throw invalid(`from must be a non-negative integer, got ${String(position)}`)
-    }
-    for (;;) {
-      if (signal?.aborted === true) throw abortError(signal)
-      if (this.#state === FileState.Closing || this.#state === FileState.Closed) return
-      const end = this.#size
-      if (position < end) {
-        const chunk = this.#bytes.subarray(position, end)
-        position = end
-        yield chunk
-        continue
-      }
-      if (this.#state === FileState.EOF) {
-        // Finished: read what finish() committed, then stop.
-        const finishing = this.#finishing
-        if (finishing === null || this.#finished) return
-        await finishing.catch(() => undefined)
-        continue
-      }
-      await this.#nextWake(signal)
-    }
+    return followData(this.#tailSource, options, (signal) => this.#nextWake(signal))
   }
 
   /** The data as it is written, as a byte stream; see {@link tail}. */

@@ -223,3 +223,52 @@ export class Tailer {
     this.#consumer.pollReadClosed(reason)
   }
 }
+
+/** Options of tail() and stream(). */
+export interface TailOptions {
+  /** Offset to start from. Default: 0. */
+  from?: number
+  /** Stops the iteration (or destroys the stream) with an AbortError. */
+  signal?: AbortSignal
+}
+
+/** The AbortError an aborted `signal` ends a tail with. */
+export function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  if (reason instanceof Error && reason.name === 'AbortError') return reason
+  const error = new Error('The operation was aborted', { cause: reason })
+  error.name = 'AbortError'
+  return error
+}
+
+/**
+ * The data of `source` from `options.from` as it is committed: yields each new range, waits
+ * with `nextChange` when caught up, returns once the file is finished (or closed) and read to
+ * its end, and throws the source's failure or an AbortError.
+ */
+export async function* followData(
+  source: TailSource,
+  options: TailOptions,
+  nextChange: (signal: AbortSignal | undefined) => Promise<void>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const { signal } = options
+  let position = options.from ?? 0
+  if (!Number.isSafeInteger(position) || position < 0) {
+    throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(position)}`)
+  }
+  for (;;) {
+    if (signal?.aborted === true) throw abortError(signal)
+    const end = source.committedSize()
+    const state = source.fileState()
+    if (position < end) {
+      const chunk = source.read(position, end)
+      position = end
+      yield chunk
+      continue
+    }
+    const failure = source.failure()
+    if (failure !== null) throw failure
+    if (state === FileState.EOF || state === FileState.Closing || state === FileState.Closed) return
+    await nextChange(signal)
+  }
+}

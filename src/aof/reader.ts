@@ -1,0 +1,352 @@
+/**
+ * FileReader: a read-only view of an append-only file for any thread or process, following
+ * its writer live through the `-shm` sidecar. It reads with pread, never through a mapping, so
+ * a file truncated or replaced under it is an error event, never a SIGBUS. It wakes on the
+ * inotify event the writer raises while readers wait (fs.watch), or busy-polls if asked.
+ * @module
+ */
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs'
+import type { FSWatcher } from 'node:fs'
+import { Readable } from 'node:stream'
+
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import * as native from '../native/binding.ts'
+import { FileState } from './file-state.ts'
+import { alignToPage } from './geometry.ts'
+import { recoverWithMagic } from './recovery.ts'
+import { SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmOffset, sidecarPath } from './shm.ts'
+import { Tailer, abortError, followData } from './tailer.ts'
+import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
+
+/** Options of {@link FileReader.open}. */
+export interface ReaderOptions {
+  /**
+   * Spin on the committed size instead of sleeping until the writer's wake-up: the lowest
+   * latency, at the price of a busy core while waiting. Default: false.
+   */
+  busyPoll?: boolean
+  /** How often a waiting reader checks that its writer lives and its file is intact (ms). Default: 200. */
+  checkIntervalMs?: number
+}
+
+const WAITERS_INDEX = ShmOffset.waiters / 4
+
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** A read-only follower of an append-only file, usable from any thread or process. */
+export class FileReader {
+  /** Opens `path` for reading. Throws `ERR_AOF_NOT_FOUND`, `ERR_AOF_IS_DIRECTORY`, `ERR_AOF_READ_PERMISSION`. */
+  static open(path: string, options: ReaderOptions = {}): FileReader {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+    }
+    return new FileReader(path, options)
+  }
+
+  readonly #path: string
+  readonly #fd: number
+  readonly #inode: number
+  readonly #device: number
+  readonly #busyPoll: boolean
+  readonly #checkIntervalMs: number
+  #sidecarFd = -1
+  #sidecarMapping: ArrayBuffer | null = null
+  #words: Int32Array | null = null
+  #floats: Float64Array | null = null
+  /** Size and state when there is no live writer to follow. */
+  #staticSize = 0
+  #staticState: FileState = FileState.EOF
+  #failure: Error | null = null
+  #closed = false
+
+  readonly #tailers = new Set<Tailer>()
+  #waiting: (() => void)[] = []
+  #registered = false
+  #watcher: FSWatcher | null = null
+  #checkTimer: NodeJS.Timeout | null = null
+  #spinning = false
+  #lastSeenSize = -1
+  readonly #source: TailSource
+
+  private constructor(path: string, options: ReaderOptions) {
+    this.#path = path
+    this.#busyPoll = options.busyPoll === true
+    this.#checkIntervalMs = options.checkIntervalMs ?? 200
+    let stat
+    try {
+      stat = statSync(path)
+    } catch (error) {
+      throw fromSystemError(error, path, 'stat')
+    }
+    if (stat.isDirectory()) throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
+    if ((stat.mode & 0o400) === 0) {
+      throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
+    }
+    try {
+      this.#fd = openSync(path, 'r')
+    } catch (error) {
+      throw fromSystemError(error, path, 'open')
+    }
+    const opened = fstatSync(this.#fd)
+    this.#inode = opened.ino
+    this.#device = opened.dev
+    this.#attachSidecar()
+    if (this.#floats === null) this.#recoverStatic(opened.size)
+    this.#source = {
+      committedSize: () => this.size,
+      fileState: () => this.state,
+      read: (begin, end) => this.read(begin, end),
+      detach: (tailer) => {
+        this.#tailers.delete(tailer)
+        this.#updateWaiting()
+      },
+      failure: () => this.#failure,
+    }
+  }
+
+  /** Maps the sidecar if it belongs to this very file and a writer has (or had) it open. */
+  #attachSidecar(): void {
+    const path = sidecarPath(this.#path)
+    if (!existsSync(path)) return
+    let fd = -1
+    try {
+      fd = openSync(path, 'r+')
+      if (fstatSync(fd).size < SHM_SIZE) throw new Error('short sidecar')
+      const mapping = native.map(fd, SHM_SIZE, true)
+      const words = new Int32Array(mapping, 0, SHM_SIZE / 4)
+      const floats = new Float64Array(mapping, 0, SHM_SIZE / 8)
+      const valid =
+        words[ShmOffset.magic / 4] === SHM_MAGIC &&
+        words[ShmOffset.version / 4] === SHM_VERSION &&
+        floats[ShmOffset.inode / 8] === this.#inode &&
+        floats[ShmOffset.device / 8] === this.#device &&
+        words[ShmOffset.fileState / 4] === FileState.Opened
+      if (!valid) {
+        native.unmap(mapping)
+        closeSync(fd)
+        return
+      }
+      this.#sidecarFd = fd
+      this.#sidecarMapping = mapping
+      this.#words = words
+      this.#floats = floats
+    } catch {
+      if (fd >= 0) closeSync(fd)
+    }
+  }
+
+  /** No live writer: find the data's end once, by recovery, without modifying anything. */
+  #recoverStatic(fileSize: number): void {
+    if (fileSize === 0) return
+    const mapping = native.map(this.#fd, alignToPage(fileSize), false)
+    try {
+      const result = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined)
+      this.#staticSize = result.tail
+    } finally {
+      native.unmap(mapping)
+    }
+  }
+
+  /** The path being read. */
+  get path(): string {
+    return this.#path
+  }
+
+  /** Committed data bytes: what the writer has published (or all data, for a file without writer). */
+  get size(): number {
+    const floats = this.#floats
+    return floats === null ? this.#staticSize : floats[ShmOffset.committedSize / 8]!
+  }
+
+  /** The writer's {@link FileState}: Opened while it writes, EOF once finished, Closed after close. */
+  get state(): FileState {
+    if (this.#closed) return FileState.Closed
+    const words = this.#words
+    if (words === null) return this.#staticState
+    const state = Atomics.load(words, ShmOffset.fileState / 4)
+    return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
+  }
+
+  /** The error that ended following (writer died, file replaced), or null. */
+  get failure(): Error | null {
+    return this.#failure
+  }
+
+  /** Reads `[begin, end)` of the data into a new buffer. Never reads past the committed size. */
+  read(begin: number, end: number): Uint8Array {
+    this.#checkOpen()
+    const committed = this.size
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > committed) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `range [${begin}, ${end}) is not within the data [0, ${committed})`)
+    }
+    const buffer = Buffer.allocUnsafe(end - begin)
+    let done = 0
+    while (done < buffer.length) {
+      const count = readSync(this.#fd, buffer, done, buffer.length - done, begin + done)
+      if (count === 0) {
+        this.#fail(new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path }))
+        throw this.#failure!
+      }
+      done += count
+    }
+    return buffer
+  }
+
+  /** Follows the file with `consumer`, as {@link AppendOnlyFile.subscribe} does. */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    this.#checkOpen()
+    const tailer = new Tailer(this.#source, consumer, options)
+    this.#tailers.add(tailer)
+    this.#updateWaiting()
+    tailer.wake('start')
+    return tailer
+  }
+
+  /** The data as it is written, as an async iterator; ends at EOF, stops on the signal. */
+  tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    this.#checkOpen()
+    return followData(this.#source, options, (signal) => this.#nextChange(signal))
+  }
+
+  /** The data as it is written, as a byte stream. */
+  stream(options: TailOptions = {}): Readable {
+    return Readable.from(this.tail(options), { objectMode: false })
+  }
+
+  /** Stops following: tailers close with the reason 'reader closed'; iterators end. */
+  close(): void {
+    if (this.#closed) return
+    for (const tailer of [...this.#tailers]) tailer.close('reader closed')
+    this.#closed = true
+    this.#updateWaiting()
+    this.#resumeAll()
+    if (this.#sidecarMapping !== null) native.unmap(this.#sidecarMapping)
+    if (this.#sidecarFd >= 0) closeSync(this.#sidecarFd)
+    closeSync(this.#fd)
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new AofkitError(ErrorCode.Closed, `reader of '${this.#path}' is closed`, { path: this.#path })
+  }
+
+  #nextChange(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let onAbort: (() => void) | null = null
+      const resume = (): void => {
+        if (onAbort !== null) signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      if (signal !== undefined) {
+        onAbort = () => {
+          this.#waiting = this.#waiting.filter((waiting) => waiting !== resume)
+          this.#updateWaiting()
+          reject(abortError(signal))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      this.#waiting.push(resume)
+      this.#updateWaiting()
+      // Registered: anything committed from now on raises a wake-up. Re-check once, for what
+      // was committed before the writer could see us waiting.
+      if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
+    })
+  }
+
+  /** Starts or stops waiting for the writer, depending on whether anyone follows. */
+  #updateWaiting(): void {
+    const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.length > 0)
+    const words = this.#words
+    if (wanted === this.#registered) return
+    this.#registered = wanted
+    if (wanted) {
+      if (words !== null) Atomics.add(words, WAITERS_INDEX, 1)
+      if (this.#busyPoll) this.#spin()
+      else if (words !== null) {
+        try {
+          this.#watcher = watch(sidecarPath(this.#path), { persistent: true }, () => this.#onChange())
+          this.#watcher.on('error', () => undefined)
+        } catch {
+          // No inotify: the check timer below still finds new data.
+        }
+      }
+      this.#checkTimer = setInterval(() => this.#check(), this.#checkIntervalMs)
+    } else {
+      if (words !== null) Atomics.sub(words, WAITERS_INDEX, 1)
+      this.#watcher?.close()
+      this.#watcher = null
+      if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
+      this.#checkTimer = null
+    }
+  }
+
+  #spin(): void {
+    if (this.#spinning) return
+    this.#spinning = true
+    const loop = (): void => {
+      if (!this.#registered || this.#closed) {
+        this.#spinning = false
+        return
+      }
+      if (this.size !== this.#lastSeenSize) this.#onChange()
+      setImmediate(loop)
+    }
+    setImmediate(loop)
+  }
+
+  /** New data or a new state: poll tailers, resume iterators. */
+  #onChange(): void {
+    if (this.#closed) return
+    this.#lastSeenSize = this.size
+    for (const tailer of this.#tailers) if (!tailer.polling) tailer.poll('write')
+    this.#resumeAll()
+  }
+
+  #resumeAll(): void {
+    if (this.#waiting.length === 0) return
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const resume of waiting) resume()
+    this.#updateWaiting()
+  }
+
+  /** Periodic: writer alive, file intact; then a poll in case a wake-up was missed. */
+  #check(): void {
+    if (this.#closed || this.#failure !== null) return
+    const words = this.#words
+    if (words !== null && this.state === FileState.Opened) {
+      const pid = Atomics.load(words, ShmOffset.writerPid / 4)
+      if (!processAlive(pid)) {
+        this.#fail(new AofkitError(ErrorCode.WriterDied, `the writer of '${this.#path}' (pid ${pid}) is gone`, { path: this.#path }))
+        return
+      }
+    }
+    try {
+      const current = statSync(this.#path)
+      if (current.ino !== this.#inode || current.dev !== this.#device) throw new Error('replaced')
+      if (fstatSync(this.#fd).size < this.size) throw new Error('truncated')
+    } catch (error) {
+      this.#fail(
+        new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated, replaced or deleted under its reader`, {
+          path: this.#path,
+          cause: error,
+        }),
+      )
+      return
+    }
+    this.#onChange()
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure !== null) return
+    this.#failure = error
+    this.#onChange()
+  }
+}
