@@ -25,6 +25,10 @@ export interface LogReaderOptions {
 }
 
 const EMPTY = new Uint8Array(0)
+// Small entries copied out of an unstable source are carved from shared slabs, as Node's Buffer
+// pool does: allocating one ArrayBuffer per entry costs more than reading it.
+const SLAB_SIZE = 256 * 1024
+const SLAB_ENTRY_MAX = 8192
 
 /**
  * Reads the entries of a log in order: `read()` returns the next entry, `null` at the clean
@@ -38,8 +42,10 @@ const EMPTY = new Uint8Array(0)
  *
  * Zero copy: when the source is stable (a {@link MemorySource}, a mapping), an entry that sits
  * in a single record is returned as a view of the source's bytes, valid as long as those bytes
- * are. Entries spanning several records, and every entry from a {@link FileSource}, are fresh
- * copies owned by the caller.
+ * are. Entries spanning several records, and every entry from a {@link FileSource}, are copies
+ * owned by the caller; small ones (up to 8 KiB) are views into a shared 256 KiB slab that the
+ * reader never writes again (as with Node's Buffer pool), so `entry.buffer` may hold other
+ * entries too.
  *
  * The reader is iterable: `for (const entry of reader)` calls `read()` until `null`. An error
  * ends the loop by propagating out of it (the reference's `Read` returns it the same way);
@@ -66,6 +72,8 @@ export class LogReader implements Iterable<Uint8Array> {
   #endError: AofkitError | null = null
   #entryOffset = -1
   readonly #record: ParsedRecord = { type: 0, length: 0, offset: 0 }
+  #slab: Uint8Array = EMPTY
+  #slabUsed = 0
 
   /**
    * @param source - Where the log's bytes come from.
@@ -163,7 +171,7 @@ export class LogReader implements Iterable<Uint8Array> {
       const data = this.#block.subarray(dataStart, dataStart + record.length)
       if (type === RecordType.Full) {
         this.#entryOffset = position
-        return this.#source.stable ? data : data.slice()
+        return this.#source.stable ? data : this.#copy(data)
       }
       if (type === RecordType.First) {
         firstPosition = position
@@ -188,6 +196,20 @@ export class LogReader implements Iterable<Uint8Array> {
         return entry === null ? { done: true, value: undefined } : { done: false, value: entry }
       },
     }
+  }
+
+  /** A copy of `data` that the caller owns (small ones share a slab no one else writes). */
+  #copy(data: Uint8Array): Uint8Array {
+    const size = data.length
+    if (size > SLAB_ENTRY_MAX) return data.slice()
+    if (this.#slabUsed + size > this.#slab.length) {
+      this.#slab = new Uint8Array(SLAB_SIZE)
+      this.#slabUsed = 0
+    }
+    const copy = this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
+    copy.set(data)
+    this.#slabUsed += (size + 7) & ~7
+    return copy
   }
 
   #end(error: AofkitError | null): null {
