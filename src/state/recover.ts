@@ -1,0 +1,103 @@
+/**
+ * Recovery for writing: where a state log that may end in a torn entry can be appended to.
+ * The reference's `NewFileWriter` fails when its restore fails on a torn last entry, and
+ * appends after a torn update otherwise (where a reader's resync then drops the new entries).
+ * Here the torn tail is found and cut, as Redis does with `aof-load-truncated`; damage before
+ * the tail stays an error.
+ * @module
+ */
+import { AofkitError, ErrorCode } from '../errors.ts'
+import { BLOCK_SIZE, encodedSize } from '../log/format.ts'
+import { LogReader } from '../log/log-reader.ts'
+import { rewind } from '../log/rewind.ts'
+import type { LogSource } from '../log/sources.ts'
+import { restoreFromLog } from './restore.ts'
+
+/** A torn tail cut away on open. */
+export interface TailCut {
+  /** The offset the log was cut back to: the end of its last complete entry. */
+  offset: number
+  /** How many bytes were cut. */
+  size: number
+  /** What was wrong with them (the record log's or the state log's error message). */
+  reason: string
+}
+
+/** Where a log can be appended to, and its epoch there. @internal */
+export interface Recovered {
+  /** The epoch a writer continues. */
+  epoch: number
+  /** The end of the last complete entry: where the next entry goes. */
+  end: number
+  /** The torn tail after `end`, if any (not cut yet: the caller truncates). */
+  cut: TailCut | null
+}
+
+function isLogError(error: unknown): error is AofkitError {
+  return (
+    error instanceof AofkitError &&
+    (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof)
+  )
+}
+
+/** True if a whole record-log entry can be read at or after `offset` (resyncing as needed). */
+function anyEntryFrom(reader: LogReader): boolean {
+  for (;;) {
+    try {
+      return reader.read() !== null
+    } catch (error) {
+      if (!isLogError(error) || error.code === ErrorCode.LogUnexpectedEof) return false
+    }
+  }
+}
+
+/**
+ * Finds where a writer may append to the state log in `source`: restores its epoch and reads
+ * on to the last complete entry. Bytes after it that hold no complete entry are a torn tail,
+ * returned in `cut`. A log whose last entry cannot be read is restored as if it ended before
+ * that entry.
+ * @param source - The whole log.
+ * @returns The epoch, the end of the complete entries, and the tail to cut.
+ * @throws {@link AofkitError} the restore's errors when the damage is not at the tail (a
+ *   complete entry follows it), ERR_STATE_CORRUPT for malformed state entries, and
+ *   ERR_LOG_CORRUPTED for a log with no record in its first block and more bytes after it.
+ * @internal
+ */
+export function recoverForWriting(source: LogSource): Recovered {
+  const size = source.size
+  if (size === 0) return { epoch: 0, end: 0, cut: null }
+  let limit = size
+  const last = rewind(source, size)
+  if (last === null) {
+    // No complete record anywhere: a first entry torn within the first block, or not a log.
+    if (size > BLOCK_SIZE) {
+      throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log: no record in ${size} bytes`)
+    }
+    return { epoch: 0, end: 0, cut: { offset: 0, size, reason: 'no complete record' } }
+  }
+  try {
+    new LogReader(source, { offset: last }).read()
+  } catch (error) {
+    if (!isLogError(error)) throw error
+    // The last entry is torn: restore as if the log ended before it.
+    limit = last
+  }
+  const restored = restoreFromLog(source, limit)
+  restored.updates.close()
+  const reader = new LogReader(source, { offset: restored.updatesOffset })
+  let end = restored.updatesOffset
+  for (;;) {
+    let entry: Uint8Array | null
+    try {
+      entry = reader.read()
+    } catch (error) {
+      if (!isLogError(error)) throw error
+      if (anyEntryFrom(reader)) throw error
+      return { epoch: restored.epoch, end, cut: { offset: end, size: size - end, reason: error.message } }
+    }
+    if (entry === null) break
+    end = reader.entryOffset + encodedSize(reader.entryOffset, entry.length)
+  }
+  const cut = end < size ? { offset: end, size: size - end, reason: 'bytes after the last entry' } : null
+  return { epoch: restored.epoch, end, cut }
+}

@@ -1,0 +1,520 @@
+/**
+ * The state log writer: appends updates and snapshots in the stateio format, byte for byte
+ * what the reference `stateio.Writer` writes, over a plain file, an {@link AppendOnlyFile} or
+ * any record-log sink, with a choice of durability and compaction.
+ * @module
+ */
+import { closeSync, constants as fsConstants, ftruncateSync, openSync } from 'node:fs'
+import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import type { OpenOptions } from '../aof/open-file.ts'
+import { GroupSync } from '../aof/group-sync.ts'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import * as native from '../native/binding.ts'
+import { encodedSize } from '../log/format.ts'
+import { LogWriter } from '../log/log-writer.ts'
+import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
+import type { LogSink } from '../log/sinks.ts'
+import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
+import type { LogSource } from '../log/sources.ts'
+import { installCompacted, lockExclusive, removeStaleCompaction, writeCompacted } from './compact.ts'
+import type { CompactResult } from './compact.ts'
+import { ENTRY_HEADER_SIZE, EntryType, encodeStateEntry } from './entry.ts'
+import { recoverForWriting } from './recover.ts'
+import type { TailCut } from './recover.ts'
+import { UpdateReader, restoreFromLog } from './restore.ts'
+import type { Restored } from './restore.ts'
+
+/**
+ * When an entry is durable:
+ * - `'always'`: before the promise of `update()` / `snapshot()` resolves. Concurrent calls share
+ *   one fdatasync (group commit).
+ * - `'interval'`: within about `syncIntervalMs` (a background fdatasync); a crash of the
+ *   process loses nothing written to the OS, a power loss loses up to the interval.
+ * - `'none'`: entries reach the OS at the end of the current event-loop turn; never synced
+ *   except by {@link StateWriter.sync}. A power loss may lose anything not synced.
+ */
+export type SyncMode = 'always' | 'interval' | 'none'
+
+/** When the writer compacts by itself. */
+export interface CompactPolicy {
+  /** Compact when the log is larger than this many times its latest snapshot entry (> 1). */
+  ratio: number
+  /** ...and at least this many bytes. Default: 1 MiB. */
+  sizeMin?: number
+}
+
+/** Options of {@link StateWriter.open}. */
+export interface StateWriterOptions {
+  /** Durability, see {@link SyncMode}. Default: `'always'`. */
+  sync?: SyncMode
+  /** Interval of the background sync in `'interval'` mode, in ms. Default: 100. */
+  syncIntervalMs?: number
+  /**
+   * Cut a torn tail (a last entry a crash left incomplete) instead of failing, and report it in
+   * {@link StateWriter.cut}. Default: true. With false, open fails where the reference's
+   * restore does.
+   */
+  repair?: boolean
+  /** Compact automatically (plain files only). Default: never. */
+  compactWhen?: CompactPolicy
+  /**
+   * For a path: keep the log in an {@link AppendOnlyFile} (with these open options; `create`
+   * defaults to true) instead of a plain file. Default: a plain file.
+   */
+  appendOnlyFile?: OpenOptions | boolean
+}
+
+/** Options of {@link StateWriter.fromSink}. */
+export interface StateWriterSinkOptions {
+  /** The log's current epoch (the reference's `NewWriter(w, off, epoch)`). Default: 0. */
+  epoch?: number
+  /** Absolute offset of the sink's next byte. Default: `sink.size`. */
+  offset?: number
+}
+
+/** How the writer reaches its storage. */
+interface Target {
+  readonly sink: LogSink
+  /** Makes everything appended so far durable (group-committed where it matters). */
+  durable(): Promise<void>
+  /** Releases what the writer opened. */
+  close(): Promise<void>
+}
+
+class MemoryTarget implements Target {
+  readonly sink: LogSink
+  constructor(sink: LogSink) {
+    this.sink = sink
+  }
+  durable(): Promise<void> {
+    this.sink.flush()
+    return Promise.resolve()
+  }
+  close(): Promise<void> {
+    this.sink.flush()
+    return Promise.resolve()
+  }
+}
+
+class FileTarget implements Target {
+  readonly fd: number
+  readonly path: string
+  readonly sink: FileSink
+  readonly #log: () => number
+  readonly #group: GroupSync
+  constructor(fd: number, path: string, sink: FileSink, position: () => number) {
+    this.fd = fd
+    this.path = path
+    this.sink = sink
+    this.#log = position
+    this.#group = new GroupSync(() => sink.sync())
+  }
+  durable(): Promise<void> {
+    return this.#group.sync(this.#log(), this.#log)
+  }
+  async close(): Promise<void> {
+    await this.#group.idle()
+    closeSync(this.fd)
+  }
+}
+
+class AppendOnlyFileTarget implements Target {
+  readonly file: AppendOnlyFile
+  readonly sink: LogSink
+  readonly #owned: boolean
+  constructor(file: AppendOnlyFile, owned: boolean) {
+    this.file = file
+    this.sink = new AppendOnlyFileSink(file)
+    this.#owned = owned
+  }
+  durable(): Promise<void> {
+    return this.file.sync()
+  }
+  async close(): Promise<void> {
+    if (this.#owned) await this.file.close()
+  }
+}
+
+interface QueuedOp {
+  type: EntryType
+  payload: Uint8Array
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+function snapshotEntrySize(epoch: number, state: Uint8Array | null): number {
+  return state === null ? 0 : encodedSize(epoch, ENTRY_HEADER_SIZE + state.length)
+}
+
+/**
+ * Writes a state log: {@link StateWriter.update} appends an update to the current epoch,
+ * {@link StateWriter.snapshot} appends a snapshot and starts a new epoch at its offset.
+ *
+ * {@link StateWriter.open} restores the log first (like the reference's `NewFileWriter`), cuts a
+ * torn tail a crash left, and appends after the end. The restored state and updates are in
+ * {@link StateWriter.restored}. One writer per log: a plain file is locked with `flock`, an
+ * AppendOnlyFile by its own lock.
+ *
+ * Calls may overlap (`Promise.all` of many updates); entries are appended in call order, and
+ * with `sync: 'always'` they share fdatasyncs.
+ */
+export class StateWriter {
+  #target: Target
+  #log: LogWriter
+  #epoch: number
+  readonly #mode: SyncMode
+  readonly #restored: Restored
+  readonly #cut: TailCut | null
+  readonly #policy: CompactPolicy | null
+  #snapshotSize: number
+  #flushScheduled = false
+  #timer: NodeJS.Timeout | null = null
+  #backgroundError: unknown = null
+  #compacting: Promise<CompactResult> | null = null
+  #queue: QueuedOp[] = []
+  #closing: Promise<void> | null = null
+
+  private constructor(
+    target: Target,
+    log: LogWriter,
+    epoch: number,
+    mode: SyncMode,
+    intervalMs: number,
+    restored: Restored,
+    cut: TailCut | null,
+    policy: CompactPolicy | null,
+  ) {
+    this.#target = target
+    this.#log = log
+    this.#epoch = epoch
+    this.#mode = mode
+    this.#restored = restored
+    this.#cut = cut
+    this.#policy = policy
+    this.#snapshotSize = snapshotEntrySize(restored.epoch, restored.state)
+    if (mode === 'interval') {
+      this.#timer = setInterval(() => {
+        this.#target.durable().catch((error: unknown) => {
+          this.#backgroundError ??= error
+        })
+      }, intervalMs)
+      this.#timer.unref()
+    }
+  }
+
+  /**
+   * A writer over any record-log sink, at the given epoch: the reference's `NewWriter(w, off,
+   * epoch)`. Nothing is restored or synced: `sync()` only flushes the sink.
+   * @param sink - Where the log's bytes go.
+   * @param options - Epoch and offset.
+   * @returns The writer (sync mode `'none'`).
+   */
+  static fromSink(sink: LogSink, options: StateWriterSinkOptions = {}): StateWriter {
+    const epoch = options.epoch ?? 0
+    if (!Number.isSafeInteger(epoch) || epoch < 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `epoch must be a non-negative safe integer, got ${String(epoch)}`)
+    }
+    const log = new LogWriter(sink, options.offset === undefined ? {} : { offset: options.offset })
+    const restored: Restored = { state: null, epoch, updates: new UpdateReader(null, epoch, 0) }
+    return new StateWriter(new MemoryTarget(sink), log, epoch, 'none', 0, restored, null, null)
+  }
+
+  /**
+   * Opens (creating if needed) the state log at `path`, or over an open {@link AppendOnlyFile},
+   * restores it, cuts a torn tail, and returns a writer that appends after its end.
+   * @param target - A path, or an AppendOnlyFile holding only this log (not closed by the
+   *   writer).
+   * @param options - Durability, repair, compaction policy, storage.
+   * @returns The writer; `restored` holds the state and the epoch's updates (read them before
+   *   closing the writer), `cut` what was cut.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED when another writer holds the log; ERR_STATE_CORRUPT,
+   *   ERR_LOG_CORRUPTED, ERR_LOG_UNEXPECTED_EOF when it is damaged before its tail (or at all,
+   *   with `repair: false`); system codes (ERR_AOF_READ_ONLY, ERR_AOF_IO…).
+   */
+  static async open(target: string | AppendOnlyFile, options: StateWriterOptions = {}): Promise<StateWriter> {
+    const mode = options.sync ?? 'always'
+    if (mode !== 'always' && mode !== 'interval' && mode !== 'none') {
+      throw new AofkitError(ErrorCode.InvalidArgument, `sync must be 'always', 'interval' or 'none', got ${String(mode)}`)
+    }
+    const intervalMs = options.syncIntervalMs ?? 100
+    if (!(intervalMs > 0)) throw new AofkitError(ErrorCode.InvalidArgument, `syncIntervalMs must be > 0`)
+    const policy = options.compactWhen ?? null
+    if (policy !== null && !(policy.ratio > 1)) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `compactWhen.ratio must be > 1, got ${String(policy.ratio)}`)
+    }
+    const repair = options.repair ?? true
+    if (target instanceof AppendOnlyFile) return StateWriter.#openAppendOnly(target, false, mode, intervalMs, repair, policy)
+    if (typeof target !== 'string') throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a path or an AppendOnlyFile')
+    if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
+      const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
+      const file = AppendOnlyFile.open(target, { create: true, ...openOptions })
+      try {
+        return StateWriter.#openAppendOnly(file, true, mode, intervalMs, repair, policy)
+      } catch (error) {
+        await file.close()
+        throw error
+      }
+    }
+    return StateWriter.#openFile(target, mode, intervalMs, repair, policy)
+  }
+
+  static #openFile(path: string, mode: SyncMode, intervalMs: number, repair: boolean, policy: CompactPolicy | null): StateWriter {
+    removeStaleCompaction(path)
+    let fd: number
+    try {
+      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
+    } catch (error) {
+      throw fromSystemError(error, path, 'open')
+    }
+    try {
+      lockExclusive(fd, path)
+      const source = new FileSource(fd, { path })
+      const { epoch, end, cut } = StateWriter.#recover(source, repair)
+      if (cut !== null) {
+        try {
+          ftruncateSync(fd, end)
+          native.fdatasync(fd)
+        } catch (error) {
+          throw fromSystemError(error, path, 'ftruncate')
+        }
+      }
+      const restored = restoreFromLog(new FileSource(fd, { path, size: end }), end)
+      const sink = new FileSink(fd, { position: end, path })
+      const log = new LogWriter(sink, { offset: end })
+      const fileTarget = new FileTarget(fd, path, sink, () => log.position)
+      return new StateWriter(fileTarget, log, epoch, mode, intervalMs, restored, cut, policy)
+    } catch (error) {
+      closeSync(fd)
+      throw error
+    }
+  }
+
+  static #openAppendOnly(
+    file: AppendOnlyFile,
+    owned: boolean,
+    mode: SyncMode,
+    intervalMs: number,
+    repair: boolean,
+    policy: CompactPolicy | null,
+  ): StateWriter {
+    const source = new AppendOnlyFileSource(file)
+    const { epoch, end, cut } = StateWriter.#recover(source, repair)
+    if (cut !== null) {
+      // Entries land in an AppendOnlyFile whole or not at all, so a torn entry is damage.
+      throw new AofkitError(ErrorCode.LogCorrupted, `corrupted state log in '${file.path}' at offset ${cut.offset}: ${cut.reason}`)
+    }
+    const restored = restoreFromLog(source, end)
+    const log = new LogWriter(new AppendOnlyFileSink(file), { offset: end })
+    if (policy !== null) throw new AofkitError(ErrorCode.InvalidArgument, 'compactWhen needs a state log in a plain file')
+    return new StateWriter(new AppendOnlyFileTarget(file, owned), log, epoch, mode, intervalMs, restored, null, null)
+  }
+
+  static #recover(source: LogSource, repair: boolean): { epoch: number; end: number; cut: TailCut | null } {
+    if (repair) return recoverForWriting(source)
+    // The reference: restore must succeed, and the writer appends at the end of the file.
+    const restored = restoreFromLog(source, source.size)
+    restored.updates.close()
+    return { epoch: restored.epoch, end: source.size, cut: null }
+  }
+
+  /** The current epoch: the offset of the latest snapshot (0 before any). */
+  get epoch(): number {
+    return this.#epoch
+  }
+
+  /** The size of the log in bytes (entries appended so far included). */
+  get size(): number {
+    return this.#log.position
+  }
+
+  /** What open restored: the state, its epoch, and a reader of the epoch's updates. */
+  get restored(): Restored {
+    return this.#restored
+  }
+
+  /** The torn tail open cut away, or `null`. */
+  get cut(): TailCut | null {
+    return this.#cut
+  }
+
+  /**
+   * Appends an update to the current epoch.
+   * @param update - The update's bytes (not copied: leave them unchanged until the promise
+   *   resolves).
+   * @returns A promise that resolves once the entry is written and, with `sync: 'always'`,
+   *   durable.
+   * @throws {@link AofkitError} (as a rejection) ERR_AOF_CLOSED after close; system codes
+   *   (ERR_AOF_NO_SPACE, ERR_AOF_IO…) from writing or syncing.
+   */
+  update(update: Uint8Array): Promise<void> {
+    return this.#submit(EntryType.Update, update)
+  }
+
+  /**
+   * Appends a snapshot: later updates build on it, and its offset becomes the epoch.
+   * @param snapshot - The full state's bytes (not copied until written).
+   * @returns As {@link StateWriter.update}.
+   * @throws {@link AofkitError} as {@link StateWriter.update}.
+   */
+  snapshot(snapshot: Uint8Array): Promise<void> {
+    return this.#submit(EntryType.Snapshot, snapshot)
+  }
+
+  /**
+   * Makes every entry appended so far durable (one group-committed fdatasync).
+   * @throws {@link AofkitError} ERR_AOF_CLOSED, ERR_AOF_IO.
+   */
+  async sync(): Promise<void> {
+    this.#checkOpen()
+    if (this.#compacting !== null) await this.#compacting.catch(() => undefined)
+    await this.#target.durable()
+  }
+
+  /**
+   * Rewrites the log so that it starts at its latest snapshot, atomically (see
+   * {@link compactFile}). Updates and snapshots called meanwhile wait for it, in order.
+   * Plain files only.
+   * @returns What was done.
+   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT over an AppendOnlyFile or a sink;
+   *   ERR_AOF_CLOSED; the restore's errors; system codes. The old log stays in place then.
+   */
+  compact(): Promise<CompactResult> {
+    try {
+      this.#checkOpen()
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#compacting !== null) return this.#compacting
+    const target = this.#target
+    if (!(target instanceof FileTarget)) {
+      return Promise.reject(new AofkitError(ErrorCode.InvalidArgument, 'compact() needs a state log in a plain file'))
+    }
+    const compacting = this.#compactFile(target).finally(() => {
+      this.#compacting = null
+      this.#drainQueue()
+    })
+    this.#compacting = compacting
+    return compacting
+  }
+
+  /**
+   * Waits for compaction and pending syncs, makes the log durable (except with `sync:
+   * 'none'`, which only writes it to the OS) and closes the file. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    if (this.#compacting !== null) await this.#compacting.catch(() => undefined)
+    if (this.#timer !== null) clearInterval(this.#timer)
+    try {
+      this.#target.sink.flush()
+      if (this.#mode !== 'none') await this.#target.durable()
+    } finally {
+      await this.#target.close()
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== null) throw new AofkitError(ErrorCode.Closed, 'the state writer is closed')
+    const error = this.#backgroundError
+    if (error !== null) {
+      this.#backgroundError = null
+      throw error
+    }
+  }
+
+  #submit(type: EntryType, payload: Uint8Array): Promise<void> {
+    try {
+      this.#checkOpen()
+      if (!(payload instanceof Uint8Array)) {
+        throw new AofkitError(ErrorCode.InvalidArgument, 'the entry must be a Uint8Array or Buffer')
+      }
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#compacting !== null || this.#queue.length > 0) {
+      return new Promise((resolve, reject) => this.#queue.push({ type, payload, resolve, reject }))
+    }
+    try {
+      this.#append(type, payload)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.#afterAppend()
+  }
+
+  #append(type: EntryType, payload: Uint8Array): void {
+    const entry = encodeStateEntry(type, this.#epoch, payload)
+    if (type === EntryType.Snapshot) {
+      // As the reference: the new epoch is Tell() before the snapshot.
+      const epoch = this.#log.tell()
+      this.#log.append(entry)
+      this.#epoch = epoch
+      this.#snapshotSize = encodedSize(epoch, entry.length)
+    } else {
+      this.#log.append(entry)
+    }
+  }
+
+  #afterAppend(): Promise<void> {
+    const policy = this.#policy
+    if (policy !== null && this.#compacting === null && this.#epoch > 0 && this.#snapshotSize > 0) {
+      const size = this.#log.position
+      if (size >= (policy.sizeMin ?? 1 << 20) && size > policy.ratio * this.#snapshotSize) {
+        this.compact().catch((error: unknown) => {
+          this.#backgroundError ??= error
+        })
+      }
+    }
+    if (this.#mode === 'always') return this.#target.durable()
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(() => {
+        this.#flushScheduled = false
+        try {
+          this.#target.sink.flush()
+        } catch (error) {
+          this.#backgroundError ??= error
+        }
+      })
+    }
+    return Promise.resolve()
+  }
+
+  #drainQueue(): void {
+    const queue = this.#queue
+    this.#queue = []
+    for (const op of queue) {
+      try {
+        this.#append(op.type, op.payload)
+        this.#afterAppend().then(op.resolve, op.reject)
+      } catch (error) {
+        op.reject(error)
+      }
+    }
+  }
+
+  async #compactFile(target: FileTarget): Promise<CompactResult> {
+    target.sink.flush()
+    const sizeBefore = this.#log.position
+    const compacted = await writeCompacted(target.fd, sizeBefore, target.path)
+    if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
+    try {
+      await installCompacted(target.path)
+    } catch (error) {
+      closeSync(compacted.fd)
+      throw error
+    }
+    const log = compacted.log
+    const next = new FileTarget(compacted.fd, target.path, compacted.sink, () => log.position)
+    this.#target = next
+    this.#log = log
+    this.#epoch = compacted.epoch
+    this.#snapshotSize = compacted.snapshotSize
+    await target.close()
+    return { compacted: true, sizeBefore, sizeAfter: log.position }
+  }
+}
