@@ -266,37 +266,41 @@ export function openFile(
       sidecar = Sidecar.open(path, mode)
       const prior = sidecar.read()
       const sameFile = prior !== null && prior.inode === stat.ino && prior.device === stat.dev
-      // The committed size is only needed (and only trusted) when a writer died with the file open.
+      // The committed size is only needed (and only trusted) when a writer died with the file
+      // open during this boot: then its page cache survived, every store it made is in the data
+      // file and in the sidecar, and the sidecar's committed size is exact. After a reboot (a
+      // power loss) the sidecar may be older or newer than the data: magic numbers alone decide.
       const trusted =
-        sameFile && prior.fileState === FileState.Opened && prior.committedSize <= fileSize - MAGIC_SIZE
+        sameFile &&
+        prior.sameBoot &&
+        prior.fileState === FileState.Opened &&
+        prior.committedSize <= fileSize - MAGIC_SIZE
       if (sameFile && lastCheckpoint < 0) lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, fileSize, recovery.magic)
-      switch (result.outcome) {
-        case RecoveryKind.Panic:
-          throw corrupted(path, opened)
-        case RecoveryKind.Corrupted:
-          if (trusted) {
-            size = prior.committedSize
-            opened.source = 'sidecar'
-          } else if (recovery.repair) {
+      if (result.outcome === RecoveryKind.Panic) throw corrupted(path, opened)
+      if (trusted && !(result.outcome === RecoveryKind.Tail && result.tail === prior.committedSize)) {
+        // Magic numbers cannot tell a torn write from data: a copy that began with zeros wipes
+        // the MagicTail and leaves nothing torn to see (Empty, or an earlier checkpoint looks
+        // like the end), and a record holding a magic number, copied up to it, looks like a
+        // write that ended there. The exact committed size settles it: what lies past it is
+        // the write in flight, torn or complete but unpublished, and is cut.
+        size = prior.committedSize
+        opened.source = 'sidecar'
+        opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
+        if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, size, recovery.magic)
+      } else {
+        switch (result.outcome) {
+          case RecoveryKind.Corrupted:
+            if (!recovery.repair) throw corrupted(path, opened)
             opened.source = 'repair'
-          } else {
-            throw corrupted(path, opened)
-          }
-          opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-          if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = -1
-          break
-        case RecoveryKind.Checkpoint:
-          if (trusted && prior.committedSize === result.tail) {
-            // A checkpoint() the writer died in: its magic landed, its MagicTail did not.
-            opened.source = 'sidecar'
             opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-            lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, size, recovery.magic)
-          } else {
+            if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = -1
+            break
+          case RecoveryKind.Checkpoint:
             state = FileState.EOF
-          }
-          break
-        default:
-          break
+            break
+          default:
+            break
+        }
       }
       opened.tail = size
       opened.checkpoint = lastCheckpoint

@@ -6,7 +6,7 @@
  * byte-compatible with the seed. The layout is in docs/FORMAT.md.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs'
 
 import * as native from '../native/binding.ts'
 
@@ -35,7 +35,24 @@ export const ShmOffset = {
   device: 48, // f64: the data file's device
   commitSequence: 56, // u32: bumped on wake-ups; readers futex-wait on it
   waiters: 60, // u32: readers currently waiting
+  bootId: 64, // 4 x u32: the kernel's boot id when the writer opened (zeros where unknown)
 } as const
+
+let bootWords: Int32Array | null = null
+
+/** The kernel's boot id as four 32-bit words (zeros where the platform has none). */
+function currentBootWords(): Int32Array {
+  if (bootWords === null) {
+    bootWords = new Int32Array(4)
+    try {
+      const hex = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/[^0-9a-f]/gi, '')
+      if (hex.length === 32) for (let k = 0; k < 4; k++) bootWords[k] = Number.parseInt(hex.slice(k * 8, k * 8 + 8), 16) | 0
+    } catch {
+      // not Linux: leave zeros
+    }
+  }
+  return bootWords
+}
 
 /** What a sidecar said when it was opened. */
 export interface SidecarSnapshot {
@@ -46,6 +63,11 @@ export interface SidecarSnapshot {
   allocatedSize: number
   inode: number
   device: number
+  /**
+   * True when the writer that left this page ran since the last boot. Only then did its page
+   * cache, and with it every store it made to the data file and to this page, survive.
+   */
+  sameBoot: boolean
 }
 
 /** A mapped sidecar. Field access is through typed views over the shared page. */
@@ -94,6 +116,7 @@ export class Sidecar {
       allocatedSize: this.floats[ShmOffset.allocatedSize / 8]!,
       inode: this.floats[ShmOffset.inode / 8]!,
       device: this.floats[ShmOffset.device / 8]!,
+      sameBoot: currentBootWords().every((word, k) => this.words[ShmOffset.bootId / 4 + k] === word),
     }
   }
 
@@ -109,6 +132,7 @@ export class Sidecar {
     floats[ShmOffset.allocatedSize / 8] = state.allocatedSize
     floats[ShmOffset.inode / 8] = state.inode
     floats[ShmOffset.device / 8] = state.device
+    words.set(currentBootWords(), ShmOffset.bootId / 4)
     Atomics.store(words, ShmOffset.magic / 4, SHM_MAGIC)
   }
 
