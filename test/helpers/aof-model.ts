@@ -90,9 +90,33 @@ export function occurrences(bytes: Uint8Array, pattern: Uint8Array, end = bytes.
   return found
 }
 
-/** Deterministic record `i` of a crash test: size and bytes from a seed, some hostile. */
+const pools = new Map<number, Uint8Array>()
+
+/** 64 KiB of seeded pseudo-random bytes (xorshift32), cached per seed. */
+function pool(seed: number): Uint8Array {
+  let bytes = pools.get(seed)
+  if (bytes !== undefined) return bytes
+  bytes = new Uint8Array(64 * 1024)
+  const words = new Uint32Array(bytes.buffer)
+  let state = (seed ^ 0x9e3779b9) >>> 0 || 1
+  for (let k = 0; k < words.length; k++) {
+    state ^= state << 13
+    state >>>= 0
+    state ^= state >>> 17
+    state ^= state << 5
+    state >>>= 0
+    words[k] = state
+  }
+  pools.set(seed, bytes)
+  return bytes
+}
+
+/**
+ * Deterministic record `i` of a crash test (at most `maxSize` bytes, at most 32 KiB): its size
+ * and bytes depend only on (seed, i). Many are hostile to recovery by magic numbers.
+ */
 export function crashRecord(seed: number, i: number, maxSize: number): Uint8Array {
-  let state = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0
+  let state = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(i + 1, 0xc2b2ae35)) >>> 0 || 1
   const next = (): number => {
     // xorshift32
     state ^= state << 13
@@ -103,10 +127,11 @@ export function crashRecord(seed: number, i: number, maxSize: number): Uint8Arra
     return state
   }
   for (let k = 0; k < 4; k++) next()
+  const limit = Math.min(maxSize, 32 * 1024)
   const shape = next() % 8
-  const size = shape === 0 ? 0 : shape === 1 ? next() % 16 : shape === 2 ? next() % maxSize : next() % 512
-  const bytes = new Uint8Array(size)
-  for (let k = 0; k < size; k++) bytes[k] = next() & 0xff
+  const size = shape === 0 ? 0 : shape === 1 ? next() % 16 : shape === 2 ? next() % limit : next() % Math.min(512, limit)
+  const from = next() % (32 * 1024)
+  const bytes = pool(seed).slice(from, from + size)
   if (size >= 8) {
     // Hostile content: zero runs at both ends (a torn copy looks like "nothing written") and
     // the magic numbers inside the data.

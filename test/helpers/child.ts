@@ -1,0 +1,79 @@
+/** Spawning TypeScript helper processes and watching their output. */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+/** Repository root (children run from there so that `--import tsx` resolves). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+export interface Child {
+  process: ChildProcess
+  /** Everything written to stdout so far. */
+  stdout(): string
+  stderr(): string
+  /** Resolves when stdout contains `text` (rejects if the child exits first). */
+  waitFor(text: string): Promise<void>
+  /** Resolves with how the child ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Starts `node --import tsx test/helpers/<script> ...args`. */
+export function spawnHelper(script: string, args: readonly string[]): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', `test/helpers/${script}`, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  const waiters: Array<{ text: string; resolve: () => void; reject: (error: Error) => void }> = []
+  const check = (): void => {
+    for (let k = waiters.length - 1; k >= 0; k--) {
+      const waiter = waiters[k]!
+      if (out.includes(waiter.text)) {
+        waiters.splice(k, 1)
+        waiter.resolve()
+      }
+    }
+  }
+  child.stdout.setEncoding('latin1')
+  child.stderr.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk
+    check()
+  })
+  child.stderr.on('data', (chunk: string) => {
+    err += chunk
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    // 'close' fires after the exit and after stdout and stderr are drained.
+    child.on('close', (code, signal) => {
+      for (const waiter of waiters.splice(0)) {
+        waiter.reject(new Error(`child exited (code ${code}, signal ${signal}) before writing '${waiter.text}'; stderr: ${err}`))
+      }
+      resolve({ code, signal })
+    })
+  })
+  return {
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (text) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ text, resolve, reject })
+        check()
+      }),
+    exited,
+  }
+}
+
+/** A small seeded PRNG (mulberry32) so that a failing run can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
