@@ -1,0 +1,90 @@
+/**
+ * A small shared harness for the benchmarks in this folder: timing, medians, per-thread CPU and
+ * page-fault counters of the main thread, and table formatting.
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { cpus, release } from 'node:os'
+
+/** CPU time and minor page faults of one thread (Linux: /proc/self/task/<tid>/stat). */
+export interface ThreadCounters {
+  /** Minor page faults. */
+  minorFaults: number
+  /** User CPU milliseconds (10 ms resolution). */
+  userMs: number
+  /** System CPU milliseconds (10 ms resolution). */
+  systemMs: number
+}
+
+const CLOCK_TICK_MS = 10
+
+/**
+ * Counters of the main thread only (its tid is the pid). `process.resourceUsage()` sums every
+ * thread, including the libuv pool that prefaults ahead of the writer, so it cannot tell what
+ * the writer itself paid.
+ */
+export function mainThreadCounters(): ThreadCounters {
+  try {
+    const text = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    // Fields after the command name "(...)": state is field 3; minflt 10, utime 14, stime 15.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return {
+      minorFaults: Number(fields[7]),
+      userMs: Number(fields[11]) * CLOCK_TICK_MS,
+      systemMs: Number(fields[12]) * CLOCK_TICK_MS,
+    }
+  } catch {
+    const usage = process.resourceUsage()
+    return { minorFaults: usage.minorPageFault, userMs: usage.userCPUTime / 1000, systemMs: usage.systemCPUTime / 1000 }
+  }
+}
+
+/** Difference `after - before`. */
+export function counterDelta(before: ThreadCounters, after: ThreadCounters): ThreadCounters {
+  return {
+    minorFaults: after.minorFaults - before.minorFaults,
+    userMs: after.userMs - before.userMs,
+    systemMs: after.systemMs - before.systemMs,
+  }
+}
+
+/** Monotonic nanoseconds. */
+export function nowNs(): number {
+  return Number(process.hrtime.bigint())
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of nothing')
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+/** Gives the event loop one turn (completions of pool work run here). */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A one-line description of the machine, for the record. */
+export function machine(): string {
+  const list = cpus()
+  const model = list[0]?.model.trim() ?? 'unknown CPU'
+  return `${list.length} × ${model}, Linux ${release()}, Node.js ${process.version}`
+}
+
+/** Formats records/s as "12.34 M/s". */
+export function rate(recordsPerSecond: number): string {
+  return `${(recordsPerSecond / 1e6).toFixed(2)} M/s`
+}
+
+/** Left-aligned text columns; the first row is the header. */
+export function table(rows: readonly (readonly string[])[], rightAligned: readonly boolean[] = []): string {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)))
+  const line = (row: readonly string[]): string =>
+    row.map((cell, index) => (rightAligned[index] === true ? cell.padStart(widths[index] ?? 0) : cell.padEnd(widths[index] ?? 0))).join('  ')
+  const [header, ...body] = rows
+  if (header === undefined) return ''
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...body.map(line)].join('\n')
+}
