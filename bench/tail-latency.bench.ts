@@ -1,0 +1,399 @@
+/**
+ * Live readers: write-to-observe latency (p50 / p99 / max) of aofkit's followers against
+ * fs.watch + readSync and the npm `tail` package, plus catch-up throughput of a reader of a
+ * 1 GiB finished file. One run, one machine; all latencies use process.hrtime.bigint(), the
+ * monotonic clock shared by every thread and process.
+ *
+ *   node --import tsx bench/tail-latency.bench.ts
+ *
+ * The same script is the child process (argv[2] === 'child') and the worker thread
+ * (workerData.mode) of each subject.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, watch, writeSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+
+import { AppendOnlyFile } from '../src/index.ts'
+
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 500)
+const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 3000)
+const TOTAL = WARMUP + SAMPLES
+const PERIOD_NS = 200_000n
+const RECORD = 8
+const CATCH_UP_BYTES = Number(process.env['BENCH_CATCHUP_BYTES'] ?? 1024 * 1024 * 1024)
+const CHUNK = 1024 * 1024
+
+const SELF = fileURLToPath(import.meta.url)
+const WORKER_ENTRY = fileURLToPath(new URL('../test/helpers/worker-entry.mjs', import.meta.url))
+
+type Mode = 'aof' | 'aof-busy' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
+
+// ---------------------------------------------------------------- reader side
+
+/** Latencies (ns) of the records in `chunk`, observed now. */
+function observe(chunk: Uint8Array, out: number[], carry: { bytes: Uint8Array }): void {
+  const now = process.hrtime.bigint()
+  let data = chunk
+  if (carry.bytes.length > 0) {
+    const joined = new Uint8Array(carry.bytes.length + chunk.length)
+    joined.set(carry.bytes)
+    joined.set(chunk, carry.bytes.length)
+    data = joined
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  let offset = 0
+  for (; offset + RECORD <= data.length; offset += RECORD) {
+    out.push(Number(now - view.getBigUint64(offset, true)))
+  }
+  carry.bytes = data.slice(offset)
+}
+
+async function readAof(path: string, busyPoll: boolean, ready: () => void): Promise<number[]> {
+  const reader = AppendOnlyFile.openReader(path, { busyPoll })
+  const out: number[] = []
+  const carry = { bytes: new Uint8Array(0) }
+  ready()
+  for await (const chunk of reader.tail()) {
+    observe(chunk, out, carry)
+    if (out.length >= TOTAL) break
+  }
+  reader.close()
+  return out
+}
+
+function readWatch(path: string, ready: () => void): Promise<number[]> {
+  return new Promise((resolve) => {
+    const fd = openSync(path, 'r')
+    const buffer = Buffer.allocUnsafe(64 * 1024)
+    const out: number[] = []
+    const carry = { bytes: new Uint8Array(0) }
+    let position = 0
+    const watcher = watch(path, () => {
+      for (;;) {
+        const count = readSync(fd, buffer, 0, buffer.length, position)
+        if (count === 0) break
+        position += count
+        observe(buffer.subarray(0, count), out, carry)
+      }
+      if (out.length >= TOTAL) {
+        watcher.close()
+        closeSync(fd)
+        resolve(out)
+      }
+    })
+    ready()
+  })
+}
+
+async function readTail(path: string, ready: () => void): Promise<number[]> {
+  // The npm `tail` package: text lines, fs.watch underneath.
+  const specifier = 'tail' // no type declarations: keep tsc from resolving it
+  const { Tail } = (await import(specifier)) as {
+    Tail: new (path: string, options: object) => {
+      on(event: 'line', listener: (line: string) => void): void
+      on(event: 'error', listener: (error: unknown) => void): void
+      unwatch(): void
+    }
+  }
+  return new Promise((resolve, reject) => {
+    const out: number[] = []
+    const tail = new Tail(path, { fromBeginning: true })
+    tail.on('line', (line) => {
+      out.push(Number(process.hrtime.bigint() - BigInt(line)))
+      if (out.length === TOTAL) {
+        tail.unwatch()
+        resolve(out)
+      }
+    })
+    tail.on('error', reject)
+    ready()
+  })
+}
+
+async function catchUpAof(path: string): Promise<number> {
+  const start = process.hrtime.bigint()
+  const reader = AppendOnlyFile.openReader(path)
+  let bytes = 0
+  for await (const chunk of reader.tail()) bytes += chunk.length
+  reader.close()
+  const ns = Number(process.hrtime.bigint() - start)
+  if (bytes !== CATCH_UP_BYTES) throw new Error(`read ${bytes} bytes, expected ${CATCH_UP_BYTES}`)
+  return ns
+}
+
+function catchUpRead(path: string): number {
+  const start = process.hrtime.bigint()
+  const fd = openSync(path, 'r')
+  const buffer = Buffer.allocUnsafe(CHUNK)
+  let bytes = 0
+  for (;;) {
+    const count = readSync(fd, buffer, 0, CHUNK, bytes)
+    if (count === 0) break
+    bytes += count
+  }
+  closeSync(fd)
+  const ns = Number(process.hrtime.bigint() - start)
+  if (bytes < CATCH_UP_BYTES) throw new Error(`read ${bytes} bytes, expected ${CATCH_UP_BYTES}`)
+  return ns
+}
+
+async function runReader(mode: Mode, path: string, ready: () => void): Promise<unknown> {
+  switch (mode) {
+    case 'aof':
+      return readAof(path, false, ready)
+    case 'aof-busy':
+      return readAof(path, true, ready)
+    case 'watch':
+      return readWatch(path, ready)
+    case 'tail':
+      return readTail(path, ready)
+    case 'catchup-aof':
+      ready()
+      return catchUpAof(path)
+    case 'catchup-read':
+      ready()
+      return catchUpRead(path)
+  }
+}
+
+// ---------------------------------------------------------------- writer side
+
+interface Remote {
+  ready: Promise<void>
+  result: Promise<unknown>
+}
+
+function startChild(mode: Mode, path: string): Remote {
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'child', mode, path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let text = ''
+  let onReady: () => void = () => undefined
+  const ready = new Promise<void>((resolve) => (onReady = resolve))
+  const result = new Promise<unknown>((resolve, reject) => {
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (data: string) => {
+      text += data
+      if (text.startsWith('ready\n')) onReady()
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`${mode} child exited with ${String(code)}`))
+      else resolve(JSON.parse(text.slice('ready\n'.length)) as unknown)
+    })
+  })
+  return { ready, result }
+}
+
+function startWorker(mode: Mode, path: string): Remote {
+  const worker = new Worker(WORKER_ENTRY, { workerData: { script: SELF, mode, path } })
+  let onReady: () => void = () => undefined
+  const ready = new Promise<void>((resolve) => (onReady = resolve))
+  const result = new Promise<unknown>((resolve, reject) => {
+    worker.on('message', (message: { ready?: boolean; result?: unknown }) => {
+      if (message.ready === true) onReady()
+      else {
+        resolve(message.result)
+        void worker.terminate()
+      }
+    })
+    worker.on('error', reject)
+  })
+  return { ready, result }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Calls `write(timestamp)` every PERIOD_NS, spread out, until `until()` (or twice `count`).
+ * Between writes the writer sleeps in the kernel (Atomics.wait with a timeout) instead of
+ * spinning, so it leaves the CPU to the reader; each write is followed by a setImmediate turn,
+ * so microtasks (the writer's wake-ups) and I/O run between writes as in a real server.
+ */
+function pace(count: number, write: (stamp: bigint) => void, until: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    let sent = 0
+    let next = process.hrtime.bigint()
+    const loop = (): void => {
+      if (until() || sent > count * 2) {
+        resolve()
+        return
+      }
+      const wait = Number(next - process.hrtime.bigint()) / 1e6
+      if (wait > 0.02) Atomics.wait(sleeper, 0, 0, wait)
+      write(process.hrtime.bigint())
+      sent++
+      next = process.hrtime.bigint() + PERIOD_NS
+      setImmediate(loop)
+    }
+    setImmediate(loop)
+  })
+}
+
+interface Latency {
+  name: string
+  samples: number
+  p50: number
+  p99: number
+  max: number
+}
+
+function summarize(name: string, all: number[]): Latency {
+  const sorted = all.slice(WARMUP).sort((a, b) => a - b)
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  return { name, samples: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! }
+}
+
+const stamp = Buffer.alloc(RECORD)
+
+async function followAof(dir: string, name: string, mode: Mode, remote: 'worker' | 'child'): Promise<Latency> {
+  const path = join(dir, `${mode}-${remote}.aof`)
+  const file = AppendOnlyFile.open(path, { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
+  const reader = remote === 'worker' ? startWorker(mode, path) : startChild(mode, path)
+  await reader.ready
+  let done = false
+  void reader.result.finally(() => (done = true))
+  await pace(
+    TOTAL,
+    (time) => {
+      stamp.writeBigUInt64LE(time)
+      file.write(stamp)
+    },
+    () => done,
+  )
+  const latencies = (await reader.result) as number[]
+  await file.close()
+  return summarize(name, latencies)
+}
+
+async function followSameProcess(dir: string): Promise<Latency> {
+  const file = AppendOnlyFile.open(join(dir, 'subscribe.aof'), { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
+  const out: number[] = []
+  const carry = { bytes: new Uint8Array(0) }
+  const tailer = file.subscribe({
+    pollRead: (event) => {
+      observe(event.tail, out, carry)
+      return event.end
+    },
+    pollReadClosed: () => undefined,
+  })
+  await pace(
+    TOTAL,
+    (time) => {
+      stamp.writeBigUInt64LE(time)
+      file.write(stamp)
+    },
+    () => out.length >= TOTAL,
+  )
+  tailer.close()
+  await file.close()
+  return summarize('same-process subscribe()', out)
+}
+
+async function followPlain(dir: string, name: string, mode: 'watch' | 'tail'): Promise<Latency> {
+  const path = join(dir, `${mode}.log`)
+  const fd = openSync(path, 'w')
+  const reader = startChild(mode, path)
+  await reader.ready
+  // `tail` needs a moment to stat the file and install its watcher after construction.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  let done = false
+  void reader.result.finally(() => (done = true))
+  await pace(
+    TOTAL,
+    (time) => {
+      if (mode === 'tail') writeSync(fd, `${time}\n`)
+      else {
+        stamp.writeBigUInt64LE(time)
+        writeSync(fd, stamp)
+      }
+    },
+    () => done,
+  )
+  const latencies = (await reader.result) as number[]
+  closeSync(fd)
+  return summarize(name, latencies)
+}
+
+async function catchUp(dir: string): Promise<{ aof: number; read: number }> {
+  const path = join(dir, 'catchup.aof')
+  const file = AppendOnlyFile.open(path, { create: true, geometry: { sizeUpper: CATCH_UP_BYTES + 64 * 1024 * 1024 } })
+  const chunk = Buffer.alloc(CHUNK, 0x5a)
+  for (let written = 0; written < CATCH_UP_BYTES; written += CHUNK) file.write(chunk)
+  await file.finish()
+  await file.close()
+  // Page cache warm for both; best of three runs each, alternating.
+  let aof = Infinity
+  let read = Infinity
+  for (let run = 0; run < 3; run++) {
+    read = Math.min(read, (await startChild('catchup-read', path).result) as number)
+    aof = Math.min(aof, (await startChild('catchup-aof', path).result) as number)
+  }
+  return { aof: CATCH_UP_BYTES / aof, read: CATCH_UP_BYTES / read }
+}
+
+function us(ns: number): string {
+  return (ns / 1000).toFixed(1)
+}
+
+function ratio(value: number, base: number): string {
+  return `${(value / base).toFixed(2)}×`
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'aofkit-tail-bench-'))
+  try {
+    console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${SAMPLES} samples after ${WARMUP} warm-up, one record / ${Number(PERIOD_NS) / 1000} µs`)
+    const rows: Latency[] = []
+    rows.push(await followSameProcess(dir))
+    rows.push(await followAof(dir, 'worker thread openReader+tail()', 'aof', 'worker'))
+    rows.push(await followAof(dir, 'other process openReader+tail()', 'aof', 'child'))
+    rows.push(await followAof(dir, 'other process, busyPoll: true', 'aof-busy', 'child'))
+    const watchRow = await followPlain(dir, 'baseline: fs.watch + readSync', 'watch')
+    const tailRow = await followPlain(dir, 'baseline: npm tail', 'tail')
+    rows.push(watchRow, tailRow)
+    console.log('\n| subject | p50 µs | p99 µs | max µs | p50 vs fs.watch | p99 vs fs.watch | p50 vs tail |')
+    console.log('|---|---:|---:|---:|---:|---:|---:|')
+    for (const row of rows) {
+      console.log(
+        `| ${row.name} | ${us(row.p50)} | ${us(row.p99)} | ${us(row.max)} | ${ratio(row.p50, watchRow.p50)} | ${ratio(row.p99, watchRow.p99)} | ${ratio(row.p50, tailRow.p50)} |`,
+      )
+    }
+    const { aof, read } = await catchUp(dir)
+    console.log(`\n| catch-up, 1 GiB finished file, other process | GB/s |`)
+    console.log('|---|---:|')
+    console.log(`| openReader + tail() | ${aof.toFixed(2)} |`)
+    console.log(`| fs.readSync, 1 MiB chunks | ${read.toFixed(2)} |`)
+    const cross = rows[2]!
+    const targets: [string, boolean][] = [
+      ['cross-process p50 <= fs.watch p50', cross.p50 <= watchRow.p50],
+      ['cross-process p99 <= fs.watch p99', cross.p99 <= watchRow.p99],
+      ['cross-process p50 >= 3x lower than tail', cross.p50 * 3 <= tailRow.p50],
+      ['same-process p50 < 5 µs', rows[0]!.p50 < 5000],
+      ['catch-up >= 2 GB/s', aof >= 2],
+    ]
+    console.log('')
+    for (const [target, met] of targets) console.log(`${met ? 'MET   ' : 'MISSED'} ${target}`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (!isMainThread && parentPort !== null) {
+  const { mode, path } = workerData as { mode: Mode; path: string }
+  const port = parentPort
+  const result = await runReader(mode, path, () => port.postMessage({ ready: true }))
+  port.postMessage({ result })
+} else if (process.argv[2] === 'child') {
+  const mode = process.argv[3] as Mode
+  const path = process.argv[4]!
+  const result = await runReader(mode, path, () => process.stdout.write('ready\n'))
+  process.stdout.write(JSON.stringify(result))
+  process.exitCode = 0
+} else {
+  await main()
+}
