@@ -41,3 +41,16 @@ export { MemorySource, FileSource, AppendOnlyFileSource } from './log/sources.ts
 export type { LogSource, FileSourceOptions } from './log/sources.ts'
 export { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, encodedSize } from './log/format.ts'
 export { checksumRange as logChecksum } from './log/checksum.ts'
+
+// State log
+export { ENTRY_HEADER_SIZE, EntryType, decodeStateEntry, encodeStateEntry } from './state/entry.ts'
+export type { StateEntry } from './state/entry.ts'
+export { UpdateReader, restore } from './state/restore.ts'
+export type { RestoreSource, Restored } from './state/restore.ts'
+export type { TailCut } from './state/recover.ts'
+export { StateWriter } from './state/state-writer.ts'
+export type { CompactPolicy, StateWriterOptions, StateWriterSinkOptions, SyncMode } from './state/state-writer.ts'
+export { compactFile, compactionPath } from './state/compact.ts'
+export type { CompactResult } from './state/compact.ts'
+export { StateStore } from './state/state-store.ts'
+export type { StateStoreOptions } from './state/state-store.ts'
