@@ -17,11 +17,11 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-/** Starts `node --import tsx test/helpers/<script> ...args`. */
-export function spawnHelper(script: string, args: readonly string[]): Child {
+/** Starts `node --import tsx test/helpers/<script> ...args` (stdin a pipe when asked). */
+export function spawnHelper(script: string, args: readonly string[], options: { stdin?: boolean } = {}): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', `test/helpers/${script}`, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   })
   let out = ''
   let err = ''
@@ -35,13 +35,15 @@ export function spawnHelper(script: string, args: readonly string[]): Child {
       }
     }
   }
-  child.stdout.setEncoding('latin1')
-  child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => {
+  const { stdout, stderr } = child
+  if (stdout === null || stderr === null) throw new Error('the child has no stdout or stderr pipe')
+  stdout.setEncoding('latin1')
+  stderr.setEncoding('utf8')
+  stdout.on('data', (chunk: string) => {
     out += chunk
     check()
   })
-  child.stderr.on('data', (chunk: string) => {
+  stderr.on('data', (chunk: string) => {
     err += chunk
   })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
