@@ -47,6 +47,25 @@ export interface AppendEvent {
  */
 export type AppendFunction = (event: AppendEvent) => number
 
+/** The event append() passes: a class, so no closure is allocated per append. */
+class FillEvent implements AppendEvent {
+  readonly begin: number
+  readonly end: number
+  readonly tail: Uint8Array
+  readonly #bytes: Uint8Array
+
+  constructor(bytes: Uint8Array, begin: number, end: number) {
+    this.begin = begin
+    this.end = end
+    this.tail = bytes.subarray(begin, end)
+    this.#bytes = bytes
+  }
+
+  file(): Uint8Array {
+    return this.#bytes.subarray(0, this.begin)
+  }
+}
+
 /** What the manager provides to the files it opens. */
 export interface FileOwner {
   readonly stats: StatsRecorder
@@ -469,7 +488,7 @@ export class AppendOnlyFile {
     let used: unknown
     this.#appending = true
     try {
-      used = fn({ begin, end, tail: bytes.subarray(begin, end), file: () => bytes.subarray(0, begin) })
+      used = fn(new FillEvent(bytes, begin, end))
     } catch (error) {
       // Undo whatever fn scribbled, including over the MagicTail at `begin`.
       bytes.fill(0, begin, end)

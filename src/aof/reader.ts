@@ -227,6 +227,10 @@ export class FileReader {
     for (const tailer of [...this.#tailers]) tailer.close('reader closed')
     this.#closed = true
     this.#updateWaiting()
+    this.#watcher?.close()
+    this.#watcher = null
+    if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
+    this.#checkTimer = null
     this.#resumeAll()
     if (this.#sidecarMapping !== null) native.unmap(this.#sidecarMapping)
     if (this.#sidecarFd >= 0) closeSync(this.#sidecarFd)
@@ -260,7 +264,11 @@ export class FileReader {
     })
   }
 
-  /** Starts or stops waiting for the writer, depending on whether anyone follows. */
+  /**
+   * Starts or stops waiting for the writer, depending on whether anyone follows. Only the
+   * shared waiter count changes per wait; the watcher and the check timer live as long as the
+   * reader and are merely unreferenced while nobody waits (recreating them costs ~9 µs).
+   */
   #updateWaiting(): void {
     const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.length > 0)
     const words = this.#words
@@ -269,7 +277,7 @@ export class FileReader {
     if (wanted) {
       if (words !== null) Atomics.add(words, WAITERS_INDEX, 1)
       if (this.#busyPoll) this.#spin()
-      else if (words !== null) {
+      else if (words !== null && this.#watcher === null) {
         try {
           this.#watcher = watch(sidecarPath(this.#path), { persistent: true }, () => this.#onChange())
           this.#watcher.on('error', () => undefined)
@@ -277,13 +285,20 @@ export class FileReader {
           // No inotify: the check timer below still finds new data.
         }
       }
-      this.#checkTimer = setInterval(() => this.#check(), this.#checkIntervalMs)
+      this.#watcher?.ref()
+      this.#checkTimer ??= setInterval(() => this.#check(), this.#checkIntervalMs)
+      this.#checkTimer.ref()
     } else {
       if (words !== null) Atomics.sub(words, WAITERS_INDEX, 1)
-      this.#watcher?.close()
-      this.#watcher = null
-      if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
-      this.#checkTimer = null
+      if (this.#closed) {
+        this.#watcher?.close()
+        this.#watcher = null
+        if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
+        this.#checkTimer = null
+      } else {
+        this.#watcher?.unref()
+        this.#checkTimer?.unref()
+      }
     }
   }
 

@@ -224,6 +224,9 @@ export class Tailer {
   }
 }
 
+/** Largest chunk tail() yields, in bytes. */
+export const CHUNK_SIZE_MAX = 4 * 1024 * 1024
+
 /** Options of tail() and stream(). */
 export interface TailOptions {
   /** Offset to start from. Default: 0. */
@@ -261,8 +264,10 @@ export async function* followData(
     const end = source.committedSize()
     const state = source.fileState()
     if (position < end) {
-      const chunk = source.read(position, end)
-      position = end
+      // Bounded chunks: a reader catching up reuses memory instead of mapping it all at once.
+      const chunkEnd = Math.min(end, position + CHUNK_SIZE_MAX)
+      const chunk = source.read(position, chunkEnd)
+      position = chunkEnd
       yield chunk
       continue
     }
