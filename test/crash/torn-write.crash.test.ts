@@ -89,12 +89,13 @@ describe('a writer killed inside an operation', () => {
   before(async () => {
     // One child prepares every scenario's file: its start-up is most of this test's time.
     dir = mkdtempSync(join(tmpdir(), 'aofkit-torn-'))
-    const json = JSON.stringify(
-      scenarios.map((scenario, index) => ({
-        path: pathOf(index),
-        ops: scenario.done.map((op) => ('write' in op ? { write: Buffer.from(op.write).toString('hex') } : { checkpoint: true })),
-      })),
-    )
+    const files = scenarios.map((scenario, index) => ({
+      path: pathOf(index),
+      ops: scenario.done.map((op) => ('write' in op ? { write: Buffer.from(op.write).toString('hex') } : { checkpoint: true })),
+    }))
+    // One more for the reboot test: a write, then a checkpoint, then another write.
+    files.push({ path: pathOf(scenarios.length), ops: [{ write: 'aa'.repeat(40) }, { checkpoint: true }, { write: 'bb'.repeat(40) }] })
+    const json = JSON.stringify(files)
     const child = spawnHelper('killed-writer.ts', [json])
     const { signal } = await child.exited
     assert.equal(signal, 'SIGKILL', child.stderr())
@@ -143,5 +144,34 @@ describe('a writer killed inside an operation', () => {
         await manager.close()
       }
     })
+  })
+
+  it('does not trust the sidecar of a writer from an earlier boot (its page cache is gone)', async () => {
+    const path = pathOf(scenarios.length)
+    // Tear a write after the committed data, and make the sidecar look as if written before a
+    // reboot: the magic numbers alone must decide, and they find the data Corrupted.
+    const fd = openSync(path, 'r+')
+    try {
+      writeSync(fd, noise(30, 12), 0, 30, 88)
+    } finally {
+      closeSync(fd)
+    }
+    const shm = openSync(`${path}-shm`, 'r+')
+    try {
+      writeSync(shm, Buffer.from('0123456789abcdef'), 0, 16, 64)
+    } finally {
+      closeSync(shm)
+    }
+    const manager = new Manager({ flushIntervalMs: 0 })
+    try {
+      assert.throws(() => manager.open(path), { code: 'ERR_AOF_CORRUPTED' })
+      // repair cuts back to the last checkpoint, the last point the magic numbers can vouch for.
+      const file = manager.open(path, { recovery: { repair: true } })
+      assert.equal(file.recovery.source, 'repair')
+      assert.deepEqual(Buffer.from(file.contents()), Buffer.concat([Buffer.alloc(40, 0xaa), CHECKPOINT_BYTES]))
+      await file.close()
+    } finally {
+      await manager.close()
+    }
   })
 })
