@@ -8,12 +8,12 @@ import { closeSync, openSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import { encodedSize } from '../log/format.ts'
+import { encodedSize, readU64 } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
 import { AppendOnlyFileSource, FileSource, MemorySource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
-import { EntryType, decodeStateEntry } from './entry.ts'
+import { ENTRY_HEADER_SIZE, EntryType, decodeStateEntry } from './entry.ts'
 
 /**
  * Where a state log is read from: its bytes, a path (opened read-only, closed when the updates
@@ -78,7 +78,10 @@ export class UpdateReader implements Iterable<Uint8Array> {
   readonly #epoch: number
   #onEnd: (() => void) | null
   #ended: boolean
-  #endOffset: number
+  readonly #startOffset: number
+  // The last entry read: its offset and size (-1: a snapshot, which ends the epoch).
+  #lastOffset = -1
+  #lastSize = 0
 
   /**
    * @internal Created by {@link restore}.
@@ -90,7 +93,7 @@ export class UpdateReader implements Iterable<Uint8Array> {
   constructor(reader: LogReader | null, epoch: number, startOffset: number, onEnd: (() => void) | null = null) {
     this.#reader = reader
     this.#epoch = epoch
-    this.#endOffset = startOffset
+    this.#startOffset = startOffset
     this.#onEnd = onEnd
     this.#ended = reader === null
     if (this.#ended) this.close()
@@ -106,7 +109,9 @@ export class UpdateReader implements Iterable<Uint8Array> {
    * where a writer would append after a clean log.
    */
   get endOffset(): number {
-    return this.#endOffset
+    if (this.#lastOffset < 0) return this.#startOffset
+    if (this.#lastSize < 0) return this.#lastOffset
+    return this.#lastOffset + encodedSize(this.#lastOffset, this.#lastSize)
   }
 
   /**
@@ -126,23 +131,26 @@ export class UpdateReader implements Iterable<Uint8Array> {
     }
     if (entry === null) return this.#end()
     const entryOffset = this.#reader.entryOffset
-    this.#endOffset = entryOffset + encodedSize(entryOffset, entry.length)
-    const decoded = decodeStateEntry(entry)
-    if (decoded === null) {
+    this.#lastOffset = entryOffset
+    this.#lastSize = entry.length
+    // The checks of decodeStateEntry, inline: this is the restore loop.
+    const type = entry.length < ENTRY_HEADER_SIZE ? 3 : (entry[0] as number)
+    if (type >= 3) {
       throw new AofkitError(ErrorCode.StateCorrupt, `corrupt state entry at offset ${entryOffset}`)
     }
-    if (decoded.type === EntryType.Snapshot) {
+    if (type === EntryType.Snapshot) {
       // The next epoch starts here: its snapshot is not one of ours.
-      this.#endOffset = entryOffset
+      this.#lastSize = -1
       return this.#end()
     }
-    if (decoded.epoch !== this.#epoch) {
+    const epoch = readU64(entry, 1)
+    if (epoch !== this.#epoch) {
       throw new AofkitError(
         ErrorCode.StateCorrupt,
-        `corrupt state entry at offset ${entryOffset}: epoch ${decoded.epoch}, expected ${this.#epoch}`,
+        `corrupt state entry at offset ${entryOffset}: epoch ${epoch}, expected ${this.#epoch}`,
       )
     }
-    return decoded.payload
+    return entry.subarray(ENTRY_HEADER_SIZE)
   }
 
   /** Iterates over the remaining updates; errors propagate out of the loop. */

@@ -1,0 +1,84 @@
+// A crash never stops a state log from opening again, and never loses an acknowledged update.
+// A child process runs a StateStore (updates, some spanning blocks and some in concurrent
+// batches; snapshots; compactions, some running while updates go on) and is killed with
+// SIGKILL after a random delay. The parent then opens the store: it must open (cutting a torn
+// tail if any), hold exactly the state after some prefix of the updates, and with
+// sync: 'always' hold at least every update the child acknowledged. The same file goes through
+// every iteration, so crashes pile up. AOFKIT_SOAK=1 runs many more iterations.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { restore } from '../../src/state/restore.ts'
+import { StateStore } from '../../src/state/state-store.ts'
+import { CRASH_INITIAL, crashApply, crashModel } from '../helpers/state-crash-model.ts'
+import type { CrashState, CrashUpdate } from '../helpers/state-crash-model.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const SOAK = process.env['AOFKIT_SOAK'] === '1'
+const ITERATIONS = SOAK ? 200 : 6
+const BASE_SEED = Number(process.env['AOFKIT_CRASH_SEED'] ?? Date.now() % 1_000_000)
+
+/** Runs the child until it is open, lets it work `delayMs`, kills it; returns what it said. */
+async function runAndKill(path: string, seed: number, mode: string, delayMs: number): Promise<{ start: number; acked: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/state-crash-child.ts', path, String(seed), mode], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('latin1').on('data', (chunk: string) => (out += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)))
+  while (!out.includes(';')) {
+    if (child.exitCode !== null) break
+    await sleep(5)
+  }
+  await sleep(delayMs)
+  child.kill('SIGKILL')
+  const signal = await exited
+  assert.equal(signal, 'SIGKILL', `the child ended by itself: ${err}`)
+  const match = /^R(\d+);/.exec(out)
+  assert.ok(match !== null, `the child did not open: ${err}`)
+  let acked = 0
+  for (const c of out) if (c === '.') acked++
+  return { start: Number(match[1]), acked }
+}
+
+describe(`kill -9 of a state log writer (${ITERATIONS} iterations, seed ${BASE_SEED})`, () => {
+  it('reopens to the state after a prefix of the updates, holding every acknowledged one', async (t) => {
+    const path = join(tmpDir(t, 'aofkit-state-kill9-'), 'state.log')
+    let random = BASE_SEED >>> 0
+    const next = (): number => {
+      random = (Math.imul(random, 1664525) + 1013904223) >>> 0
+      return random / 4294967296
+    }
+    let known = 0
+    let cuts = 0
+    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+      const mode = iteration % 3 === 2 ? (iteration % 2 === 0 ? 'none' : 'interval') : 'always'
+      const delayMs = 20 + Math.floor(next() * 250)
+      const context = `iteration ${iteration} (${mode}, AOFKIT_CRASH_SEED=${BASE_SEED})`
+      const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, delayMs)
+      assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
+      const store = await StateStore.open<CrashState, CrashUpdate>({ path, initial: CRASH_INITIAL, apply: crashApply })
+      if (store.cut !== null) cuts++
+      const n = store.state.n
+      assert.deepEqual(store.state, crashModel(n), `${context}: not the state after a prefix`)
+      if (mode === 'always') assert.ok(n >= start + acked, `${context}: ${n} updates, ${start + acked} acknowledged`)
+      assert.equal(existsSync(`${path}.compact`), false, `${context}: compaction leftover`)
+      await store.close()
+      // Plain restore agrees once the tail is cut.
+      const restored = restore(path)
+      let state: CrashState = restored.state === null ? CRASH_INITIAL : (JSON.parse(Buffer.from(restored.state).toString()) as CrashState)
+      for (const update of restored.updates) state = crashApply(state, JSON.parse(Buffer.from(update).toString()) as CrashUpdate)
+      assert.deepEqual(state, store.state, `${context}: restore disagrees with the store`)
+      known = n
+    }
+    t.diagnostic(`${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut`)
+  })
+})

@@ -1,0 +1,77 @@
+/**
+ * Child process of the state log crash test: opens a StateStore and runs updates (some large
+ * enough to span blocks, some in concurrent batches), snapshots and compactions as fast as it
+ * can, until it is killed.
+ *
+ *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none>
+ *
+ * Protocol on stdout (written synchronously): "R<n>;" once open, n being the number of updates
+ * the restored state holds; then one "." each time an update's promise resolved.
+ */
+import { writeSync } from 'node:fs'
+import { StateStore } from '../../src/state/state-store.ts'
+import type { SyncMode } from '../../src/state/state-writer.ts'
+import { CRASH_INITIAL, crashApply, padSize } from './state-crash-model.ts'
+import type { CrashState, CrashUpdate } from './state-crash-model.ts'
+
+const [path, seedText, mode] = process.argv.slice(2)
+if (path === undefined || seedText === undefined || mode === undefined) {
+  process.stderr.write('usage: state-crash-child <path> <seed> <mode>\n')
+  process.exit(2)
+}
+let seed = Number(seedText) >>> 0
+function random(): number {
+  seed = (seed + 0x6d2b79f5) >>> 0
+  let t = seed
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const store = await StateStore.open<CrashState, CrashUpdate>({
+  path,
+  initial: CRASH_INITIAL,
+  apply: crashApply,
+  snapshotEvery: 0,
+  sync: mode as SyncMode,
+  syncIntervalMs: 5,
+})
+/** Writes to stdout synchronously, so an acknowledgement is out before the next operation. */
+function say(text: string): void {
+  for (;;) {
+    try {
+      writeSync(1, text)
+      return
+    } catch (error) {
+      // stdout is a non-blocking pipe: wait for the parent to drain it.
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+    }
+  }
+}
+say(`R${store.state.n};`)
+const ack = (): void => {
+  say('.')
+}
+let next = store.state.n
+const update = (): Promise<void> => {
+  const i = next++
+  return store.update({ i, pad: 'x'.repeat(padSize(i)) }).then(ack)
+}
+for (;;) {
+  const choice = random()
+  if (choice < 0.7) await update()
+  else if (choice < 0.85) {
+    const batch: Promise<void>[] = []
+    const count = 1 + Math.floor(random() * 64)
+    for (let k = 0; k < count; k++) batch.push(update())
+    await Promise.all(batch)
+  } else if (choice < 0.95) await store.snapshot()
+  else {
+    // Half the compactions run while updates go on (they queue behind it, in order).
+    const compacting = store.compact().catch((error: unknown) => {
+      process.stderr.write(`compaction failed: ${String(error)}\n`)
+      process.exit(1)
+    })
+    if (random() < 0.5) await compacting
+  }
+}
