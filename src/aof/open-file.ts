@@ -117,35 +117,28 @@ function statOrNull(path: string): FsStats | null {
   }
 }
 
-function runRecovery(
-  recovery: Required<Recovery>,
-  fileSize: number,
-  bytes: Uint8Array,
-): RecoveryResult {
+function runRecovery(recovery: Required<Recovery>, fileSize: number, bytes: Uint8Array): RecoveryResult {
+  const panic = (error: unknown): RecoveryResult => ({
+    magic: recovery.magic,
+    outcome: RecoveryKind.Panic,
+    fileSize,
+    checkpoint: -1,
+    tail: 0,
+    error: error instanceof Error ? error : new Error(String(error)),
+  })
   let result: RecoveryResult
   try {
     result = recovery.fn(fileSize, bytes, recovery.magic)
   } catch (error) {
-    return {
-      magic: recovery.magic,
-      outcome: RecoveryKind.Panic,
-      fileSize,
-      checkpoint: -1,
-      tail: 0,
-      error: error instanceof Error ? error : new Error(String(error)),
-    }
+    return panic(error)
   }
-  if (result === null || typeof result !== 'object' || !Number.isSafeInteger(result.tail) || result.tail < 0 || result.tail > fileSize) {
-    return {
-      magic: recovery.magic,
-      outcome: RecoveryKind.Panic,
-      fileSize,
-      checkpoint: -1,
-      tail: 0,
-      error: new Error('the recovery function returned no valid tail'),
-    }
-  }
-  return result
+  const valid =
+    result !== null &&
+    typeof result === 'object' &&
+    Number.isSafeInteger(result.tail) &&
+    result.tail >= 0 &&
+    result.tail <= fileSize
+  return valid ? result : panic(new Error('the recovery function returned no valid tail'))
 }
 
 /** Zeroes everything from `size` to the last non-zero byte and writes a MagicTail at `size`. */

@@ -147,16 +147,7 @@ export function sealRecord(target: Uint8Array, at: number, type: number, length:
   target[at + 4] = type
   target[at + 5] = length & 0xff
   target[at + 6] = length >>> 8
-  const low = offset >>> 0
-  const high = (offset - low) / 4294967296
-  target[at + 7] = low & 0xff
-  target[at + 8] = (low >>> 8) & 0xff
-  target[at + 9] = (low >>> 16) & 0xff
-  target[at + 10] = low >>> 24
-  target[at + 11] = high & 0xff
-  target[at + 12] = (high >>> 8) & 0xff
-  target[at + 13] = (high >>> 16) & 0xff
-  target[at + 14] = high >>> 24
+  writeU64(target, at + 7, offset)
   const sum = checksumRange(target, at + HeaderField.Type, at + HEADER_SIZE + length)
   target[at] = sum & 0xff
   target[at + 1] = (sum >>> 8) & 0xff
@@ -245,6 +236,20 @@ export function readU32(source: Uint8Array, at: number): number {
   return (
     ((source[at] ?? 0) | ((source[at + 1] ?? 0) << 8) | ((source[at + 2] ?? 0) << 16) | ((source[at + 3] ?? 0) << 24)) >>> 0
   )
+}
+
+/** Writes a non-negative safe integer as 8 little-endian bytes, without BigInt. */
+export function writeU64(target: Uint8Array, at: number, value: number): void {
+  const low = value >>> 0
+  const high = (value - low) / 4294967296
+  target[at] = low & 0xff
+  target[at + 1] = (low >>> 8) & 0xff
+  target[at + 2] = (low >>> 16) & 0xff
+  target[at + 3] = low >>> 24
+  target[at + 4] = high & 0xff
+  target[at + 5] = (high >>> 8) & 0xff
+  target[at + 6] = (high >>> 16) & 0xff
+  target[at + 7] = high >>> 24
 }
 
 /**

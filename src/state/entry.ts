@@ -12,7 +12,7 @@
  * Functions here are pure: they encode into and decode from Uint8Arrays and never do I/O.
  * @module
  */
-import { readU64 } from '../log/format.ts'
+import { readU64, writeU64 } from '../log/format.ts'
 
 /** Size of the entry header: type (1) and epoch (8). */
 export const ENTRY_HEADER_SIZE = 9
@@ -47,16 +47,7 @@ export interface StateEntry {
  */
 export function writeEntryHeader(target: Uint8Array, at: number, type: EntryType, epoch: number): void {
   target[at] = type
-  const low = epoch >>> 0
-  const high = (epoch - low) / 4294967296
-  target[at + 1] = low & 0xff
-  target[at + 2] = (low >>> 8) & 0xff
-  target[at + 3] = (low >>> 16) & 0xff
-  target[at + 4] = low >>> 24
-  target[at + 5] = high & 0xff
-  target[at + 6] = (high >>> 8) & 0xff
-  target[at + 7] = (high >>> 16) & 0xff
-  target[at + 8] = high >>> 24
+  writeU64(target, at + 1, epoch)
 }
 
 /**

@@ -8,11 +8,11 @@
  * operation returned, so the parent knows exactly how many were acknowledged; "F" when the
  * file is full (it then idles until killed). Any failure: message on stderr, exit code 1.
  */
-import { writeSync } from 'node:fs'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 
 import { AppendOnlyFile, isAofkitError } from '../../src/index.ts'
 import { ExpectedStream, crashOp } from './crash-ops.ts'
+import { writeStdoutSync } from './stdout.ts'
 
 const [path, seedText, startText, maxSizeText, growthStepText, sizeUpperText] = process.argv.slice(2)
 if (path === undefined || sizeUpperText === undefined) {
@@ -32,17 +32,7 @@ if (file.size !== expected.end(start)) {
   process.stderr.write(`opened with size ${file.size}, expected ${expected.end(start)} for ${start} operations\n`)
   process.exit(1)
 }
-/** Writes to stdout synchronously; the pipe is non-blocking, so wait out a full pipe. */
-function report(text: string): void {
-  for (;;) {
-    try {
-      writeSync(1, text)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
-}
+const report = writeStdoutSync
 
 report('R')
 

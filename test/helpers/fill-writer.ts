@@ -8,10 +8,10 @@
  * Protocol on stdout: "." after each write returned, then "E<code>;" for the first error, then
  * "A<code>;" for a second attempt of the same write (which must fail the same way), then "D".
  */
-import { writeSync } from 'node:fs'
 
 import { AppendOnlyFile } from '../../src/index.ts'
 import { crashRecord } from './aof-model.ts'
+import { writeStdoutSync } from './stdout.ts'
 
 const [path, seedText] = process.argv.slice(2)
 if (path === undefined || seedText === undefined) {
@@ -20,16 +20,7 @@ if (path === undefined || seedText === undefined) {
 }
 const seed = Number(seedText)
 
-function report(text: string): void {
-  for (;;) {
-    try {
-      writeSync(1, text)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
-}
+const report = writeStdoutSync
 
 function codeOf(error: unknown): string {
   return String((error as { code?: unknown }).code ?? (error as Error).message)

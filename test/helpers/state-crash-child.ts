@@ -8,11 +8,11 @@
  * Protocol on stdout (written synchronously): "R<n>;" once open, n being the number of updates
  * the restored state holds; then one "." each time an update's promise resolved.
  */
-import { writeSync } from 'node:fs'
 import { StateStore } from '../../src/state/state-store.ts'
 import type { SyncMode } from '../../src/state/state-writer.ts'
 import { CRASH_INITIAL, crashApply, padSize } from './state-crash-model.ts'
 import type { CrashState, CrashUpdate } from './state-crash-model.ts'
+import { writeStdoutSync } from './stdout.ts'
 
 const [path, seedText, mode] = process.argv.slice(2)
 if (path === undefined || seedText === undefined || mode === undefined) {
@@ -36,18 +36,7 @@ const store = await StateStore.open<CrashState, CrashUpdate>({
   sync: mode as SyncMode,
   syncIntervalMs: 5,
 })
-/** Writes to stdout synchronously, so an acknowledgement is out before the next operation. */
-function say(text: string): void {
-  for (;;) {
-    try {
-      writeSync(1, text)
-      return
-    } catch (error) {
-      // stdout is a non-blocking pipe: wait for the parent to drain it.
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
-}
+const say = writeStdoutSync
 say(`R${store.state.n};`)
 const ack = (): void => {
   say('.')
