@@ -382,7 +382,7 @@ export class AppendOnlyFile {
    */
   tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     this.#checkReadable()
-    return followData(this.#tailSource, options, (signal) => this.#nextWake(signal))
+    return followData(this.#tailSource, options, (signal) => this.nextChange(signal))
   }
 
   /** The data as it is written, as a byte stream; see {@link tail}. */
@@ -390,8 +390,19 @@ export class AppendOnlyFile {
     return Readable.from(this.tail(options), { objectMode: false })
   }
 
-  #nextWake(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Resolves at the next change a follower cares about: data committed, the file finished or
+   * closed (and, for a reader, the writer gone or the file replaced). Check the size and state
+   * first, then wait: a change after the check still resolves the wait. The building block of
+   * `tail()` and of the record log's `tailLog`.
+   * @param signal - Rejects the wait with an AbortError when aborted.
+   */
+  nextChange(signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(abortError(signal))
+        return
+      }
       this.#followers++
       let onAbort: (() => void) | null = null
       const resume = (): void => {

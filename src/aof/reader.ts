@@ -213,7 +213,7 @@ export class FileReader {
   /** The data as it is written, as an async iterator; ends at EOF, stops on the signal. */
   tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     this.#checkOpen()
-    return followData(this.#source, options, (signal) => this.#nextChange(signal))
+    return followData(this.#source, options, (signal) => this.nextChange(signal))
   }
 
   /** The data as it is written, as a byte stream. */
@@ -241,8 +241,19 @@ export class FileReader {
     if (this.#closed) throw new AofkitError(ErrorCode.Closed, `reader of '${this.#path}' is closed`, { path: this.#path })
   }
 
-  #nextChange(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Resolves at the next change a follower cares about: data committed, the file finished or
+   * closed (and, for a reader, the writer gone or the file replaced). Check the size and state
+   * first, then wait: a change after the check still resolves the wait. The building block of
+   * `tail()` and of the record log's `tailLog`.
+   * @param signal - Rejects the wait with an AbortError when aborted.
+   */
+  nextChange(signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(abortError(signal))
+        return
+      }
       let onAbort: (() => void) | null = null
       const resume = (): void => {
         if (onAbort !== null) signal?.removeEventListener('abort', onAbort)

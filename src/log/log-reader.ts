@@ -22,6 +22,13 @@ export interface LogReaderOptions {
    * testing.
    */
   verifyOffsets?: boolean
+  /**
+   * Follow a source that grows (a live file): reaching the end of its bytes is then not final,
+   * and a later `read()` continues from there once more bytes have arrived. Only sound when
+   * the source grows by whole entries, as an AppendOnlyFile written by a {@link LogWriter}
+   * through an `AppendOnlyFileSink` does. Default: false (the end is final, as the reference).
+   */
+  live?: boolean
 }
 
 const EMPTY = new Uint8Array(0)
@@ -54,6 +61,7 @@ const SLAB_ENTRY_MAX = 8192
 export class LogReader implements Iterable<Uint8Array> {
   readonly #source: LogSource
   readonly #verifyOffsets: boolean
+  readonly #live: boolean
   // Absolute offset of the next byte to load, and the current block.
   #next: number
   #block: Uint8Array = EMPTY
@@ -88,6 +96,7 @@ export class LogReader implements Iterable<Uint8Array> {
     }
     this.#source = source
     this.#verifyOffsets = options.verifyOffsets ?? true
+    this.#live = options.live ?? false
     this.#next = offset
     this.#blockStart = offset
   }
@@ -98,6 +107,14 @@ export class LogReader implements Iterable<Uint8Array> {
    */
   get entryOffset(): number {
     return this.#entryOffset
+  }
+
+  /**
+   * Absolute file offset just past the bytes consumed so far: after an entry, where the next
+   * one (or its block padding) begins.
+   */
+  get position(): number {
+    return this.#pending ? this.#pendingPosition : this.#blockStart + this.#cursor
   }
 
   /**
@@ -213,6 +230,8 @@ export class LogReader implements Iterable<Uint8Array> {
   }
 
   #end(error: AofkitError | null): null {
+    // A live reader waits at the clean end: the next read() loads what arrived since.
+    if (error === null && this.#live) return null
     this.#ended = true
     this.#endError = error
     if (error !== null) throw error

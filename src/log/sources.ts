@@ -8,6 +8,7 @@
 import { fstatSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
+import type { FileReader } from '../aof/reader.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -180,3 +181,45 @@ export class AppendOnlyFileSource implements LogSource {
     return this.#file.contents(start, Math.min(start + length, size))
   }
 }
+
+/**
+ * A {@link LogSource} over a {@link FileReader}: the committed data of an AppendOnlyFile whose
+ * writer may live in another thread or process. Its size follows the writer's committed size;
+ * reads go through `pread` in chunks of up to 1 MiB and never past the committed size.
+ */
+export class FileReaderSource implements LogSource {
+  /** @inheritDoc LogSource.stable */
+  readonly stable: boolean = false
+  readonly #reader: FileReader
+  #chunk: Uint8Array = new Uint8Array(0)
+  #chunkOffset = 0
+
+  /** @param reader - An open reader of a file holding a log. */
+  constructor(reader: FileReader) {
+    this.#reader = reader
+  }
+
+  /** The committed size now. */
+  get size(): number {
+    return this.#reader.size
+  }
+
+  /**
+   * @inheritDoc LogSource.read
+   * @throws {@link AofkitError} ERR_AOF_CLOSED once the reader is closed, ERR_AOF_REPLACED if
+   *   the file was truncated under it.
+   */
+  read(offset: number, length: number): Uint8Array {
+    const size = this.#reader.size
+    const end = Math.min(offset + length, size)
+    if (end <= offset) return this.#chunk.subarray(0, 0)
+    if (offset < this.#chunkOffset || end > this.#chunkOffset + this.#chunk.length) {
+      this.#chunk = this.#reader.read(offset, Math.min(size, offset + Math.max(length, READER_CHUNK_SIZE)))
+      this.#chunkOffset = offset
+    }
+    const at = offset - this.#chunkOffset
+    return this.#chunk.subarray(at, at + end - offset)
+  }
+}
+
+const READER_CHUNK_SIZE = 1 << 20

@@ -1,0 +1,94 @@
+/**
+ * The live record tailer: whole entries of a record log as a writer appends them, from an
+ * {@link AppendOnlyFile} in the same process or a {@link FileReader} of one written by another
+ * thread or process.
+ * @module
+ */
+import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { FileState } from '../aof/file-state.ts'
+import type { FileReader } from '../aof/reader.ts'
+import { abortError } from '../aof/tailer.ts'
+import { AofkitError, ErrorCode, isAofkitError } from '../errors.ts'
+import { LogReader } from './log-reader.ts'
+import { AppendOnlyFileSource, FileReaderSource } from './sources.ts'
+
+/** One entry of a followed log. */
+export interface LogEntry {
+  /** Absolute offset of the entry's first record: where a reader finds it again. */
+  readonly offset: number
+  /**
+   * The entry's bytes. From an AppendOnlyFile in the same process, an entry in one record is a
+   * view of the mapping, valid until the file is closed; otherwise a copy the caller owns.
+   */
+  readonly data: Uint8Array
+}
+
+/** Options of {@link tailLog}. */
+export interface TailLogOptions {
+  /**
+   * Offset to start at: 0 (the default), or an entry boundary such as a {@link LogEntry.offset},
+   * a value returned by `LogWriter.append` or `tell()`, or a {@link rewind} result.
+   */
+  from?: number
+  /** Stops following with an AbortError. */
+  signal?: AbortSignal
+  /**
+   * Called with each ERR_LOG_CORRUPTED error; following then resyncs at the next block (losing
+   * what the reference's resync loses) and goes on. Without it, the first corrupt record ends
+   * the iteration with that error.
+   */
+  onCorrupt?: (error: AofkitError) => void
+}
+
+/**
+ * Follows a record log live: yields every entry from `options.from` on as soon as its append is
+ * committed, waits for more when caught up, and returns once the writer has finished the file
+ * and every entry has been read.
+ *
+ * The log must be appended whole entry by whole entry, as a {@link LogWriter} over an
+ * `AppendOnlyFileSink` does; then a follower never sees half an entry. From another thread or
+ * process, open the file with `AppendOnlyFile.openReader(path)` and pass the reader.
+ *
+ * @param file - An open AppendOnlyFile holding a log, or a {@link FileReader} of one.
+ * @param options - Start offset, abort signal, corruption handler.
+ * @returns An async iterator of entries.
+ * @throws {@link AofkitError} ERR_LOG_CORRUPTED on a damaged record (unless `onCorrupt` is
+ *   given), ERR_LOG_UNEXPECTED_EOF when a finished log ends inside an entry, the reader's
+ *   ERR_AOF_WRITER_DIED or ERR_AOF_REPLACED, ERR_AOF_INVALID_ARGUMENT for a bad `from`; an
+ *   AbortError when `signal` aborts.
+ */
+export async function* tailLog(
+  file: AppendOnlyFile | FileReader,
+  options: TailLogOptions = {},
+): AsyncGenerator<LogEntry, void, undefined> {
+  const { signal, onCorrupt } = options
+  const from = options.from ?? 0
+  if (!Number.isSafeInteger(from) || from < 0) {
+    throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+  }
+  const source = file instanceof AppendOnlyFile ? new AppendOnlyFileSource(file) : new FileReaderSource(file)
+  const reader = new LogReader(source, { offset: from, live: true })
+  for (;;) {
+    if (signal?.aborted === true) throw abortError(signal)
+    // The state before reading: a file finished after this point is read once more below.
+    const state = file.state
+    // A closed file or reader has nothing more to give (its mapping or descriptor is gone).
+    if (state === FileState.Closing || state === FileState.Closed) return
+    for (;;) {
+      let data: Uint8Array | null
+      try {
+        data = reader.read()
+      } catch (error) {
+        if (onCorrupt === undefined || !isAofkitError(error) || error.code !== ErrorCode.LogCorrupted) throw error
+        onCorrupt(error)
+        continue
+      }
+      if (data === null) break
+      yield { offset: reader.entryOffset, data }
+    }
+    const failure = file instanceof AppendOnlyFile ? null : file.failure
+    if (failure !== null) throw failure
+    if (state !== FileState.Opened) return
+    await file.nextChange(signal)
+  }
+}
