@@ -11,7 +11,7 @@
  */
 import { fdatasync, fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import type { AppendEvent, AppendOnlyFile } from '../aof/append-only-file.ts'
+import type { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -221,18 +221,10 @@ export class AppendOnlyFileSink implements LogSink {
   /** Every entry arrives in one call (the file's append is the unit of atomicity). */
   readonly appendSizeMax: number = Infinity
   readonly #file: AppendOnlyFile
-  // The append in progress, read by #fill (created once: no closure per entry).
-  #pendingFill: SinkFill | null = null
-  #pendingSize = 0
-  readonly #fill: (event: AppendEvent) => number
 
   /** @param file - An open, writable AppendOnlyFile that holds only this log. */
   constructor(file: AppendOnlyFile) {
     this.#file = file
-    this.#fill = (event) => {
-      ;(this.#pendingFill as SinkFill)(event.tail, 0)
-      return this.#pendingSize
-    }
   }
 
   /** The file's data size. */
@@ -247,13 +239,7 @@ export class AppendOnlyFileSink implements LogSink {
    *   written then.
    */
   append(size: number, fill: SinkFill): void {
-    this.#pendingFill = fill
-    this.#pendingSize = size
-    try {
-      this.#file.append(size, this.#fill)
-    } finally {
-      this.#pendingFill = null
-    }
+    this.#file.appendFill(size, fill)
   }
 
   /** Nothing to do: appended bytes are already in the mapping, visible to readers. */

@@ -367,3 +367,39 @@ test('AppendOnlyFile.open uses the default manager: same path, same instance', a
   assert.notEqual(c, a)
   await c.close()
 })
+
+test('appendFill writes exactly its bytes; a throwing fill writes nothing', (t) => {
+  const { manager, file } = fresh(t)
+  file.appendFill(3, (target, at) => target.set([1, 2, 3], at))
+  assert.throws(
+    () =>
+      file.appendFill(16, (target, at) => {
+        target.fill(9, at, at + 16)
+        throw new Error('boom')
+      }),
+    /boom/,
+  )
+  assert.throws(() => file.appendFill(-1, () => undefined), code(ErrorCode.InvalidArgument))
+  assert.equal(file.size, 3)
+  const raw = readFileSync(join(manager.dir, 'data.aof'))
+  assert.deepEqual(raw.subarray(0, 3), Buffer.from([1, 2, 3]))
+  assert.deepEqual(raw.subarray(3, 11), tailBytes)
+  assert.ok(raw.subarray(11, 64).every((byte) => byte === 0))
+})
+
+test('a synchronous burst through many growths, then at once finish and close: data intact', async (t) => {
+  // Growth inside a burst prefaults the new pages on the thread pool; finish and close must
+  // wait for that work before truncating and unmapping.
+  const { manager, file } = fresh(t, { geometry: { sizeNow: 4096, growthStep: 4096, sizeUpper: 64 * 1024 * 1024 } })
+  const record = new Uint8Array(1000)
+  for (let index = 0; index < 20000; index++) {
+    record.fill(index & 0xff)
+    file.write(record)
+  }
+  await file.finish()
+  await file.close()
+  const raw = readFileSync(join(manager.dir, 'data.aof'))
+  assert.equal(raw.length, 20000 * 1000 + 8)
+  for (let index = 0; index < 20000; index += 997) assert.equal(raw[index * 1000 + 500], index & 0xff)
+  assert.deepEqual(raw.subarray(20000 * 1000), checkpointBytes)
+})
