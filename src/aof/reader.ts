@@ -66,6 +66,8 @@ export class FileReader {
   #staticState: FileState = FileState.EOF
   #failure: Error | null = null
   #closed = false
+  /** The writer's close was seen and the path checked (once) for a replacement. */
+  #closeChecked = false
 
   readonly #tailers = new Set<Tailer>()
   #waiting: (() => void)[] = []
@@ -108,7 +110,7 @@ export class FileReader {
         this.#tailers.delete(tailer)
         this.#updateWaiting()
       },
-      failure: () => this.#failure,
+      failure: () => this.#failure ?? this.#replacedWhenClosed(),
     }
   }
 
@@ -368,6 +370,30 @@ export class FileReader {
       return
     }
     this.#onChange()
+  }
+
+  /**
+   * When the writer closed, tells whether it did so because its file was replaced (a state
+   * log's compaction renames a new file over it, then closes the old one): a follower must then
+   * fail with ERR_AOF_REPLACED rather than end as if the log were complete. Checked once.
+   */
+  #replacedWhenClosed(): Error | null {
+    const words = this.#words
+    if (this.#closeChecked || words === null) return null
+    const state = Atomics.load(words, ShmOffset.fileState / 4)
+    if (state === FileState.Opened || state === FileState.EOF) return null
+    this.#closeChecked = true
+    let current
+    try {
+      current = statSync(this.#path)
+    } catch {
+      current = null
+    }
+    if (current !== null && current.ino === this.#inode && current.dev === this.#device) return null
+    this.#failure = new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was replaced or deleted under its reader`, {
+      path: this.#path,
+    })
+    return this.#failure
   }
 
   #fail(error: Error): void {
