@@ -3,19 +3,29 @@
  * it starts at its latest snapshot. The new log is written next to the old one, made durable,
  * renamed over it, and the directory is made durable, so a crash at any point leaves either the
  * old or the new log; both restore to the same state.
+ *
+ * A log kept in an {@link AppendOnlyFile} is compacted into a new AppendOnlyFile at
+ * `<path>.compact`, whose `-shm` sidecar is renamed to `<path>-shm` right after the data file,
+ * so that readers who open the path afterwards follow the new writer, and readers of the old
+ * file find it replaced.
  * @module
  */
-import { closeSync, constants as fsConstants, fdatasync, fstatSync, openSync, rmSync } from 'node:fs'
-import { open as openAsync, rename } from 'node:fs/promises'
+import { closeSync, constants as fsConstants, fdatasync, fstatSync, openSync, renameSync, rmSync } from 'node:fs'
+import { open as openAsync } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { Manager } from '../aof/manager.ts'
+import type { OpenOptions } from '../aof/open-file.ts'
+import { sidecarPath } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { LogWriter } from '../log/log-writer.ts'
-import { FileSink } from '../log/sinks.ts'
-import { FileSource } from '../log/sources.ts'
+import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
+import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
+import type { LogSource } from '../log/sources.ts'
 import { EntryType, encodeStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
-import { restoreFromLog } from './restore.ts'
+import { LimitedSource, restoreFromLog } from './restore.ts'
 
 /** What a compaction did. */
 export interface CompactResult {
@@ -27,25 +37,49 @@ export interface CompactResult {
   sizeAfter: number
 }
 
+/** Options of {@link compactFile}. */
+export interface CompactFileOptions {
+  /**
+   * The log is kept in an {@link AppendOnlyFile} (opened with these options), as written by
+   * `StateWriter.open(path, { appendOnlyFile })`. Default: a plain file.
+   */
+  appendOnlyFile?: OpenOptions | boolean
+}
+
 /** The temporary file a compaction of `path` writes (removed on the next open after a crash). */
 export function compactionPath(path: string): string {
   return `${path}.compact`
 }
 
-/** Removes a compaction's temporary file left by a crash (it never holds the only copy). */
+/**
+ * Removes a compaction's temporary files left by a crash (they never hold the only copy): the
+ * temporary log and, for an AppendOnlyFile, its sidecar. Call it only while holding the log's
+ * writer lock, or it may remove the files of a compaction running in another process.
+ * @internal
+ */
 export function removeStaleCompaction(path: string): void {
-  rmSync(compactionPath(path), { force: true })
+  const temporary = compactionPath(path)
+  rmSync(temporary, { force: true })
+  rmSync(sidecarPath(temporary), { force: true })
 }
 
 /** A compacted log written to the temporary file, durable, not yet in place. @internal */
-export interface CompactedFile {
-  fd: number
-  sink: FileSink
+export interface PreparedCompaction {
+  /** The writer of the new log, positioned at its end. */
   log: LogWriter
   /** The epoch of the new log: its snapshot is at offset 0. */
   epoch: number
   /** Bytes the snapshot entry takes. */
   snapshotSize: number
+  /**
+   * Renames the new log over the old one: the atomic step. When it throws, nothing was
+   * installed (call {@link PreparedCompaction.discard}).
+   */
+  install(): void
+  /** After {@link install}: the rest (the sidecar's rename, the directory's fsync). */
+  settle(): Promise<void>
+  /** Before or instead of {@link install}: closes and removes the temporary files. */
+  discard(): Promise<void>
 }
 
 function syncFd(fd: number, path: string): Promise<void> {
@@ -57,73 +91,173 @@ function syncFd(fd: number, path: string): Promise<void> {
   })
 }
 
-/**
- * Writes the latest epoch of the log in `fd` (its first `size` bytes) to the temporary file as
- * a snapshot at offset 0 followed by the epoch's updates, makes it durable and locks it.
- * Returns `null` when the log has nothing to drop.
- * @internal
- */
-export async function writeCompacted(fd: number, size: number, path: string): Promise<CompactedFile | null> {
-  const restored = restoreFromLog(new FileSource(fd, { size, path }), size)
+/** Appends the epoch's snapshot at offset 0 and its updates to `log`; returns the snapshot's size. */
+function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Array>): number {
+  // A snapshot at offset 0 opens epoch 0; it carries the previous epoch, 0 for a new log.
+  log.append(encodeStateEntry(EntryType.Snapshot, 0, state))
+  const snapshotSize = log.position
+  for (const update of updates) log.append(encodeStateEntry(EntryType.Update, 0, update))
+  return snapshotSize
+}
+
+/** The latest epoch of the first `size` bytes, or `null` when compaction has nothing to drop. */
+function latestEpoch(source: LogSource, size: number): { state: Uint8Array; updates: Iterable<Uint8Array> & { close(): void } } | null {
+  const restored = restoreFromLog(size < source.size ? new LimitedSource(source, size) : source, size)
   if (restored.state === null || restored.epoch === 0) {
     restored.updates.close()
     return null
   }
+  return { state: restored.state, updates: restored.updates }
+}
+
+/**
+ * Writes the latest epoch of the plain-file log in `fd` (its first `size` bytes) to the
+ * temporary file as a snapshot at offset 0 followed by the epoch's updates, makes it durable
+ * and locks it. Returns `null` when the log has nothing to drop.
+ * @internal
+ */
+export async function prepareFileCompaction(
+  fd: number,
+  size: number,
+  path: string,
+): Promise<(PreparedCompaction & { fd: number; sink: FileSink }) | null> {
+  const epoch = latestEpoch(new FileSource(fd, { size, path }), size)
+  if (epoch === null) return null
   const temporary = compactionPath(path)
   let newFd: number
   try {
     newFd = openSync(temporary, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644)
   } catch (error) {
+    epoch.updates.close()
     throw fromSystemError(error, temporary, 'open')
+  }
+  const discard = (): Promise<void> => {
+    closeSync(newFd)
+    rmSync(temporary, { force: true })
+    return Promise.resolve()
   }
   try {
     native.flock(newFd, native.lock.exclusive | native.lock.nonBlocking)
     const sink = new FileSink(newFd, { position: 0, path })
     const log = new LogWriter(sink, { offset: 0 })
-    // A snapshot at offset 0 opens epoch 0; it carries the previous epoch, 0 for a new log.
-    log.append(encodeStateEntry(EntryType.Snapshot, 0, restored.state))
-    const snapshotSize = log.position
-    for (const update of restored.updates) log.append(encodeStateEntry(EntryType.Update, 0, update))
+    const snapshotSize = writeEpoch(log, epoch.state, epoch.updates)
     sink.flush()
     await syncFd(newFd, temporary)
-    return { fd: newFd, sink, log, epoch: 0, snapshotSize }
+    return {
+      fd: newFd,
+      sink,
+      log,
+      epoch: 0,
+      snapshotSize,
+      install: () => rename(temporary, path),
+      settle: () => syncDirectory(dirname(path)),
+      discard,
+    }
   } catch (error) {
-    closeSync(newFd)
-    rmSync(temporary, { force: true })
+    await discard()
     throw error
+  }
+}
+
+/**
+ * Writes the latest epoch of the log in `file` (its first `size` bytes) into a new
+ * AppendOnlyFile at the temporary path of `path` (the log's path: after a compaction, the
+ * file's own `path` still names the temporary file it was created as), opened with `options`
+ * (its `sizeUpper` at least the old file's) through a new manager of its own, and syncs it.
+ * Returns `null` when there is nothing to drop.
+ * @internal
+ */
+export async function prepareAppendOnlyCompaction(
+  file: AppendOnlyFile,
+  path: string,
+  size: number,
+  options: OpenOptions,
+): Promise<(PreparedCompaction & { file: AppendOnlyFile; manager: Manager }) | null> {
+  const epoch = latestEpoch(new AppendOnlyFileSource(file), size)
+  if (epoch === null) return null
+  const temporary = compactionPath(path)
+  // One manager per file: a manager hands out the instance it has open under a name, and the
+  // file being replaced may itself still be known by the temporary name of its own compaction.
+  const manager = new Manager()
+  let newFile: AppendOnlyFile
+  try {
+    // A crash of an earlier compaction may have left them: this process holds the lock.
+    removeStaleCompaction(path)
+    const geometry = { ...options.geometry, sizeUpper: Math.max(options.geometry?.sizeUpper ?? 0, file.geometry.sizeUpper) }
+    newFile = manager.open(temporary, { ...options, geometry, create: true })
+  } catch (error) {
+    epoch.updates.close()
+    await manager.close()
+    throw error
+  }
+  const discard = async (): Promise<void> => {
+    await manager.close()
+    removeStaleCompaction(path)
+  }
+  try {
+    const log = new LogWriter(new AppendOnlyFileSink(newFile), { offset: 0 })
+    const snapshotSize = writeEpoch(log, epoch.state, epoch.updates)
+    await newFile.sync()
+    return {
+      file: newFile,
+      manager,
+      log,
+      epoch: 0,
+      snapshotSize,
+      // The data file first: the moment it is renamed, the new log is the log. A crash before
+      // the sidecar follows leaves the old sidecar, whose inode no longer matches: recovery
+      // then trusts the magic numbers, and the new file ends in a clean MagicTail.
+      install: () => rename(temporary, path),
+      settle: async () => {
+        rename(sidecarPath(temporary), sidecarPath(path))
+        await syncDirectory(dirname(path))
+      },
+      discard,
+    }
+  } catch (error) {
+    await discard()
+    throw error
+  }
+}
+
+function rename(from: string, to: string): void {
+  try {
+    renameSync(from, to)
+  } catch (error) {
+    throw fromSystemError(error, from, 'rename')
   }
 }
 
 /** Makes a rename in `directory` durable. @internal */
 export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await openAsync(directory, 'r')
   try {
-    await handle.sync()
-  } finally {
-    await handle.close()
+    const handle = await openAsync(directory, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    throw fromSystemError(error, directory, 'fsync')
   }
-}
-
-/**
- * Puts the compacted file in place of `path`: rename, then fsync of the directory.
- * @internal
- */
-export async function installCompacted(path: string): Promise<void> {
-  await rename(compactionPath(path), path)
-  await syncDirectory(dirname(path))
 }
 
 /**
  * Compacts the state log at `path`, which no writer may have open: rewrites it so that it
  * starts at its latest snapshot (with the epoch's updates after it), atomically. A torn tail is
- * left out of the new log. Use {@link StateWriter.compact} for a log a writer has open.
+ * left out of the new log. Use `StateWriter.compact()` for a log a writer has open.
  * @param path - The state log.
+ * @param options - Whether the log is kept in an AppendOnlyFile.
  * @returns What was done.
- * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the log; the restore's errors
- *   (ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED…) when it is damaged before its tail; system codes.
+ * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the log; ERR_AOF_NOT_FOUND when
+ *   there is none; the restore's errors (ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED…) when it is
+ *   damaged before its tail (in an AppendOnlyFile, anywhere); system codes.
  */
-export async function compactFile(path: string): Promise<CompactResult> {
-  removeStaleCompaction(path)
+export async function compactFile(path: string, options: CompactFileOptions = {}): Promise<CompactResult> {
+  if (typeof path !== 'string' || path.length === 0) throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+  if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
+    return compactAppendOnlyPath(path, options.appendOnlyFile === true ? {} : options.appendOnlyFile)
+  }
   let fd: number
   try {
     fd = openSync(path, fsConstants.O_RDWR)
@@ -132,13 +266,20 @@ export async function compactFile(path: string): Promise<CompactResult> {
   }
   try {
     lockExclusive(fd, path)
+    removeStaleCompaction(path)
     const sizeBefore = fstatSync(fd).size
     const { end } = recoverForWriting(new FileSource(fd, { path }))
-    const compacted = await writeCompacted(fd, end, path)
+    const compacted = await prepareFileCompaction(fd, end, path)
     if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
     const sizeAfter = compacted.log.position
     try {
-      await installCompacted(path)
+      compacted.install()
+    } catch (error) {
+      await compacted.discard()
+      throw error
+    }
+    try {
+      await compacted.settle()
     } finally {
       closeSync(compacted.fd)
     }
@@ -146,6 +287,44 @@ export async function compactFile(path: string): Promise<CompactResult> {
   } finally {
     closeSync(fd)
   }
+}
+
+async function compactAppendOnlyPath(path: string, options: OpenOptions): Promise<CompactResult> {
+  // A manager of its own: a file this process already has open is a fresh open, so its lock
+  // refuses us (ERR_AOF_LOCKED) instead of handing out the other user's instance.
+  const manager = new Manager({ flushIntervalMs: 0 })
+  try {
+    const file = manager.open(path, options)
+    removeStaleCompaction(file.path)
+    const sizeBefore = file.size
+    const { end, cut } = recoverForWriting(new AppendOnlyFileSource(file))
+    if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
+    const compacted = await prepareAppendOnlyCompaction(file, file.path, end, options)
+    if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
+    try {
+      compacted.install()
+    } catch (error) {
+      await compacted.discard()
+      throw error
+    }
+    try {
+      await compacted.settle()
+    } finally {
+      await compacted.manager.close()
+    }
+    return { compacted: true, sizeBefore, sizeAfter: compacted.log.position }
+  } finally {
+    await manager.close()
+  }
+}
+
+/**
+ * The error for a torn entry in an AppendOnlyFile, where every entry is one append that lands
+ * whole or not at all: it is damage, not a crash's leftover.
+ * @internal
+ */
+export function tornInAppendOnlyFile(path: string, offset: number, reason: string): AofkitError {
+  return new AofkitError(ErrorCode.LogCorrupted, `corrupted state log in '${path}' at offset ${offset}: ${reason}`, { path })
 }
 
 /** Takes the single-writer lock on `fd`. @internal */

@@ -4,6 +4,7 @@
  * applied and then logged. JSON by default; any serializer can be plugged in.
  * @module
  */
+import type { OpenOptions } from '../aof/open-file.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import type { CompactResult } from './compact.ts'
 import type { TailCut } from './recover.ts'
@@ -30,6 +31,13 @@ export interface StateStoreOptions<T, U> {
   syncIntervalMs?: number
   /** Automatic compaction (see {@link CompactPolicy}). Default: never. */
   compactWhen?: CompactPolicy
+  /** Cut a torn tail on open (see {@link StateWriterOptions.repair}). Default: true. */
+  repair?: boolean
+  /**
+   * Keep the log in an AppendOnlyFile (see {@link StateWriterOptions.appendOnlyFile}).
+   * Default: a plain file.
+   */
+  appendOnlyFile?: OpenOptions | boolean
 }
 
 const encoder = new TextEncoder()
@@ -50,7 +58,9 @@ function fromJson(bytes: Uint8Array): unknown {
  * `update(u)` computes `apply(state, u)` first (nothing is logged if it throws), makes the
  * result the current state at once, appends the update, and resolves once it is durable (with
  * `sync: 'always'`). So after a crash the store reopens to the state after some prefix of the
- * updates called, including every one whose promise resolved.
+ * updates called, including every one whose promise resolved. Once a write fails, the state in
+ * memory may be ahead of the log: the store then refuses further updates with that error;
+ * reopen it to continue from the log.
  */
 export class StateStore<T, U = unknown> {
   readonly #writer: StateWriter
@@ -60,6 +70,8 @@ export class StateStore<T, U = unknown> {
   readonly #replayed: number
   #state: T
   #sinceSnapshot: number
+  /** Set once a write failed or the store closed: the state may be ahead of the log. */
+  #failure: unknown = null
 
   private constructor(writer: StateWriter, options: StateStoreOptions<T, U>, state: T, replayed: number) {
     this.#writer = writer
@@ -86,11 +98,17 @@ export class StateStore<T, U = unknown> {
     if (!Number.isSafeInteger(every) || every < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `snapshotEvery must be a non-negative integer, got ${String(every)}`)
     }
+    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    if (typeof options.path !== 'string' || options.path.length === 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+    }
     if (typeof options.apply !== 'function') throw new AofkitError(ErrorCode.InvalidArgument, 'apply must be a function')
     const writerOptions: StateWriterOptions = {}
     if (options.sync !== undefined) writerOptions.sync = options.sync
     if (options.syncIntervalMs !== undefined) writerOptions.syncIntervalMs = options.syncIntervalMs
     if (options.compactWhen !== undefined) writerOptions.compactWhen = options.compactWhen
+    if (options.repair !== undefined) writerOptions.repair = options.repair
+    if (options.appendOnlyFile !== undefined) writerOptions.appendOnlyFile = options.appendOnlyFile
     const writer = await StateWriter.open(options.path, writerOptions)
     try {
       const deserialize = options.deserialize ?? fromJson
@@ -136,13 +154,16 @@ export class StateStore<T, U = unknown> {
    * Applies `update` and logs it; every `snapshotEvery` updates, logs a snapshot too.
    * @param update - The update.
    * @returns The new state, once the update is written (and durable with `sync: 'always'`).
-   * @throws {@link AofkitError} what {@link StateWriter.update} throws; errors of `apply` and
-   *   `serialize` (then nothing changes).
+   * @throws {@link AofkitError} (as a rejection) what {@link StateWriter.update} throws, after
+   *   which the store refuses further updates with the same error; ERR_AOF_CLOSED after
+   *   {@link StateStore.close}. Errors of `apply` and `serialize` propagate, and then nothing
+   *   changes.
    */
   async update(update: U): Promise<T> {
+    this.#checkUsable()
     const next = this.#apply(this.#state, update)
     const bytes = this.#serialize(update)
-    const written = this.#writer.update(bytes)
+    const written = this.#writer.update(bytes).catch((error: unknown) => this.#fail(error))
     this.#state = next
     this.#sinceSnapshot++
     let snapshotted: Promise<void> | null = null
@@ -157,6 +178,11 @@ export class StateStore<T, U = unknown> {
    * @throws {@link AofkitError} what {@link StateWriter.snapshot} throws.
    */
   snapshot(): Promise<void> {
+    try {
+      this.#checkUsable()
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.#snapshotNow()
   }
 
@@ -168,13 +194,23 @@ export class StateStore<T, U = unknown> {
     return this.#writer.compact()
   }
 
-  /** Closes the store (see {@link StateWriter.close}). */
+  /** Closes the store (see {@link StateWriter.close}); later updates throw ERR_AOF_CLOSED. Idempotent. */
   close(): Promise<void> {
+    this.#failure ??= new AofkitError(ErrorCode.Closed, 'the state store is closed')
     return this.#writer.close()
   }
 
   #snapshotNow(): Promise<void> {
     this.#sinceSnapshot = 0
-    return this.#writer.snapshot(this.#serialize(this.#state))
+    return this.#writer.snapshot(this.#serialize(this.#state)).catch((error: unknown) => this.#fail(error))
+  }
+
+  #checkUsable(): void {
+    if (this.#failure !== null) throw this.#failure
+  }
+
+  #fail(error: unknown): never {
+    this.#failure ??= error
+    throw error
   }
 }

@@ -6,6 +6,7 @@
  */
 import { closeSync, constants as fsConstants, ftruncateSync, openSync } from 'node:fs'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
@@ -16,8 +17,14 @@ import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
 import type { LogSink } from '../log/sinks.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
-import { installCompacted, lockExclusive, removeStaleCompaction, writeCompacted } from './compact.ts'
-import type { CompactResult } from './compact.ts'
+import {
+  lockExclusive,
+  prepareAppendOnlyCompaction,
+  prepareFileCompaction,
+  removeStaleCompaction,
+  tornInAppendOnlyFile,
+} from './compact.ts'
+import type { CompactResult, PreparedCompaction } from './compact.ts'
 import { ENTRY_HEADER_SIZE, EntryType, encodeStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
 import type { TailCut } from './recover.ts'
@@ -55,11 +62,16 @@ export interface StateWriterOptions {
    * restore does.
    */
   repair?: boolean
-  /** Compact automatically (plain files only). Default: never. */
+  /**
+   * Compact automatically (see {@link StateWriter.compact}). Not with an AppendOnlyFile the
+   * caller opened. Default: never.
+   */
   compactWhen?: CompactPolicy
   /**
-   * For a path: keep the log in an {@link AppendOnlyFile} (with these open options; `create`
-   * defaults to true) instead of a plain file. Default: a plain file.
+   * For a path: keep the log in an {@link AppendOnlyFile} (opened with these options; `create`
+   * defaults to true) instead of a plain file. The writer opens it through a manager of its
+   * own, so a file this process already has open elsewhere is refused with ERR_AOF_LOCKED.
+   * Default: a plain file.
    */
   appendOnlyFile?: OpenOptions | boolean
 }
@@ -79,6 +91,18 @@ interface Target {
   durable(): Promise<void>
   /** Releases what the writer opened. */
   close(): Promise<void>
+  /**
+   * Writes the compacted first `size` bytes of the log beside it, durable, with the target
+   * that will write on after it; `null` when there is nothing to drop.
+   */
+  prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null>
+}
+
+/** Files (given by callers) that a state writer holds, so that a second one is refused. */
+const heldFiles = new WeakSet<AppendOnlyFile>()
+
+function notCompactable(message: string): Promise<never> {
+  return Promise.reject(new AofkitError(ErrorCode.InvalidArgument, message))
 }
 
 class MemoryTarget implements Target {
@@ -93,6 +117,9 @@ class MemoryTarget implements Target {
   close(): Promise<void> {
     this.sink.flush()
     return Promise.resolve()
+  }
+  prepareCompaction(): Promise<never> {
+    return notCompactable('compact() needs a state log opened with StateWriter.open(path), not a sink')
   }
 }
 
@@ -116,22 +143,46 @@ class FileTarget implements Target {
     await this.#group.idle()
     closeSync(this.fd)
   }
+  async prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null> {
+    this.sink.flush()
+    const prepared = await prepareFileCompaction(this.fd, size, this.path)
+    if (prepared === null) return null
+    const log = prepared.log
+    return { ...prepared, target: new FileTarget(prepared.fd, this.path, prepared.sink, () => log.position) }
+  }
 }
 
 class AppendOnlyFileTarget implements Target {
   readonly file: AppendOnlyFile
+  /** The log's path (a compacted file keeps the temporary name as its `path`). */
+  readonly path: string
   readonly sink: LogSink
-  readonly #owned: boolean
-  constructor(file: AppendOnlyFile, owned: boolean) {
+  /** The manager of the file when the writer opened it (one per file); `null` for a caller's file. */
+  readonly #manager: Manager | null
+  readonly #options: OpenOptions
+  constructor(file: AppendOnlyFile, path: string, manager: Manager | null, options: OpenOptions) {
     this.file = file
+    this.path = path
     this.sink = new AppendOnlyFileSink(file)
-    this.#owned = owned
+    this.#manager = manager
+    this.#options = options
+    if (manager === null) heldFiles.add(file)
   }
   durable(): Promise<void> {
     return this.file.sync()
   }
   async close(): Promise<void> {
-    if (this.#owned) await this.file.close()
+    if (this.#manager === null) heldFiles.delete(this.file)
+    else await this.#manager.close()
+  }
+  async prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null> {
+    if (this.#manager === null) {
+      // Replacing the file would pull it from under its owner, who keeps using the old one.
+      return notCompactable('compact() over an AppendOnlyFile needs the writer to own it: open the state log by path with { appendOnlyFile }')
+    }
+    const prepared = await prepareAppendOnlyCompaction(this.file, this.path, size, this.#options)
+    if (prepared === null) return null
+    return { ...prepared, target: new AppendOnlyFileTarget(prepared.file, this.path, prepared.manager, this.#options) }
   }
 }
 
@@ -243,15 +294,30 @@ export class StateWriter {
       throw new AofkitError(ErrorCode.InvalidArgument, `compactWhen.ratio must be > 1, got ${String(policy.ratio)}`)
     }
     const repair = options.repair ?? true
-    if (target instanceof AppendOnlyFile) return StateWriter.#openAppendOnly(target, false, mode, intervalMs, repair, policy)
-    if (typeof target !== 'string') throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a path or an AppendOnlyFile')
+    if (target instanceof AppendOnlyFile) {
+      if (policy !== null) {
+        throw new AofkitError(ErrorCode.InvalidArgument, 'compactWhen needs the writer to own its AppendOnlyFile: open the state log by path')
+      }
+      if (heldFiles.has(target)) {
+        throw new AofkitError(ErrorCode.Locked, `state log '${target.path}' is held by another state writer`, { path: target.path })
+      }
+      return StateWriter.#openAppendOnly(target, null, {}, mode, intervalMs, repair, null)
+    }
+    if (typeof target !== 'string' || target.length === 0) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a path or an AppendOnlyFile')
+    }
     if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
       const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
-      const file = AppendOnlyFile.open(target, { create: true, ...openOptions })
+      // A manager of its own: opening a path this process already has open is then a second
+      // open, which the file's lock refuses, instead of sharing the other user's instance.
+      const manager = new Manager()
       try {
-        return StateWriter.#openAppendOnly(file, true, mode, intervalMs, repair, policy)
+        const file = manager.open(target, { create: true, ...openOptions })
+        // Left by a compaction a crash interrupted; we hold the lock now.
+        removeStaleCompaction(file.path)
+        return StateWriter.#openAppendOnly(file, manager, openOptions, mode, intervalMs, repair, policy)
       } catch (error) {
-        await file.close()
+        await manager.close()
         throw error
       }
     }
@@ -259,7 +325,6 @@ export class StateWriter {
   }
 
   static #openFile(path: string, mode: SyncMode, intervalMs: number, repair: boolean, policy: CompactPolicy | null): StateWriter {
-    removeStaleCompaction(path)
     let fd: number
     try {
       fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
@@ -268,6 +333,9 @@ export class StateWriter {
     }
     try {
       lockExclusive(fd, path)
+      // Left by a compaction a crash interrupted; only removed under the lock, since another
+      // writer's compaction may be running.
+      removeStaleCompaction(path)
       const source = new FileSource(fd, { path })
       const { epoch, end, cut } = StateWriter.#recover(source, repair)
       if (cut !== null) {
@@ -291,7 +359,8 @@ export class StateWriter {
 
   static #openAppendOnly(
     file: AppendOnlyFile,
-    owned: boolean,
+    manager: Manager | null,
+    openOptions: OpenOptions,
     mode: SyncMode,
     intervalMs: number,
     repair: boolean,
@@ -299,14 +368,12 @@ export class StateWriter {
   ): StateWriter {
     const source = new AppendOnlyFileSource(file)
     const { epoch, end, cut } = StateWriter.#recover(source, repair)
-    if (cut !== null) {
-      // Entries land in an AppendOnlyFile whole or not at all, so a torn entry is damage.
-      throw new AofkitError(ErrorCode.LogCorrupted, `corrupted state log in '${file.path}' at offset ${cut.offset}: ${cut.reason}`)
-    }
+    // Entries land in an AppendOnlyFile whole or not at all, so a torn entry is damage.
+    if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
     const restored = restoreFromLog(source, end)
     const log = new LogWriter(new AppendOnlyFileSink(file), { offset: end })
-    if (policy !== null) throw new AofkitError(ErrorCode.InvalidArgument, 'compactWhen needs a state log in a plain file')
-    return new StateWriter(new AppendOnlyFileTarget(file, owned), log, epoch, mode, intervalMs, restored, null, null)
+    const target = new AppendOnlyFileTarget(file, file.path, manager, openOptions)
+    return new StateWriter(target, log, epoch, mode, intervalMs, restored, null, policy)
   }
 
   static #recover(source: LogSource, repair: boolean): { epoch: number; end: number; cut: TailCut | null } {
@@ -371,12 +438,22 @@ export class StateWriter {
   }
 
   /**
-   * Rewrites the log so that it starts at its latest snapshot, atomically (see
-   * {@link compactFile}). Updates and snapshots called meanwhile wait for it, in order.
-   * Plain files only.
-   * @returns What was done.
-   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT over an AppendOnlyFile or a sink;
-   *   ERR_AOF_CLOSED; the restore's errors; system codes. The old log stays in place then.
+   * Rewrites the log so that it starts at its latest snapshot (then the epoch's updates),
+   * atomically: the new log is written to `<path>.compact`, made durable, renamed over the old
+   * one, and the directory is fsynced; the writer then appends to the new log. A crash at any
+   * point leaves the old or the new log, which restore to the same state. Updates and snapshots
+   * called meanwhile wait for it and land in the new log, in call order.
+   *
+   * Over an AppendOnlyFile the new log is a new AppendOnlyFile, and its `-shm` sidecar replaces
+   * the old one. Only a writer that opened the file itself (by path) can compact it: an
+   * AppendOnlyFile given by the caller is refused, since its owner would keep using the
+   * replaced file. Views of the old log (`restored`) are invalid afterwards.
+   * @returns What was done (`compacted: false` when the log already starts at its snapshot).
+   * @throws {@link AofkitError} (as a rejection) ERR_AOF_INVALID_ARGUMENT for a writer over a
+   *   sink or over a caller's AppendOnlyFile; ERR_AOF_CLOSED; ERR_AOF_NO_SPACE, ERR_AOF_IO and
+   *   other system codes. When the error comes before the rename, the old log stays in place
+   *   and the writer goes on with it; after it (the directory's fsync), the writer already uses
+   *   the new log.
    */
   compact(): Promise<CompactResult> {
     try {
@@ -385,11 +462,7 @@ export class StateWriter {
       return Promise.reject(error)
     }
     if (this.#compacting !== null) return this.#compacting
-    const target = this.#target
-    if (!(target instanceof FileTarget)) {
-      return Promise.reject(new AofkitError(ErrorCode.InvalidArgument, 'compact() needs a state log in a plain file'))
-    }
-    const compacting = this.#compactFile(target).finally(() => {
+    const compacting = this.#compact().finally(() => {
       this.#compacting = null
       this.#drainQueue()
     })
@@ -497,24 +570,27 @@ export class StateWriter {
     }
   }
 
-  async #compactFile(target: FileTarget): Promise<CompactResult> {
-    target.sink.flush()
+  async #compact(): Promise<CompactResult> {
+    const old = this.#target
     const sizeBefore = this.#log.position
-    const compacted = await writeCompacted(target.fd, sizeBefore, target.path)
-    if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
+    const prepared = await old.prepareCompaction(sizeBefore)
+    if (prepared === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
     try {
-      await installCompacted(target.path)
+      prepared.install()
     } catch (error) {
-      closeSync(compacted.fd)
+      await prepared.discard()
       throw error
     }
-    const log = compacted.log
-    const next = new FileTarget(compacted.fd, target.path, compacted.sink, () => log.position)
-    this.#target = next
-    this.#log = log
-    this.#epoch = compacted.epoch
-    this.#snapshotSize = compacted.snapshotSize
-    await target.close()
-    return { compacted: true, sizeBefore, sizeAfter: log.position }
+    // From the rename on, the new log is the log: write on there whatever happens next.
+    this.#target = prepared.target
+    this.#log = prepared.log
+    this.#epoch = prepared.epoch
+    this.#snapshotSize = prepared.snapshotSize
+    try {
+      await prepared.settle()
+    } finally {
+      await old.close()
+    }
+    return { compacted: true, sizeBefore, sizeAfter: prepared.log.position }
   }
 }

@@ -1,11 +1,16 @@
 // Compaction: the log is rewritten to start at its latest snapshot, restores to the same state
 // and updates, goes on accepting writes (also those made while it ran, in call order), is
 // triggered by the size policy, and a crash at any step (simulated by the files it leaves)
-// restores the same state.
+// restores the same state; in a plain file and in an AppendOnlyFile (new file and sidecar
+// swapped in, readers of the old file told it was replaced).
 import assert from 'node:assert/strict'
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { AppendOnlyFile } from '../../src/aof/append-only-file.ts'
+import { FileState } from '../../src/aof/file-state.ts'
+import { RecoveryReadOnly } from '../../src/aof/open-file.ts'
+import { sidecarPath } from '../../src/aof/shm.ts'
 import { isAofkitError } from '../../src/errors.ts'
 import { compactFile, compactionPath } from '../../src/state/compact.ts'
 import { restore } from '../../src/state/restore.ts'
@@ -124,5 +129,171 @@ describe('compaction', () => {
     await assert.rejects(compactFile(path), (e) => isAofkitError(e, 'ERR_AOF_LOCKED'))
     await writer.close()
     assert.equal((await compactFile(path)).compacted, true)
+  })
+})
+
+/** Restores a log kept in an AppendOnlyFile (opened read-only, closed again). */
+function restoreAppendOnly(path: string): { state: string | null; updates: string[]; epoch: number } {
+  const file = AppendOnlyFile.open(path, { recovery: RecoveryReadOnly })
+  try {
+    const restored = restore(file)
+    return { ...drain(restored), epoch: restored.epoch }
+  } finally {
+    void file.close()
+  }
+}
+
+describe('compaction over an AppendOnlyFile', () => {
+  it('writes a new AppendOnlyFile and sidecar, swaps them in, and writes on', async (t) => {
+    const path = join(tmpDir(t), 'compact.aof')
+    const writer = await StateWriter.open(path, { appendOnlyFile: true })
+    await fill(writer, 12)
+    await writer.sync()
+    const before = restoreAppendOnly(path)
+    const inodeBefore = statSync(path).ino
+    const result = await writer.compact()
+    assert.equal(result.compacted, true)
+    assert.ok(result.sizeAfter < result.sizeBefore / 5)
+    assert.equal(writer.epoch, 0)
+    assert.equal(writer.size, result.sizeAfter)
+    assert.notEqual(statSync(path).ino, inodeBefore)
+    assert.equal(existsSync(compactionPath(path)), false)
+    assert.equal(existsSync(sidecarPath(compactionPath(path))), false)
+    // A reader opening the path now follows the new writer through the renamed sidecar.
+    const reader = AppendOnlyFile.openReader(path)
+    t.after(() => reader.close())
+    assert.equal(reader.state, FileState.Opened)
+    assert.equal(reader.size, result.sizeAfter)
+    assert.deepEqual(restoreAppendOnly(path), { ...before, epoch: 0 })
+    assert.equal((await writer.compact()).compacted, false)
+    await writer.update(text('after', 5))
+    assert.equal(reader.size, writer.size, 'the reader sees writes to the new file')
+    await writer.snapshot(text('next', 4))
+    await writer.update(text('later', 5))
+    await writer.close()
+    assert.deepEqual(drain(restore(AppendOnlyFile.open(path, { recovery: RecoveryReadOnly }))), { state: 'next', updates: ['later'] })
+    const reopened = await StateWriter.open(path, { appendOnlyFile: true })
+    assert.deepEqual(drain(reopened.restored), { state: 'next', updates: ['later'] })
+    await reopened.close()
+  })
+
+  it('tells a reader of the old file that it was replaced', async (t) => {
+    const path = join(tmpDir(t), 'followed.aof')
+    const writer = await StateWriter.open(path, { appendOnlyFile: true })
+    await fill(writer, 3)
+    const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
+    t.after(() => reader.close())
+    const reading = (async () => {
+      for await (const chunk of reader.tail()) assert.ok(chunk.length >= 0)
+    })()
+    await writer.compact()
+    await assert.rejects(reading, (e) => isAofkitError(e, 'ERR_AOF_REPLACED'))
+    await writer.close()
+  })
+
+  it('keeps updates made while it runs, in call order, and compacts by policy', async (t) => {
+    const dir = tmpDir(t)
+    const path = join(dir, 'during.aof')
+    const writer = await StateWriter.open(path, { appendOnlyFile: true })
+    await fill(writer, 3)
+    const expected = restoreAppendOnly(path).updates
+    const compacting = writer.compact()
+    const during: Promise<void>[] = []
+    for (let i = 0; i < 50; i++) {
+      during.push(writer.update(text(`during-${i}`)))
+      expected.push(`during-${i}`)
+    }
+    await Promise.all([compacting, ...during])
+    await writer.close()
+    assert.deepEqual(restoreAppendOnly(path).updates, expected)
+
+    const policyPath = join(dir, 'policy.aof')
+    const policy = await StateWriter.open(policyPath, { appendOnlyFile: true, compactWhen: { ratio: 3, sizeMin: 64 * 1024 } })
+    for (let epoch = 0; epoch < 30; epoch++) {
+      await policy.snapshot(text(`s${epoch}-`, 4000))
+      for (let i = 0; i < 10; i++) await policy.update(text(`u${epoch}.${i}`, 200))
+    }
+    await policy.sync()
+    assert.ok(policy.size < 64 * 1024 + 4000 * 3, `log of ${policy.size} bytes was not compacted`)
+    await policy.close()
+    const restored = restoreAppendOnly(policyPath)
+    assert.equal(restored.state, Buffer.from(text('s29-', 4000)).toString())
+    assert.equal(restored.updates.length, 10)
+  })
+
+  it('refuses an AppendOnlyFile the caller opened, and a second writer of the same file', async (t) => {
+    const path = join(tmpDir(t), 'caller.aof')
+    const file = AppendOnlyFile.open(path, { create: true })
+    t.after(() => file.close())
+    const writer = await StateWriter.open(file)
+    await fill(writer, 2)
+    await assert.rejects(writer.compact(), (e) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'))
+    await assert.rejects(StateWriter.open(file), (e) => isAofkitError(e, 'ERR_AOF_LOCKED'))
+    // By path, in this very process: the file is open (and locked) by the caller.
+    await assert.rejects(StateWriter.open(path, { appendOnlyFile: true }), (e) => isAofkitError(e, 'ERR_AOF_LOCKED'))
+    await assert.rejects(compactFile(path, { appendOnlyFile: true }), (e) => isAofkitError(e, 'ERR_AOF_LOCKED'))
+    await writer.close()
+    const again = await StateWriter.open(file)
+    await again.close()
+    assert.equal(file.state, FileState.Opened, 'the caller keeps its file')
+  })
+
+  it('compactFile compacts a log in an AppendOnlyFile no writer holds', async (t) => {
+    const path = join(tmpDir(t), 'idle.aof')
+    const writer = await StateWriter.open(path, { appendOnlyFile: true })
+    await fill(writer, 5)
+    await writer.close()
+    const before = restoreAppendOnly(path)
+    const result = await compactFile(path, { appendOnlyFile: true })
+    assert.equal(result.compacted, true)
+    assert.deepEqual(restoreAppendOnly(path), { ...before, epoch: 0 })
+    assert.equal(existsSync(sidecarPath(compactionPath(path))), false)
+    assert.equal((await compactFile(path, { appendOnlyFile: true })).compacted, false)
+  })
+
+  it('leaves the old or the new log at every step of a crash, both restoring the same', async (t) => {
+    const dir = tmpDir(t)
+    const path = join(dir, 'crash.aof')
+    const writer = await StateWriter.open(path, { appendOnlyFile: true })
+    await fill(writer, 4)
+    await writer.close()
+    const want = restoreAppendOnly(path)
+    const old = readFileSync(path)
+    const oldSidecar = readFileSync(sidecarPath(path))
+    const done = join(dir, 'done.aof')
+    copyFileSync(path, done)
+    copyFileSync(sidecarPath(path), sidecarPath(done))
+    await compactFile(done, { appendOnlyFile: true })
+    const compacted = readFileSync(done)
+    const compactedSidecar = readFileSync(sidecarPath(done))
+    const steps: [string, () => void][] = [
+      ['temporary file half written', () => writeFileSync(compactionPath(path), compacted.subarray(0, 100))],
+      ['temporary file and its sidecar written', () => {
+        writeFileSync(compactionPath(path), compacted)
+        writeFileSync(sidecarPath(compactionPath(path)), compactedSidecar)
+      }],
+      ['data renamed, sidecar not', () => {
+        writeFileSync(path, compacted)
+        writeFileSync(sidecarPath(compactionPath(path)), compactedSidecar)
+      }],
+      ['both renamed', () => {
+        writeFileSync(path, compacted)
+        writeFileSync(sidecarPath(path), compactedSidecar)
+      }],
+    ]
+    for (const [step, leave] of steps) {
+      writeFileSync(path, old)
+      writeFileSync(sidecarPath(path), oldSidecar)
+      leave()
+      const expected = step.includes('renamed') ? { ...want, epoch: 0 } : want
+      assert.deepEqual(restoreAppendOnly(path), expected, step)
+      const reopened = await StateWriter.open(path, { appendOnlyFile: true })
+      assert.equal(existsSync(compactionPath(path)), false, `${step}: the temporary file is removed on open`)
+      assert.equal(existsSync(sidecarPath(compactionPath(path))), false, `${step}: its sidecar too`)
+      assert.deepEqual(drain(reopened.restored), { state: want.state, updates: want.updates }, step)
+      await reopened.update(text('more', 4))
+      await reopened.close()
+      assert.deepEqual(restoreAppendOnly(path).updates, [...want.updates, 'more'], step)
+    }
   })
 })
