@@ -182,7 +182,11 @@ export class AppendOnlyFile {
     this.#lowWater = this.#aheadBytes / 2
     this.#groupSync = new GroupSync(() => this.#fdatasync())
     this.#flushedSize = resources.size
-    if (this.#state === FileState.Opened && !this.#anonymous) this.#growAhead(true)
+    if (this.#state === FileState.Opened && !this.#anonymous) {
+      // Fault in what is allocated already, on the pool, before the first writes reach it.
+      void this.#prefault(this.#size, this.#allocated)
+      this.#growAhead()
+    }
   }
 
   /** The path the file was opened with (the name, for an anonymous file). */
@@ -473,7 +477,7 @@ export class AppendOnlyFile {
     view.setUint32(end + 4, TAIL_HIGH, true)
     this.#size = end
     this.#published[COMMITTED_INDEX] = end
-    if (end + this.#lowWater > this.#allocated && this.#growing === null) this.#growAhead(false)
+    if (end + this.#lowWater > this.#allocated && this.#growing === null) this.#growAhead()
     if ((this.#followers | this.#sharedWords[WAITERS_INDEX]!) !== 0 && !this.#wakeScheduled) this.#scheduleWake()
   }
 
@@ -563,7 +567,7 @@ export class AppendOnlyFile {
       this.#lowWater = this.#aheadBytes / 2
     }
     if (!blocking) {
-      this.#growAhead(false)
+      this.#growAhead()
       throw new AofkitError(ErrorCode.WouldBlock, `file '${this.#path}' must grow before this write`, {
         path: this.#path,
       })
@@ -604,17 +608,17 @@ export class AppendOnlyFile {
   }
 
   /** Starts background growth (and prefaulting) so that the writer stays ahead. */
-  #growAhead(prefaultCurrent: boolean): void {
+  #growAhead(): void {
     if (this.#growing !== null || this.#state !== FileState.Opened || this.#anonymous) return
     const from = this.#allocated
     const target = this.#aheadTarget(from)
-    if (target <= from && !prefaultCurrent) return
-    this.#growing = this.#grow(from, target, prefaultCurrent).finally(() => {
+    if (target <= from) return
+    this.#growing = this.#grow(from, target).finally(() => {
       this.#growing = null
     })
   }
 
-  async #grow(from: number, target: number, prefaultCurrent: boolean): Promise<void> {
+  async #grow(from: number, target: number): Promise<void> {
     const stats = this.#owner.stats
     if (target > from) {
       const startNs = nowNs()
@@ -629,7 +633,7 @@ export class AppendOnlyFile {
       }
     }
     if (this.#state !== FileState.Opened) return
-    await this.#prefault(prefaultCurrent ? this.#size : from, target)
+    await this.#prefault(from, target)
   }
 
   /** Where growth ahead of the writer ends: `aheadBytes` past the data, in geometry steps. */
