@@ -1,23 +1,57 @@
 /**
  * The `aof` command tree. Each command returns its exit code: 0 ok, 1 problem found,
- * 2 usage error. Errors become one line on stderr, never a stack trace.
+ * 2 usage error. Errors become one line on stderr, `aof: CODE: message`, never a stack trace.
  * @module
  */
 import { Command, CommanderError } from 'commander'
 
-import { isAofkitError } from '../errors.ts'
+import * as bench from './commands/bench.ts'
+import * as cat from './commands/cat.ts'
+import * as compact from './commands/compact.ts'
 import { demo, demoWriter } from './commands/demo.ts'
+import * as inspect from './commands/inspect.ts'
+import * as recover from './commands/recover.ts'
+import * as state from './commands/state.ts'
+import * as stats from './commands/stats.ts'
+import * as tail from './commands/tail.ts'
+import * as verify from './commands/verify.ts'
+import { CliCode, ExitCode, describeError } from './output.ts'
 
-/** Exit codes of the `aof` command. */
-export const ExitCode = { ok: 0, problem: 1, usage: 2 } as const
+export { ExitCode }
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 ok, 1 problem found (damage, a refusal, a failed check), 2 usage error (bad flag,
+missing file, directory, no permission, a file of another kind). Errors are one line on stderr:
+"aof: CODE: message". Colour only on a terminal (NO_COLOR turns it off). See docs/CLI.md.`
 
 /** Runs the command line `argv` (without node and script) and resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok
+  const done = (code: number): void => {
+    exitCode = code
+  }
   const program = new Command('aof')
-    .description('Inspect, verify, follow and demonstrate aofkit append-only logs.')
+    .description('Inspect, verify, repair, print, follow and measure aofkit files: append-only files, record logs, state logs.')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) })
+    .configureOutput({
+      // Commander's own errors (bad flag, missing argument) in our one-line form.
+      outputError: (text, write) => {
+        const [first, ...rest] = text.trim().split('\n')
+        const message = (first ?? '').replace(/^error: /, '')
+        write(`aof: ${CliCode.Usage}: ${message}\n${rest.length > 0 ? `${rest.join('\n')}\n` : ''}`)
+      },
+    })
+    .addHelpText('after', EXIT_CODES_HELP)
+
+  inspect.register(program, done)
+  verify.register(program, done)
+  recover.register(program, done)
+  cat.register(program, done)
+  tail.register(program, done)
+  state.register(program, done)
+  compact.register(program, done)
+  stats.register(program, done)
+  bench.register(program, done)
 
   program
     .command('demo')
@@ -42,8 +76,8 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
     }
-    const message = isAofkitError(error) ? `${error.code}: ${error.message}` : String((error as Error).message ?? error)
-    process.stderr.write(`aof: ${message}\n`)
-    return ExitCode.problem
+    const { line, exitCode: code } = describeError(error)
+    process.stderr.write(`aof: ${line}\n`)
+    return code
   }
 }

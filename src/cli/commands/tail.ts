@@ -1,0 +1,4 @@
+import type { Command } from 'commander'
+
+/** Registers `aof tail`. */
+export function register(_program: Command, _done: (code: number) => void): void {}
