@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander'
 import * as bench from './commands/bench.ts'
 import * as cat from './commands/cat.ts'
 import * as compact from './commands/compact.ts'
-import { demo, demoWriter } from './commands/demo.ts'
+import { demo, demoFollower, demoWriter } from './commands/demo.ts'
 import * as inspect from './commands/inspect.ts'
 import * as recover from './commands/recover.ts'
 import * as state from './commands/state.ts'
@@ -55,10 +55,11 @@ export async function run(argv: string[]): Promise<number> {
 
   program
     .command('demo')
-    .description('kill -9 a writer mid-stream, recover, and check that every acknowledged write survived')
+    .description('follow a writer live, kill -9 it mid-stream, restore, and check that every acknowledged update survived')
     .option('--dir <dir>', 'directory for the demo files (default: a new temporary directory)')
-    .option('--seconds <seconds>', 'how long the writer runs before it is killed', '2')
-    .action(async (options: { dir?: string; seconds: string }) => {
+    .option('--seconds <seconds>', 'how long the writer runs before it is killed (at most 60)', '5')
+    .option('--json', 'print the summary as JSON, without progress')
+    .action(async (options: { dir?: string; seconds: string; json?: boolean }) => {
       exitCode = await demo(options)
     })
 
@@ -67,6 +68,13 @@ export async function run(argv: string[]): Promise<number> {
     .argument('<file>')
     .action(async (file: string) => {
       exitCode = await demoWriter(file)
+    })
+
+  program
+    .command('demo-follower', { hidden: true })
+    .argument('<file>')
+    .action(async (file: string) => {
+      exitCode = await demoFollower(file)
     })
 
   try {
