@@ -6,7 +6,7 @@
  * @module
  */
 import { AofkitError, ErrorCode } from '../errors.ts'
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, parseRecord } from './format.ts'
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
 import type { LogSource } from './sources.ts'
 
@@ -230,8 +230,12 @@ export class LogReader implements Iterable<Uint8Array> {
   }
 
   #end(error: AofkitError | null): null {
-    // A live reader waits at the clean end: the next read() loads what arrived since.
-    if (error === null && this.#live) return null
+    if (error === null && this.#live) {
+      // A live reader waits at the clean end, and the next read() loads what arrived since.
+      // The writer pads the 1..15 bytes left in a block: the next entry starts at the next one.
+      this.#next = aligned(this.#next)
+      return null
+    }
     this.#ended = true
     this.#endError = error
     if (error !== null) throw error

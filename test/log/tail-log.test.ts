@@ -191,3 +191,27 @@ test('other process: a writer killed with SIGKILL ends the follower with ERR_AOF
   // Every entry the writer reported before dying reached the follower (the report follows the appends).
   assert.ok(seen.length >= writer.progress(), `${seen.length} seen, ${writer.progress()} reported`)
 })
+
+test('same process: a follower that caught up 0..20 bytes before a block end gets the entries after the padding', async (t) => {
+  const manager = new Manager({ flushIntervalMs: 0 })
+  const dir = tmpDir(t)
+  for (let gap = 0; gap <= 20; gap++) {
+    const { file, writer } = openLog(join(dir, `gap-${gap}.aof`), manager)
+    // 15 header bytes plus the data end `gap` bytes before the first block boundary.
+    writer.append(new Uint8Array(32768 - gap - 15).fill(1))
+    const seen: LogEntry[] = []
+    const following = collect(tailLog(file), seen)
+    await new Promise((resolve) => setImmediate(resolve))
+    writer.append(new Uint8Array(10).fill(2))
+    await new Promise((resolve) => setImmediate(resolve))
+    writer.append(new Uint8Array(7).fill(3))
+    await file.finish()
+    assert.equal(await following, null, `gap ${gap}`)
+    assert.deepEqual(
+      seen.map((entry) => entry.data.length),
+      [32768 - gap - 15, 10, 7],
+      `gap ${gap}`,
+    )
+    await file.close()
+  }
+})
