@@ -1,4 +1,148 @@
+/**
+ * `aof cat FILE`: prints the data of a file: raw bytes (default), a hex dump (`--hex`), or its
+ * entries one per line as text or JSON (`--records`, `--json`), from and to offsets.
+ * @module
+ */
 import type { Command } from 'commander'
 
+import { AofkitError, ErrorCode } from '../../errors.ts'
+import { LogReader } from '../../log/log-reader.ts'
+import { rewind } from '../../log/rewind.ts'
+import { LineBuffer, formatEntry } from '../entries.ts'
+import type { EntryFormat } from '../entries.ts'
+import { Content, openInput } from '../input.ts'
+import type { Input } from '../input.ts'
+import { CliCode, ExitCode, integerOption, progressBar, usageError, warn, write } from '../output.ts'
+
+interface CatOptions {
+  records?: boolean
+  hex?: boolean
+  json?: boolean
+  offsets?: boolean
+  from?: string
+  to?: string
+}
+
+/** A hex dump line per 16 bytes, as `hexdump -C` prints them. */
+export function hexDump(bytes: Uint8Array, offset: number): string {
+  let out = ''
+  for (let at = 0; at < bytes.length; at += 16) {
+    const row = bytes.subarray(at, at + 16)
+    let hex = ''
+    let text = ''
+    for (let k = 0; k < 16; k++) {
+      const byte = row[k]
+      hex += byte === undefined ? '   ' : `${byte.toString(16).padStart(2, '0')} `
+      if (k === 7) hex += ' '
+      if (byte !== undefined) text += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : '.'
+    }
+    out += `${(offset + at).toString(16).padStart(8, '0')}  ${hex} |${text}|\n`
+  }
+  return out
+}
+
+/** Where to start reading entries so that the first one returned starts at or after `from`. */
+export function entryStart(input: Input, from: number): number {
+  if (from === 0) return 0
+  const source = input.source()
+  try {
+    // The last entry that starts before from + 1: the entry at `from` itself, if one starts there.
+    return rewind(source, Math.min(from + 1, input.dataSize)) ?? 0
+  } catch {
+    return 0
+  }
+}
+
+async function catBytes(input: Input, from: number, to: number, hex: boolean): Promise<void> {
+  const bar = process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
+  try {
+    const chunkSize = 1 << 20
+    for (let at = from; at < to; at += chunkSize) {
+      const chunk = input.read(at, Math.min(to, at + chunkSize))
+      await write(hex ? hexDump(chunk, at) : chunk)
+      bar.update(at + chunk.length - from)
+    }
+  } finally {
+    bar.stop()
+  }
+}
+
+/** Prints entries in `[from, to)`; resolves to the number of damaged places passed over. */
+async function catRecords(input: Input, from: number, to: number, format: EntryFormat, offsets: boolean): Promise<number> {
+  const state = input.content === Content.StateLog
+  const reader = new LogReader(input.source(), { offset: entryStart(input, from) })
+  const lines = new LineBuffer(write)
+  const bar = process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
+  let damaged = 0
+  try {
+    for (;;) {
+      let entry: Uint8Array | null
+      try {
+        entry = reader.read()
+      } catch (error) {
+        if (!(error instanceof AofkitError) || (error.code !== ErrorCode.LogCorrupted && error.code !== ErrorCode.LogUnexpectedEof)) throw error
+        damaged++
+        await lines.flush()
+        warn(`${error.code}: ${error.message}${error.code === ErrorCode.LogCorrupted ? ' (skipping to the next entry the reader finds)' : ''}`)
+        if (error.code === ErrorCode.LogUnexpectedEof) break
+        continue
+      }
+      if (entry === null) break
+      const offset = reader.entryOffset
+      if (offset >= to) break
+      if (offset < from) continue
+      await lines.push(formatEntry(offset, entry, format, state, offsets))
+      bar.update(offset - from)
+    }
+    await lines.flush()
+  } finally {
+    bar.stop()
+  }
+  return damaged
+}
+
+/** Runs `aof cat`. */
+export async function cat(path: string, options: CatOptions): Promise<number> {
+  const records = options.records === true || options.json === true
+  if (options.offsets === true && !records) throw usageError('--offsets needs --records')
+  const input = openInput(path)
+  try {
+    const from = integerOption('--from', options.from, 0)
+    const to = Math.min(integerOption('--to', options.to, input.dataSize), input.dataSize)
+    if (!records) {
+      await catBytes(input, Math.min(from, to), to, options.hex === true)
+      return ExitCode.ok
+    }
+    if (input.content !== Content.RecordLog && input.content !== Content.StateLog && input.content !== Content.Empty) {
+      throw usageError(`'${path}' holds ${input.content}, not a record log: drop --records (and --json) to print its bytes`, CliCode.WrongKind)
+    }
+    const format: EntryFormat = options.json === true ? 'json' : options.hex === true ? 'hex' : 'text'
+    const damaged = await catRecords(input, from, to, format, options.offsets === true)
+    return damaged === 0 ? ExitCode.ok : ExitCode.problem
+  } finally {
+    input.close()
+  }
+}
+
 /** Registers `aof cat`. */
-export function register(_program: Command, _done: (code: number) => void): void {}
+export function register(program: Command, done: (code: number) => void): void {
+  program
+    .command('cat')
+    .description('print the data: raw bytes, a hex dump, or entries one per line as text or JSON')
+    .argument('<file>', 'the file to print (read-only; a live file up to its committed size)')
+    .option('-r, --records', 'print the entries of a record log or state log, one per line')
+    .option('--json', 'entries as JSON lines: {"offset","size","text"|"base64"} (implies --records)')
+    .option('-x, --hex', 'a hex dump of the bytes; with --records, each entry in hex')
+    .option('--offsets', 'with --records: start each line with the entry’s offset and a tab')
+    .option('--from <offset>', 'start at this data offset (entries: the first entry starting there or after)', undefined)
+    .option('--to <offset>', 'stop before this data offset (entries: those starting before it)', undefined)
+    .addHelpText(
+      'after',
+      '\nText lines escape control characters (\\n, \\t, \\xNN) so that each entry is one line; one trailing newline\n' +
+        'is dropped. A state log prints "snapshot" or "update", a tab, then the payload.\n' +
+        'Exit codes: 0 ok, 1 damaged records were skipped (a warning on stderr for each), 2 usage error.',
+    )
+    .action(async (file: string, options: CatOptions) => {
+      done(await cat(file, options))
+    })
+}
