@@ -190,16 +190,35 @@ export class FileReader {
       throw new AofkitError(ErrorCode.InvalidArgument, `range [${begin}, ${end}) is not within the data [0, ${committed})`)
     }
     const buffer = Buffer.allocUnsafe(end - begin)
+    this.#readFully(buffer, buffer.length, begin)
+    return buffer
+  }
+
+  /**
+   * Reads the data from `begin` into `target`, as much as fits and is committed, and returns
+   * the byte count (0 at the committed end). For readers that reuse one buffer.
+   */
+  readInto(target: Uint8Array, begin: number): number {
+    this.#checkOpen()
+    const committed = this.size
+    if (!Number.isSafeInteger(begin) || begin < 0 || begin > committed) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `offset ${begin} is not within the data [0, ${committed}]`)
+    }
+    const count = Math.min(target.length, committed - begin)
+    this.#readFully(target, count, begin)
+    return count
+  }
+
+  #readFully(target: Uint8Array, count: number, begin: number): void {
     let done = 0
-    while (done < buffer.length) {
-      const count = readSync(this.#fd, buffer, done, buffer.length - done, begin + done)
-      if (count === 0) {
+    while (done < count) {
+      const read = readSync(this.#fd, target, done, count - done, begin + done)
+      if (read === 0) {
         this.#fail(new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path }))
         throw this.#failure!
       }
-      done += count
+      done += read
     }
-    return buffer
   }
 
   /** Follows the file with `consumer`, as {@link AppendOnlyFile.subscribe} does. */

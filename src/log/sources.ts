@@ -182,6 +182,8 @@ export class AppendOnlyFileSource implements LogSource {
   }
 }
 
+const READER_CHUNK_SIZE = 1 << 20
+
 /**
  * A {@link LogSource} over a {@link FileReader}: the committed data of an AppendOnlyFile whose
  * writer may live in another thread or process. Its size follows the writer's committed size;
@@ -191,8 +193,10 @@ export class FileReaderSource implements LogSource {
   /** @inheritDoc LogSource.stable */
   readonly stable: boolean = false
   readonly #reader: FileReader
-  #chunk: Uint8Array = new Uint8Array(0)
+  // One reused buffer: entries read from this source are copied out by the reader.
+  readonly #buffer = new Uint8Array(READER_CHUNK_SIZE)
   #chunkOffset = 0
+  #chunkLength = 0
 
   /** @param reader - An open reader of a file holding a log. */
   constructor(reader: FileReader) {
@@ -210,16 +214,15 @@ export class FileReaderSource implements LogSource {
    *   the file was truncated under it.
    */
   read(offset: number, length: number): Uint8Array {
-    const size = this.#reader.size
-    const end = Math.min(offset + length, size)
-    if (end <= offset) return this.#chunk.subarray(0, 0)
-    if (offset < this.#chunkOffset || end > this.#chunkOffset + this.#chunk.length) {
-      this.#chunk = this.#reader.read(offset, Math.min(size, offset + Math.max(length, READER_CHUNK_SIZE)))
+    const end = Math.min(offset + length, this.#reader.size)
+    if (end <= offset) return this.#buffer.subarray(0, 0)
+    if (offset < this.#chunkOffset || end > this.#chunkOffset + this.#chunkLength) {
+      this.#chunkLength = 0
+      this.#chunkLength = this.#reader.readInto(this.#buffer, offset)
       this.#chunkOffset = offset
     }
     const at = offset - this.#chunkOffset
-    return this.#chunk.subarray(at, at + end - offset)
+    return this.#buffer.subarray(at, at + end - offset)
   }
 }
 
-const READER_CHUNK_SIZE = 1 << 20
