@@ -4,15 +4,23 @@
 // SIGKILL after a random delay. The parent then opens the store: it must open (cutting a torn
 // tail if any), hold exactly the state after some prefix of the updates, and with
 // sync: 'always' hold at least every update the child acknowledged. The same file goes through
-// every iteration, so crashes pile up. AOFKIT_SOAK=1 runs many more iterations.
+// every iteration, so crashes pile up. The log is kept in a plain file, and in an
+// AppendOnlyFile, whose compaction swaps a new data file and sidecar in. AOFKIT_SOAK=1 runs
+// many more iterations.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import type { TestContext } from 'node:test'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { AppendOnlyFile } from '../../src/aof/append-only-file.ts'
+import { RecoveryReadOnly } from '../../src/aof/open-file.ts'
+import { sidecarPath } from '../../src/aof/shm.ts'
+import { compactionPath } from '../../src/state/compact.ts'
 import { restore } from '../../src/state/restore.ts'
+import type { Restored } from '../../src/state/restore.ts'
 import { StateStore } from '../../src/state/state-store.ts'
 import { CRASH_INITIAL, crashApply, crashModel } from '../helpers/state-crash-model.ts'
 import type { CrashState, CrashUpdate } from '../helpers/state-crash-model.ts'
@@ -24,8 +32,14 @@ const ITERATIONS = SOAK ? 200 : 6
 const BASE_SEED = Number(process.env['AOFKIT_CRASH_SEED'] ?? Date.now() % 1_000_000)
 
 /** Runs the child until it is open, lets it work `delayMs`, kills it; returns what it said. */
-async function runAndKill(path: string, seed: number, mode: string, delayMs: number): Promise<{ start: number; acked: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/state-crash-child.ts', path, String(seed), mode], {
+async function runAndKill(
+  path: string,
+  seed: number,
+  mode: string,
+  storage: Storage,
+  delayMs: number,
+): Promise<{ start: number; acked: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/state-crash-child.ts', path, String(seed), mode, storage], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -49,36 +63,64 @@ async function runAndKill(path: string, seed: number, mode: string, delayMs: num
   return { start: Number(match[1]), acked }
 }
 
-describe(`kill -9 of a state log writer (${ITERATIONS} iterations, seed ${BASE_SEED})`, () => {
-  it('reopens to the state after a prefix of the updates, holding every acknowledged one', async (t) => {
-    const path = join(tmpDir(t, 'aofkit-state-kill9-'), 'state.log')
-    let random = BASE_SEED >>> 0
-    const next = (): number => {
-      random = (Math.imul(random, 1664525) + 1013904223) >>> 0
-      return random / 4294967296
-    }
-    let known = 0
-    let cuts = 0
-    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-      const mode = iteration % 3 === 2 ? (iteration % 2 === 0 ? 'none' : 'interval') : 'always'
-      const delayMs = 20 + Math.floor(next() * 250)
-      const context = `iteration ${iteration} (${mode}, AOFKIT_CRASH_SEED=${BASE_SEED})`
-      const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, delayMs)
-      assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
-      const store = await StateStore.open<CrashState, CrashUpdate>({ path, initial: CRASH_INITIAL, apply: crashApply })
-      if (store.cut !== null) cuts++
-      const n = store.state.n
-      assert.deepEqual(store.state, crashModel(n), `${context}: not the state after a prefix`)
-      if (mode === 'always') assert.ok(n >= start + acked, `${context}: ${n} updates, ${start + acked} acknowledged`)
-      assert.equal(existsSync(`${path}.compact`), false, `${context}: compaction leftover`)
-      await store.close()
-      // Plain restore agrees once the tail is cut.
-      const restored = restore(path)
-      let state: CrashState = restored.state === null ? CRASH_INITIAL : (JSON.parse(Buffer.from(restored.state).toString()) as CrashState)
-      for (const update of restored.updates) state = crashApply(state, JSON.parse(Buffer.from(update).toString()) as CrashUpdate)
-      assert.deepEqual(state, store.state, `${context}: restore disagrees with the store`)
-      known = n
-    }
-    t.diagnostic(`${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut`)
-  })
+type Storage = 'file' | 'aof'
+
+/** What a plain restore of the log gives, applied to the model's state. */
+function restoredState(path: string, storage: Storage): CrashState {
+  const replay = (restored: Restored): CrashState => {
+    let state: CrashState = restored.state === null ? CRASH_INITIAL : (JSON.parse(Buffer.from(restored.state).toString()) as CrashState)
+    for (const update of restored.updates) state = crashApply(state, JSON.parse(Buffer.from(update).toString()) as CrashUpdate)
+    return state
+  }
+  if (storage === 'file') return replay(restore(path))
+  const file = AppendOnlyFile.open(path, { recovery: RecoveryReadOnly })
+  try {
+    return replay(restore(file))
+  } finally {
+    void file.close()
+  }
+}
+
+async function killRepeatedly(t: TestContext, storage: Storage): Promise<void> {
+  const path = join(tmpDir(t, 'aofkit-state-kill9-'), storage === 'file' ? 'state.log' : 'state.aof')
+  let random = (BASE_SEED + (storage === 'file' ? 0 : 7919)) >>> 0
+  const next = (): number => {
+    random = (Math.imul(random, 1664525) + 1013904223) >>> 0
+    return random / 4294967296
+  }
+  let known = 0
+  let cuts = 0
+  let midCompaction = 0
+  for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+    const mode = iteration % 3 === 2 ? (iteration % 2 === 0 ? 'none' : 'interval') : 'always'
+    const delayMs = 20 + Math.floor(next() * 250)
+    const context = `${storage} iteration ${iteration} (${mode}, AOFKIT_CRASH_SEED=${BASE_SEED})`
+    const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, storage, delayMs)
+    assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
+    if (existsSync(compactionPath(path))) midCompaction++
+    const store = await StateStore.open<CrashState, CrashUpdate>({
+      path,
+      initial: CRASH_INITIAL,
+      apply: crashApply,
+      appendOnlyFile: storage === 'aof',
+    })
+    if (store.cut !== null) cuts++
+    const n = store.state.n
+    assert.deepEqual(store.state, crashModel(n), `${context}: not the state after a prefix`)
+    if (mode === 'always') assert.ok(n >= start + acked, `${context}: ${n} updates, ${start + acked} acknowledged`)
+    assert.equal(existsSync(compactionPath(path)), false, `${context}: compaction leftover`)
+    assert.equal(existsSync(sidecarPath(compactionPath(path))), false, `${context}: compaction sidecar leftover`)
+    await store.close()
+    // Plain restore agrees once the tail is cut.
+    assert.deepEqual(restoredState(path, storage), store.state, `${context}: restore disagrees with the store`)
+    known = n
+  }
+  t.diagnostic(`${storage}: ${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut; ${midCompaction} kills left a compaction behind`)
+}
+
+describe(`kill -9 of a state log writer (${ITERATIONS} iterations each, seed ${BASE_SEED})`, () => {
+  it('reopens to the state after a prefix of the updates, holding every acknowledged one (plain file)', (t) =>
+    killRepeatedly(t, 'file'))
+  it('reopens to the state after a prefix of the updates, holding every acknowledged one (AppendOnlyFile)', (t) =>
+    killRepeatedly(t, 'aof'))
 })

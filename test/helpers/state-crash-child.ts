@@ -3,7 +3,7 @@
  * enough to span blocks, some in concurrent batches), snapshots and compactions as fast as it
  * can, until it is killed.
  *
- *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none>
+ *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none> [file|aof]
  *
  * Protocol on stdout (written synchronously): "R<n>;" once open, n being the number of updates
  * the restored state holds; then one "." each time an update's promise resolved.
@@ -14,7 +14,7 @@ import { CRASH_INITIAL, crashApply, padSize } from './state-crash-model.ts'
 import type { CrashState, CrashUpdate } from './state-crash-model.ts'
 import { writeStdoutSync } from './stdout.ts'
 
-const [path, seedText, mode] = process.argv.slice(2)
+const [path, seedText, mode, storage = 'file'] = process.argv.slice(2)
 if (path === undefined || seedText === undefined || mode === undefined) {
   process.stderr.write('usage: state-crash-child <path> <seed> <mode>\n')
   process.exit(2)
@@ -35,6 +35,7 @@ const store = await StateStore.open<CrashState, CrashUpdate>({
   snapshotEvery: 0,
   sync: mode as SyncMode,
   syncIntervalMs: 5,
+  appendOnlyFile: storage === 'aof',
 })
 const say = writeStdoutSync
 say(`R${store.state.n};`)
