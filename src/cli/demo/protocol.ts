@@ -21,14 +21,14 @@ export interface FollowerReport {
   lastSeq: number
   /** Updates skipped or seen out of order (0 when the follower saw 1, 2, 3... in order). */
   missed: number
-  /** Damaged records the follower resynced past (ERR_LOG_CORRUPTED). */
-  corrupt: number
-  /** The first of those errors' message, or null. */
-  firstCorrupt: string | null
   /** Write-to-observe latency of the updates observed since the last report, in ns. */
   recent: LatencySummary
   /** Write-to-observe latency of every update observed, in ns. */
   total: LatencySummary
+  /** Damaged records the follower resynced past (ERR_LOG_CORRUPTED). */
+  corrupt: number
+  /** The first of those errors' message, or null. */
+  firstCorrupt: string | null
   /** True when following failed (an error other than the writer's death or a stop). */
   failed: boolean
   /** Why it ended ('end' only). */

@@ -3,6 +3,7 @@
  * and the live progress line.
  * @module
  */
+import { color, keyValues } from '../output.ts'
 import type { CheckResult } from './check.ts'
 import type { LatencySummary } from './protocol.ts'
 
@@ -60,7 +61,7 @@ export function duration(ns: number): string {
   return `${(ns / 1e9).toFixed(2)} s`
 }
 
-/** The summary as aligned rows of name and value. */
+/** The summary as aligned rows of name and value (coloured on a terminal). */
 export function summaryTable(summary: DemoSummary): string {
   const { follower, recovery, check } = summary
   const latency = follower.latency
@@ -69,7 +70,7 @@ export function summaryTable(summary: DemoSummary): string {
     ['updates acknowledged', count(summary.acknowledged)],
     ['updates restored', `${count(summary.restored)} (latest snapshot + ${count(summary.replayed)} replayed)`],
     ['acknowledged updates lost', count(summary.lost)],
-    ['in flight, restored anyway', count(Math.max(0, summary.restored - summary.acknowledged))],
+    ['restored, not acknowledged', `${count(Math.max(0, summary.restored - summary.acknowledged))} (in flight at the kill)`],
     ['durable updates/s', count(summary.durablePerSecond)],
     ['follower saw', `${count(follower.updates)} updates, ${count(follower.snapshots)} snapshots, up to #${count(follower.lastSeq)}`],
     ['follower latency', `p50 ${duration(latency.p50)}, p99 ${duration(latency.p99)}, max ${duration(latency.max)} (write to observe)`],
@@ -77,15 +78,14 @@ export function summaryTable(summary: DemoSummary): string {
     ['recovery time', `${recovery.ms.toFixed(1)} ms (${recovery.how})`],
     ['tail cut', `${count(recovery.cutBytes)} bytes of the file, ${count(recovery.stateCut)} bytes of the state log`],
     ['log size', `${count(recovery.size)} bytes`],
-    ['check', check.ok ? 'PASS: every acknowledged update restored, balances consistent' : 'FAIL'],
+    ['check', check.ok ? `${color.green('PASS')}: every acknowledged update restored, balances consistent` : color.red('FAIL')],
   ]
   if (follower.corrupt > 0) {
     const at = rows.findIndex(([name]) => name === 'follower ended')
-    rows.splice(at + 1, 0, ['follower resyncs', `${count(follower.corrupt)} damaged records skipped (first: ${follower.firstCorrupt ?? '?'})`])
+    rows.splice(at + 1, 0, ['follower resyncs', `${count(follower.corrupt)} records read as damaged and skipped (first: ${follower.firstCorrupt ?? '?'})`])
   }
-  for (const problem of check.problems) rows.push(['', problem])
-  const width = Math.max(...rows.map(([name]) => name.length))
-  return rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}\n`).join('')
+  for (const problem of check.problems) rows.push(['', color.red(problem)])
+  return keyValues(rows)
 }
 
 /** The live line: time, acknowledged updates and rate, what the follower saw and its latency. */
