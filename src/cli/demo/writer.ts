@@ -17,8 +17,8 @@ export const IN_FLIGHT = 256
 /** A snapshot after this many updates: restores replay at most this many. */
 export const SNAPSHOT_EVERY = 20_000
 
-/** The writer stops adding updates past this log size (the demo needs far less). */
-const SIZE_LIMIT = 1024 * 1024 * 1024
+/** Past this log size the writer stops adding updates and waits to be killed (60 s at full speed fit). */
+const SIZE_LIMIT = 1536 * 1024 * 1024
 
 /** The writer never outlives this, whatever happens to its parent. */
 const LIFETIME_MS = 120_000
@@ -83,6 +83,8 @@ export async function demoWriter(path: string): Promise<number> {
     while (go && !stopped && writer.size < SIZE_LIMIT) await updateOnce()
   }
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane))
+  // Full: wait for the kill like a writer with nothing to do, unless the parent is gone.
+  while (!stopped) await new Promise((resolve) => setTimeout(resolve, 100))
   await writer.close()
   await ledger.file.close()
   return 0
