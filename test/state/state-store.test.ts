@@ -83,11 +83,48 @@ describe('StateStore', () => {
     await again.close()
   })
 
+  it('keeps its log in an AppendOnlyFile, compacts it there, and refuses updates once closed', async (t) => {
+    const path = join(tmpDir(t), 'account.aof')
+    const options = { path, initial: { balance: 0, history: [] }, apply, snapshotEvery: 3, appendOnlyFile: true }
+    const store = await StateStore.open<Account, number>(options)
+    for (let i = 1; i <= 10; i++) await store.update(i)
+    assert.equal((await store.compact()).compacted, true)
+    await store.update(11)
+    await store.close()
+    await assert.rejects(store.update(1), (e) => isAofkitError(e, 'ERR_AOF_CLOSED'))
+    await assert.rejects(store.snapshot(), (e) => isAofkitError(e, 'ERR_AOF_CLOSED'))
+    assert.equal(store.state.balance, 66, 'a refused update changes nothing')
+    const again = await StateStore.open<Account, number>(options)
+    assert.equal(again.state.balance, 66)
+    assert.deepEqual(again.state.history, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    assert.equal(again.replayed, 2)
+    await again.close()
+  })
+
+  it('fails where the reference fails with repair: false', async (t) => {
+    const path = join(tmpDir(t), 'strict.log')
+    const store = await StateStore.open<Account, number>({ path, initial: { balance: 0, history: [] }, apply })
+    await store.snapshot()
+    await store.update(70_000)
+    await store.update(5)
+    await store.close()
+    const bytes = readFileSync(path)
+    writeFileSync(path, bytes.subarray(0, bytes.length - 3))
+    // A torn update is returned by the reference's restore as ERR_LOG_CORRUPTED from the updates.
+    await assert.rejects(StateStore.open<Account, number>({ path, initial: { balance: 0, history: [] }, apply, repair: false }), (e) =>
+      isAofkitError(e, 'ERR_LOG_CORRUPTED'),
+    )
+    assert.equal(readFileSync(path).length, bytes.length - 3, 'nothing was cut')
+  })
+
   it('refuses bad options', async (t) => {
     const path = join(tmpDir(t), 'bad.log')
     await assert.rejects(StateStore.open({ path, initial: 0, apply: (s: number) => s, snapshotEvery: -1 }), (e) =>
       isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'),
     )
     await assert.rejects(StateStore.open({ path, initial: 0, apply: 3 as never }), (e) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'))
+    await assert.rejects(StateStore.open({ path: '', initial: 0, apply: (s: number) => s }), (e) =>
+      isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'),
+    )
   })
 })

@@ -232,6 +232,15 @@ describe('restore sources', () => {
     }
     assert.throws(() => restore(join(path, '..', 'missing.log')), (e) => isAofkitError(e, 'ERR_AOF_NOT_FOUND'))
     assert.throws(() => restore({} as never), (e) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'))
+    for (const limit of [-1, 1.5, Number.NaN]) {
+      assert.throws(() => restore(path, limit), (e) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'), String(limit))
+    }
+    // The updates reader: read() to the end, then null again; and iterable.
+    const reader = restore(path).updates
+    assert.equal(Buffer.from(reader.read() as Uint8Array).toString('latin1'), want.updates[0])
+    assert.deepEqual([...reader].map((u) => Buffer.from(u).toString('latin1')), want.updates.slice(1))
+    assert.equal(reader.read(), null)
+    assert.equal(reader.read(), null)
     truncateSync(path, 0)
     const empty = restore(path)
     assert.equal(empty.state, null)
