@@ -13,6 +13,8 @@ import type { LedgerState, LedgerUpdate } from './ledger.ts'
 /** Room for a minute of updates at full speed; the file grows in steps as it fills. */
 const GEOMETRY = { sizeUpper: 2 * 1024 * 1024 * 1024, growthStep: 16 * 1024 * 1024 }
 
+const SOURCES = { magic: 'the magic numbers', sidecar: 'the -shm sidecar', repair: 'a repair' } as const
+
 /** What opening the ledger restored and repaired. */
 export interface OpenedLedger {
   /** The open append-only file (close it after the writer). */
@@ -58,7 +60,7 @@ export async function openLedger(path: string): Promise<OpenedLedger> {
       state,
       replayed,
       cutBytes: file.recovery.cutBytes,
-      recovery: `${outcome} from the ${file.recovery.source}`,
+      recovery: `file recovery: ${outcome}, its end from ${SOURCES[file.recovery.source]}`,
       cut: writer.cut,
       size: file.size,
     }
