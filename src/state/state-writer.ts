@@ -273,14 +273,19 @@ export class StateWriter {
   /**
    * Opens (creating if needed) the state log at `path`, or over an open {@link AppendOnlyFile},
    * restores it, cuts a torn tail, and returns a writer that appends after its end.
-   * @param target - A path, or an AppendOnlyFile holding only this log (not closed by the
-   *   writer).
+   * @param target - A path (a plain file, or with `options.appendOnlyFile` an AppendOnlyFile the
+   *   writer opens, owns, and may replace when compacting), or an AppendOnlyFile the caller
+   *   opened, holding only this log (never closed or replaced by the writer, so it cannot be
+   *   compacted).
    * @param options - Durability, repair, compaction policy, storage.
    * @returns The writer; `restored` holds the state and the epoch's updates (read them before
-   *   closing the writer), `cut` what was cut.
-   * @throws {@link AofkitError} ERR_AOF_LOCKED when another writer holds the log; ERR_STATE_CORRUPT,
-   *   ERR_LOG_CORRUPTED, ERR_LOG_UNEXPECTED_EOF when it is damaged before its tail (or at all,
-   *   with `repair: false`); system codes (ERR_AOF_READ_ONLY, ERR_AOF_IO…).
+   *   closing or compacting the writer), `cut` what was cut.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED when another writer holds the log (or another
+   *   state writer the given AppendOnlyFile); ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED,
+   *   ERR_LOG_UNEXPECTED_EOF when it is damaged before its tail (or at all, with `repair:
+   *   false`; over an AppendOnlyFile, a torn entry too); ERR_AOF_INVALID_ARGUMENT for bad
+   *   options, or `compactWhen` with a caller's AppendOnlyFile; system codes
+   *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ERR_AOF_IO…).
    */
   static async open(target: string | AppendOnlyFile, options: StateWriterOptions = {}): Promise<StateWriter> {
     const mode = options.sync ?? 'always'
