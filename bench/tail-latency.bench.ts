@@ -4,7 +4,7 @@
  * 1 GiB finished file. One run, one machine; all latencies use process.hrtime.bigint(), the
  * monotonic clock shared by every thread and process.
  *
- *   node --import tsx bench/tail-latency.bench.ts
+ *   node --import tsx bench/tail-latency.bench.ts [--json]
  *
  * The same script is the child process (argv[2] === 'child') and the worker thread
  * (workerData.mode) of each subject.
@@ -30,7 +30,7 @@ const CHUNK = 1024 * 1024
 const SELF = fileURLToPath(import.meta.url)
 const WORKER_ENTRY = fileURLToPath(new URL('../test/helpers/worker-entry.mjs', import.meta.url))
 
-type Mode = 'aof' | 'aof-busy' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
+type Mode = 'aof' | 'aof-busy' | 'aof-subscribe' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
 
 // ---------------------------------------------------------------- reader side
 
@@ -63,6 +63,32 @@ async function readAof(path: string, busyPoll: boolean, ready: () => void): Prom
   }
   reader.close()
   return out
+}
+
+/** The callback form: the reader's consumer is polled straight from the wake-up, no promise. */
+function subscribeAof(path: string, ready: () => void): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const reader = AppendOnlyFile.openReader(path)
+    const out: number[] = []
+    const carry = { bytes: new Uint8Array(0) }
+    const tailer = reader.subscribe({
+      pollRead(event) {
+        observe(event.tail, out, carry)
+        if (out.length >= TOTAL) {
+          queueMicrotask(() => {
+            tailer.close()
+            reader.close()
+            resolve(out)
+          })
+        }
+        return event.end
+      },
+      pollReadClosed(reason) {
+        if (out.length < TOTAL) reject(new Error(`reader closed early: ${String(reason)}`))
+      },
+    })
+    ready()
+  })
 }
 
 function readWatch(path: string, ready: () => void): Promise<number[]> {
@@ -147,6 +173,8 @@ async function runReader(mode: Mode, path: string, ready: () => void): Promise<u
       return readAof(path, false, ready)
     case 'aof-busy':
       return readAof(path, true, ready)
+    case 'aof-subscribe':
+      return subscribeAof(path, ready)
     case 'watch':
       return readWatch(path, ready)
     case 'tail':
@@ -346,12 +374,17 @@ function ratio(value: number, base: number): string {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'aofkit-tail-bench-'))
+  // --json: the same measurements, printed as one JSON object at the end instead of the tables.
+  const json = process.argv.includes('--json')
+  const print = console.log
+  if (json) console.log = () => undefined
   try {
     console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${SAMPLES} samples after ${WARMUP} warm-up, one record / ${Number(PERIOD_NS) / 1000} µs`)
     const rows: Latency[] = []
     rows.push(await followSameProcess(dir))
     rows.push(await followAof(dir, 'worker thread openReader+tail()', 'aof', 'worker'))
     rows.push(await followAof(dir, 'other process openReader+tail()', 'aof', 'child'))
+    rows.push(await followAof(dir, 'other process openReader+subscribe()', 'aof-subscribe', 'child'))
     rows.push(await followAof(dir, 'other process, busyPoll: true', 'aof-busy', 'child'))
     const watchRow = await followPlain(dir, 'baseline: fs.watch + readSync', 'watch')
     const tailRow = await followPlain(dir, 'baseline: npm tail', 'tail')
@@ -378,7 +411,12 @@ async function main(): Promise<void> {
     ]
     console.log('')
     for (const [target, met] of targets) console.log(`${met ? 'MET   ' : 'MISSED'} ${target}`)
+    if (json) {
+      const catchUpGBps = { aof, read }
+      print(JSON.stringify({ node: process.version, samples: SAMPLES, warmup: WARMUP, rows, catchUpGBps, targets }, null, 2))
+    }
   } finally {
+    console.log = print
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -1,4 +1,201 @@
+/**
+ * `aof stats FILE|DIR...`: a table of a set of files as another process sees them (kind,
+ * state, writer, sizes, entries), then the statistics of a Manager that opened each of them
+ * read-only and read it through once.
+ *
+ * There is no channel to a running process's own Manager: its counters live in its memory. What
+ * another process can know is in the files and their `-shm` sidecars (committed size, writer
+ * pid, allocation), and that is what the first table shows; docs/CLI.md says so.
+ * @module
+ */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
 import type { Command } from 'commander'
 
+import { Manager } from '../../aof/manager.ts'
+import { RecoveryReadOnly } from '../../aof/open-file.ts'
+import { STATS_KEYS } from '../../aof/stats.ts'
+import type { Stats } from '../../aof/stats.ts'
+import { ErrorCode, isAofkitError } from '../../errors.ts'
+import { LogReader } from '../../log/log-reader.ts'
+import { scanLog } from '../../log/scan.ts'
+import { AppendOnlyFileSource } from '../../log/sources.ts'
+import { Container, Content, Life, openInput } from '../input.ts'
+import { ExitCode, color, humanBytes, printJson, table, usageError, warn, write } from '../output.ts'
+
+interface StatsOptions {
+  json?: boolean
+  all?: boolean
+}
+
+/** One row of the file table. */
+interface FileRow {
+  path: string
+  container: string
+  content: string
+  life: string | null
+  writerPid: number | null
+  writerAlive: boolean | null
+  fileSize: number
+  dataSize: number
+  allocatedSize: number | null
+  entries: number | null
+  damaged: boolean
+}
+
+/** Files named on the command line; a directory stands for the files in it (not sidecars). */
+function expand(paths: readonly string[]): string[] {
+  const files: string[] = []
+  for (const path of paths) {
+    let isDirectory = false
+    try {
+      isDirectory = statSync(path).isDirectory()
+    } catch {
+      // openInput reports it
+    }
+    if (!isDirectory) {
+      files.push(path)
+      continue
+    }
+    for (const name of readdirSync(path).sort()) {
+      if (name.endsWith('-shm') || name.endsWith('.compact') || /\.cut-\d+(\.\d+)?$/.test(name)) continue
+      const full = join(path, name)
+      if (statSync(full).isFile()) files.push(full)
+    }
+  }
+  return files
+}
+
+/** Reads every entry (or every byte) of the open file; returns the entries read, or null for raw data. */
+function readPass(manager: Manager, path: string, isLog: boolean): { entries: number | null; damaged: boolean } {
+  const file = manager.open(path, { recovery: RecoveryReadOnly })
+  try {
+    if (!isLog) {
+      // Touch every page of the data, as a reader would.
+      const bytes = file.contents()
+      let sum = 0
+      for (let at = 0; at < bytes.length; at += 4096) sum += bytes[at] ?? 0
+      return { entries: null, damaged: Number.isNaN(sum) }
+    }
+    const reader = new LogReader(new AppendOnlyFileSource(file))
+    let entries = 0
+    let damaged = false
+    for (;;) {
+      try {
+        if (reader.read() === null) break
+        entries++
+      } catch (error) {
+        damaged = true
+        // After a corrupt record the reader resyncs; the end inside an entry is final.
+        if (!isAofkitError(error, ErrorCode.LogCorrupted)) break
+      }
+    }
+    return { entries, damaged }
+  } finally {
+    void file.close()
+  }
+}
+
+function duration(ns: number): string {
+  if (ns < 1e3) return `${ns} ns`
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(1)} µs`
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(2)} ms`
+  return `${(ns / 1e9).toFixed(2)} s`
+}
+
+function statValue(key: keyof Stats, value: number): string {
+  if (key.endsWith('Dur')) return duration(value)
+  if (/Memory|Size/.test(key)) return `${value} (${humanBytes(value)})`
+  return String(value)
+}
+
+/** Runs `aof stats`. */
+export async function stats(paths: readonly string[], options: StatsOptions): Promise<number> {
+  const files = expand(paths)
+  if (files.length === 0) throw usageError('no files to look at')
+  const manager = new Manager({ flushIntervalMs: 0 })
+  const rows: FileRow[] = []
+  try {
+    for (const path of files) {
+      const input = openInput(path)
+      try {
+        const row: FileRow = {
+          path,
+          container: input.container,
+          content: input.content,
+          life: input.life,
+          writerPid: input.sidecar?.writerPid ?? null,
+          writerAlive: input.sidecar?.writerAlive ?? null,
+          fileSize: input.fileSize,
+          dataSize: input.dataSize,
+          allocatedSize: input.sidecar?.allocatedSize ?? null,
+          entries: null,
+          damaged: input.life === Life.Damaged,
+        }
+        // Only append-only files go through the Manager (it maps them read-only).
+        if (input.container === Container.AppendOnly && input.fileSize > 0 && input.dataSize > 0) {
+          const pass = readPass(manager, path, input.content === Content.RecordLog || input.content === Content.StateLog)
+          row.entries = pass.entries
+          row.damaged ||= pass.damaged
+        } else if (input.content === Content.RecordLog || input.content === Content.StateLog) {
+          const scan = scanLog(input.source())
+          row.entries = scan.entries
+          row.damaged ||= scan.damaged.length > 0
+        }
+        rows.push(row)
+      } catch (error) {
+        warn(`${path}: ${(error as Error).message}`)
+      } finally {
+        input.close()
+      }
+    }
+  } finally {
+    await manager.close()
+  }
+  const managerStats = manager.stats()
+  if (options.json === true) {
+    printJson({ files: rows, manager: managerStats })
+    return rows.some((row) => row.damaged) ? ExitCode.problem : ExitCode.ok
+  }
+  const fileTable = table(
+    ['file', 'kind', 'state', 'writer', 'data', 'on disk', 'entries'],
+    rows.map((row) => [
+      row.path,
+      row.container === Container.AppendOnly ? `aof: ${row.content}` : `plain: ${row.content}`,
+      row.life === null ? '-' : row.damaged ? color.red(row.life) : row.life === Life.Live ? color.green(row.life) : row.life,
+      row.writerPid === null || row.writerPid === 0 ? '-' : `${row.writerPid} ${row.writerAlive === true ? 'alive' : 'gone'}`,
+      humanBytes(row.dataSize),
+      humanBytes(row.fileSize),
+      row.entries === null ? '-' : String(row.entries),
+    ]),
+    ['left', 'left', 'left', 'left', 'right', 'right', 'right'],
+  )
+  const keys = STATS_KEYS.filter((key) => options.all === true || managerStats[key] !== 0)
+  const statsTable = table(
+    ['statistic', 'value'],
+    keys.map((key) => [key, statValue(key, managerStats[key])]),
+    ['left', 'right'],
+  )
+  await write(`${fileTable}\n${color.bold('Manager statistics')} ${color.dim('(this process: each append-only file opened read-only and read once)')}\n${statsTable}`)
+  return rows.some((row) => row.damaged) ? ExitCode.problem : ExitCode.ok
+}
+
 /** Registers `aof stats`. */
-export function register(_program: Command, _done: (code: number) => void): void {}
+export function register(program: Command, done: (code: number) => void): void {
+  program
+    .command('stats')
+    .description('a table of files (state, writer, sizes, entries) and the statistics of a Manager reading them')
+    .argument('<paths...>', 'files, or directories (their files, without sidecars), e.g. a running demo’s directory')
+    .option('--json', 'print {files: [...], manager: Stats}')
+    .option('--all', 'list every statistic, zeros included')
+    .addHelpText(
+      'after',
+      '\nA running process’s own Manager counters are in its memory and cannot be read from here; the file\n' +
+        'table shows what the files and their -shm sidecars say (committed size, writer pid, allocation).\n' +
+        'Exit codes: 0 ok, 1 a file is damaged, 2 usage error.',
+    )
+    .action(async (paths: string[], options: StatsOptions) => {
+      done(await stats(paths, options))
+    })
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { aof, flipByte, truncatedCopy, writeFixtures } from './fixtures.ts'
+import type { Fixtures } from './fixtures.ts'
+
+// Each kind of file is told apart from its bytes, and damage makes inspect exit 1.
+let dir = ''
+let files: Fixtures
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-inspect-'))
+  files = await writeFixtures(dir)
+})
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+test('inspect tells each kind of file apart (JSON)', () => {
+  const expected: [keyof Fixtures, string, string, string | null][] = [
+    ['rawFinished', 'append-only file', 'raw bytes', 'finished'],
+    ['rawClosed', 'append-only file', 'raw bytes', 'closed, not finished'],
+    ['logAof', 'append-only file', 'record log', 'finished'],
+    ['logPlain', 'plain file', 'record log', null],
+    ['stateAof', 'append-only file', 'state log', 'closed, not finished'],
+    ['statePlain', 'plain file', 'state log', null],
+  ]
+  for (const [name, container, content, life] of expected) {
+    const run = aof(['inspect', '--json', files[name]])
+    assert.equal(run.status, 0, `${name}: ${run.stderr}`)
+    const report = JSON.parse(run.stdout) as Record<string, unknown>
+    assert.equal(report['container'], container, name)
+    assert.equal(report['content'], content, name)
+    assert.equal(report['life'], life, name)
+    assert.deepEqual(report['damage'], [], name)
+  }
+})
+
+test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', () => {
+  const raw = aof(['inspect', files.rawFinished])
+  assert.equal(raw.status, 0)
+  assert.match(raw.stdout, /kind\s+append-only file holding raw bytes/)
+  assert.match(raw.stdout, /state\s+finished/)
+  assert.match(raw.stdout, /data size\s+238 B/)
+  assert.match(raw.stdout, /recovery\s+Checkpoint, data ends at 238/)
+  assert.match(raw.stdout, /checkpoints\s+1 in the data, at 150/)
+
+  const log = aof(['inspect', files.logPlain])
+  assert.match(log.stdout, /entries\s+3000 /)
+
+  const state = JSON.parse(aof(['inspect', '--json', files.statePlain]).stdout) as {
+    state: { snapshots: number; updatesTotal: number; restored: { epoch: number; snapshotSize: number; updates: number } }
+  }
+  assert.equal(state.state.snapshots, 2)
+  assert.equal(state.state.updatesTotal, 4)
+  assert.deepEqual(state.state.restored, { epoch: 81, snapshotSize: 5, updates: 2, updateBytes: 4 })
+})
+
+test('inspect of a damaged copy reports the damage and exits 1', () => {
+  const tail = flipByte(files.rawFinished, join(dir, 'bad-tail.aof'), 240)
+  const run = aof(['inspect', tail])
+  assert.equal(run.status, 1)
+  assert.match(run.stdout, /state\s+damaged: no magic number ends the data/)
+  assert.match(run.stdout, /bytes 158\.\.246 \(88 B\) file: ERR_AOF_CORRUPTED/)
+
+  const torn = truncatedCopy(files.logPlain, join(dir, 'torn.log'), 150000)
+  const json = JSON.parse(aof(['inspect', '--json', torn]).stdout) as { ok: boolean; damage: { begin: number; end: number }[] }
+  assert.equal(json.ok, false)
+  assert.deepEqual(
+    json.damage.map((range) => [range.begin, range.end]),
+    [[149940, 150000]],
+  )
+})

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+import { spawnHelper } from '../helpers/child.ts'
+import { aof, flipByte, sizeOf, truncatedCopy, writeFixtures } from './fixtures.ts'
+import type { Fixtures } from './fixtures.ts'
+
+// recover cuts a torn tail after asking, keeps a backup, and refuses live files and damage
+// that is not at the tail.
+let dir = ''
+let files: Fixtures
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-recover-'))
+  files = await writeFixtures(dir)
+})
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+test('recover asks, and without a yes changes nothing', () => {
+  const torn = truncatedCopy(files.logPlain, join(dir, 'ask.log'), 150000)
+  const declined = aof(['recover', torn], { input: 'n\n' })
+  assert.equal(declined.status, 1)
+  assert.match(declined.stderr, /Cut 60 bytes from .*\? \[y\/N\]/)
+  assert.match(declined.stderr, /aof: ERR_DECLINED: not confirmed/)
+  assert.equal(sizeOf(torn), 150000)
+  assert.equal(aof(['recover', torn]).status, 1, 'no answer at all (stdin ends) is a no')
+  assert.equal(sizeOf(torn), 150000)
+
+  const accepted = aof(['recover', torn], { input: 'y\n' })
+  assert.equal(accepted.status, 0, accepted.stderr)
+  assert.match(accepted.stdout, /recovered: cut 60 B at offset 149940; the bytes cut are in .*ask\.log\.cut-149940/)
+  assert.equal(sizeOf(torn), 149940)
+  assert.deepEqual(readFileSync(`${torn}.cut-149940`), readFileSync(files.logPlain).subarray(149940, 150000))
+  assert.equal(aof(['verify', torn]).status, 0)
+  assert.match(aof(['recover', torn]).stdout, /nothing to repair/)
+})
+
+test('recover --yes of a torn state log, --no-backup, --dry-run and --json', () => {
+  const torn = truncatedCopy(files.statePlain, join(dir, 'torn-state.log'), 150)
+  const dry = aof(['recover', '--dry-run', torn])
+  assert.equal(dry.status, 1)
+  assert.match(dry.stdout, /damaged tail: bytes 136\.\.150/)
+  assert.equal(sizeOf(torn), 150)
+
+  const run = aof(['recover', '--yes', '--no-backup', '--json', torn])
+  assert.equal(run.status, 0, run.stderr)
+  const report = JSON.parse(run.stdout) as { action: string; cutBytes: number; backup: string | null; cut: { offset: number } }
+  assert.equal(report.action, 'cut')
+  assert.equal(report.cut.offset, 136)
+  assert.equal(report.cutBytes, 14)
+  assert.equal(report.backup, null)
+  assert.equal(sizeOf(torn), 136)
+  assert.ok(!existsSync(`${torn}.cut-136`))
+  assert.match(aof(['state', torn]).stdout, /updates\s+1 since the snapshot/)
+})
+
+test('recover of an append-only file with a damaged tail cuts back to the last checkpoint', () => {
+  const bad = flipByte(files.rawFinished, join(dir, 'bad-tail.aof'), 240)
+  chmodSync(bad, 0o444)
+  const readOnly = aof(['recover', '--yes', bad])
+  assert.equal(readOnly.status, 1)
+  assert.match(readOnly.stderr, /aof: ERR_AOF_READ_ONLY: .*chmod u\+w/)
+  chmodSync(bad, 0o644)
+  const run = aof(['recover', '--yes', '--backup', join(dir, 'kept.bin'), bad])
+  assert.equal(run.status, 0, run.stderr)
+  assert.match(run.stdout, /recovered: cut 88 B at offset 158/)
+  assert.equal(readFileSync(join(dir, 'kept.bin')).length, 88)
+  const after = JSON.parse(aof(['inspect', '--json', bad]).stdout) as { life: string; dataSize: number }
+  assert.equal(after.life, 'closed, not finished')
+  assert.equal(after.dataSize, 158)
+})
+
+test('recover refuses damage before the tail', () => {
+  const flipped = flipByte(files.logPlain, join(dir, 'flip.log'), 40000)
+  const run = aof(['recover', '--yes', flipped])
+  assert.equal(run.status, 1)
+  assert.match(run.stderr, /^aof: ERR_DAMAGED: the record log .* is damaged before its tail/)
+  assert.equal(sizeOf(flipped), sizeOf(files.logPlain))
+})
+
+test('recover refuses a file a live writer holds', async (t) => {
+  const path = join(dir, 'live.aof')
+  const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '3'], { stdin: true })
+  t.after(() => writer.process.kill('SIGKILL'))
+  await writer.waitFor('ready')
+  const run = aof(['recover', '--yes', path])
+  assert.equal(run.status, 1)
+  assert.match(run.stderr, /^aof: ERR_AOF_LOCKED: a writer \(pid \d+\) has .* open: recover never touches a live file\n$/)
+  writer.process.kill('SIGKILL')
+  await writer.exited
+})
