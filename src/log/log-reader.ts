@@ -140,6 +140,10 @@ export class LogReader implements Iterable<Uint8Array> {
     const parts: Uint8Array[] = []
     for (;;) {
       if (!this.#pending && this.#cursor >= this.#block.length - HEADER_SIZE) {
+        // Live, the block may have been loaded only up to the data's end then. Go on from the
+        // cursor, past the 1..15 bytes the writer pads at a block's end: the next record
+        // starts there, whether or not the block's rest was written since.
+        if (this.#live) this.#next = aligned(this.#blockStart + this.#cursor)
         if (!this.#load()) {
           if (first) return this.#end(null)
           return this.#end(
@@ -230,12 +234,8 @@ export class LogReader implements Iterable<Uint8Array> {
   }
 
   #end(error: AofkitError | null): null {
-    if (error === null && this.#live) {
-      // A live reader waits at the clean end, and the next read() loads what arrived since.
-      // The writer pads the 1..15 bytes left in a block: the next entry starts at the next one.
-      this.#next = aligned(this.#next)
-      return null
-    }
+    // A live reader waits at the clean end, and the next read() loads what arrived since.
+    if (error === null && this.#live) return null
     this.#ended = true
     this.#endError = error
     if (error !== null) throw error

@@ -215,8 +215,6 @@ async function runDemo(path: string, seconds: number, json: boolean, say: (text:
         snapshots: final.snapshots,
         lastSeq: final.lastSeq,
         missed: final.missed,
-        corrupt: final.corrupt,
-        firstCorrupt: final.firstCorrupt,
         latency: final.total,
         ended: final.reason ?? 'stopped',
       },

@@ -25,10 +25,6 @@ export interface FollowerReport {
   recent: LatencySummary
   /** Write-to-observe latency of every update observed, in ns. */
   total: LatencySummary
-  /** Damaged records the follower resynced past (ERR_LOG_CORRUPTED). */
-  corrupt: number
-  /** The first of those errors' message, or null. */
-  firstCorrupt: string | null
   /** True when following failed (an error other than the writer's death or a stop). */
   failed: boolean
   /** Why it ended ('end' only). */

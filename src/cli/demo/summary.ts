@@ -34,9 +34,6 @@ export interface DemoSummary {
     lastSeq: number
     /** Updates it skipped or saw out of order. */
     missed: number
-    /** Damaged records it resynced past, and the first one's message. */
-    corrupt: number
-    firstCorrupt: string | null
     latency: LatencySummary
     ended: string
   }
@@ -80,10 +77,6 @@ export function summaryTable(summary: DemoSummary): string {
     ['log size', `${count(recovery.size)} bytes`],
     ['check', check.ok ? `${color.green('PASS')}: every acknowledged update restored, balances consistent` : color.red('FAIL')],
   ]
-  if (follower.corrupt > 0) {
-    const at = rows.findIndex(([name]) => name === 'follower ended')
-    rows.splice(at + 1, 0, ['follower resyncs', `${count(follower.corrupt)} records read as damaged and skipped (first: ${follower.firstCorrupt ?? '?'})`])
-  }
   for (const problem of check.problems) rows.push(['', color.red(problem)])
   return keyValues(rows)
 }
