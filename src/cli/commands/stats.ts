@@ -163,7 +163,7 @@ export async function stats(paths: readonly string[], options: StatsOptions): Pr
     rows.map((row) => [
       row.path,
       row.container === Container.AppendOnly ? `aof: ${row.content}` : `plain: ${row.content}`,
-      row.life === null ? '-' : row.damaged ? color.red(row.life) : row.life === Life.Live ? color.green(row.life) : row.life,
+      row.damaged ? color.red(row.life === null ? 'damaged' : row.life === Life.Damaged ? row.life : `${row.life}, damaged`) : row.life === null ? '-' : row.life === Life.Live ? color.green(row.life) : row.life,
       row.writerPid === null || row.writerPid === 0 ? '-' : `${row.writerPid} ${row.writerAlive === true ? 'alive' : 'gone'}`,
       humanBytes(row.dataSize),
       humanBytes(row.fileSize),
