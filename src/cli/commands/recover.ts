@@ -20,14 +20,16 @@ import { RecoveryKind, recoverWithMagic } from '../../aof/recovery.ts'
 import type { RecoveryFunction } from '../../aof/recovery.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../../errors.ts'
 import { findEntries, scanLog } from '../../log/scan.ts'
+import type { LogScan } from '../../log/scan.ts'
 import { FileSource } from '../../log/sources.ts'
+import type { LogSource } from '../../log/sources.ts'
 import * as native from '../../native/binding.ts'
 import { recoverForWriting } from '../../state/recover.ts'
 import { StateWriter } from '../../state/state-writer.ts'
 import { fileDamage } from '../analyze.ts'
 import { Container, Content, Life, openInput } from '../input.ts'
 import type { Input } from '../input.ts'
-import { CliCode, ExitCode, bytesText, color, printJson, problemError, usageError, write } from '../output.ts'
+import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, usageError, write } from '../output.ts'
 
 interface RecoverOptions {
   yes?: boolean
@@ -51,6 +53,16 @@ function isLogError(error: unknown): error is AofkitError {
   return error instanceof AofkitError && (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof || error.code === ErrorCode.StateCorrupt)
 }
 
+/** Reads the whole log, with a progress bar on a terminal. */
+function scanWithProgress(source: LogSource): LogScan {
+  const bar = progressBar('recover: reading', source.size, { minimum: 1 << 20 })
+  try {
+    return scanLog(source, { onProgress: (done) => bar.update(done) })
+  } finally {
+    bar.stop()
+  }
+}
+
 /** Decides what to cut, reading only. Null: nothing to repair. */
 function plan(input: Input): Plan | null {
   if (input.container === Container.AppendOnly) {
@@ -63,7 +75,7 @@ function plan(input: Input): Plan | null {
       if (input.life === Life.Damaged) {
         // Magic numbers alone cut back to the last checkpoint, or to nothing. If the bytes
         // hold a log, keep every entry that reads whole before the damage.
-        const scan = scanLog(new FileSource(input.fd, { size: input.usedSize, path: input.path }))
+        const scan = scanWithProgress(new FileSource(input.fd, { size: input.usedSize, path: input.path }))
         if (scan.entries > 0 && scan.goodEnd > cut.offset && scan.goodEnd <= cut.end) {
           cut.offset = scan.goodEnd
           cut.reason += `; the log in it reads whole up to ${scan.goodEnd}`
@@ -72,7 +84,7 @@ function plan(input: Input): Plan | null {
       return cut
     }
     if (input.content === Content.RecordLog || input.content === Content.StateLog) {
-      const scan = scanLog(input.source())
+      const scan = scanWithProgress(input.source())
       const first = scan.damaged[0]
       if (first !== undefined) {
         throw problemError(
@@ -97,7 +109,7 @@ function plan(input: Input): Plan | null {
   }
   if (input.content === Content.RecordLog) {
     const source = input.source()
-    const scan = scanLog(source)
+    const scan = scanWithProgress(source)
     const last = scan.damaged.at(-1)
     if (last === undefined) return null
     const early = scan.damaged.find((range) => range.end < input.dataSize)
