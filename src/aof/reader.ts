@@ -110,7 +110,7 @@ export class FileReader {
         this.#tailers.delete(tailer)
         this.#updateWaiting()
       },
-      failure: () => this.#failure ?? this.#replacedWhenClosed(),
+      failure: () => this.failure,
     }
   }
 
@@ -168,6 +168,11 @@ export class FileReader {
     return floats === null ? this.#staticSize : floats[ShmOffset.committedSize / 8]!
   }
 
+  /** True once {@link FileReader.close} was called: nothing more can be read through it. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
   /** The writer's {@link FileState}: Opened while it writes, EOF once finished, Closed after close. */
   get state(): FileState {
     if (this.#closed) return FileState.Closed
@@ -179,7 +184,7 @@ export class FileReader {
 
   /** The error that ended following (writer died, file replaced), or null. */
   get failure(): Error | null {
-    return this.#failure
+    return this.#failure ?? this.#replacedWhenClosed()
   }
 
   /** Reads `[begin, end)` of the data into a new buffer. Never reads past the committed size. */

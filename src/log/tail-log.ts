@@ -68,13 +68,19 @@ export async function* tailLog(
   }
   const source = file instanceof AppendOnlyFile ? new AppendOnlyFileSource(file) : new FileReaderSource(file)
   const reader = new LogReader(source, { offset: from, live: true })
+  // A closed file or reader has nothing more to give: its mapping or descriptor is gone. (A
+  // reader whose writer closed still reads what was committed.)
+  const closed =
+    file instanceof AppendOnlyFile
+      ? () => file.state === FileState.Closing || file.state === FileState.Closed
+      : () => file.closed
   for (;;) {
-    if (signal?.aborted === true) throw abortError(signal)
     // The state before reading: a file finished after this point is read once more below.
     const state = file.state
-    // A closed file or reader has nothing more to give (its mapping or descriptor is gone).
-    if (state === FileState.Closing || state === FileState.Closed) return
     for (;;) {
+      // Checked per entry: a consumer may abort or close while entries are still buffered.
+      if (signal?.aborted === true) throw abortError(signal)
+      if (closed()) return
       let data: Uint8Array | null
       try {
         data = reader.read()

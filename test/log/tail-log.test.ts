@@ -215,3 +215,26 @@ test('same process: a follower that caught up 0..20 bytes before a block end get
     await file.close()
   }
 })
+
+test('a reader follows a writer that closes without finishing to its last entry; closing the reader ends it', async (t) => {
+  const manager = new Manager({ flushIntervalMs: 0 })
+  const path = join(tmpDir(t), 'log.aof')
+  const { file, writer } = openLog(path, manager)
+  const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
+  const seen: LogEntry[] = []
+  const following = collect(tailLog(reader), seen)
+  for (let index = 0; index < 100; index++) writer.append(logEntry(index))
+  // Closed before the follower ran at all: what was committed is still delivered.
+  await file.close()
+  assert.equal(await following, null)
+  assert.equal(seen.length, 100)
+  checkEntries(seen)
+
+  const second = AppendOnlyFile.openReader(path)
+  const iterator = tailLog(second)
+  const first = await iterator.next()
+  assert.equal(first.done, false)
+  second.close()
+  assert.deepEqual(await iterator.next(), { done: true, value: undefined })
+  reader.close()
+})

@@ -13,6 +13,7 @@ import { RecoveryReadOnly } from '../../src/aof/open-file.ts'
 import { sidecarPath } from '../../src/aof/shm.ts'
 import { isAofkitError } from '../../src/errors.ts'
 import { compactFile, compactionPath } from '../../src/state/compact.ts'
+import { tailLog } from '../../src/log/tail-log.ts'
 import { restore } from '../../src/state/restore.ts'
 import type { Restored } from '../../src/state/restore.ts'
 import { StateWriter } from '../../src/state/state-writer.ts'
@@ -190,8 +191,19 @@ describe('compaction over an AppendOnlyFile', () => {
       () => 'ended as if complete',
       (error: unknown) => error,
     )
+    // The record-level follower is told too.
+    const recordReader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
+    t.after(() => recordReader.close())
+    const following = (async () => {
+      for await (const entry of tailLog(recordReader)) assert.ok(entry.data.length >= 0)
+    })().then(
+      () => 'ended as if complete',
+      (error: unknown) => error,
+    )
     await writer.compact()
     assert.ok(isAofkitError(await reading, 'ERR_AOF_REPLACED'))
+    const followed = await following
+    assert.ok(isAofkitError(followed, 'ERR_AOF_REPLACED'), String(followed))
     await writer.close()
   })
 
