@@ -91,3 +91,15 @@ test('recover refuses a file a live writer holds', async (t) => {
   writer.process.kill('SIGKILL')
   await writer.exited
 })
+
+test('recover of an append-only file holding a log keeps every entry that reads whole', () => {
+  // The MagicTail after the state log (data 0..162) damaged, no checkpoint: magic numbers alone
+  // would cut back to nothing; the log reads whole up to 162.
+  const bad = flipByte(files.stateAof, join(dir, 'state-bad.aof'), 165)
+  const run = aof(['recover', '--yes', '--json', bad])
+  assert.equal(run.status, 0, run.stderr)
+  const report = JSON.parse(run.stdout) as { cut: { offset: number; size: number }; cutBytes: number }
+  assert.deepEqual([report.cut.offset, report.cut.size, report.cutBytes], [162, 8, 8])
+  const state = JSON.parse(aof(['state', '--json', bad]).stdout) as Record<string, unknown>
+  assert.deepEqual([state['epoch'], state['snapshotSize'], state['updates']], [81, 5, 2])
+})

@@ -248,9 +248,9 @@ export async function recover(path: string, options: RecoverOptions): Promise<nu
   }
   const size = cut.end - cut.offset
   if (!json) {
-    await write(`${path}: ${input.container} holding ${input.content}\n`)
+    await write(`${path}: ${input.container} holding ${input.content === Content.Empty ? 'no readable data' : input.content}\n`)
     await write(`  damaged tail: bytes ${cut.offset}..${cut.end} (${bytesText(size)}): ${cut.reason}\n`)
-    await write(`  repair: cut the data back to ${cut.offset}, the end of the last good ${input.container === Container.AppendOnly ? 'write' : 'entry'}\n`)
+    await write(`  repair: cut the data back to ${cut.offset}, keeping everything before it\n`)
   }
   if (options.dryRun === true) {
     report('dry-run')
