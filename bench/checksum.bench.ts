@@ -3,7 +3,10 @@
  * choose one (docs/BENCHMARKS.md, "Record log").
  *
  * Subjects, all computing XXH64 (seed 0) and keeping the low 32 bits as logio does:
- * - aofkit's checksum (src/log/checksum.ts): `xxhash-wasm` (WebAssembly) `h64Raw`, the choice;
+ * - aofkit's checksum (src/log/checksum.ts): our own XXH64 in WebAssembly (src/log/xxh64.wat),
+ *   which returns the low 32 bits as a number, the choice;
+ * - aofkit's record checksum as the writer calls it: from the header fields and the entry;
+ * - `xxhash-wasm` `h64Raw` (WebAssembly, returns a bigint), the previous choice;
  * - a pure TypeScript XXH64 on 32-bit halves, no BigInt (below, the best of several we tried);
  * - `@node-rs/xxhash` `xxh64` (napi-rs native addon, prebuilt, returns a bigint);
  * - `xxhash-addon` `XXHash64.hash` (C addon, prebuilt, returns a Buffer).
@@ -14,9 +17,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { checksumRange, xxhash64 } from '../src/log/checksum.ts'
+import { checksumRange, recordChecksum } from '../src/log/checksum.ts'
 import { xxh64 as napiXxh64 } from '@node-rs/xxhash'
 import xxhashAddon from 'xxhash-addon'
+import xxhashWasm from 'xxhash-wasm'
+
+const { h64Raw } = await xxhashWasm()
+const xxhash64 = (bytes: Uint8Array): bigint => h64Raw(bytes)
 
 // ---- The pure TypeScript XXH64 measured here (not used by the library). ----
 
@@ -178,11 +185,24 @@ function pureLow32(bytes: Uint8Array): number {
 interface Subject {
   name: string
   /** Returns the low 32 bits of XXH64(seed 0), the value the record log stores. */
-  low32: (input: Uint8Array) => number
+  low32: (input: Uint8Array, index: number) => number
 }
 
+/** The inputs of the size being measured, split as the writer has them (header fields, entry). */
+let records: { type: number; length: number; offset: number; entry: Uint8Array }[] = []
+
 const subjects: Subject[] = [
-  { name: 'aofkit checksum (xxhash-wasm h64Raw)', low32: (b) => checksumRange(b, 0, b.length) },
+  { name: 'aofkit checksumRange (own wasm)', low32: (b) => checksumRange(b, 0, b.length) },
+  {
+    // The bytes as the writer has them: 11 header bytes (here: the input's first 11) and the
+    // entry (the rest), hashed without building the record.
+    name: 'aofkit recordChecksum (own wasm, writer path)',
+    low32: (_, index) => {
+      const record = records[index]!
+      return recordChecksum(record.type, record.length, record.offset, record.entry, 0)
+    },
+  },
+  { name: 'xxhash-wasm h64Raw (wasm, bigint)', low32: (b) => Number(BigInt.asUintN(32, h64Raw(b))) },
   { name: 'pure TypeScript, 32-bit halves', low32: pureLow32 },
   { name: '@node-rs/xxhash xxh64 (napi, bigint)', low32: (b) => Number(napiXxh64(b) & 0xffffffffn) },
   {
@@ -190,6 +210,23 @@ const subjects: Subject[] = [
     low32: (b) => xxhashAddon.XXHash64.hash(b as Buffer).readUInt32BE(4),
   },
 ]
+
+/** The offset field of a record-shaped input (bytes 3..10, little-endian; kept below 2^48). */
+function headerOffset(bytes: Uint8Array): number {
+  let value = 0
+  for (let index = 10; index >= 3; index--) value = value * 256 + bytes[index]!
+  return value
+}
+
+/** Random bytes shaped like a record's checksummed part: type, length of the rest, offset, data. */
+function recordShaped(size: number): Uint8Array {
+  const bytes = new Uint8Array(randomBytes(size))
+  bytes[1] = (size - 11) & 0xff
+  bytes[2] = (size - 11) >>> 8
+  bytes[9] = 0
+  bytes[10] = 0
+  return bytes
+}
 
 const sizes = [100, 111, 4096, 32768]
 const INPUT_COUNT = 64
@@ -204,7 +241,7 @@ function measure(subject: Subject, inputs: Uint8Array[], budgetMs: number): numb
     let count = 0
     let elapsedNs = 0
     do {
-      for (let i = 0; i < 1024; i++) sink ^= subject.low32(inputs[i & (INPUT_COUNT - 1)] as Uint8Array)
+      for (let i = 0; i < 1024; i++) sink ^= subject.low32(inputs[i & (INPUT_COUNT - 1)] as Uint8Array, i & (INPUT_COUNT - 1))
       count += 1024
       elapsedNs = Number(process.hrtime.bigint() - start)
     } while (elapsedNs < budgetMs * 1e6)
@@ -218,11 +255,17 @@ function measure(subject: Subject, inputs: Uint8Array[], budgetMs: number): numb
 const json = process.argv.includes('--json')
 const results: { size: number; subject: string; opsPerSec: number; nsPerOp: number; ratio: number }[] = []
 for (const size of sizes) {
-  const inputs = Array.from({ length: INPUT_COUNT }, () => new Uint8Array(randomBytes(size)))
-  for (const input of inputs) {
+  const inputs = Array.from({ length: INPUT_COUNT }, () => recordShaped(size))
+  records = inputs.map((input) => ({
+    type: input[0]!,
+    length: input.length - 11,
+    offset: headerOffset(input),
+    entry: input.slice(11),
+  }))
+  for (const [index, input] of inputs.entries()) {
     const expected = Number(xxhash64(input) & 0xffffffffn)
     for (const subject of subjects) {
-      if (subject.low32(input) >>> 0 !== expected) throw new Error(`${subject.name} disagrees at ${size} B`)
+      if (subject.low32(input, index) >>> 0 !== expected) throw new Error(`${subject.name} disagrees at ${size} B`)
     }
   }
   const budgetMs = size > 4096 ? 150 : 200

@@ -3,15 +3,38 @@
  * offset and data. The reference computes `uint32(h<<32) ^ uint32(h)`, which is just the low
  * half of `h` (docs/FORMAT.md).
  *
- * XXH64 comes from `xxhash-wasm` (WebAssembly). On 100-byte inputs it measured about 5.8 times
- * faster than our best pure TypeScript XXH64 on 32-bit halves, and ahead of the native packages
- * (docs/BENCHMARKS.md, "Record log"; bench/checksum.bench.ts). Its module is compiled once when
- * this file is first imported (a top-level await of a few milliseconds).
+ * XXH64 runs in a 582-byte WebAssembly module of our own (xxh64.wat), which returns the low 32
+ * bits as a plain number. The XXH64 packages we measured return a BigInt per call, and on a
+ * 100-byte record that allocation, with the copy of the input into their memory, cost more than
+ * the hash: the whole record checksum went from about 100 ns to about 45 ns
+ * (docs/BENCHMARKS.md, "Checksum choice"). Tests check every result against `xxhash-wasm`.
  * @module
  */
-import xxhashWasm from 'xxhash-wasm'
+import { XXH64_WASM } from './xxh64-wasm.ts'
 
-const { h64Raw } = await xxhashWasm()
+// The few WebAssembly names used here (the compiler's lib settings do not declare them).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object) => { exports: unknown }
+}
+
+interface Xxh64Exports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number }
+  /** XXH64 (seed 0) of memory[0, length), low 32 bits (signed). */
+  checksum(length: number): number
+}
+
+// 582 bytes: compiled synchronously at import, in well under a millisecond.
+const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_WASM, 'base64')))
+  .exports as unknown as Xxh64Exports
+let memory = new Uint8Array(wasm.memory.buffer)
+
+/** Makes the module's memory hold at least `length` bytes. */
+function reserve(length: number): void {
+  if (length <= memory.length) return
+  wasm.memory.grow(Math.ceil((length - memory.length) / 65536))
+  memory = new Uint8Array(wasm.memory.buffer)
+}
 
 /**
  * The logio checksum of `bytes[start, end)`: the low 32 bits of XXH64 with seed 0.
@@ -21,16 +44,39 @@ const { h64Raw } = await xxhashWasm()
  * @returns The checksum as an unsigned 32-bit number.
  */
 export function checksumRange(bytes: Uint8Array, start: number, end: number): number {
-  const input = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end)
-  return Number(BigInt.asUintN(32, h64Raw(input)))
+  const length = end - start
+  reserve(length)
+  memory.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
+  return wasm.checksum(length) >>> 0
 }
 
 /**
- * XXH64 (seed 0) of `bytes`, all 64 bits. For tests and tools; the record log needs only
- * {@link checksumRange}.
- * @param bytes - The input.
- * @returns The hash as an unsigned 64-bit bigint.
+ * The checksum of the record a writer is about to write, computed from its fields and the
+ * entry, without the record's bytes: what {@link checksumRange} returns over the record's type
+ * byte through its data. Copies no view of the entry when the record holds all of it.
+ * @param type - The record type.
+ * @param length - Data bytes in the record.
+ * @param offset - The record's offset field (a safe integer).
+ * @param entry - The entry the data comes from.
+ * @param dataStart - Index in `entry` of the record's first data byte.
+ * @returns The checksum as an unsigned 32-bit number.
  */
-export function xxhash64(bytes: Uint8Array): bigint {
-  return h64Raw(bytes)
+export function recordChecksum(type: number, length: number, offset: number, entry: Uint8Array, dataStart: number): number {
+  reserve(11 + length)
+  const target = memory
+  target[0] = type
+  target[1] = length & 0xff
+  target[2] = length >>> 8
+  const low = offset >>> 0
+  const high = (offset - low) / 4294967296
+  target[3] = low & 0xff
+  target[4] = (low >>> 8) & 0xff
+  target[5] = (low >>> 16) & 0xff
+  target[6] = low >>> 24
+  target[7] = high & 0xff
+  target[8] = (high >>> 8) & 0xff
+  target[9] = (high >>> 16) & 0xff
+  target[10] = high >>> 24
+  target.set(dataStart === 0 && length === entry.length ? entry : entry.subarray(dataStart, dataStart + length), 11)
+  return wasm.checksum(11 + length) >>> 0
 }

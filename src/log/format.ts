@@ -14,7 +14,7 @@
  * @module
  */
 
-import { checksumRange } from './checksum.ts'
+import { checksumRange, recordChecksum } from './checksum.ts'
 
 /** Size of a block: records never cross a multiple of this absolute file offset. */
 export const BLOCK_SIZE = 32768
@@ -135,24 +135,24 @@ export function encodedSize(position: number, entrySize: number): number {
 }
 
 /**
- * Writes a record header (with its checksum) into `target` at `at`; the data must already sit
- * at `at + HEADER_SIZE`.
+ * Writes a record header into `target` at `at`, with the checksum `sum` computed beforehand
+ * (see {@link recordChecksum}).
  * @param target - The buffer holding the record.
  * @param at - Index of the record's first byte in `target`.
+ * @param sum - The record's checksum.
  * @param type - The record type byte.
  * @param length - Number of data bytes.
  * @param offset - The offset field (a safe integer below 2^53).
  */
-export function sealRecord(target: Uint8Array, at: number, type: number, length: number, offset: number): void {
-  target[at + 4] = type
-  target[at + 5] = length & 0xff
-  target[at + 6] = length >>> 8
-  writeU64(target, at + 7, offset)
-  const sum = checksumRange(target, at + HeaderField.Type, at + HEADER_SIZE + length)
+function writeHeader(target: Uint8Array, at: number, sum: number, type: number, length: number, offset: number): void {
   target[at] = sum & 0xff
   target[at + 1] = (sum >>> 8) & 0xff
   target[at + 2] = (sum >>> 16) & 0xff
   target[at + 3] = sum >>> 24
+  target[at + 4] = type
+  target[at + 5] = length & 0xff
+  target[at + 6] = length >>> 8
+  writeU64(target, at + 7, offset)
 }
 
 /**
@@ -189,8 +189,10 @@ export function encodeRecord(
     offset = BLOCK_SIZE - blockOffset(firstPosition) + (recordIndex - 1) * BLOCK_SIZE
   }
   const length = dataEnd - dataStart
+  // The checksum is taken from the fields and the entry, not from `target`, which may be a
+  // file's mapping: the hash reads the same bytes either way, and this copies no view.
+  writeHeader(target, at, recordChecksum(type, length, offset, entry, dataStart), type, length, offset)
   target.set(length === entry.length ? entry : entry.subarray(dataStart, dataEnd), at + HEADER_SIZE)
-  sealRecord(target, at, type, length, offset)
   return HEADER_SIZE + length
 }
 
