@@ -79,6 +79,7 @@ const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
 const COMMITTED_INDEX = ShmOffset.committedSize / 8
 const WAITERS_INDEX = ShmOffset.waiters / 4
 const SEQUENCE_INDEX = ShmOffset.commitSequence / 4
+const FUTEX_WAITERS_INDEX = ShmOffset.futexWaiters / 4
 /** The sidecar byte the writer rewrites to raise an inotify event for waiting readers. */
 const POKE_OFFSET = 4095
 const POKE_BYTE = new Uint8Array(1)
@@ -500,12 +501,13 @@ export class AppendOnlyFile {
     this.#pokeReaders()
   }
 
-  /** Wakes readers in other threads and processes: a futex wake and an inotify event. */
+  /** Wakes readers in other threads and processes: an inotify event, and a futex wake if needed. */
   #pokeReaders(): void {
     const sidecar = this.#sidecar
     if (sidecar === null || Atomics.load(sidecar.words, WAITERS_INDEX) === 0) return
     Atomics.add(sidecar.words, SEQUENCE_INDEX, 1)
-    native.futexWake(sidecar.words, SEQUENCE_INDEX)
+    // A futex wake is a system call (about 1.5 µs): only for readers that sleep in one.
+    if (Atomics.load(sidecar.words, FUTEX_WAITERS_INDEX) !== 0) native.futexWake(sidecar.words, SEQUENCE_INDEX)
     try {
       writeSync(sidecar.fd, POKE_BYTE, 0, 1, POKE_OFFSET)
     } catch {

@@ -33,9 +33,10 @@ export const ShmOffset = {
   allocatedSize: 32, // f64: bytes of the data file allocated so far
   inode: 40, // f64: the data file's inode, to notice a replaced file
   device: 48, // f64: the data file's device
-  commitSequence: 56, // u32: bumped on wake-ups; readers futex-wait on it
-  waiters: 60, // u32: readers currently waiting
+  commitSequence: 56, // u32: bumped on wake-ups; a reader may futex-wait on it
+  waiters: 60, // u32: readers currently waiting, by any means
   bootId: 64, // 4 x u32: the kernel's boot id when the writer opened (zeros where unknown)
+  futexWaiters: 80, // u32: readers among `waiters` blocked in a futex wait on commitSequence
 } as const
 
 let bootWords: Int32Array | null = null
