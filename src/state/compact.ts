@@ -10,10 +10,11 @@
  * file find it replaced.
  * @module
  */
-import { closeSync, constants as fsConstants, fdatasync, fstatSync, openSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, constants as fsConstants, fdatasync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs'
 import { open as openAsync } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from '../aof/magic.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { sidecarPath } from '../aof/shm.ts'
@@ -251,7 +252,9 @@ export async function syncDirectory(directory: string): Promise<void> {
  * @returns What was done.
  * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the log; ERR_AOF_NOT_FOUND when
  *   there is none; the restore's errors (ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED…) when it is
- *   damaged before its tail (in an AppendOnlyFile, anywhere); system codes.
+ *   damaged before its tail (in an AppendOnlyFile, anywhere); ERR_AOF_INVALID_ARGUMENT when,
+ *   without `appendOnlyFile`, the file is an AppendOnlyFile (it has a `-shm` sidecar, or its
+ *   data ends with a magic number), which compacting as a plain file would break; system codes.
  */
 export async function compactFile(path: string, options: CompactFileOptions = {}): Promise<CompactResult> {
   if (typeof path !== 'string' || path.length === 0) throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
@@ -266,6 +269,13 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
   }
   try {
     lockExclusive(fd, path)
+    if (looksLikeAppendOnlyFile(fd, path)) {
+      throw new AofkitError(
+        ErrorCode.InvalidArgument,
+        `'${path}' holds an append-only file (magic numbers or a -shm sidecar): compact it with { appendOnlyFile: true }`,
+        { path },
+      )
+    }
     removeStaleCompaction(path)
     const sizeBefore = fstatSync(fd).size
     const { end } = recoverForWriting(new FileSource(fd, { path }))
@@ -287,6 +297,35 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
   } finally {
     closeSync(fd)
   }
+}
+
+/**
+ * True when the file is an AppendOnlyFile rather than a plain log: it has a `-shm` sidecar, or
+ * its last non-zero bytes are a MagicTail or MagicCheckpoint (an AppendOnlyFile's data ends
+ * with one, followed by allocated zeros). Compacting one as a plain file would drop the magic
+ * numbers its recovery needs.
+ */
+function looksLikeAppendOnlyFile(fd: number, path: string): boolean {
+  if (existsSync(sidecarPath(path))) return true
+  // Walk back over the zeros an AppendOnlyFile allocates ahead (a plain log has none).
+  const chunk = Buffer.allocUnsafe(1 << 20)
+  let end = fstatSync(fd).size
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length)
+    const read = readSync(fd, chunk, 0, end - start, start)
+    let last = read - 1
+    while (last >= 0 && chunk[last] === 0) last--
+    if (last >= 0) {
+      const magicEnd = start + last + 1
+      if (magicEnd < MAGIC_SIZE) return false
+      const magic = Buffer.allocUnsafe(MAGIC_SIZE)
+      readSync(fd, magic, 0, MAGIC_SIZE, magicEnd - MAGIC_SIZE)
+      const value = magic.readBigUInt64LE(0)
+      return value === MAGIC_TAIL || value === MAGIC_CHECKPOINT
+    }
+    end = start
+  }
+  return false
 }
 
 async function compactAppendOnlyPath(path: string, options: OpenOptions): Promise<CompactResult> {

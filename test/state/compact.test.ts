@@ -4,7 +4,7 @@
 // restores the same state; in a plain file and in an AppendOnlyFile (new file and sidecar
 // swapped in, readers of the old file told it was replaced).
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { AppendOnlyFile } from '../../src/aof/append-only-file.ts'
@@ -260,6 +260,15 @@ describe('compaction over an AppendOnlyFile', () => {
     await fill(writer, 5)
     await writer.close()
     const before = restoreAppendOnly(path)
+    // Without the option it would be rewritten as a plain log, losing its magic numbers:
+    // refused, with or without the sidecar, and the file is left as it was.
+    const bytes = readFileSync(path)
+    await assert.rejects(compactFile(path), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+    const sidecar = readFileSync(sidecarPath(path))
+    rmSync(sidecarPath(path))
+    await assert.rejects(compactFile(path), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+    writeFileSync(sidecarPath(path), sidecar)
+    assert.deepEqual(readFileSync(path), bytes)
     const result = await compactFile(path, { appendOnlyFile: true })
     assert.equal(result.compacted, true)
     assert.deepEqual(restoreAppendOnly(path), { ...before, epoch: 0 })
