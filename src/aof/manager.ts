@@ -14,6 +14,7 @@ import { checkOpenArguments, openAnonymous, openFile } from './open-file.ts'
 import type { FileResources, OpenOptions } from './open-file.ts'
 import { Operation, StatsRecorder, nowNs } from './stats.ts'
 import type { Stats } from './stats.ts'
+import { writePublishedStats } from './stats-file.ts'
 
 /** Options of a {@link Manager}. */
 export interface ManagerOptions {
@@ -25,6 +26,14 @@ export interface ManagerOptions {
   readMode?: number
   /** Interval of the background flush of open files, in ms; 0 turns it off. Default: 1000. */
   flushIntervalMs?: number
+  /**
+   * Publish {@link Manager.stats} for other processes: a JSON file at this path (resolved
+   * against `dir`), replaced atomically every `statsIntervalMs` and once more at close, which
+   * `aof stats` reads. Default: none.
+   */
+  statsFile?: string
+  /** Interval of the statistics file's updates, in ms (at least 10). Default: 1000. */
+  statsIntervalMs?: number
 }
 
 function checkMode(name: string, value: unknown, fallback: number): number {
@@ -51,6 +60,8 @@ export class Manager {
   readonly #finalizer: FinalizationRegistry<{ key: string; fd: number; sidecarFd: number; mappedBytes: number }>
   readonly #owner: FileOwner
   #flushTimer: NodeJS.Timeout | null = null
+  readonly #statsFile: string | null
+  #statsTimer: NodeJS.Timeout | null = null
   #closed = false
 
   constructor(options: ManagerOptions = {}) {
@@ -68,6 +79,19 @@ export class Manager {
       throw new AofkitError(ErrorCode.InvalidArgument, `flushIntervalMs must be a non-negative number, got ${String(interval)}`)
     }
     this.flushIntervalMs = interval
+    if (options.statsFile !== undefined && (typeof options.statsFile !== 'string' || options.statsFile.length === 0)) {
+      throw new AofkitError(ErrorCode.InvalidArgument, 'statsFile must be a non-empty string')
+    }
+    const statsInterval = options.statsIntervalMs ?? 1000
+    if (typeof statsInterval !== 'number' || !Number.isFinite(statsInterval) || statsInterval < 10) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `statsIntervalMs must be a number >= 10, got ${String(statsInterval)}`)
+    }
+    this.#statsFile = options.statsFile === undefined ? null : resolve(this.dir, options.statsFile)
+    if (this.#statsFile !== null) {
+      this.#publishStats(false)
+      this.#statsTimer = setInterval(() => this.#publishStats(false), statsInterval)
+      this.#statsTimer.unref()
+    }
     const stats = this.#stats
     const files = this.#files
     const readMode = this.readMode
@@ -161,6 +185,25 @@ export class Manager {
     if (this.#flushTimer !== null) clearInterval(this.#flushTimer)
     this.#flushTimer = null
     await Promise.all(this.files().map((file) => file.close()))
+    if (this.#statsTimer !== null) clearInterval(this.#statsTimer)
+    this.#statsTimer = null
+    if (this.#statsFile !== null) this.#publishStats(true)
+  }
+
+  /** Writes the statistics file; a failure to write it never disturbs the files. */
+  #publishStats(closed: boolean): void {
+    try {
+      writePublishedStats(this.#statsFile as string, {
+        format: 'aofkit-stats',
+        pid: process.pid,
+        time: Date.now(),
+        closed,
+        files: this.files().map((file) => file.path),
+        stats: this.#stats.snapshot(),
+      })
+    } catch {
+      // Statistics are best effort; the next interval tries again.
+    }
   }
 
   #adopt(key: string, resources: FileResources): AppendOnlyFile {

@@ -17,7 +17,7 @@ import type { Magic } from './magic.ts'
 import { RecoveryKind, lastNonZero, recoverWithMagic } from './recovery.ts'
 import type { RecoveryFunction, RecoveryResult } from './recovery.ts'
 import { Sidecar } from './shm.ts'
-import { Operation } from './stats.ts'
+import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 
 /** How to recover an existing file on open (the seed's Recovery). */
@@ -157,6 +157,7 @@ export function openFile(
   writeMode: number,
   stats: StatsRecorder,
 ): FileResources {
+  const startNs = nowNs()
   const recovery = normalizeRecovery(options.recovery)
   const geometryOptions = options.geometry ?? {}
   let geometry = new Geometry(geometryOptions)
@@ -321,7 +322,8 @@ export function openFile(
         })
         allocated = target
       }
-      if (created) stats.record(Operation.create, 0, true)
+      // A create is timed from the start of the open to its file being allocated.
+      if (created) stats.record(Operation.create, startNs, true)
       sidecar?.initialize({
         fileState: FileState.Opened,
         committedSize: size,

@@ -49,3 +49,35 @@ test('stats of a directory: a table of files and the manager statistics', async 
   writer.process.kill('SIGKILL')
   await writer.exited
 })
+
+test('stats shows the statistics a running process publishes (Manager statsFile)', async () => {
+  const own = mkdtempSync(join(tmpdir(), 'aofkit-cli-stats-published-'))
+  try {
+    const { Manager } = await import('../../src/index.ts')
+    const manager = new Manager({ dir: own, flushIntervalMs: 0, statsFile: 'app.stats.json' })
+    const file = manager.open('app.aof', { create: true })
+    file.write(Buffer.from('hello'))
+    await file.sync()
+    await manager.close()
+
+    const run = aof(['stats', join(own, 'app.stats.json')])
+    assert.equal(run.status, 0, run.stderr)
+    assert.match(run.stdout, /Published statistics .*app\.stats\.json \(pid \d+, closed its manager;/)
+    assert.match(run.stdout, /\nsyncs\s+1\n/)
+    assert.doesNotMatch(run.stdout, /Manager statistics/)
+
+    // In a directory, beside the data file it describes.
+    const both = JSON.parse(aof(['stats', '--json', own]).stdout) as {
+      files: { path: string }[]
+      published: { path: string; stats: { pid: number; stats: Record<string, number> } }[]
+    }
+    assert.deepEqual(
+      both.files.map((row) => row.path),
+      [join(own, 'app.aof')],
+    )
+    assert.equal(both.published[0]?.stats.pid, process.pid)
+    assert.equal(both.published[0]?.stats.stats['creates'], 1)
+  } finally {
+    rmSync(own, { recursive: true, force: true })
+  }
+})

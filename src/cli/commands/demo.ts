@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { dirname, extname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 
@@ -17,7 +17,7 @@ import { sidecarPath } from '../../aof/shm.ts'
 import { checkLedger } from '../demo/check.ts'
 import { onLines } from '../demo/protocol.ts'
 import type { FollowerReport } from '../demo/protocol.ts'
-import { openLedger } from '../demo/store.ts'
+import { openLedger, statsPath } from '../demo/store.ts'
 import { count, progressLine, summaryTable } from '../demo/summary.ts'
 import type { DemoSummary } from '../demo/summary.ts'
 import { IN_FLIGHT, SNAPSHOT_EVERY } from '../demo/writer.ts'
@@ -103,6 +103,7 @@ export async function demo(options: DemoOptions): Promise<number> {
       // A fresh ledger each run: the check compares with updates 1..n of this run's model.
       rmSync(path, { force: true })
       rmSync(sidecarPath(path), { force: true })
+      rmSync(statsPath(path), { force: true })
     }
     return await runDemo(path, seconds, json, say)
   } finally {
@@ -115,6 +116,7 @@ async function runDemo(path: string, seconds: number, json: boolean, say: (text:
   const entry = fileURLToPath(new URL(`../main${extname(import.meta.url)}`, import.meta.url))
   say(`aofkit demo: a writer process keeps a bank ledger in ${path}\n`)
   say(`  (a state log in an append-only file, sync 'always'); a second process follows it live.\n`)
+  say(`  While it runs, \`aof stats ${dirname(path)}\` shows the files and the writer's statistics.\n`)
 
   let writerPid = 0
   let acknowledged = 0

@@ -1,11 +1,8 @@
 /**
  * `aof stats FILE|DIR...`: a table of a set of files as another process sees them (kind,
- * state, writer, sizes, entries), then the statistics of a Manager that opened each of them
+ * state, writer, sizes, entries); the statistics running processes publish (`*.stats.json`,
+ * the Manager's `statsFile` option); then the statistics of a Manager that opened each file
  * read-only and read it through once.
- *
- * There is no channel to a running process's own Manager: its counters live in its memory. What
- * another process can know is in the files and their `-shm` sidecars (committed size, writer
- * pid, allocation), and that is what the first table shows; docs/CLI.md says so.
  * @module
  */
 import { readdirSync, statSync } from 'node:fs'
@@ -17,6 +14,8 @@ import { Manager } from '../../aof/manager.ts'
 import { RecoveryReadOnly } from '../../aof/open-file.ts'
 import { STATS_KEYS } from '../../aof/stats.ts'
 import type { Stats } from '../../aof/stats.ts'
+import { readPublishedStats } from '../../aof/stats-file.ts'
+import type { PublishedStats } from '../../aof/stats-file.ts'
 import { ErrorCode, isAofkitError } from '../../errors.ts'
 import { LogReader } from '../../log/log-reader.ts'
 import { scanLog } from '../../log/scan.ts'
@@ -59,7 +58,7 @@ function expand(paths: readonly string[]): string[] {
       continue
     }
     for (const name of readdirSync(path).sort()) {
-      if (name.endsWith('-shm') || name.endsWith('.compact') || /\.cut-\d+(\.\d+)?$/.test(name)) continue
+      if (name.endsWith('-shm') || name.endsWith('.compact') || name.endsWith('.tmp') || /\.cut-\d+(\.\d+)?$/.test(name)) continue
       const full = join(path, name)
       if (statSync(full).isFile()) files.push(full)
     }
@@ -110,10 +109,52 @@ function statValue(key: keyof Stats, value: number): string {
   return String(value)
 }
 
+/** Statistics files a Manager publishes (its `statsFile` option) are named like this. */
+function isStatsFile(path: string): boolean {
+  return path.endsWith('.stats.json')
+}
+
+/** Whether process `pid` exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The table of one published statistics file. */
+function publishedTable(path: string, published: PublishedStats, all: boolean): string {
+  const age = Math.max(0, (Date.now() - published.time) / 1000).toFixed(1)
+  const who = published.closed
+    ? `pid ${published.pid}, closed its manager`
+    : alive(published.pid)
+      ? color.green(`pid ${published.pid}, running`)
+      : color.red(`pid ${published.pid}, gone`)
+  const keys = STATS_KEYS.filter((key) => all || published.stats[key] !== 0)
+  const body = table(
+    ['statistic', 'value'],
+    keys.map((key) => [key, statValue(key, published.stats[key])]),
+    ['left', 'right'],
+  )
+  const files = published.files.length === 0 ? 'no files open' : published.files.join(', ')
+  return `${color.bold('Published statistics')} ${path} ${color.dim(`(${who}; written ${age} s ago; ${files})`)}\n${body}\n`
+}
+
 /** Runs `aof stats`. */
 export async function stats(paths: readonly string[], options: StatsOptions): Promise<number> {
-  const files = expand(paths)
-  if (files.length === 0) throw usageError('no files to look at')
+  const expanded = expand(paths)
+  const files = expanded.filter((path) => !isStatsFile(path))
+  const published: { path: string; stats: PublishedStats }[] = []
+  for (const path of expanded.filter(isStatsFile)) {
+    try {
+      published.push({ path, stats: readPublishedStats(path) })
+    } catch (error) {
+      warn(`${path}: ${(error as Error).message}`)
+    }
+  }
+  if (files.length === 0 && published.length === 0) throw usageError('no files to look at')
   const manager = new Manager({ flushIntervalMs: 0 })
   const rows: FileRow[] = []
   try {
@@ -155,7 +196,7 @@ export async function stats(paths: readonly string[], options: StatsOptions): Pr
   }
   const managerStats = manager.stats()
   if (options.json === true) {
-    printJson({ files: rows, manager: managerStats })
+    printJson({ files: rows, published, manager: managerStats })
     return rows.some((row) => row.damaged) ? ExitCode.problem : ExitCode.ok
   }
   const fileTable = table(
@@ -177,7 +218,9 @@ export async function stats(paths: readonly string[], options: StatsOptions): Pr
     keys.map((key) => [key, statValue(key, managerStats[key])]),
     ['left', 'right'],
   )
-  await write(`${fileTable}\n${color.bold('Manager statistics')} ${color.dim('(this process: each append-only file opened read-only and read once)')}\n${statsTable}`)
+  const publishedTables = published.map((entry) => publishedTable(entry.path, entry.stats, options.all === true)).join('\n')
+  const own = `${color.bold('Manager statistics')} ${color.dim('(this process: each append-only file opened read-only and read once)')}\n${statsTable}`
+  await write(files.length === 0 ? publishedTables : `${fileTable}\n${publishedTables}${publishedTables === '' ? '' : '\n'}${own}`)
   return rows.some((row) => row.damaged) ? ExitCode.problem : ExitCode.ok
 }
 
@@ -186,13 +229,14 @@ export function register(program: Command, done: (code: number) => void): void {
   program
     .command('stats')
     .description('a table of files (state, writer, sizes, entries) and the statistics of a Manager reading them')
-    .argument('<paths...>', 'files, or directories (their files, without sidecars), e.g. a running demo’s directory')
+    .argument('<paths...>', 'files (data files, or *.stats.json a Manager publishes), or directories (their files), e.g. a running demo’s directory')
     .option('--json', 'print {files: [...], manager: Stats}')
     .option('--all', 'list every statistic, zeros included')
     .addHelpText(
       'after',
-      '\nA running process’s own Manager counters are in its memory and cannot be read from here; the file\n' +
-        'table shows what the files and their -shm sidecars say (committed size, writer pid, allocation).\n' +
+      '\nA running process’s Manager counters are shown when it publishes them (the Manager option\n' +
+        'statsFile, a *.stats.json file; the demo does); otherwise the file table shows what the files and\n' +
+        'their -shm sidecars say (committed size, writer pid, allocation).\n' +
         'Exit codes: 0 ok, 1 a file is damaged, 2 usage error.',
     )
     .action(async (paths: string[], options: StatsOptions) => {

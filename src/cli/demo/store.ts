@@ -3,7 +3,9 @@
  * restarting after a crash opens it (the writer child does the same on start).
  * @module
  */
-import { AppendOnlyFile } from '../../aof/append-only-file.ts'
+import type { AppendOnlyFile } from '../../aof/append-only-file.ts'
+import { defaultManager } from '../../aof/manager.ts'
+import type { Manager } from '../../aof/manager.ts'
 import { RecoveryKind } from '../../aof/recovery.ts'
 import type { TailCut } from '../../state/recover.ts'
 import { StateWriter } from '../../state/state-writer.ts'
@@ -39,10 +41,12 @@ export interface OpenedLedger {
  * Opens (creating if needed) the ledger at `path`: the append-only file's recovery finds the
  * committed data, the state writer restores the latest snapshot, and the epoch's updates are
  * replayed through {@link applyLedger}.
+ * @param path - The ledger's file.
+ * @param manager - The manager to open it with (the writer's publishes its statistics).
  * @throws {@link AofkitError} what {@link AppendOnlyFile.open} and {@link StateWriter.open} throw.
  */
-export async function openLedger(path: string): Promise<OpenedLedger> {
-  const file = AppendOnlyFile.open(path, { create: true, geometry: GEOMETRY })
+export async function openLedger(path: string, manager: Manager = defaultManager()): Promise<OpenedLedger> {
+  const file = manager.open(path, { create: true, geometry: GEOMETRY })
   let writer: StateWriter | null = null
   try {
     writer = await StateWriter.open(file, { sync: 'always' })
@@ -70,4 +74,9 @@ export async function openLedger(path: string): Promise<OpenedLedger> {
     await file.close()
     throw error
   }
+}
+
+/** Where the demo's writer publishes its Manager statistics: `<dir>/<name>.stats.json`. */
+export function statsPath(ledgerPath: string): string {
+  return `${ledgerPath.replace(/\.aof$/, '')}.stats.json`
 }

@@ -9,7 +9,8 @@ import { once } from 'node:events'
 import { ledgerOperation, applyLedger, encodeLedger } from './ledger.ts'
 import type { LedgerUpdate } from './ledger.ts'
 import { onLines, sendLine } from './protocol.ts'
-import { openLedger } from './store.ts'
+import { openLedger, statsPath } from './store.ts'
+import { Manager } from '../../aof/manager.ts'
 
 /** Updates in flight at once: enough that each fdatasync carries a large group. */
 export const IN_FLIGHT = 256
@@ -30,7 +31,9 @@ const LIFETIME_MS = 120_000
  * @returns Never, unless the parent goes away (then 0) or the log fails (then it throws).
  */
 export async function demoWriter(path: string): Promise<number> {
-  const ledger = await openLedger(path)
+  // Its statistics, published next to the ledger for `aof stats <dir>` while the demo runs.
+  const manager = new Manager({ statsFile: statsPath(path), statsIntervalMs: 250 })
+  const ledger = await openLedger(path, manager)
   const { writer, state } = ledger
   let go = false
   const started = new Promise<void>((resolve) => {
