@@ -72,6 +72,8 @@ export interface FileOwner {
   readonly readMode: number
   /** Called once the file is closed. */
   release(file: AppendOnlyFile): void
+  /** Called when the file was renamed from `previousPath`. */
+  renamed(file: AppendOnlyFile, previousPath: string): void
 }
 
 const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
@@ -111,7 +113,7 @@ export class AppendOnlyFile {
   }
 
   readonly #owner: FileOwner
-  readonly #path: string
+  #path: string
   readonly #fd: number
   readonly #anonymous: boolean
   readonly #geometry: Geometry
@@ -456,6 +458,16 @@ export class AppendOnlyFile {
       }
       this.#waiting.push(resume)
     })
+  }
+
+  /**
+   * @internal The file was renamed to `path` (a state log's compaction renames its new file
+   * over the old one): `path`, error messages and the manager's registry name it so from now on.
+   */
+  renamed(path: string): void {
+    const previous = this.#path
+    this.#path = path
+    this.#owner.renamed(this, previous)
   }
 
   /** @internal Releases what a garbage-collected file held; see Manager. */

@@ -103,6 +103,12 @@ export class Manager {
         const key = file.isAnonymous ? `anonymous:${file.path}` : file.path
         if (files.get(key)?.deref() === file) files.delete(key)
       },
+      renamed: (file: AppendOnlyFile, previousPath: string) => {
+        const ref = files.get(previousPath)
+        if (ref?.deref() !== file) return
+        files.delete(previousPath)
+        files.set(file.path, ref)
+      },
     }
     // A file dropped without close() still holds descriptors: release them and count it.
     this.#finalizer = new FinalizationRegistry((held) => {

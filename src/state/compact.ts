@@ -208,7 +208,11 @@ export async function prepareAppendOnlyCompaction(
       // The data file first: the moment it is renamed, the new log is the log. A crash before
       // the sidecar follows leaves the old sidecar, whose inode no longer matches: recovery
       // then trusts the magic numbers, and the new file ends in a clean MagicTail.
-      install: () => rename(temporary, path),
+      install: () => {
+        rename(temporary, path)
+        // Named by the log's path from now on, in its messages and its manager.
+        newFile.renamed(path)
+      },
       settle: async () => {
         rename(sidecarPath(temporary), sidecarPath(path))
         await syncDirectory(dirname(path))

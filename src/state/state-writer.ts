@@ -389,6 +389,15 @@ export class StateWriter {
     return { epoch: restored.epoch, end: source.size, cut: null }
   }
 
+  /**
+   * The AppendOnlyFile the log is kept in, or null for a plain file or a sink. A compaction
+   * swaps in a new file: read this again after one.
+   */
+  get appendOnlyFile(): AppendOnlyFile | null {
+    const target = this.#target
+    return target instanceof AppendOnlyFileTarget ? target.file : null
+  }
+
   /** The current epoch: the offset of the latest snapshot (0 before any). */
   get epoch(): number {
     return this.#epoch

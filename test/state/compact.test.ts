@@ -160,6 +160,8 @@ describe('compaction over an AppendOnlyFile', () => {
     assert.notEqual(statSync(path).ino, inodeBefore)
     assert.equal(existsSync(compactionPath(path)), false)
     assert.equal(existsSync(sidecarPath(compactionPath(path))), false)
+    // The writer's file goes by the log's path, not the temporary name it was written under.
+    assert.equal(writer.appendOnlyFile?.path, path)
     // A reader opening the path now follows the new writer through the renamed sidecar.
     const reader = AppendOnlyFile.openReader(path)
     t.after(() => reader.close())
