@@ -121,7 +121,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: 'tail-latency',
     file: 'tail-latency.bench.ts',
     quickArgs: [],
-    quickEnv: { BENCH_WARMUP: '100', BENCH_SAMPLES: '500', BENCH_CATCHUP_BYTES: String(64 * 1024 * 1024) },
+    quickEnv: { BENCH_WARMUP: '100', BENCH_SAMPLES: '500', BENCH_ROUNDS: '1', BENCH_CATCHUP_BYTES: String(64 * 1024 * 1024) },
     ratios: (result) => {
       const all = rows(result, 'rows')
       const find = (prefix: string): Json | undefined => all.find((row) => String(row['name']).startsWith(prefix))
