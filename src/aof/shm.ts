@@ -71,6 +71,41 @@ export interface SidecarSnapshot {
   sameBoot: boolean
 }
 
+/** The fields of a sidecar page, or null when it holds none (new, foreign or torn). */
+function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
+  if (words[ShmOffset.magic / 4] !== SHM_MAGIC || words[ShmOffset.version / 4] !== SHM_VERSION) return null
+  return {
+    writerPid: words[ShmOffset.writerPid / 4]!,
+    fileState: words[ShmOffset.fileState / 4]!,
+    committedSize: floats[ShmOffset.committedSize / 8]!,
+    lastCheckpoint: floats[ShmOffset.lastCheckpoint / 8]!,
+    allocatedSize: floats[ShmOffset.allocatedSize / 8]!,
+    inode: floats[ShmOffset.inode / 8]!,
+    device: floats[ShmOffset.device / 8]!,
+    sameBoot: currentBootWords().every((word, k) => words[ShmOffset.bootId / 4 + k] === word),
+  }
+}
+
+/**
+ * Reads the sidecar of `dataPath` as it is on disk, without creating, locking, mapping or
+ * changing anything: for tools that look at files other processes write. Null when there is
+ * none or it holds no valid page. Check `inode` and `device` against the data file before
+ * trusting it.
+ */
+export function readSidecarFile(dataPath: string): SidecarSnapshot | null {
+  let page: Buffer
+  try {
+    page = readFileSync(sidecarPath(dataPath))
+  } catch {
+    return null
+  }
+  if (page.length < SHM_SIZE) return null
+  // A fresh, aligned copy, so the fields read through the same views as a mapped page.
+  const copy = new ArrayBuffer(SHM_SIZE)
+  new Uint8Array(copy).set(page.subarray(0, SHM_SIZE))
+  return parseSidecar(new Int32Array(copy), new Float64Array(copy))
+}
+
 /** A mapped sidecar. Field access is through typed views over the shared page. */
 export class Sidecar {
   readonly path: string
@@ -106,19 +141,7 @@ export class Sidecar {
 
   /** What the page holds, or null when it holds no valid sidecar (new, foreign or torn). */
   read(): SidecarSnapshot | null {
-    if (this.words[ShmOffset.magic / 4] !== SHM_MAGIC || this.words[ShmOffset.version / 4] !== SHM_VERSION) {
-      return null
-    }
-    return {
-      writerPid: this.words[ShmOffset.writerPid / 4]!,
-      fileState: this.words[ShmOffset.fileState / 4]!,
-      committedSize: this.floats[ShmOffset.committedSize / 8]!,
-      lastCheckpoint: this.floats[ShmOffset.lastCheckpoint / 8]!,
-      allocatedSize: this.floats[ShmOffset.allocatedSize / 8]!,
-      inode: this.floats[ShmOffset.inode / 8]!,
-      device: this.floats[ShmOffset.device / 8]!,
-      sameBoot: currentBootWords().every((word, k) => this.words[ShmOffset.bootId / 4 + k] === word),
-    }
+    return parseSidecar(this.words, this.floats)
   }
 
   /** Claims the page for a new writer of the data file with the given identity. */

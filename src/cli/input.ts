@@ -6,14 +6,14 @@
  * disturbed.
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
 
 import { FileState } from '../aof/file-state.ts'
 import { Manager } from '../aof/manager.ts'
 import { RecoveryReadOnly } from '../aof/open-file.ts'
 import { RecoveryKind } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
-import { SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmOffset, sidecarPath } from '../aof/shm.ts'
+import { readSidecarFile } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
@@ -106,42 +106,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function bootWords(): number[] {
-  try {
-    const hex = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').replace(/[^0-9a-f]/gi, '')
-    if (hex.length === 32) return [0, 1, 2, 3].map((k) => Number.parseInt(hex.slice(k * 8, k * 8 + 8), 16) | 0)
-  } catch {
-    // not Linux
-  }
-  return [0, 0, 0, 0]
-}
-
 /** The sidecar of `path` if it belongs to this very file (same inode and device), else null. */
 function readSidecar(path: string, inode: number, device: number): SidecarInfo | null {
-  const shm = sidecarPath(path)
-  if (!existsSync(shm)) return null
-  let page: Buffer
-  try {
-    page = readFileSync(shm)
-  } catch {
-    return null
-  }
-  if (page.length < SHM_SIZE) return null
-  const u32 = (offset: number): number => page.readUInt32LE(offset)
-  const f64 = (offset: number): number => page.readDoubleLE(offset)
-  if (u32(ShmOffset.magic) !== SHM_MAGIC || u32(ShmOffset.version) !== SHM_VERSION) return null
-  if (f64(ShmOffset.inode) !== inode || f64(ShmOffset.device) !== device) return null
-  const writerPid = u32(ShmOffset.writerPid)
-  const boot = bootWords()
-  const fileState = u32(ShmOffset.fileState)
+  const sidecar = readSidecarFile(path)
+  if (sidecar === null || sidecar.inode !== inode || sidecar.device !== device) return null
   return {
-    writerPid,
-    writerAlive: fileState === FileState.Opened && processAlive(writerPid),
-    fileState,
-    committedSize: f64(ShmOffset.committedSize),
-    lastCheckpoint: f64(ShmOffset.lastCheckpoint),
-    allocatedSize: f64(ShmOffset.allocatedSize),
-    sameBoot: boot.every((word, k) => page.readInt32LE(ShmOffset.bootId + 4 * k) === word),
+    writerPid: sidecar.writerPid,
+    writerAlive: sidecar.fileState === FileState.Opened && processAlive(sidecar.writerPid),
+    fileState: sidecar.fileState,
+    committedSize: sidecar.committedSize,
+    lastCheckpoint: sidecar.lastCheckpoint,
+    allocatedSize: sidecar.allocatedSize,
+    sameBoot: sidecar.sameBoot,
   }
 }
 

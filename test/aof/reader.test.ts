@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import type { TestContext } from 'node:test'
 import { Worker } from 'node:worker_threads'
 
-import { AppendOnlyFile, ErrorCode, FileState, Manager } from '../../src/index.ts'
+import { AppendOnlyFile, ErrorCode, FileState, Manager, sidecarPath } from '../../src/index.ts'
 import type { ReadEvent } from '../../src/index.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
@@ -208,4 +208,20 @@ test('read and readInto return committed bytes only, and reject ranges past them
   file.write(Buffer.from('!'))
   assert.equal(reader.readInto(target.subarray(0, 2), 11), 2)
   assert.equal(target.subarray(0, 2).toString(), 'd!')
+})
+
+test('readSidecarFile reads the page a writer keeps, without touching it; null without one', async (t) => {
+  const { readSidecarFile } = await import('../../src/aof/shm.ts')
+  const { file, path } = fresh(t)
+  file.write(Buffer.from('abc'))
+  const before = readFileSync(sidecarPath(path))
+  const page = readSidecarFile(path)
+  assert.ok(page !== null)
+  assert.equal(page.writerPid, process.pid)
+  assert.equal(page.fileState, FileState.Opened)
+  assert.equal(page.committedSize, 3)
+  assert.equal(page.sameBoot, true)
+  assert.equal(page.inode, statSync(path).ino)
+  assert.deepEqual(readFileSync(sidecarPath(path)), before)
+  assert.equal(readSidecarFile(`${path}.missing`), null)
 })
