@@ -51,7 +51,8 @@ export interface ScanOptions {
   onProgress?: (offset: number) => void
 }
 
-function isLogError(error: unknown): error is AofkitError {
+/** True for the record log's own errors: damage, not a failed read. */
+export function isLogError(error: unknown): error is AofkitError {
   return error instanceof AofkitError && (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof)
 }
 
@@ -147,15 +148,32 @@ function allZero(source: LogSource, begin: number, end: number): boolean {
  */
 export function findEntries(source: LogSource, begin: number, end: number): number[] {
   const found: number[] = []
+  for (let at = begin; at < end; ) {
+    const entry = findEntry(source, at, end)
+    if (entry === null) break
+    found.push(entry.offset)
+    // Step over the entry: its records cannot start another one.
+    at = Math.max(entry.offset + entry.size, entry.offset + 1)
+  }
+  return found
+}
+
+/**
+ * The first whole entry whose first record starts in `[begin, end)`: a FULL or FIRST record
+ * (type 1 or 2, offset 0, checksum right) from which a reader gets a complete entry. Every byte
+ * position is a candidate; the cheap type and offset tests come first.
+ * @param source - The log's bytes.
+ * @param begin - First candidate offset.
+ * @param end - Candidates stop before this offset.
+ * @returns The entry's offset and encoded size, or null when there is none.
+ */
+export function findEntry(source: LogSource, begin: number, end: number): { offset: number; size: number } | null {
   const record: ParsedRecord = { type: 0, length: 0, offset: 0 }
-  let at = begin
-  while (at < end) {
-    const blockStart = at - (at % BLOCK_SIZE)
+  for (let blockStart = begin - (begin % BLOCK_SIZE); blockStart < end; blockStart += BLOCK_SIZE) {
     // A copy: the reader below may reuse the source's buffer.
     const block = source.read(blockStart, BLOCK_SIZE).slice()
-    if (block.length === 0) break
-    let next = blockStart + BLOCK_SIZE
-    for (let k = at - blockStart; k + HEADER_SIZE < block.length && blockStart + k < end; k++) {
+    if (block.length === 0) return null
+    for (let k = Math.max(0, begin - blockStart); k + HEADER_SIZE < block.length && blockStart + k < end; k++) {
       const type = block[k + 4]
       if (type !== RecordType.Full && type !== RecordType.First) continue
       let zero = true
@@ -173,12 +191,8 @@ export function findEntries(source: LogSource, begin: number, end: number): numb
       } catch (error) {
         if (!isLogError(error)) throw error
       }
-      if (entry === null) continue
-      found.push(offset)
-      next = offset + encodedSize(offset, entry.length)
-      break
+      if (entry !== null) return { offset, size: encodedSize(offset, entry.length) }
     }
-    at = Math.max(next, at + 1)
   }
-  return found
+  return null
 }

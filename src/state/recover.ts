@@ -7,10 +7,10 @@
  * @module
  */
 import { AofkitError, ErrorCode } from '../errors.ts'
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, encodedSize, parseRecord } from '../log/format.ts'
-import type { ParsedRecord } from '../log/format.ts'
+import { BLOCK_SIZE, encodedSize } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
+import { findEntry, isLogError } from '../log/scan.ts'
 import type { LogSource } from '../log/sources.ts'
 import { restoreFromLog } from './restore.ts'
 
@@ -34,43 +34,12 @@ export interface Recovered {
   cut: TailCut | null
 }
 
-function isLogError(error: unknown): error is AofkitError {
-  return (
-    error instanceof AofkitError &&
-    (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof)
-  )
-}
-
 /**
- * True if a whole record-log entry starts after `from`: a FULL or FIRST record (type 1 or 2,
- * offset 0, checksum right) from which a reader gets a complete entry. Every byte position is
- * a candidate, since the reference's resync would skip the rest of a damaged block; the cheap
- * type and offset tests come first, so a tail of zeros or random bytes is scanned quickly.
+ * True if a whole record-log entry starts after `from` (see {@link findEntry}): every byte
+ * position is a candidate, since the reference's resync would skip the rest of a damaged block.
  */
 function completeEntryAfter(source: LogSource, from: number): boolean {
-  const record: ParsedRecord = { type: 0, length: 0, offset: 0 }
-  for (let blockStart = from - (from % BLOCK_SIZE); blockStart < source.size; blockStart += BLOCK_SIZE) {
-    const block = source.read(blockStart, BLOCK_SIZE).slice()
-    const first = Math.max(0, from + 1 - blockStart)
-    for (let at = first; at + HEADER_SIZE < block.length; at++) {
-      const type = block[at + 4]
-      if (type !== RecordType.Full && type !== RecordType.First) continue
-      let zero = true
-      for (let k = at + 7; k < at + 15; k++) {
-        if (block[k] !== 0) {
-          zero = false
-          break
-        }
-      }
-      if (!zero || !parseRecord(block, at, record)) continue
-      try {
-        if (new LogReader(source, { offset: blockStart + at }).read() !== null) return true
-      } catch (error) {
-        if (!isLogError(error)) throw error
-      }
-    }
-  }
-  return false
+  return findEntry(source, from + 1, source.size) !== null
 }
 
 /**
