@@ -14,7 +14,7 @@ import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { alignToPage } from './geometry.ts'
 import { recoverWithMagic } from './recovery.ts'
-import { SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmOffset, sidecarPath } from './shm.ts'
+import { SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmOffset, processAlive, sidecarPath } from './shm.ts'
 import { Tailer, abortError, followData } from './tailer.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 
@@ -30,16 +30,6 @@ export interface ReaderOptions {
 }
 
 const WAITERS_INDEX = ShmOffset.waiters / 4
-
-function processAlive(pid: number): boolean {
-  if (pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {

@@ -71,6 +71,18 @@ export interface SidecarSnapshot {
   sameBoot: boolean
 }
 
+/** Whether process `pid` exists (a sidecar's writer, for example); 0 and below never do. */
+export function processAlive(pid: number): boolean {
+  if (pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** The fields of a sidecar page, or null when it holds none (new, foreign or torn). */
 function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
   if (words[ShmOffset.magic / 4] !== SHM_MAGIC || words[ShmOffset.version / 4] !== SHM_VERSION) return null

@@ -13,7 +13,7 @@ import { Manager } from '../aof/manager.ts'
 import { RecoveryReadOnly } from '../aof/open-file.ts'
 import { RecoveryKind } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
-import { readSidecarFile } from '../aof/shm.ts'
+import { processAlive, readSidecarFile } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
@@ -94,16 +94,6 @@ export interface Input {
   read(begin: number, end: number): Uint8Array
   /** Closes the descriptor. */
   close(): void
-}
-
-function processAlive(pid: number): boolean {
-  if (pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** The sidecar of `path` if it belongs to this very file (same inode and device), else null. */

@@ -14,6 +14,7 @@ import { Manager } from '../../aof/manager.ts'
 import { RecoveryReadOnly } from '../../aof/open-file.ts'
 import { STATS_KEYS } from '../../aof/stats.ts'
 import type { Stats } from '../../aof/stats.ts'
+import { processAlive } from '../../aof/shm.ts'
 import { readPublishedStats } from '../../aof/stats-file.ts'
 import type { PublishedStats } from '../../aof/stats-file.ts'
 import { ErrorCode, isAofkitError } from '../../errors.ts'
@@ -109,19 +110,19 @@ function statValue(key: keyof Stats, value: number): string {
   return String(value)
 }
 
+/** A table of `stats`: every non-zero statistic, or every one with `all`. */
+function statsTable(stats: Stats, all: boolean): string {
+  const keys = STATS_KEYS.filter((key) => all || stats[key] !== 0)
+  return table(
+    ['statistic', 'value'],
+    keys.map((key) => [key, statValue(key, stats[key])]),
+    ['left', 'right'],
+  )
+}
+
 /** Statistics files a Manager publishes (its `statsFile` option) are named like this. */
 function isStatsFile(path: string): boolean {
   return path.endsWith('.stats.json')
-}
-
-/** Whether process `pid` exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** The table of one published statistics file. */
@@ -129,15 +130,10 @@ function publishedTable(path: string, published: PublishedStats, all: boolean): 
   const age = Math.max(0, (Date.now() - published.time) / 1000).toFixed(1)
   const who = published.closed
     ? `pid ${published.pid}, closed its manager`
-    : alive(published.pid)
+    : processAlive(published.pid)
       ? color.green(`pid ${published.pid}, running`)
       : color.red(`pid ${published.pid}, gone`)
-  const keys = STATS_KEYS.filter((key) => all || published.stats[key] !== 0)
-  const body = table(
-    ['statistic', 'value'],
-    keys.map((key) => [key, statValue(key, published.stats[key])]),
-    ['left', 'right'],
-  )
+  const body = statsTable(published.stats, all)
   const files = published.files.length === 0 ? 'no files open' : published.files.join(', ')
   return `${color.bold('Published statistics')} ${path} ${color.dim(`(${who}; written ${age} s ago; ${files})`)}\n${body}\n`
 }
@@ -212,14 +208,8 @@ export async function stats(paths: readonly string[], options: StatsOptions): Pr
     ]),
     ['left', 'left', 'left', 'left', 'right', 'right', 'right'],
   )
-  const keys = STATS_KEYS.filter((key) => options.all === true || managerStats[key] !== 0)
-  const statsTable = table(
-    ['statistic', 'value'],
-    keys.map((key) => [key, statValue(key, managerStats[key])]),
-    ['left', 'right'],
-  )
   const publishedTables = published.map((entry) => publishedTable(entry.path, entry.stats, options.all === true)).join('\n')
-  const own = `${color.bold('Manager statistics')} ${color.dim('(this process: each append-only file opened read-only and read once)')}\n${statsTable}`
+  const own = `${color.bold('Manager statistics')} ${color.dim('(this process: each append-only file opened read-only and read once)')}\n${statsTable(managerStats, options.all === true)}`
   await write(files.length === 0 ? publishedTables : `${fileTable}\n${publishedTables}${publishedTables === '' ? '' : '\n'}${own}`)
   return rows.some((row) => row.damaged) ? ExitCode.problem : ExitCode.ok
 }
