@@ -83,6 +83,30 @@ export interface PreparedCompaction {
   discard(): Promise<void>
 }
 
+/**
+ * Installs a prepared compaction: renames it in (discarding it when that fails, which leaves
+ * the old log), calls `installed` (from here on the new log is the log), then settles it;
+ * `release` runs after the settle, whether or not it succeeded.
+ */
+export async function installCompaction(
+  prepared: PreparedCompaction,
+  installed: () => void,
+  release: () => void | Promise<void>,
+): Promise<void> {
+  try {
+    prepared.install()
+  } catch (error) {
+    await prepared.discard()
+    throw error
+  }
+  installed()
+  try {
+    await prepared.settle()
+  } finally {
+    await release()
+  }
+}
+
 function syncFd(fd: number, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     fdatasync(fd, (error) => {
@@ -285,19 +309,8 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
     const { end } = recoverForWriting(new FileSource(fd, { path }))
     const compacted = await prepareFileCompaction(fd, end, path)
     if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
-    const sizeAfter = compacted.log.position
-    try {
-      compacted.install()
-    } catch (error) {
-      await compacted.discard()
-      throw error
-    }
-    try {
-      await compacted.settle()
-    } finally {
-      closeSync(compacted.fd)
-    }
-    return { compacted: true, sizeBefore, sizeAfter }
+    await installCompaction(compacted, () => undefined, () => closeSync(compacted.fd))
+    return { compacted: true, sizeBefore, sizeAfter: compacted.log.position }
   } finally {
     closeSync(fd)
   }
@@ -344,17 +357,7 @@ async function compactAppendOnlyPath(path: string, options: OpenOptions): Promis
     if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
     const compacted = await prepareAppendOnlyCompaction(file, file.path, end, options)
     if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
-    try {
-      compacted.install()
-    } catch (error) {
-      await compacted.discard()
-      throw error
-    }
-    try {
-      await compacted.settle()
-    } finally {
-      await compacted.manager.close()
-    }
+    await installCompaction(compacted, () => undefined, () => compacted.manager.close())
     return { compacted: true, sizeBefore, sizeAfter: compacted.log.position }
   } finally {
     await manager.close()

@@ -18,6 +18,7 @@ import type { LogSink } from '../log/sinks.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import {
+  installCompaction,
   lockExclusive,
   prepareAppendOnlyCompaction,
   prepareFileCompaction,
@@ -589,22 +590,17 @@ export class StateWriter {
     const sizeBefore = this.#log.position
     const prepared = await old.prepareCompaction(sizeBefore)
     if (prepared === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
-    try {
-      prepared.install()
-    } catch (error) {
-      await prepared.discard()
-      throw error
-    }
-    // From the rename on, the new log is the log: write on there whatever happens next.
-    this.#target = prepared.target
-    this.#log = prepared.log
-    this.#epoch = prepared.epoch
-    this.#snapshotSize = prepared.snapshotSize
-    try {
-      await prepared.settle()
-    } finally {
-      await old.close()
-    }
+    await installCompaction(
+      prepared,
+      () => {
+        // From the rename on, the new log is the log: write on there whatever happens next.
+        this.#target = prepared.target
+        this.#log = prepared.log
+        this.#epoch = prepared.epoch
+        this.#snapshotSize = prepared.snapshotSize
+      },
+      () => old.close(),
+    )
     return { compacted: true, sizeBefore, sizeAfter: prepared.log.position }
   }
 }
