@@ -4,6 +4,7 @@
  * @module
  */
 import { once } from 'node:events'
+import { writeSync } from 'node:fs'
 
 import { SingleBar } from 'cli-progress'
 import picocolors from 'picocolors'
@@ -94,6 +95,22 @@ export const color: Colors = colorsFor(process.stdout)
 /** Writes to stdout, waiting when the pipe is full (large outputs stay bounded in memory). */
 export async function write(text: string | Uint8Array): Promise<void> {
   if (!process.stdout.write(text)) await once(process.stdout, 'drain')
+}
+
+/**
+ * Writes `text` to stdout synchronously, so it is out before the next operation (for a process
+ * that may be killed at any instant). stdout may be a non-blocking pipe: on EAGAIN, retry until
+ * the reader has drained it.
+ */
+export function writeStdoutSync(text: string): void {
+  for (;;) {
+    try {
+      writeSync(1, text)
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+    }
+  }
 }
 
 /** Prints `value` as indented JSON on stdout. */

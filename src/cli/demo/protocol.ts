@@ -6,8 +6,9 @@
  *   follower → parent: one JSON {@link FollowerReport} per line
  * @module
  */
-import { writeSync } from 'node:fs'
 import type { Readable } from 'node:stream'
+
+import { writeStdoutSync } from '../output.ts'
 
 /** What the follower reports, periodically and once at its end. */
 export interface FollowerReport {
@@ -39,21 +40,9 @@ export interface LatencySummary {
   max: number
 }
 
-/**
- * Writes `line` and a newline to stdout synchronously, so the message is out before the next
- * operation (the writer may be killed at any instant). stdout may be a non-blocking pipe: on
- * EAGAIN retry until the parent has drained it.
- */
+/** Writes `line` and a newline to stdout synchronously (the writer may be killed at any instant). */
 export function sendLine(line: string): void {
-  const text = `${line}\n`
-  for (;;) {
-    try {
-      writeSync(1, text)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
+  writeStdoutSync(`${line}\n`)
 }
 
 /** Calls `onLine` with every complete line `stream` produces. */
