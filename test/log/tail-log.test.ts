@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import type { ChildProcessByStdio } from 'node:child_process'
 import { join } from 'node:path'
-import type { Readable, Writable } from 'node:stream'
 import { test } from 'node:test'
 
 import { AppendOnlyFile, AppendOnlyFileSink, ErrorCode, LogWriter, Manager, tailLog } from '../../src/index.ts'
 import type { AofkitError, LogEntry } from '../../src/index.ts'
+import { spawnHelper } from '../helpers/child.ts'
+import type { Child } from '../helpers/child.ts'
 import { logEntry } from '../helpers/log-entries.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
-
-const writerChild = join(import.meta.dirname, '..', 'helpers', 'log-writer-child.ts')
 
 function openLog(path: string, manager: Manager): { file: AppendOnlyFile; writer: LogWriter } {
   const file = manager.open(path, { create: true })
@@ -122,49 +119,36 @@ test('same process: a corrupt record ends the follower, or is reported and skipp
   await file.close()
 })
 
-interface WriterChild {
-  child: ChildProcessByStdio<Writable, Readable, null>
-  ready: Promise<void>
-  progress: () => number
+/** The writer child (test/helpers/log-writer-child.ts); `count` is a number or 'forever'. */
+function startWriter(path: string, count: string): Child {
+  return spawnHelper('log-writer-child.ts', [path, count], { stdin: true })
 }
 
-function startWriter(path: string, count: string): WriterChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', writerChild, path, count], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  let output = ''
-  let markReady: () => void = () => undefined
-  const ready = new Promise<void>((resolve) => (markReady = resolve))
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk
-    if (output.startsWith('ready\n')) markReady()
-  })
-  const progress = (): number => {
-    const numbers = output.split('\n').filter((line) => /^\d+$/.test(line))
-    return numbers.length === 0 ? 0 : Number(numbers[numbers.length - 1])
-  }
-  return { child, ready, progress }
+/** The last progress line the writer printed: entries appended so far. */
+function progress(writer: Child): number {
+  const numbers = writer.stdout().split('\n').filter((line) => /^\d+$/.test(line))
+  return numbers.length === 0 ? 0 : Number(numbers[numbers.length - 1])
 }
 
 test('other process: a reader opened before the first write follows a writer to its finish', async (t) => {
   const path = join(tmpDir(t), 'log.aof')
   const writer = startWriter(path, '20000')
-  await writer.ready
+  await writer.waitFor('ready\n')
   const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 50 })
   t.after(() => reader.close())
   const seen: LogEntry[] = []
   const following = collect(tailLog(reader), seen)
-  writer.child.stdin.write('go\n')
+  writer.process.stdin!.write('go\n')
   assert.equal(await following, null)
   assert.equal(seen.length, 20000)
   checkEntries(seen)
-  await new Promise((resolve) => writer.child.once('exit', resolve))
+  await writer.exited
 })
 
 test('other process: a writer killed with SIGKILL ends the follower with ERR_AOF_WRITER_DIED, after every entry it committed', async (t) => {
   const path = join(tmpDir(t), 'log.aof')
   const writer = startWriter(path, 'forever')
-  await writer.ready
+  await writer.waitFor('ready\n')
   const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
   t.after(() => reader.close())
   const seen: LogEntry[] = []
@@ -175,7 +159,7 @@ test('other process: a writer killed with SIGKILL ends the follower with ERR_AOF
         seen.push({ offset: entry.offset, data: entry.data.slice() })
         if (!killed && seen.length >= 5000) {
           killed = true
-          writer.child.kill('SIGKILL')
+          writer.process.kill('SIGKILL')
         }
       }
       return null
@@ -183,13 +167,13 @@ test('other process: a writer killed with SIGKILL ends the follower with ERR_AOF
       return error
     }
   })()
-  writer.child.stdin.write('go\n')
+  writer.process.stdin!.write('go\n')
   const error = (await following) as AofkitError
   assert.equal(error.code, ErrorCode.WriterDied)
   assert.ok(seen.length >= 5000)
   checkEntries(seen)
   // Every entry the writer reported before dying reached the follower (the report follows the appends).
-  assert.ok(seen.length >= writer.progress(), `${seen.length} seen, ${writer.progress()} reported`)
+  assert.ok(seen.length >= progress(writer), `${seen.length} seen, ${progress(writer)} reported`)
 })
 
 test('same process: a follower that caught up 0..20 bytes before a block end gets the entries after the padding', async (t) => {
