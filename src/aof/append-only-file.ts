@@ -183,7 +183,10 @@ export class AppendOnlyFile {
     this.#lastCheckpoint = resources.lastCheckpoint
     this.#aheadBytes = Math.min(this.#geometry.growthStep, this.#geometry.sizeUpper)
     this.#lowWater = this.#aheadBytes / 2
-    this.#groupSync = new GroupSync(() => this.#fdatasync())
+    this.#groupSync = new GroupSync(
+      () => this.#fdatasync(),
+      () => this.#size + MAGIC_SIZE,
+    )
     this.#flushedSize = resources.size
     if (this.#state === FileState.Opened && !this.#anonymous) {
       // Fault in what is allocated already, on the pool, before the first writes reach it.
@@ -350,7 +353,7 @@ export class AppendOnlyFile {
   sync(): Promise<void> {
     if (this.#state === FileState.Closing || this.#state === FileState.Closed) return Promise.reject(this.#closedError())
     if (this.#anonymous || this.#state !== FileState.Opened) return this.#finishing ?? Promise.resolve()
-    return this.#groupSync.sync(this.#size + MAGIC_SIZE, () => this.#size + MAGIC_SIZE)
+    return this.#groupSync.sync()
   }
 
   /**
@@ -468,16 +471,6 @@ export class AppendOnlyFile {
     const previous = this.#path
     this.#path = path
     this.#owner.renamed(this, previous)
-  }
-
-  /** @internal Releases what a garbage-collected file held; see Manager. */
-  get resourcesForFinalizer(): { fd: number; sidecarFd: number } {
-    return { fd: this.#fd, sidecarFd: this.#sidecar?.fd ?? -1 }
-  }
-
-  /** @internal Bytes of address space or memory this file holds. */
-  get mappedBytes(): number {
-    return this.#mappedBytes
   }
 
   // ---- internals ----
@@ -633,18 +626,17 @@ export class AppendOnlyFile {
   }
 
   async #grow(from: number, target: number): Promise<void> {
+    // Called by #growAhead only when target > from.
     const stats = this.#owner.stats
-    if (target > from) {
-      const startNs = nowNs()
-      try {
-        await native.fallocateAsync(this.#fd, from, target - from)
-        stats.record(Operation.truncate, startNs, true)
-        if (this.#state === FileState.Opened) this.#setAllocated(target)
-      } catch {
-        // A blocking write will meet the same condition and report it; nothing to do here.
-        stats.record(Operation.truncate, startNs, false)
-        return
-      }
+    const startNs = nowNs()
+    try {
+      await native.fallocateAsync(this.#fd, from, target - from)
+      stats.record(Operation.truncate, startNs, true)
+      if (this.#state === FileState.Opened) this.#setAllocated(target)
+    } catch {
+      // A blocking write will meet the same condition and report it; nothing to do here.
+      stats.record(Operation.truncate, startNs, false)
+      return
     }
     if (this.#state !== FileState.Opened) return
     await this.#prefault(from, target)
@@ -739,8 +731,8 @@ export class AppendOnlyFile {
     const sidecar = this.#sidecar
     if (sidecar !== null) {
       sidecar.setAllocatedSize(end)
+      // Readers are woken once finish() settles (#wakeFollowers).
       sidecar.setFileState(FileState.EOF)
-      this.#pokeReaders()
     }
   }
 

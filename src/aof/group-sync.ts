@@ -8,24 +8,25 @@
 /** Shares durable syncs among concurrent callers. */
 export class GroupSync {
   readonly #syncOnce: () => Promise<void>
+  readonly #currentSize: () => number
   /** The size covered by the last sync that completed. */
   #syncedSize = 0
   #running: Promise<void> | null = null
   #runningSize = 0
   #queued: Promise<void> | null = null
 
-  /** `syncOnce` makes everything written so far durable (for example an fdatasync). */
-  constructor(syncOnce: () => Promise<void>) {
+  /**
+   * @param syncOnce - Makes everything written so far durable (for example an fdatasync).
+   * @param currentSize - The size written so far: what a sync started now covers.
+   */
+  constructor(syncOnce: () => Promise<void>, currentSize: () => number) {
     this.#syncOnce = syncOnce
+    this.#currentSize = currentSize
   }
 
-  /** Size covered by the last completed sync. */
-  get syncedSize(): number {
-    return this.#syncedSize
-  }
-
-  /** Resolves once the first `size` bytes are durable. `currentSize` reads the size at sync start. */
-  sync(size: number, currentSize: () => number): Promise<void> {
+  /** Resolves once everything written before the call is durable. */
+  sync(): Promise<void> {
+    const size = this.#currentSize()
     if (size <= this.#syncedSize) return Promise.resolve()
     if (this.#running !== null && size <= this.#runningSize) return this.#running
     if (this.#queued !== null) return this.#queued
@@ -34,7 +35,7 @@ export class GroupSync {
       .catch(() => undefined)
       .then(() => {
         this.#queued = null
-        return this.#start(currentSize())
+        return this.#start(this.#currentSize())
       })
     this.#queued = queued
     return queued

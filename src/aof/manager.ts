@@ -215,8 +215,8 @@ export class Manager {
   #adopt(key: string, resources: FileResources): AppendOnlyFile {
     const file = new AppendOnlyFile(resources, this.#owner)
     this.#files.set(key, new WeakRef(file))
-    const held = file.resourcesForFinalizer
-    this.#finalizer.register(file, { key, fd: held.fd, sidecarFd: held.sidecarFd, mappedBytes: file.mappedBytes }, file)
+    const held = { key, fd: resources.fd, sidecarFd: resources.sidecar?.fd ?? -1, mappedBytes: resources.mappedBytes }
+    this.#finalizer.register(file, held, file)
     this.#stats.add('activeMaps', 1)
     this.#stats.add('lifetimeMemory', resources.mappedBytes)
     if (!resources.anonymous) this.#stats.add('activeMappedMemory', resources.mappedBytes)

@@ -14,7 +14,7 @@ import { Geometry, SIZE_UPPER_MAX, alignToPage } from './geometry.ts'
 import type { GeometryOptions } from './geometry.ts'
 import { DEFAULT_MAGIC, MAGIC_SIZE, magicBytes } from './magic.ts'
 import type { Magic } from './magic.ts'
-import { RecoveryKind, lastNonZero, recoverWithMagic } from './recovery.ts'
+import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from './recovery.ts'
 import type { RecoveryFunction, RecoveryResult } from './recovery.ts'
 import { Sidecar } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
@@ -216,10 +216,7 @@ export function openFile(
       try {
         native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
-          throw new AofkitError(ErrorCode.Locked, `file '${path}' is locked by another writer`, { path, cause: error })
-        }
+        // EWOULDBLOCK becomes ERR_AOF_LOCKED there.
         throw fromSystemError(error, path, 'flock')
       }
     }
@@ -359,8 +356,7 @@ export function openFile(
 /** `offset` if a MagicCheckpoint sits there inside the first `end` bytes, else -1. */
 function checkpointAt(bytes: Uint8Array, offset: number, end: number, magic: Magic): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + MAGIC_SIZE > end) return -1
-  const found = new DataView(bytes.buffer, bytes.byteOffset + offset, MAGIC_SIZE).getBigUint64(0, true)
-  return found === magic.checkpoint ? offset : -1
+  return readMagic(bytes, offset) === magic.checkpoint ? offset : -1
 }
 
 function corrupted(path: string, recovery: OpenRecovery): AofkitError {

@@ -5,7 +5,7 @@
  * inotify event the writer raises while readers wait (fs.watch), or busy-polls if asked.
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs'
 import type { FSWatcher } from 'node:fs'
 import { Readable } from 'node:stream'
 
@@ -14,7 +14,7 @@ import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { alignToPage } from './geometry.ts'
 import { recoverWithMagic } from './recovery.ts'
-import { SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmOffset, processAlive, sidecarPath } from './shm.ts'
+import { SHM_SIZE, ShmOffset, parseSidecar, processAlive, sidecarPath } from './shm.ts'
 import { Tailer, abortError, followData } from './tailer.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 
@@ -53,7 +53,6 @@ export class FileReader {
   #floats: Float64Array | null = null
   /** Size and state when there is no live writer to follow. */
   #staticSize = 0
-  #staticState: FileState = FileState.EOF
   #failure: Error | null = null
   #closed = false
   /** The writer's close was seen and the path checked (once) for a replacement. */
@@ -107,7 +106,6 @@ export class FileReader {
   /** Maps the sidecar if it belongs to this very file and a writer has (or had) it open. */
   #attachSidecar(): void {
     const path = sidecarPath(this.#path)
-    if (!existsSync(path)) return
     let fd = -1
     try {
       fd = openSync(path, 'r+')
@@ -115,12 +113,9 @@ export class FileReader {
       const mapping = native.map(fd, SHM_SIZE, true)
       const words = new Int32Array(mapping, 0, SHM_SIZE / 4)
       const floats = new Float64Array(mapping, 0, SHM_SIZE / 8)
+      const page = parseSidecar(words, floats)
       const valid =
-        words[ShmOffset.magic / 4] === SHM_MAGIC &&
-        words[ShmOffset.version / 4] === SHM_VERSION &&
-        floats[ShmOffset.inode / 8] === this.#inode &&
-        floats[ShmOffset.device / 8] === this.#device &&
-        words[ShmOffset.fileState / 4] === FileState.Opened
+        page !== null && page.inode === this.#inode && page.device === this.#device && page.fileState === FileState.Opened
       if (!valid) {
         native.unmap(mapping)
         closeSync(fd)
@@ -167,7 +162,8 @@ export class FileReader {
   get state(): FileState {
     if (this.#closed) return FileState.Closed
     const words = this.#words
-    if (words === null) return this.#staticState
+    // Without a live writer's sidecar the file is read as it is: finished.
+    if (words === null) return FileState.EOF
     const state = Atomics.load(words, ShmOffset.fileState / 4)
     return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
   }

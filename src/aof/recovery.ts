@@ -75,7 +75,8 @@ export function lastNonZero(bytes: Uint8Array, end: number): number {
   return -1
 }
 
-function readMagic(bytes: Uint8Array, offset: number): bigint {
+/** The little-endian magic number at `offset`. */
+export function readMagic(bytes: Uint8Array, offset: number): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset + offset, MAGIC_SIZE).getBigUint64(0, true)
 }
 

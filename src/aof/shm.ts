@@ -84,7 +84,7 @@ export function processAlive(pid: number): boolean {
 }
 
 /** The fields of a sidecar page, or null when it holds none (new, foreign or torn). */
-function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
+export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
   if (words[ShmOffset.magic / 4] !== SHM_MAGIC || words[ShmOffset.version / 4] !== SHM_VERSION) return null
   return {
     writerPid: words[ShmOffset.writerPid / 4]!,
@@ -120,7 +120,6 @@ export function readSidecarFile(dataPath: string): SidecarSnapshot | null {
 
 /** A mapped sidecar. Field access is through typed views over the shared page. */
 export class Sidecar {
-  readonly path: string
   readonly fd: number
   readonly mapping: ArrayBuffer
   /** 32-bit words of the page (futex words live here). */
@@ -128,8 +127,7 @@ export class Sidecar {
   /** 64-bit float fields of the page. */
   readonly floats: Float64Array
 
-  private constructor(path: string, fd: number, mapping: ArrayBuffer) {
-    this.path = path
+  private constructor(fd: number, mapping: ArrayBuffer) {
     this.fd = fd
     this.mapping = mapping
     this.words = new Int32Array(mapping, 0, SHM_SIZE / 4)
@@ -144,7 +142,7 @@ export class Sidecar {
     const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, mode)
     try {
       if (fstatSync(fd).size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
-      return new Sidecar(path, fd, native.map(fd, SHM_SIZE, true))
+      return new Sidecar(fd, native.map(fd, SHM_SIZE, true))
     } catch (error) {
       closeSync(fd)
       throw error

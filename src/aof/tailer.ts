@@ -6,6 +6,7 @@
  */
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
+import { nowNs } from './stats.ts'
 
 /** The life cycle of a tailer (the seed's TailerState, with its numbers). */
 export const TailerState = {
@@ -163,21 +164,20 @@ export class Tailer {
         return
       }
       if (finished && !this.#eofDelivered) {
-        this.#deliver(begin, end, fileState, finished ? 'eof' : reason)
+        this.#deliver(begin, end, fileState, finished, 'eof')
       } else if (this.#state !== TailerState.EOF) {
         this.#state = finished ? TailerState.EOF : TailerState.Tail
       }
       if (fileState === FileState.Closed || fileState === FileState.Closing) this.close('file closed')
       return
     }
-    this.#deliver(begin, end, fileState, reason)
+    this.#deliver(begin, end, fileState, finished, reason)
   }
 
-  #deliver(begin: number, end: number, fileState: FileState, reason: PollReason): void {
+  #deliver(begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason): void {
     const source = this.#source
-    const eof = isFinished(fileState)
     const event: ReadEvent = {
-      time: Number(process.hrtime.bigint()),
+      time: nowNs(),
       tailer: this,
       begin,
       end,

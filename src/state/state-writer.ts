@@ -128,17 +128,15 @@ class FileTarget implements Target {
   readonly fd: number
   readonly path: string
   readonly sink: FileSink
-  readonly #log: () => number
   readonly #group: GroupSync
   constructor(fd: number, path: string, sink: FileSink, position: () => number) {
     this.fd = fd
     this.path = path
     this.sink = sink
-    this.#log = position
-    this.#group = new GroupSync(() => sink.sync())
+    this.#group = new GroupSync(() => sink.sync(), position)
   }
   durable(): Promise<void> {
-    return this.#group.sync(this.#log(), this.#log)
+    return this.#group.sync()
   }
   async close(): Promise<void> {
     await this.#group.idle()
