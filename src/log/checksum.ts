@@ -67,16 +67,24 @@ export function recordChecksum(type: number, length: number, offset: number, ent
   target[0] = type
   target[1] = length & 0xff
   target[2] = length >>> 8
-  const low = offset >>> 0
-  const high = (offset - low) / 4294967296
-  target[3] = low & 0xff
-  target[4] = (low >>> 8) & 0xff
-  target[5] = (low >>> 16) & 0xff
-  target[6] = low >>> 24
-  target[7] = high & 0xff
-  target[8] = (high >>> 8) & 0xff
-  target[9] = (high >>> 16) & 0xff
-  target[10] = high >>> 24
+  writeU64(target, 3, offset)
   target.set(dataStart === 0 && length === entry.length ? entry : entry.subarray(dataStart, dataStart + length), 11)
   return wasm.checksum(11 + length) >>> 0
+}
+
+/**
+ * Writes a non-negative safe integer as 8 little-endian bytes, without BigInt. Here rather than
+ * in format.ts (which re-exports it), so that the checksum can use it without an import cycle.
+ */
+export function writeU64(target: Uint8Array, at: number, value: number): void {
+  const low = value >>> 0
+  const high = (value - low) / 4294967296
+  target[at] = low & 0xff
+  target[at + 1] = (low >>> 8) & 0xff
+  target[at + 2] = (low >>> 16) & 0xff
+  target[at + 3] = low >>> 24
+  target[at + 4] = high & 0xff
+  target[at + 5] = (high >>> 8) & 0xff
+  target[at + 6] = (high >>> 16) & 0xff
+  target[at + 7] = high >>> 24
 }

@@ -14,7 +14,9 @@
  * @module
  */
 
-import { checksumRange, recordChecksum } from './checksum.ts'
+import { checksumRange, recordChecksum, writeU64 } from './checksum.ts'
+
+export { writeU64 }
 
 /** Size of a block: records never cross a multiple of this absolute file offset. */
 export const BLOCK_SIZE = 32768
@@ -238,20 +240,6 @@ export function readU32(source: Uint8Array, at: number): number {
   return (
     ((source[at] ?? 0) | ((source[at + 1] ?? 0) << 8) | ((source[at + 2] ?? 0) << 16) | ((source[at + 3] ?? 0) << 24)) >>> 0
   )
-}
-
-/** Writes a non-negative safe integer as 8 little-endian bytes, without BigInt. */
-export function writeU64(target: Uint8Array, at: number, value: number): void {
-  const low = value >>> 0
-  const high = (value - low) / 4294967296
-  target[at] = low & 0xff
-  target[at + 1] = (low >>> 8) & 0xff
-  target[at + 2] = (low >>> 16) & 0xff
-  target[at + 3] = low >>> 24
-  target[at + 4] = high & 0xff
-  target[at + 5] = (high >>> 8) & 0xff
-  target[at + 6] = (high >>> 16) & 0xff
-  target[at + 7] = high >>> 24
 }
 
 /**

@@ -137,7 +137,8 @@ export class LogReader implements Iterable<Uint8Array> {
     let first = true
     // -1 until a FIRST record: continuation records then have nothing to point back at.
     let firstPosition = -1
-    const parts: Uint8Array[] = []
+    // Only an entry of several records needs it: none is made for a FULL record.
+    let parts: Uint8Array[] | null = null
     for (;;) {
       if (!this.#pending && this.#cursor >= this.#block.length - HEADER_SIZE) {
         // Live, the block may have been loaded only up to the data's end then. Go on from the
@@ -196,9 +197,9 @@ export class LogReader implements Iterable<Uint8Array> {
       }
       if (type === RecordType.First) {
         firstPosition = position
-        parts.push(this.#source.stable ? data : data.slice())
+        ;(parts ??= []).push(this.#source.stable ? data : data.slice())
       } else if (type === RecordType.Middle || type === RecordType.Last) {
-        parts.push(this.#source.stable ? data : data.slice())
+        ;(parts ??= []).push(this.#source.stable ? data : data.slice())
         if (type === RecordType.Last) {
           this.#entryOffset = firstPosition
           return concat(parts)

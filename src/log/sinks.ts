@@ -199,13 +199,21 @@ export class FileSink implements LogSink {
    */
   async sync(): Promise<void> {
     this.flush()
-    await new Promise<void>((resolve, reject) => {
-      fdatasync(this.#fd, (error) => {
-        if (error === null) resolve()
-        else reject(fromSystemError(error, this.#path, 'fdatasync'))
-      })
-    })
+    await fdatasyncFile(this.#fd, this.#path)
   }
+}
+
+/**
+ * `fdatasync` of `fd` on the libuv pool, as a Promise.
+ * @throws {@link AofkitError} ERR_AOF_IO and the other system codes, naming `path`.
+ */
+export function fdatasyncFile(fd: number, path: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    fdatasync(fd, (error) => {
+      if (error === null) resolve()
+      else reject(fromSystemError(error, path, 'fdatasync'))
+    })
+  })
 }
 
 /**

@@ -85,7 +85,7 @@ export async function* tailLog(
       try {
         data = reader.read()
       } catch (error) {
-        if (onCorrupt === undefined || !isAofkitError(error) || error.code !== ErrorCode.LogCorrupted) throw error
+        if (onCorrupt === undefined || !isAofkitError(error, ErrorCode.LogCorrupted)) throw error
         onCorrupt(error)
         continue
       }

@@ -10,7 +10,7 @@
  * file find it replaced.
  * @module
  */
-import { closeSync, existsSync, constants as fsConstants, fdatasync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, constants as fsConstants, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs'
 import { open as openAsync } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
@@ -21,12 +21,12 @@ import { sidecarPath } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { LogWriter } from '../log/log-writer.ts'
-import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
+import { AppendOnlyFileSink, FileSink, fdatasyncFile } from '../log/sinks.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import { EntryType, encodeStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
-import { LimitedSource, restoreFromLog } from './restore.ts'
+import { restoreFromLog } from './restore.ts'
 
 /** What a compaction did. */
 export interface CompactResult {
@@ -107,15 +107,6 @@ export async function installCompaction(
   }
 }
 
-function syncFd(fd: number, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fdatasync(fd, (error) => {
-      if (error === null) resolve()
-      else reject(fromSystemError(error, path, 'fdatasync'))
-    })
-  })
-}
-
 /** Appends the epoch's snapshot at offset 0 and its updates to `log`; returns the snapshot's size. */
 function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Array>): number {
   // A snapshot at offset 0 opens epoch 0; it carries the previous epoch, 0 for a new log.
@@ -127,7 +118,7 @@ function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Ar
 
 /** The latest epoch of the first `size` bytes, or `null` when compaction has nothing to drop. */
 function latestEpoch(source: LogSource, size: number): { state: Uint8Array; updates: Iterable<Uint8Array> & { close(): void } } | null {
-  const restored = restoreFromLog(size < source.size ? new LimitedSource(source, size) : source, size)
+  const restored = restoreFromLog(source, size)
   if (restored.state === null || restored.epoch === 0) {
     restored.updates.close()
     return null
@@ -167,7 +158,7 @@ export async function prepareFileCompaction(
     const log = new LogWriter(sink, { offset: 0 })
     const snapshotSize = writeEpoch(log, epoch.state, epoch.updates)
     sink.flush()
-    await syncFd(newFd, temporary)
+    await fdatasyncFile(newFd, temporary)
     return {
       fd: newFd,
       sink,

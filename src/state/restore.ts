@@ -7,7 +7,7 @@
 import { closeSync, openSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { encodedSize, readU64 } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
@@ -40,7 +40,7 @@ export interface Restored {
  * A {@link LogSource} that ends at `limit`: nothing at or past it is ever read.
  * @internal
  */
-export class LimitedSource implements LogSource {
+class LimitedSource implements LogSource {
   /** @inheritDoc LogSource.size */
   readonly size: number
   /** @inheritDoc LogSource.stable */
@@ -126,7 +126,7 @@ export class UpdateReader implements Iterable<Uint8Array> {
     try {
       entry = this.#reader.read()
     } catch (error) {
-      if (error instanceof AofkitError && error.code === ErrorCode.LogUnexpectedEof) this.#end()
+      if (isAofkitError(error, ErrorCode.LogUnexpectedEof)) this.#end()
       throw error
     }
     if (entry === null) return this.#end()
@@ -135,9 +135,7 @@ export class UpdateReader implements Iterable<Uint8Array> {
     this.#lastSize = entry.length
     // The checks of decodeStateEntry, inline: this is the restore loop.
     const type = entry.length < ENTRY_HEADER_SIZE ? 3 : (entry[0] as number)
-    if (type >= 3) {
-      throw new AofkitError(ErrorCode.StateCorrupt, `corrupt state entry at offset ${entryOffset}`)
-    }
+    if (type >= 3) throw corrupt(entryOffset)
     if (type === EntryType.Snapshot) {
       // The next epoch starts here: its snapshot is not one of ours.
       this.#lastSize = -1

@@ -73,11 +73,11 @@ export class StateStore<T, U = unknown> {
   /** Set once a write failed or the store closed: the state may be ahead of the log. */
   #failure: unknown = null
 
-  private constructor(writer: StateWriter, options: StateStoreOptions<T, U>, state: T, replayed: number) {
+  private constructor(writer: StateWriter, options: StateStoreOptions<T, U>, snapshotEvery: number, state: T, replayed: number) {
     this.#writer = writer
     this.#apply = options.apply
     this.#serialize = options.serialize ?? toJson
-    this.#snapshotEvery = options.snapshotEvery ?? 1000
+    this.#snapshotEvery = snapshotEvery
     this.#state = state
     this.#replayed = replayed
     this.#sinceSnapshot = replayed
@@ -122,7 +122,7 @@ export class StateStore<T, U = unknown> {
         state = options.apply(state, deserialize(update) as U)
         replayed++
       }
-      return new StateStore(writer, options, state, replayed)
+      return new StateStore(writer, options, every, state, replayed)
     } catch (error) {
       writer.restored.updates.close()
       await writer.close()
