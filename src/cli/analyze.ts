@@ -5,13 +5,12 @@
  * @module
  */
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, magicBytes } from '../aof/magic.ts'
-import { RecoveryKind } from '../aof/recovery.ts'
 import { encodedSize } from '../log/format.ts'
 import { findEntries, scanLog } from '../log/scan.ts'
 import type { DamagedRange, LogScan } from '../log/scan.ts'
 import { EntryType, decodeStateEntry } from '../state/entry.ts'
 import { restore } from '../state/restore.ts'
-import { Content, Life, recoveryName } from './input.ts'
+import { Container, Content, Life, recoveryName } from './input.ts'
 import type { Input } from './input.ts'
 
 /** A damaged range, with what a salvage search found inside it. */
@@ -103,7 +102,7 @@ export function analyze(input: Input, options: AnalyzeOptions = {}): Analysis {
   const file = fileDamage(input)
   if (file !== null) damage.push(file)
   if (input.content === Content.Raw || input.content === Content.Empty) {
-    const checkpoints = input.container === 'append-only file' ? countCheckpoints(input, options.onProgress) : null
+    const checkpoints = input.container === Container.AppendOnly ? countCheckpoints(input, options.onProgress) : null
     return { damage, log: null, state: null, checkpoints }
   }
   const source = input.source()
@@ -166,9 +165,4 @@ export function analyze(input: Input, options: AnalyzeOptions = {}): Analysis {
     }
   }
   return { damage, log: scan, state, checkpoints: null }
-}
-
-/** True when the outcome is a clean, finished or live, file with nothing to cut. */
-export function isClean(input: Input, analysis: Analysis): boolean {
-  return analysis.damage.length === 0 && (input.recovery === null || input.recovery.outcome !== RecoveryKind.Panic)
 }

@@ -5,9 +5,10 @@
  */
 import type { Command } from 'commander'
 
-import { AofkitError, ErrorCode } from '../../errors.ts'
+import { ErrorCode } from '../../errors.ts'
 import { LogReader } from '../../log/log-reader.ts'
 import { rewind } from '../../log/rewind.ts'
+import { isLogError } from '../../log/scan.ts'
 import { LineBuffer, formatEntry } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Content, openInput } from '../input.ts'
@@ -80,7 +81,7 @@ async function catRecords(input: Input, from: number, to: number, format: EntryF
       try {
         entry = reader.read()
       } catch (error) {
-        if (!(error instanceof AofkitError) || (error.code !== ErrorCode.LogCorrupted && error.code !== ErrorCode.LogUnexpectedEof)) throw error
+        if (!isLogError(error)) throw error
         damaged++
         await lines.flush()
         warn(`${error.code}: ${error.message}${error.code === ErrorCode.LogCorrupted ? ' (skipping to the next entry the reader finds)' : ''}`)

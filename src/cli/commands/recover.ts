@@ -9,7 +9,7 @@
  * library has no writer-side recovery, is truncated here, at the end of its last good entry.
  * @module
  */
-import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, ftruncateSync, openSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, ftruncateSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 import type { Command } from 'commander'
@@ -18,8 +18,8 @@ import { MAGIC_SIZE } from '../../aof/magic.ts'
 import { Manager } from '../../aof/manager.ts'
 import { RecoveryKind, recoverWithMagic } from '../../aof/recovery.ts'
 import type { RecoveryFunction } from '../../aof/recovery.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../../errors.ts'
-import { findEntries, scanLog } from '../../log/scan.ts'
+import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../../errors.ts'
+import { findEntry, isLogError, scanLog } from '../../log/scan.ts'
 import type { LogScan } from '../../log/scan.ts'
 import { FileSource } from '../../log/sources.ts'
 import type { LogSource } from '../../log/sources.ts'
@@ -49,8 +49,28 @@ interface Plan {
   reason: string
 }
 
-function isLogError(error: unknown): error is AofkitError {
-  return error instanceof AofkitError && (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof || error.code === ErrorCode.StateCorrupt)
+/** The record log's damage, or a malformed state entry: what a scan reports instead of failing. */
+function isDamage(error: unknown): error is AofkitError {
+  return isLogError(error) || isAofkitError(error, ErrorCode.StateCorrupt)
+}
+
+/** Bytes `[begin, end)` of the file at `path`. */
+function readFileRange(path: string, begin: number, end: number): Buffer {
+  const bytes = Buffer.alloc(end - begin)
+  const fd = openSync(path, 'r')
+  try {
+    let done = 0
+    while (done < bytes.length) {
+      const count = readSync(fd, bytes, done, bytes.length - done, begin + done)
+      if (count === 0) break
+      done += count
+    }
+    return bytes.subarray(0, done)
+  } catch (error) {
+    throw fromSystemError(error, path, 'read')
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** Reads the whole log, with a progress bar on a terminal. */
@@ -101,7 +121,7 @@ function plan(input: Input): Plan | null {
     try {
       recovered = recoverForWriting(input.source())
     } catch (error) {
-      if (!isLogError(error)) throw error
+      if (!isDamage(error)) throw error
       throw problemError(`the state log '${input.path}' is damaged before its tail (${error.message}); recover only cuts a torn tail`, error.code)
     }
     if (recovered.cut === null) return null
@@ -113,8 +133,8 @@ function plan(input: Input): Plan | null {
     const last = scan.damaged.at(-1)
     if (last === undefined) return null
     const early = scan.damaged.find((range) => range.end < input.dataSize)
-    const salvage = last.end === input.dataSize ? findEntries(source, last.begin, last.end) : []
-    if (early !== undefined || salvage.length > 0) {
+    const entryInTail = last.end === input.dataSize && findEntry(source, last.begin, last.end) !== null
+    if (early !== undefined || entryInTail) {
       const range = early ?? last
       throw problemError(
         `the record log '${input.path}' is damaged before its tail (bytes ${range.begin}..${range.end}: ${range.reason}); ` +
@@ -268,13 +288,12 @@ export async function recover(path: string, options: RecoverOptions): Promise<nu
   if (options.backup !== false) {
     backup = typeof options.backup === 'string' ? options.backup : backupPath(path, cut.offset)
     if (typeof options.backup === 'string' && existsSync(backup)) throw usageError(`backup file '${backup}' already exists`)
-    const reread = openInput(path)
+    // The bytes to cut, straight from the file (data offsets are file offsets in both kinds).
+    const bytes = readFileRange(path, cut.offset, cut.end)
     try {
-      writeFileSync(backup, reread.read(cut.offset, cut.end), { flag: 'wx' })
+      writeFileSync(backup, bytes, { flag: 'wx' })
     } catch (error) {
       throw fromSystemError(error, backup, 'write backup')
-    } finally {
-      reread.close()
     }
   }
   const cutBytes = await apply(input, cut)

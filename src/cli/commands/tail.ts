@@ -9,9 +9,11 @@ import type { Command } from 'commander'
 
 import { AppendOnlyFile } from '../../aof/append-only-file.ts'
 import type { FileReader } from '../../aof/reader.ts'
-import { AofkitError, ErrorCode } from '../../errors.ts'
+import { ErrorCode } from '../../errors.ts'
+import type { AofkitError } from '../../errors.ts'
 import { LogReader } from '../../log/log-reader.ts'
 import { rewind } from '../../log/rewind.ts'
+import { isLogError } from '../../log/scan.ts'
 import { tailLog } from '../../log/tail-log.ts'
 import { formatEntry } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
@@ -58,10 +60,6 @@ function lastLinesStart(input: Input, count: number): number {
     }
   }
   return 0
-}
-
-function isLogError(error: unknown): error is AofkitError {
-  return error instanceof AofkitError && (error.code === ErrorCode.LogCorrupted || error.code === ErrorCode.LogUnexpectedEof)
 }
 
 async function printEntries(input: Input, from: number, format: EntryFormat, offsets: boolean): Promise<number> {

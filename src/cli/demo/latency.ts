@@ -39,11 +39,6 @@ export class LatencyHistogram {
     if (value > this.#max) this.#max = value
   }
 
-  /** Number of latencies recorded. */
-  get count(): number {
-    return this.#count
-  }
-
   /** The latency below which `fraction` of the recorded ones lie (0 when empty). */
   percentile(fraction: number): number {
     if (this.#count === 0) return 0

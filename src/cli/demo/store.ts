@@ -6,7 +6,7 @@
 import type { AppendOnlyFile } from '../../aof/append-only-file.ts'
 import { defaultManager } from '../../aof/manager.ts'
 import type { Manager } from '../../aof/manager.ts'
-import { RecoveryKind } from '../../aof/recovery.ts'
+import { recoveryName } from '../input.ts'
 import type { TailCut } from '../../state/recover.ts'
 import { StateWriter } from '../../state/state-writer.ts'
 import { applyLedger, decodeLedger, initialLedger } from './ledger.ts'
@@ -57,7 +57,7 @@ export async function openLedger(path: string, manager: Manager = defaultManager
       applyLedger(state, decodeLedger<LedgerUpdate>(update))
       replayed++
     }
-    const outcome = Object.entries(RecoveryKind).find(([, value]) => value === file.recovery.outcome)?.[0] ?? '?'
+    const outcome = recoveryName(file.recovery.outcome)
     return {
       file,
       writer,
