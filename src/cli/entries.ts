@@ -2,8 +2,14 @@
  * Printing entries one per line, as text or JSON: shared by `aof cat --records` and `aof tail`.
  * @module
  */
+import { ErrorCode } from '../errors.ts'
+import { LogReader } from '../log/log-reader.ts'
+import { isLogError } from '../log/scan.ts'
 import { decodeStateEntry } from '../state/entry.ts'
 import { EntryType } from '../state/entry.ts'
+import { Content } from './input.ts'
+import type { Input } from './input.ts'
+import { progressBar, warn, write } from './output.ts'
 
 /** How entries are printed. */
 export type EntryFormat = 'text' | 'json' | 'hex'
@@ -110,4 +116,58 @@ export class LineBuffer {
     this.#size = 0
     await this.#flush(text)
   }
+}
+
+/** What {@link printRecords} prints. */
+export interface PrintRecords {
+  /** An entry's offset to start reading at. */
+  start: number
+  /** Entries before this offset are skipped. */
+  from: number
+  /** Entries at or after this offset end the printing. */
+  to: number
+  format: EntryFormat
+  offsets: boolean
+  /** Appended to the warning about a damaged record (what happens next). */
+  skipNote: string
+  /** Show a progress bar (on a terminal, for large ranges). */
+  progress: boolean
+}
+
+/**
+ * Prints the entries of `input` in `[from, to)`, one per line; a damaged record is a warning on
+ * stderr and reading goes on after it. Resolves to the number of damaged places passed over.
+ */
+export async function printRecords(input: Input, options: PrintRecords): Promise<number> {
+  const { from, to, format, offsets } = options
+  const state = input.content === Content.StateLog
+  const reader = new LogReader(input.source(), { offset: options.start })
+  const lines = new LineBuffer(write)
+  const bar = !options.progress || process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
+  let damaged = 0
+  try {
+    for (;;) {
+      let entry: Uint8Array | null
+      try {
+        entry = reader.read()
+      } catch (error) {
+        if (!isLogError(error)) throw error
+        damaged++
+        await lines.flush()
+        warn(`${error.code}: ${error.message}${error.code === ErrorCode.LogCorrupted ? options.skipNote : ''}`)
+        if (error.code === ErrorCode.LogUnexpectedEof) break
+        continue
+      }
+      if (entry === null) break
+      const offset = reader.entryOffset
+      if (offset >= to) break
+      if (offset < from) continue
+      await lines.push(formatEntry(offset, entry, format, state, offsets))
+      bar.update(offset - from)
+    }
+    await lines.flush()
+  } finally {
+    bar.stop()
+  }
+  return damaged
 }

@@ -5,15 +5,12 @@
  */
 import type { Command } from 'commander'
 
-import { ErrorCode } from '../../errors.ts'
-import { LogReader } from '../../log/log-reader.ts'
 import { rewind } from '../../log/rewind.ts'
-import { isLogError } from '../../log/scan.ts'
-import { LineBuffer, formatEntry } from '../entries.ts'
+import { printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Content, openInput } from '../input.ts'
 import type { Input } from '../input.ts'
-import { CliCode, ExitCode, integerOption, progressBar, usageError, warn, write } from '../output.ts'
+import { CliCode, ExitCode, integerOption, progressBar, usageError, write } from '../output.ts'
 
 interface CatOptions {
   records?: boolean
@@ -68,40 +65,6 @@ async function catBytes(input: Input, from: number, to: number, hex: boolean): P
   }
 }
 
-/** Prints entries in `[from, to)`; resolves to the number of damaged places passed over. */
-async function catRecords(input: Input, from: number, to: number, format: EntryFormat, offsets: boolean): Promise<number> {
-  const state = input.content === Content.StateLog
-  const reader = new LogReader(input.source(), { offset: entryStart(input, from) })
-  const lines = new LineBuffer(write)
-  const bar = process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
-  let damaged = 0
-  try {
-    for (;;) {
-      let entry: Uint8Array | null
-      try {
-        entry = reader.read()
-      } catch (error) {
-        if (!isLogError(error)) throw error
-        damaged++
-        await lines.flush()
-        warn(`${error.code}: ${error.message}${error.code === ErrorCode.LogCorrupted ? ' (skipping to the next entry the reader finds)' : ''}`)
-        if (error.code === ErrorCode.LogUnexpectedEof) break
-        continue
-      }
-      if (entry === null) break
-      const offset = reader.entryOffset
-      if (offset >= to) break
-      if (offset < from) continue
-      await lines.push(formatEntry(offset, entry, format, state, offsets))
-      bar.update(offset - from)
-    }
-    await lines.flush()
-  } finally {
-    bar.stop()
-  }
-  return damaged
-}
-
 /** Runs `aof cat`. */
 export async function cat(path: string, options: CatOptions): Promise<number> {
   const records = options.records === true || options.json === true
@@ -118,7 +81,15 @@ export async function cat(path: string, options: CatOptions): Promise<number> {
       throw usageError(`'${path}' holds ${input.content}, not a record log: drop --records (and --json) to print its bytes`, CliCode.WrongKind)
     }
     const format: EntryFormat = options.json === true ? 'json' : options.hex === true ? 'hex' : 'text'
-    const damaged = await catRecords(input, from, to, format, options.offsets === true)
+    const damaged = await printRecords(input, {
+      start: entryStart(input, from),
+      from,
+      to,
+      format,
+      offsets: options.offsets === true,
+      skipNote: ' (skipping to the next entry the reader finds)',
+      progress: true,
+    })
     return damaged === 0 ? ExitCode.ok : ExitCode.problem
   } finally {
     input.close()

@@ -9,13 +9,10 @@ import type { Command } from 'commander'
 
 import { AppendOnlyFile } from '../../aof/append-only-file.ts'
 import type { FileReader } from '../../aof/reader.ts'
-import { ErrorCode } from '../../errors.ts'
 import type { AofkitError } from '../../errors.ts'
-import { LogReader } from '../../log/log-reader.ts'
 import { rewind } from '../../log/rewind.ts'
-import { isLogError } from '../../log/scan.ts'
 import { tailLog } from '../../log/tail-log.ts'
-import { formatEntry } from '../entries.ts'
+import { formatEntry, printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Container, Content, openInput } from '../input.ts'
 import type { Input } from '../input.ts'
@@ -60,29 +57,6 @@ function lastLinesStart(input: Input, count: number): number {
     }
   }
   return 0
-}
-
-async function printEntries(input: Input, from: number, format: EntryFormat, offsets: boolean): Promise<number> {
-  const state = input.content === Content.StateLog
-  const reader = new LogReader(input.source(), { offset: from })
-  let damaged = 0
-  let text = ''
-  for (;;) {
-    let entry: Uint8Array | null
-    try {
-      entry = reader.read()
-    } catch (error) {
-      if (!isLogError(error)) throw error
-      damaged++
-      warn(`${error.code}: ${error.message}`)
-      if (error.code === ErrorCode.LogUnexpectedEof) break
-      continue
-    }
-    if (entry === null) break
-    text += `${formatEntry(reader.entryOffset, entry, format, state, offsets)}\n`
-  }
-  await write(text)
-  return damaged
 }
 
 async function follow(reader: FileReader, input: Input, records: boolean, from: number, options: TailOptions, signal: AbortSignal): Promise<number> {
@@ -136,7 +110,15 @@ export async function tail(path: string, options: TailOptions): Promise<number> 
         return ExitCode.ok
       }
       const format: EntryFormat = options.json === true ? 'json' : options.hex === true ? 'hex' : 'text'
-      const damaged = await printEntries(input, from, format, options.offsets === true)
+      const damaged = await printRecords(input, {
+        start: from,
+        from,
+        to: Infinity,
+        format,
+        offsets: options.offsets === true,
+        skipNote: '',
+        progress: false,
+      })
       return damaged === 0 ? ExitCode.ok : ExitCode.problem
     }
 
