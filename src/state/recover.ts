@@ -13,6 +13,7 @@ import { rewind } from '../log/rewind.ts'
 import { findEntry, isLogError } from '../log/scan.ts'
 import type { LogSource } from '../log/sources.ts'
 import { restoreFromLog } from './restore.ts'
+import type { RestoredAt } from './restore.ts'
 
 /** A torn tail cut away on open. */
 export interface TailCut {
@@ -32,6 +33,11 @@ export interface Recovered {
   end: number
   /** The torn tail after `end`, if any (not cut yet: the caller truncates). */
   cut: TailCut | null
+  /**
+   * The restore of the log's first `end` bytes that recovery made on the way, its updates not
+   * read yet, or null when recovery restored a different length (restore those bytes again).
+   */
+  restored: RestoredAt | null
 }
 
 /**
@@ -56,7 +62,7 @@ function completeEntryAfter(source: LogSource, from: number): boolean {
  */
 export function recoverForWriting(source: LogSource): Recovered {
   const size = source.size
-  if (size === 0) return { epoch: 0, end: 0, cut: null }
+  if (size === 0) return { epoch: 0, end: 0, cut: null, restored: null }
   let limit = size
   const last = rewind(source, size)
   if (last === null) {
@@ -64,7 +70,7 @@ export function recoverForWriting(source: LogSource): Recovered {
     if (size > BLOCK_SIZE) {
       throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log: no record in ${size} bytes`)
     }
-    return { epoch: 0, end: 0, cut: { offset: 0, size, reason: 'no complete record' } }
+    return { epoch: 0, end: 0, cut: { offset: 0, size, reason: 'no complete record' }, restored: null }
   }
   try {
     new LogReader(source, { offset: last }).read()
@@ -74,7 +80,7 @@ export function recoverForWriting(source: LogSource): Recovered {
     limit = last
   }
   const restored = restoreFromLog(source, limit)
-  restored.updates.close()
+  // Its updates are read below by a reader of our own; a writer opening the log reuses it.
   const reader = new LogReader(source, { offset: restored.updatesOffset })
   let end = restored.updatesOffset
   for (;;) {
@@ -84,11 +90,12 @@ export function recoverForWriting(source: LogSource): Recovered {
     } catch (error) {
       if (!isLogError(error)) throw error
       if (completeEntryAfter(source, end)) throw error
-      return { epoch: restored.epoch, end, cut: { offset: end, size: size - end, reason: error.message } }
+      const cut = { offset: end, size: size - end, reason: error.message }
+      return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
     }
     if (entry === null) break
     end = reader.entryOffset + encodedSize(reader.entryOffset, entry.length)
   }
   const cut = end < size ? { offset: end, size: size - end, reason: 'bytes after the last entry' } : null
-  return { epoch: restored.epoch, end, cut }
+  return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
 }

@@ -28,7 +28,7 @@ import {
 import type { CompactResult, PreparedCompaction } from './compact.ts'
 import { ENTRY_HEADER_SIZE, EntryType, encodeStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
-import type { TailCut } from './recover.ts'
+import type { Recovered, TailCut } from './recover.ts'
 import { UpdateReader, restoreFromLog } from './restore.ts'
 import type { Restored } from './restore.ts'
 
@@ -341,7 +341,7 @@ export class StateWriter {
       // writer's compaction may be running.
       removeStaleCompaction(path)
       const source = new FileSource(fd, { path })
-      const { epoch, end, cut } = StateWriter.#recover(source, repair)
+      const { epoch, end, cut, restored: recovered } = StateWriter.#recover(source, repair)
       if (cut !== null) {
         try {
           ftruncateSync(fd, end)
@@ -350,7 +350,7 @@ export class StateWriter {
           throw fromSystemError(error, path, 'ftruncate')
         }
       }
-      const restored = restoreFromLog(new FileSource(fd, { path, size: end }), end)
+      const restored = recovered ?? restoreFromLog(new FileSource(fd, { path, size: end }), end)
       const sink = new FileSink(fd, { position: end, path })
       const log = new LogWriter(sink, { offset: end })
       const fileTarget = new FileTarget(fd, path, sink, () => log.position)
@@ -371,21 +371,20 @@ export class StateWriter {
     policy: CompactPolicy | null,
   ): StateWriter {
     const source = new AppendOnlyFileSource(file)
-    const { epoch, end, cut } = StateWriter.#recover(source, repair)
+    const { epoch, end, cut, restored: recovered } = StateWriter.#recover(source, repair)
     // Entries land in an AppendOnlyFile whole or not at all, so a torn entry is damage.
     if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
-    const restored = restoreFromLog(source, end)
+    const restored = recovered ?? restoreFromLog(source, end)
     const log = new LogWriter(new AppendOnlyFileSink(file), { offset: end })
     const target = new AppendOnlyFileTarget(file, file.path, manager, openOptions)
     return new StateWriter(target, log, epoch, mode, intervalMs, restored, null, policy)
   }
 
-  static #recover(source: LogSource, repair: boolean): { epoch: number; end: number; cut: TailCut | null } {
+  static #recover(source: LogSource, repair: boolean): Recovered {
     if (repair) return recoverForWriting(source)
     // The reference: restore must succeed, and the writer appends at the end of the file.
     const restored = restoreFromLog(source, source.size)
-    restored.updates.close()
-    return { epoch: restored.epoch, end: source.size, cut: null }
+    return { epoch: restored.epoch, end: source.size, cut: null, restored }
   }
 
   /**
