@@ -17,19 +17,16 @@ interface RawBinding {
   unmap(mapping: ArrayBuffer): void
   msync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): void
   msyncAsync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): Promise<number>
-  madvise(mapping: ArrayBuffer, offset: number, length: number, advice: number): void
   madviseAsync(mapping: ArrayBuffer, offset: number, length: number, advice: number): Promise<number>
-  adviceConstants: { normal: number; sequential: number; willNeed: number; populateWrite: number; populateRead: number }
+  adviceConstants: { populateWrite: number }
   fallocate(fd: number, offset: number, length: number): number
   fallocateAsync(fd: number, offset: number, length: number): Promise<number>
   ftruncate(fd: number, length: number): number
   fdatasync(fd: number): number
   fdatasyncAsync(fd: number): Promise<number>
-  fsync(fd: number): number
-  fsyncAsync(fd: number): Promise<number>
   syncFileRangeAsync(fd: number, offset: number, length: number): Promise<number>
   flock(fd: number, operation: number): number
-  lockConstants: { shared: number; exclusive: number; unlock: number; nonBlocking: number }
+  lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs?: number): number
   futexWaitAsync(
     words: Int32Array,
@@ -111,10 +108,6 @@ export const msync: (mapping: ArrayBuffer, offset: number, length: number, wait:
 /** msync on the libuv pool. */
 export const msyncAsync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => Promise<number> =
   async(raw.msyncAsync)
-/** madvise a range of a mapping. */
-export const madvise: (mapping: ArrayBuffer, offset: number, length: number, adviceValue: number) => void = sync(
-  raw.madvise,
-)
 /** madvise on the libuv pool (used to prefault pages ahead of the writer). */
 export const madviseAsync: (
   mapping: ArrayBuffer,
@@ -134,10 +127,6 @@ export const ftruncate: (fd: number, length: number) => number = sync(raw.ftrunc
 export const fdatasync: (fd: number) => number = sync(raw.fdatasync)
 /** fdatasync on the libuv pool. */
 export const fdatasyncAsync: (fd: number) => Promise<number> = async(raw.fdatasyncAsync)
-/** fsync. */
-export const fsync: (fd: number) => number = sync(raw.fsync)
-/** fsync on the libuv pool. */
-export const fsyncAsync: (fd: number) => Promise<number> = async(raw.fsyncAsync)
 /** Starts write-back of [offset, offset + length) without waiting (sync_file_range); ENOSYS off Linux. */
 export const syncFileRangeAsync: (fd: number, offset: number, length: number) => Promise<number> = async(
   raw.syncFileRangeAsync,

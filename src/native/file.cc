@@ -1,4 +1,4 @@
-// fallocate / ftruncate / fdatasync / fsync / flock on a file descriptor.
+// fallocate / ftruncate / fdatasync / flock on a file descriptor.
 #include "file.h"
 
 #include <fcntl.h>
@@ -38,7 +38,6 @@ int64_t DoFdatasync(int fd) {
 #endif
 }
 
-int64_t DoFsync(int fd) { return fsync(fd) == 0 ? 0 : -errno; }
 
 // Starts write-back of a range without waiting for it (Linux); elsewhere it reports ENOSYS
 // and the caller falls back to msync(MS_ASYNC).
@@ -91,15 +90,6 @@ Napi::Value FdatasyncAsync(const Napi::CallbackInfo& info) {
   return AsyncCall::Start(info.Env(), "fdatasync", [fd]() { return DoFdatasync(fd); });
 }
 
-Napi::Value Fsync(const Napi::CallbackInfo& info) {
-  return ResultOrThrow(info.Env(), DoFsync(ArgFd(info, 0)), "fsync");
-}
-
-Napi::Value FsyncAsync(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  return AsyncCall::Start(info.Env(), "fsync", [fd]() { return DoFsync(fd); });
-}
-
 Napi::Value SyncFileRangeAsync(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
   int64_t offset = ArgInt64(info, 1, "offset");
@@ -127,12 +117,9 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("ftruncate", Napi::Function::New(env, Ftruncate, "ftruncate"));
   exports.Set("fdatasync", Napi::Function::New(env, Fdatasync, "fdatasync"));
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync, "fdatasyncAsync"));
-  exports.Set("fsync", Napi::Function::New(env, Fsync, "fsync"));
-  exports.Set("fsyncAsync", Napi::Function::New(env, FsyncAsync, "fsyncAsync"));
   exports.Set("syncFileRangeAsync", Napi::Function::New(env, SyncFileRangeAsync, "syncFileRangeAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   Napi::Object lock = Napi::Object::New(env);
-  lock.Set("shared", Napi::Number::New(env, LOCK_SH));
   lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));
   lock.Set("unlock", Napi::Number::New(env, LOCK_UN));
   lock.Set("nonBlocking", Napi::Number::New(env, LOCK_NB));

@@ -126,19 +126,6 @@ Napi::Value MsyncAsync(const Napi::CallbackInfo& info) {
       mapping);
 }
 
-// madvise(mapping, offset, length, advice): void
-Napi::Value Madvise(const Napi::CallbackInfo& info) {
-  Napi::ArrayBuffer mapping = ArgMapping(info, 0);
-  int64_t offset = ArgInt64(info, 1, "offset");
-  int64_t length = ArgInt64(info, 2, "length");
-  int advice = static_cast<int>(ArgInt64(info, 3, "advice"));
-  char* address = RangeOf(info, mapping, offset, length);
-  if (madvise(address, static_cast<size_t>(length), advice) != 0) {
-    ThrowErrno(info.Env(), errno, "madvise");
-  }
-  return info.Env().Undefined();
-}
-
 // madviseAsync(mapping, offset, length, advice): Promise<number>
 Napi::Value MadviseAsync(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer mapping = ArgMapping(info, 0);
@@ -160,21 +147,12 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
   exports.Set("msync", Napi::Function::New(env, Msync, "msync"));
   exports.Set("msyncAsync", Napi::Function::New(env, MsyncAsync, "msyncAsync"));
-  exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));
   exports.Set("madviseAsync", Napi::Function::New(env, MadviseAsync, "madviseAsync"));
   Napi::Object advice = Napi::Object::New(env);
-  advice.Set("normal", Napi::Number::New(env, MADV_NORMAL));
-  advice.Set("sequential", Napi::Number::New(env, MADV_SEQUENTIAL));
-  advice.Set("willNeed", Napi::Number::New(env, MADV_WILLNEED));
 #ifdef MADV_POPULATE_WRITE
   advice.Set("populateWrite", Napi::Number::New(env, MADV_POPULATE_WRITE));
 #else
   advice.Set("populateWrite", Napi::Number::New(env, -1));
-#endif
-#ifdef MADV_POPULATE_READ
-  advice.Set("populateRead", Napi::Number::New(env, MADV_POPULATE_READ));
-#else
-  advice.Set("populateRead", Napi::Number::New(env, -1));
 #endif
   exports.Set("adviceConstants", advice);
 }
