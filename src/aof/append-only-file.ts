@@ -22,7 +22,7 @@ import type { Sidecar } from './shm.ts'
 import { ShmOffset } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
-import { Tailer, abortError, followData } from './tailer.ts'
+import { Tailer, followData, waitForChange } from './tailer.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 import { defaultManager } from './manager.ts'
 import { FileReader } from './reader.ts'
@@ -132,6 +132,8 @@ export class AppendOnlyFile {
   readonly #tailers = new Set<Tailer>()
   #waiting: (() => void)[] = []
   #wakeScheduled = false
+  /** The committed size the writer last woke other readers for in this tick, or -1. */
+  #pokedSize = -1
   readonly #tailSource: TailSource
   #state: FileState
   #size: number
@@ -176,6 +178,7 @@ export class AppendOnlyFile {
         if (this.#tailers.delete(tailer) && !tailer.polling) this.#followers--
       },
       failure: () => null,
+      wait: (resume) => this.#wait(resume),
     }
     this.#state = resources.state
     this.#size = resources.size
@@ -420,7 +423,7 @@ export class AppendOnlyFile {
    */
   tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     this.#checkReadable()
-    return followData(this.#tailSource, options, (signal) => this.nextChange(signal))
+    return followData(this.#tailSource, options)
   }
 
   /** The data as it is written, as a byte stream; see {@link tail}. */
@@ -436,32 +439,29 @@ export class AppendOnlyFile {
    * @param signal - Rejects the wait with an AbortError when aborted.
    */
   nextChange(signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted === true) {
-        reject(abortError(signal))
-        return
-      }
-      this.#followers++
-      let onAbort: (() => void) | null = null
-      const resume = (): void => {
-        this.#followers--
-        if (onAbort !== null) signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      if (signal !== undefined) {
-        onAbort = () => {
-          const index = this.#waiting.indexOf(resume)
-          if (index >= 0) {
-            this.#waiting.splice(index, 1)
-            this.#followers--
-          }
-          reject(abortError(signal))
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
-      }
-      this.#waiting.push(resume)
-    })
+    return waitForChange((resume) => this.#wait(resume), signal)
   }
+
+  /** Calls `resume` at the next commit, finish or close; returns a cancel function. */
+  #wait(resume: () => void): () => void {
+    let waiting = true
+    const wake = (): void => {
+      if (!waiting) return
+      waiting = false
+      this.#followers--
+      resume()
+    }
+    this.#followers++
+    this.#waiting.push(wake)
+    return () => {
+      if (!waiting) return
+      waiting = false
+      this.#followers--
+      const index = this.#waiting.indexOf(wake)
+      if (index >= 0) this.#waiting.splice(index, 1)
+    }
+  }
+
 
   /**
    * @internal The file was renamed to `path` (a state log's compaction renames its new file
@@ -484,7 +484,17 @@ export class AppendOnlyFile {
     this.#size = end
     this.#published[COMMITTED_INDEX] = end
     if (end + this.#lowWater > this.#allocated && this.#growing === null) this.#growAhead()
-    if ((this.#followers | this.#sharedWords[WAITERS_INDEX]!) !== 0 && !this.#wakeScheduled) this.#scheduleWake()
+    if (this.#wakeScheduled) return
+    const waiters = this.#sharedWords[WAITERS_INDEX]!
+    if ((this.#followers | waiters) === 0) return
+    this.#scheduleWake()
+    // Readers elsewhere are woken by the first commit of a tick at once, not when the tick
+    // ends: the rest of the caller's synchronous work would add to their latency. Commits
+    // later in the same tick are covered by one more wake-up from #wakeFollowers.
+    if (waiters !== 0) {
+      this.#pokeReaders()
+      this.#pokedSize = end
+    }
   }
 
   #scheduleWake(): void {
@@ -503,7 +513,8 @@ export class AppendOnlyFile {
       this.#waiting = []
       for (const resume of waiting) resume()
     }
-    this.#pokeReaders()
+    if (this.#pokedSize !== this.#size) this.#pokeReaders()
+    this.#pokedSize = -1
   }
 
   /** Wakes readers in other threads and processes: an inotify event, and a futex wake if needed. */

@@ -15,7 +15,7 @@ import { FileState } from './file-state.ts'
 import { alignToPage } from './geometry.ts'
 import { recoverWithMagic } from './recovery.ts'
 import { SHM_SIZE, ShmOffset, parseSidecar, processAlive, sidecarPath } from './shm.ts'
-import { Tailer, abortError, followData } from './tailer.ts'
+import { Tailer, followData, waitForChange } from './tailer.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 
 /** Options of {@link FileReader.open}. */
@@ -100,6 +100,7 @@ export class FileReader {
         this.#updateWaiting()
       },
       failure: () => this.failure,
+      wait: (resume) => this.#wait(resume),
     }
   }
 
@@ -225,7 +226,7 @@ export class FileReader {
   /** The data as it is written, as an async iterator; ends at EOF, stops on the signal. */
   tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     this.#checkOpen()
-    return followData(this.#source, options, (signal) => this.nextChange(signal))
+    return followData(this.#source, options)
   }
 
   /** The data as it is written, as a byte stream. */
@@ -261,31 +262,30 @@ export class FileReader {
    * @param signal - Rejects the wait with an AbortError when aborted.
    */
   nextChange(signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted === true) {
-        reject(abortError(signal))
-        return
-      }
-      let onAbort: (() => void) | null = null
-      const resume = (): void => {
-        if (onAbort !== null) signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      if (signal !== undefined) {
-        onAbort = () => {
-          this.#waiting = this.#waiting.filter((waiting) => waiting !== resume)
-          this.#updateWaiting()
-          reject(abortError(signal))
-        }
-        signal.addEventListener('abort', onAbort, { once: true })
-      }
-      this.#waiting.push(resume)
-      this.#updateWaiting()
-      // Registered: anything committed from now on raises a wake-up. Re-check once, for what
-      // was committed before the writer could see us waiting.
-      if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
-    })
+    return waitForChange((resume) => this.#wait(resume), signal)
   }
+
+  /** Calls `resume` at the next change (at once if one came since the last look); returns a cancel function. */
+  #wait(resume: () => void): () => void {
+    let waiting = true
+    const wake = (): void => {
+      if (!waiting) return
+      waiting = false
+      resume()
+    }
+    this.#waiting.push(wake)
+    this.#updateWaiting()
+    // Registered: anything committed from now on raises a wake-up. Re-check once, for what
+    // was committed before the writer could see us waiting.
+    if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
+    return () => {
+      if (!waiting) return
+      waiting = false
+      this.#waiting = this.#waiting.filter((waiting) => waiting !== wake)
+      this.#updateWaiting()
+    }
+  }
+
 
   /**
    * Starts or stops waiting for the writer, depending on whether anyone follows. Only the

@@ -80,6 +80,11 @@ export interface TailSource {
   detach(tailer: Tailer): void
   /** An error that ended the source (writer died, file replaced), or null. */
   failure(): Error | null
+  /**
+   * Calls `resume` once at the next change a follower cares about (possibly at once, if one
+   * happened since the last look), unless the returned cancel function is called first.
+   */
+  wait(resume: () => void): () => void
 }
 
 function isFinished(state: FileState): boolean {
@@ -245,35 +250,185 @@ export function abortError(signal: AbortSignal): Error {
 }
 
 /**
- * The data of `source` from `options.from` as it is committed: yields each new range, waits
- * with `nextChange` when caught up, returns once the file is finished (or closed) and read to
- * its end, and throws the source's failure or an AbortError.
+ * A promise over a source's `wait`: resolves at the next change, rejects with an AbortError
+ * when `signal` aborts first. The abort listener is removed either way.
  */
-export async function* followData(
-  source: TailSource,
-  options: TailOptions,
-  nextChange: (signal: AbortSignal | undefined) => Promise<void>,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const { signal } = options
-  let position = options.from ?? 0
-  if (!Number.isSafeInteger(position) || position < 0) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(position)}`)
+export function waitForChange(wait: (resume: () => void) => () => void, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal === undefined) {
+      wait(resolve)
+      return
+    }
+    if (signal.aborted) {
+      reject(abortError(signal))
+      return
+    }
+    let cancel: (() => void) | null = null
+    const onAbort = (): void => {
+      cancel?.()
+      reject(abortError(signal))
+    }
+    // Listen first: the source may resume inside wait(), and must then remove the listener.
+    signal.addEventListener('abort', onAbort, { once: true })
+    cancel = wait(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    })
+  })
+}
+
+/**
+ * The data of `source` from `options.from` as it is committed: yields each new range, waits
+ * for the source's next change when caught up, returns once the file is finished (or closed)
+ * and read to its end, and throws the source's failure or an AbortError.
+ *
+ * An iterator written out rather than an async generator: a wake-up reads the new range and
+ * resolves the pending `next()` directly, with no promise per wait and no generator hops
+ * between the wake-up and the consumer (this is the cross-process latency path).
+ */
+export function followData(source: TailSource, options: TailOptions): AsyncGenerator<Uint8Array, void, undefined> {
+  return new DataFollower(source, options)
+}
+
+type Step = IteratorResult<Uint8Array, void>
+
+const DONE: Step = Object.freeze({ value: undefined, done: true })
+
+class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
+  readonly #source: TailSource
+  readonly #signal: AbortSignal | undefined
+  #position: number
+  /** A bad `from`, thrown by the first next() as the generator this replaces did. */
+  #invalid: Error | null = null
+  #done = false
+  /** The consumer's unresolved next(), while waiting for a change. */
+  #pending: { resolve: (step: Step) => void; reject: (error: unknown) => void; promise: Promise<Step> } | null = null
+  #cancelWait: (() => void) | null = null
+  /** Counts waits, to tell whether a resume ran inside wait(). */
+  #waits = 0
+
+  constructor(source: TailSource, options: TailOptions) {
+    this.#source = source
+    this.#signal = options.signal
+    const from = options.from ?? 0
+    this.#position = from
+    if (!Number.isSafeInteger(from) || from < 0) {
+      this.#invalid = new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+    }
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
   }
-  for (;;) {
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<Step> {
+    // One next() at a time, as a generator queues them.
+    if (this.#pending !== null) return this.#pending.promise.then(() => this.next(), () => this.next())
+    if (this.#done) return Promise.resolve(DONE)
+    let step: Step | null
+    try {
+      step = this.#step()
+    } catch (error) {
+      this.#end()
+      return Promise.reject(error as Error)
+    }
+    if (step !== null) return Promise.resolve(step)
+    let resolve!: (step: Step) => void
+    let reject!: (error: unknown) => void
+    const promise = new Promise<Step>((onResolve, onReject) => {
+      resolve = onResolve
+      reject = onReject
+    })
+    this.#pending = { resolve, reject, promise }
+    this.#waitForChange()
+    return promise
+  }
+
+  return(): Promise<Step> {
+    this.#settle(DONE)
+    this.#end()
+    return Promise.resolve(DONE)
+  }
+
+  throw(error: unknown): Promise<Step> {
+    this.#settle(DONE)
+    this.#end()
+    return Promise.reject(error as Error)
+  }
+
+  /** What is there to hand over now: a chunk, the end, a thrown failure; null to wait. */
+  #step(): Step | null {
+    if (this.#invalid !== null) throw this.#invalid
+    const signal = this.#signal
     if (signal?.aborted === true) throw abortError(signal)
+    const source = this.#source
     const end = source.committedSize()
     const state = source.fileState()
+    const position = this.#position
     if (position < end) {
       // Bounded chunks: a reader catching up reuses memory instead of mapping it all at once.
       const chunkEnd = Math.min(end, position + CHUNK_SIZE_MAX)
       const chunk = source.read(position, chunkEnd)
-      position = chunkEnd
-      yield chunk
-      continue
+      this.#position = chunkEnd
+      return { value: chunk, done: false }
     }
     const failure = source.failure()
     if (failure !== null) throw failure
-    if (state === FileState.EOF || state === FileState.Closing || state === FileState.Closed) return
-    await nextChange(signal)
+    if (state === FileState.EOF || state === FileState.Closing || state === FileState.Closed) {
+      this.#end()
+      return DONE
+    }
+    return null
+  }
+
+  /** The source changed (or may have): hand over what there is, or wait again. */
+  readonly #resume = (): void => {
+    this.#cancelWait = null
+    const pending = this.#pending
+    if (pending === null) return
+    let step: Step | null
+    try {
+      step = this.#step()
+    } catch (error) {
+      this.#pending = null
+      this.#end()
+      pending.reject(error)
+      return
+    }
+    if (step === null) {
+      this.#waitForChange()
+      return
+    }
+    this.#pending = null
+    pending.resolve(step)
+  }
+
+  #waitForChange(): void {
+    const wait = ++this.#waits
+    const cancel = this.#source.wait(this.#resume)
+    // A source may resume at once, inside wait(): then that call has resolved or waited anew.
+    if (wait === this.#waits && this.#pending !== null) this.#cancelWait = cancel
+  }
+
+  readonly #onAbort = (): void => {
+    const pending = this.#pending
+    if (pending === null) return
+    this.#pending = null
+    this.#end()
+    pending.reject(abortError(this.#signal!))
+  }
+
+  #settle(step: Step): void {
+    const pending = this.#pending
+    this.#pending = null
+    pending?.resolve(step)
+  }
+
+  #end(): void {
+    this.#done = true
+    this.#cancelWait?.()
+    this.#cancelWait = null
+    this.#signal?.removeEventListener('abort', this.#onAbort)
   }
 }

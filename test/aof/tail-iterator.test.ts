@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+
+import { AppendOnlyFile, sidecarPath } from '../../src/index.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+/** Readers of `path` currently counted as waiting in its sidecar (the writer pokes them). */
+function waiters(path: string): number {
+  return readFileSync(sidecarPath(path)).readUInt32LE(60)
+}
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+const text = (chunk: Uint8Array | undefined): string => new TextDecoder().decode(chunk)
+
+test('tail(): next() calls made together resolve in order, one chunk each, then the end', async (t) => {
+  const file = AppendOnlyFile.open(join(tmpDir(t), 'f.aof'), { create: true })
+  const iterator = file.tail()
+  const first = iterator.next()
+  const second = iterator.next()
+  file.write(bytes('one'))
+  assert.equal(text((await first).value as Uint8Array), 'one')
+  file.write(bytes('two'))
+  assert.equal(text((await second).value as Uint8Array), 'two')
+  const end = iterator.next()
+  await file.finish()
+  assert.deepEqual(await end, { value: undefined, done: true })
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+  await file.close()
+})
+
+test("a reader's tail(): return() while waiting ends the pending next() and the reader stops waiting", async (t) => {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  file.write(bytes('abc'))
+  const reader = AppendOnlyFile.openReader(path)
+  const iterator = reader.tail()
+  assert.equal(text((await iterator.next()).value as Uint8Array), 'abc')
+  const pending = iterator.next()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(waiters(path), 1)
+  assert.deepEqual(await iterator.return(undefined), { value: undefined, done: true })
+  assert.deepEqual(await pending, { value: undefined, done: true })
+  assert.equal(waiters(path), 0)
+  // Nothing wakes the ended iterator, and nothing more is read through it.
+  file.write(bytes('d'))
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+  reader.close()
+  await file.close()
+})
+
+test('waits with one abort signal leave no listener behind, whether they wait or find a change at once', async (t) => {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  const reader = AppendOnlyFile.openReader(path)
+  const controller = new AbortController()
+  const { signal } = controller
+  for (let index = 0; index < 20; index++) {
+    const change = file.nextChange(signal)
+    file.write(bytes('x'))
+    await change
+    // The reader has seen nothing yet, or not this write: its wait resumes at once.
+    await reader.nextChange(signal)
+  }
+  assert.equal(getEventListeners(signal, 'abort').length, 0)
+  let read = ''
+  const iterator = reader.tail({ signal })
+  const next = iterator.next()
+  assert.equal(getEventListeners(signal, 'abort').length, 1)
+  read += text((await next).value as Uint8Array)
+  assert.equal(read, 'x'.repeat(20))
+  const waiting = iterator.next()
+  controller.abort()
+  await assert.rejects(waiting, { name: 'AbortError' })
+  assert.equal(getEventListeners(signal, 'abort').length, 0)
+  assert.equal(waiters(path), 0)
+  reader.close()
+  await file.close()
+})
+
+test('tail({ from }) with a bad offset rejects its first next(), as before', async (t) => {
+  const file = AppendOnlyFile.open(join(tmpDir(t), 'f.aof'), { create: true })
+  const iterator = file.tail({ from: -1 })
+  await assert.rejects(iterator.next(), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+  await file.close()
+})
