@@ -26,6 +26,8 @@ import * as native from '../src/native/binding.ts'
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3000)
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 5000)
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
+/** Records written to one follower before the writer turns to the next. */
+const BLOCK = Number(process.env['BENCH_BLOCK'] ?? 1000)
 const SAME_PROCESS = 'same-process subscribe()'
 const WORKER_TAIL = 'worker thread openReader+tail()'
 const CROSS_TAIL = 'other process openReader+tail()'
@@ -287,25 +289,60 @@ function startWorker(mode: Mode, path: string): Remote {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
+/** A reader following its own file, started and ready; the writer feeds it stamps. */
+interface Follower {
+  name: string
+  /** Appends one record holding `stamp` to the file this follower reads. */
+  write(stamp: bigint): void
+  /** The follower's latencies (ns), once it has seen TOTAL records. */
+  result: Promise<number[]>
+  close(): Promise<void>
+}
+
+interface Subject {
+  name: string
+  start: (dir: string) => Promise<Follower>
+}
+
 /**
- * Calls `write(timestamp)` every PERIOD_NS, spread out, until `until()` (or twice `count`).
+ * Writes one record every PERIOD_NS, spread out, to the followers in turn: BLOCK records to
+ * one, then BLOCK to the next (in an order fixed by `seed`), until each has had TOTAL. All
+ * followers live through the whole run but only the one being written to is woken, so none
+ * competes with another for the CPUs, and a drift of the machine during the run affects
+ * every follower alike (run one after another, their p50 differed by up to 1.5× from drift).
+ *
  * Between writes the writer sleeps in the kernel (Atomics.wait with a timeout) instead of
  * spinning, so it leaves the CPU to the reader; each write is followed by a setImmediate turn,
- * so microtasks (the writer's wake-ups) and I/O run between writes as in a real server.
+ * so microtasks and I/O run between writes as in a real server.
  */
-function pace(count: number, write: (stamp: bigint) => void, until: () => boolean): Promise<void> {
+function interleave(followers: readonly Follower[], seed: number): Promise<void> {
+  const written = new Map<Follower, number>(followers.map((follower) => [follower, 0]))
+  let order = shuffled(followers, seed)
+  let turn = 0
+  let inBlock = 0
   return new Promise((resolve) => {
-    let sent = 0
     let next = process.hrtime.bigint()
     const loop = (): void => {
-      if (until() || sent > count * 2) {
-        resolve()
-        return
+      let follower = order[turn]
+      while (follower !== undefined && written.get(follower)! >= TOTAL) follower = order[++turn]
+      if (follower === undefined) {
+        order = order.filter((candidate) => written.get(candidate)! < TOTAL)
+        if (order.length === 0) {
+          resolve()
+          return
+        }
+        order = shuffled(order, ++seed)
+        turn = 0
+        follower = order[0]!
       }
       const wait = Number(next - process.hrtime.bigint()) / 1e6
       if (wait > 0.02) Atomics.wait(sleeper, 0, 0, wait)
-      write(process.hrtime.bigint())
-      sent++
+      follower.write(process.hrtime.bigint())
+      written.set(follower, written.get(follower)! + 1)
+      if (++inBlock === BLOCK) {
+        inBlock = 0
+        turn++
+      }
       next = process.hrtime.bigint() + PERIOD_NS
       setImmediate(loop)
     }
@@ -321,11 +358,6 @@ interface Latency {
   max: number
   /** The measured latencies (ns), sorted. */
   sorted: number[]
-}
-
-interface Subject {
-  name: string
-  run: (dir: string) => Promise<Latency>
 }
 
 interface Row extends Omit<Latency, 'sorted'> {
@@ -366,73 +398,85 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 
 const stamp = Buffer.alloc(RECORD)
 
-async function followAof(dir: string, name: string, mode: Mode, remote: 'worker' | 'child'): Promise<Latency> {
+async function startAof(dir: string, name: string, mode: Mode, remote: 'worker' | 'child'): Promise<Follower> {
   const path = join(dir, `${mode}-${remote}.aof`)
   const file = AppendOnlyFile.open(path, { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
   const reader = remote === 'worker' ? startWorker(mode, path) : startChild(mode, path)
   await reader.ready
-  let done = false
-  void reader.result.finally(() => (done = true))
-  await pace(
-    TOTAL,
-    (time) => {
+  return {
+    name,
+    write: (time) => {
       stamp.writeBigUInt64LE(time)
       file.write(stamp)
     },
-    () => done,
-  )
-  const latencies = (await reader.result) as number[]
-  await file.close()
-  return summarize(name, latencies)
+    result: reader.result as Promise<number[]>,
+    close: () => file.close(),
+  }
 }
 
-async function followSameProcess(dir: string): Promise<Latency> {
+async function startSameProcess(dir: string): Promise<Follower> {
   const file = AppendOnlyFile.open(join(dir, 'subscribe.aof'), { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
   const out: number[] = []
   const carry = { bytes: new Uint8Array(0) }
+  let done: (latencies: number[]) => void = () => undefined
+  const result = new Promise<number[]>((resolve) => (done = resolve))
   const tailer = file.subscribe({
     pollRead: (event) => {
       observe(event.tail, out, carry)
+      if (out.length >= TOTAL) done(out)
       return event.end
     },
     pollReadClosed: () => undefined,
   })
-  await pace(
-    TOTAL,
-    (time) => {
+  return {
+    name: SAME_PROCESS,
+    write: (time) => {
       stamp.writeBigUInt64LE(time)
       file.write(stamp)
     },
-    () => out.length >= TOTAL,
-  )
-  tailer.close()
-  await file.close()
-  return summarize(SAME_PROCESS, out)
+    result,
+    close: async () => {
+      tailer.close()
+      await file.close()
+    },
+  }
 }
 
-async function followPlain(dir: string, name: string, mode: 'watch' | 'tail'): Promise<Latency> {
+async function startPlain(dir: string, name: string, mode: 'watch' | 'tail'): Promise<Follower> {
   const path = join(dir, `${mode}.log`)
   const fd = openSync(path, 'w')
   const reader = startChild(mode, path)
   await reader.ready
   // `tail` needs a moment to stat the file and install its watcher after construction.
   await new Promise((resolve) => setTimeout(resolve, 200))
-  let done = false
-  void reader.result.finally(() => (done = true))
-  await pace(
-    TOTAL,
-    (time) => {
+  return {
+    name,
+    write: (time) => {
       if (mode === 'tail') writeSync(fd, `${time}\n`)
       else {
         stamp.writeBigUInt64LE(time)
         writeSync(fd, stamp)
       }
     },
-    () => done,
-  )
-  const latencies = (await reader.result) as number[]
-  closeSync(fd)
-  return summarize(name, latencies)
+    result: reader.result as Promise<number[]>,
+    close: () => {
+      closeSync(fd)
+      return Promise.resolve()
+    },
+  }
+}
+
+/** Runs `subjects` together, interleaved, and returns each one's latencies. */
+async function measure(dir: string, subjects: readonly Subject[], seed: number): Promise<Map<string, Latency>> {
+  const followers: Follower[] = []
+  for (const subject of subjects) followers.push(await subject.start(dir))
+  await interleave(followers, seed)
+  const results = new Map<string, Latency>()
+  for (const follower of followers) {
+    results.set(follower.name, summarize(follower.name, await follower.result))
+    await follower.close()
+  }
+  return results
 }
 
 async function catchUp(dir: string): Promise<{ aof: number; read: number }> {
@@ -468,28 +512,29 @@ async function main(): Promise<void> {
   if (json) console.log = () => undefined
   try {
     console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${SAMPLES} samples after ${WARMUP} warm-up, one record / ${Number(PERIOD_NS) / 1000} µs`)
-    // Subjects run one after another and the machine drifts (a wake-up across this VM's vCPUs
-    // costs 15–35 µs, and which vCPU a reader wakes on changes from run to run). So the whole
-    // list runs ROUNDS times, each round in a different order (no subject always follows the
-    // same one), and the table pools every round's samples; ratios are also taken within each
-    // round and their median shown, with the number of rounds at or under 1.
+    // Every follower of a round runs at once and the writer feeds them in turn, BLOCK records
+    // each (see interleave). Rounds repeat that with fresh processes and files; the table
+    // pools every round's samples, and also shows the median of the ratios taken within each
+    // round and the number of rounds at or under fs.watch.
     const subjects: Subject[] = [
-      { name: SAME_PROCESS, run: (at) => followSameProcess(at) },
-      { name: WORKER_TAIL, run: (at) => followAof(at, WORKER_TAIL, 'aof', 'worker') },
-      { name: CROSS_TAIL, run: (at) => followAof(at, CROSS_TAIL, 'aof', 'child') },
-      { name: CROSS_SUBSCRIBE, run: (at) => followAof(at, CROSS_SUBSCRIBE, 'aof-subscribe', 'child') },
-      { name: CROSS_BUSY, run: (at) => followAof(at, CROSS_BUSY, 'aof-busy', 'child') },
-      { name: DIAGNOSTIC, run: (at) => followAof(at, DIAGNOSTIC, 'sidecar-watch', 'child') },
-      { name: WATCH, run: (at) => followPlain(at, WATCH, 'watch') },
-      { name: TAIL, run: (at) => followPlain(at, TAIL, 'tail') },
+      { name: SAME_PROCESS, start: (at) => startSameProcess(at) },
+      { name: WORKER_TAIL, start: (at) => startAof(at, WORKER_TAIL, 'aof', 'worker') },
+      { name: CROSS_TAIL, start: (at) => startAof(at, CROSS_TAIL, 'aof', 'child') },
+      { name: CROSS_SUBSCRIBE, start: (at) => startAof(at, CROSS_SUBSCRIBE, 'aof-subscribe', 'child') },
+      { name: DIAGNOSTIC, start: (at) => startAof(at, DIAGNOSTIC, 'sidecar-watch', 'child') },
+      { name: WATCH, start: (at) => startPlain(at, WATCH, 'watch') },
+      { name: TAIL, start: (at) => startPlain(at, TAIL, 'tail') },
     ]
+    // A busy-polling reader spins on a core the whole time it follows: it runs alone, after
+    // the others, or it would slow whichever follower is being measured.
+    const busy: Subject = { name: CROSS_BUSY, start: (at) => startAof(at, CROSS_BUSY, 'aof-busy', 'child') }
     const rounds: Map<string, Latency>[] = []
     for (let round = 0; round < ROUNDS; round++) {
       // Fresh files each round: a follower reads from offset 0.
       const at = join(dir, `round-${round + 1}`)
       mkdirSync(at)
-      const results = new Map<string, Latency>()
-      for (const subject of shuffled(subjects, round + 1)) results.set(subject.name, await subject.run(at))
+      const results = await measure(at, subjects, round + 1)
+      for (const [name, latency] of await measure(at, [busy], round + 1)) results.set(name, latency)
       rounds.push(results)
       const cross = results.get(CROSS_TAIL)!
       const watchRound = results.get(WATCH)!
@@ -504,7 +549,7 @@ async function main(): Promise<void> {
     }
     const pooledWatch = pool(rounds.map((round) => round.get(WATCH)!))
     const pooledTail = pool(rounds.map((round) => round.get(TAIL)!))
-    const rows: Row[] = subjects.map(({ name }) => {
+    const rows: Row[] = [...subjects, busy].map(({ name }) => {
       const all = rounds.map((round) => round.get(name)!)
       const pooled = pool(all)
       const within = (base: string, key: 'p50' | 'p99'): number[] => rounds.map((round) => round.get(name)![key] / round.get(base)![key])
@@ -532,7 +577,7 @@ async function main(): Promise<void> {
       )
     }
     const { aof, read } = await catchUp(dir)
-    console.log(`\n| catch-up, 1 GiB finished file, other process | GB/s |`)
+    console.log(`\n| catch-up, ${CATCH_UP_BYTES / 2 ** 20} MiB finished file, other process | GB/s |`)
     console.log('|---|---:|')
     console.log(`| openReader + tail() | ${aof.toFixed(2)} |`)
     console.log(`| fs.readSync, 1 MiB chunks | ${read.toFixed(2)} |`)
