@@ -94,7 +94,8 @@ export class FileReader {
     this.#source = {
       committedSize: () => this.size,
       fileState: () => this.state,
-      read: (begin, end) => this.read(begin, end),
+      // Followers ask only for committed ranges: no argument checks on their wake-up path.
+      read: (begin, end) => this.#readRange(begin, end),
       detach: (tailer) => {
         this.#tailers.delete(tailer)
         this.#updateWaiting()
@@ -181,6 +182,11 @@ export class FileReader {
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > committed) {
       throw new AofkitError(ErrorCode.InvalidArgument, `range [${begin}, ${end}) is not within the data [0, ${committed})`)
     }
+    return this.#readRange(begin, end)
+  }
+
+  #readRange(begin: number, end: number): Uint8Array {
+    this.#checkOpen()
     const buffer = Buffer.allocUnsafe(end - begin)
     this.#readFully(buffer, buffer.length, begin)
     return buffer

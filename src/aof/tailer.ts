@@ -151,10 +151,17 @@ export class Tailer {
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
     const source = this.#source
-    const failure = source.failure()
     const end = source.committedSize()
-    const fileState = source.fileState()
     const begin = this.#position
+    if (begin < end) {
+      // New data, the common case: offered first and by the shortest path (a reader in
+      // another process runs it right after waking, with cold caches).
+      const fileState = source.fileState()
+      this.#deliver(begin, end, fileState, isFinished(fileState), reason)
+      return
+    }
+    const failure = source.failure()
+    const fileState = source.fileState()
     if (begin > end) {
       this.close(
         failure ??
@@ -162,21 +169,18 @@ export class Tailer {
       )
       return
     }
-    const finished = isFinished(fileState)
-    if (begin === end) {
-      if (failure !== null) {
-        this.close(failure)
-        return
-      }
-      if (finished && !this.#eofDelivered) {
-        this.#deliver(begin, end, fileState, finished, 'eof')
-      } else if (this.#state !== TailerState.EOF) {
-        this.#state = finished ? TailerState.EOF : TailerState.Tail
-      }
-      if (fileState === FileState.Closed || fileState === FileState.Closing) this.close('file closed')
+    // Caught up (begin === end): a failure ends the tailer; a finished file gets its EOF event.
+    if (failure !== null) {
+      this.close(failure)
       return
     }
-    this.#deliver(begin, end, fileState, finished, reason)
+    const finished = isFinished(fileState)
+    if (finished && !this.#eofDelivered) {
+      this.#deliver(begin, end, fileState, finished, 'eof')
+    } else if (this.#state !== TailerState.EOF) {
+      this.#state = finished ? TailerState.EOF : TailerState.Tail
+    }
+    if (fileState === FileState.Closed || fileState === FileState.Closing) this.close('file closed')
   }
 
   #deliver(begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason): void {
