@@ -271,7 +271,11 @@ export class FileReader {
     return waitForChange((resume) => this.#wait(resume), signal)
   }
 
-  /** Calls `resume` at the next change (at once if one came since the last look); returns a cancel function. */
+  /**
+   * Calls `resume` at the next change (at once if one came since the last look). Returns a
+   * function that cancels the wait, or, once it has fired, lets the reader stop counting as
+   * a waiter if nobody else waits.
+   */
   #wait(resume: () => void): () => void {
     let waiting = true
     const wake = (): void => {
@@ -284,10 +288,12 @@ export class FileReader {
     // Registered: anything committed from now on raises a wake-up. Re-check once, for what
     // was committed before the writer could see us waiting.
     if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
+    // Called after the wake-up too, it settles the registration the wake-up left standing.
     return () => {
-      if (!waiting) return
-      waiting = false
-      this.#waiting = this.#waiting.filter((waiting) => waiting !== wake)
+      if (waiting) {
+        waiting = false
+        this.#waiting = this.#waiting.filter((waiting) => waiting !== wake)
+      }
       this.#updateWaiting()
     }
   }
@@ -358,11 +364,15 @@ export class FileReader {
     const waiting = this.#waiting
     this.#waiting = []
     for (const resume of waiting) resume()
-    this.#updateWaiting()
+    // Stay registered: a follower just resumed nearly always waits again at once, and
+    // unregistering now only to register again would put four calls into C++ and two shared
+    // writes on every wake-up. A cancelled wait, close() or the check timer settles it.
   }
 
   /** Periodic: writer alive, file intact; then a poll in case a wake-up was missed. */
   #check(): void {
+    // Nobody waited again since the last wake-up: stop counting as a waiter, unref the watcher.
+    this.#updateWaiting()
     if (this.#closed || this.#failure !== null) return
     const words = this.#words
     if (words !== null && this.state === FileState.Opened) {

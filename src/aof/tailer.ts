@@ -82,13 +82,46 @@ export interface TailSource {
   failure(): Error | null
   /**
    * Calls `resume` once at the next change a follower cares about (possibly at once, if one
-   * happened since the last look), unless the returned cancel function is called first.
+   * happened since the last look), unless the returned cancel function is called first. The
+   * cancel function may also be called after `resume`: a source may keep a follower
+   * registered across wake-ups until then.
    */
   wait(resume: () => void): () => void
 }
 
 function isFinished(state: FileState): boolean {
   return state === FileState.EOF
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** A {@link ReadEvent}: one class, so a poll allocates one object and no closure. */
+class PollEvent implements ReadEvent {
+  readonly time: number
+  readonly tailer: Tailer
+  readonly begin: number
+  readonly end: number
+  readonly tail: Uint8Array
+  readonly fileState: FileState
+  readonly eof: boolean
+  readonly reason: PollReason
+  readonly #source: TailSource
+
+  constructor(tailer: Tailer, source: TailSource, begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason) {
+    this.time = nowNs()
+    this.tailer = tailer
+    this.begin = begin
+    this.end = end
+    this.tail = begin === end ? EMPTY : source.read(begin, end)
+    this.fileState = fileState
+    this.eof = eof
+    this.reason = reason
+    this.#source = source
+  }
+
+  contents(): Uint8Array {
+    return this.#source.read(0, this.end)
+  }
 }
 
 /** Follows a {@link TailSource} on behalf of one {@link Consumer}. */
@@ -184,18 +217,7 @@ export class Tailer {
   }
 
   #deliver(begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason): void {
-    const source = this.#source
-    const event: ReadEvent = {
-      time: nowNs(),
-      tailer: this,
-      begin,
-      end,
-      tail: begin === end ? new Uint8Array(0) : source.read(begin, end),
-      fileState,
-      eof,
-      reason,
-      contents: () => source.read(0, end),
-    }
+    const event = new PollEvent(this, this.#source, begin, end, fileState, eof, reason)
     this.#state = TailerState.Reading
     let consumed: unknown
     try {
@@ -388,7 +410,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   /** The source changed (or may have): hand over what there is, or wait again. */
   readonly #resume = (): void => {
-    this.#cancelWait = null
+    // #cancelWait stays: called at the end, it still settles the source's registration.
     const pending = this.#pending
     if (pending === null) return
     let step: Step | null

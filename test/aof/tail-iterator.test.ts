@@ -87,3 +87,33 @@ test('tail({ from }) with a bad offset rejects its first next(), as before', asy
   assert.deepEqual(await iterator.next(), { value: undefined, done: true })
   await file.close()
 })
+
+test('a reader stays counted as a waiter across a wake-up, and stops at its next check or when its iterator ends', async (t) => {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 30 })
+  file.write(bytes('a'))
+  await reader.nextChange()
+  const woken = reader.nextChange()
+  file.write(bytes('b'))
+  await woken
+  // Resumed, and not waiting: still counted, so that waiting again costs nothing.
+  assert.equal(waiters(path), 1)
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  assert.equal(waiters(path), 0)
+
+  for await (const chunk of reader.tail()) {
+    assert.equal(text(chunk), 'ab')
+    break
+  }
+  assert.equal(waiters(path), 0)
+  const iterator = reader.tail({ from: 2 })
+  const next = iterator.next()
+  file.write(bytes('c'))
+  assert.equal(text((await next).value as Uint8Array), 'c')
+  assert.equal(waiters(path), 1)
+  await iterator.return(undefined)
+  assert.equal(waiters(path), 0)
+  reader.close()
+  await file.close()
+})
