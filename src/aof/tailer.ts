@@ -180,6 +180,17 @@ export class Tailer {
     })
   }
 
+  /**
+   * @internal New data up to `end` in a file still open for writing: a reader's wake-up,
+   * by the shortest path. Equivalent to poll('write') for a tailer that polls on commits.
+   */
+  offer(end: number): void {
+    if (this.#interval !== null) return
+    const begin = this.#position
+    if (begin < end && this.#state < TailerState.Closing) this.#deliver(begin, end, FileState.Opened, false, 'write')
+    else this.poll('write')
+  }
+
   /** @internal Polls the consumer now if there is anything to offer. */
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
