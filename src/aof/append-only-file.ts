@@ -256,14 +256,7 @@ export class AppendOnlyFile {
    * `ERR_AOF_NO_SPACE` on a full disk; either way nothing is written.
    */
   write(bytes: Uint8Array): number {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
-    if (!(bytes instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or Buffer')
-    const begin = this.#size
-    const end = begin + bytes.length
-    if (end + MAGIC_SIZE > this.#allocated) this.#makeRoom(end + MAGIC_SIZE, true)
-    this.#bytes.set(bytes, begin)
-    this.#commit(end)
-    return bytes.length
+    return this.#write(bytes, true)
   }
 
   /**
@@ -271,14 +264,7 @@ export class AppendOnlyFile {
    * growth in the background and throws `ERR_AOF_WOULD_BLOCK`, writing nothing.
    */
   writeNonBlocking(bytes: Uint8Array): number {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
-    if (!(bytes instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or Buffer')
-    const begin = this.#size
-    const end = begin + bytes.length
-    if (end + MAGIC_SIZE > this.#allocated) this.#makeRoom(end + MAGIC_SIZE, false)
-    this.#bytes.set(bytes, begin)
-    this.#commit(end)
-    return bytes.length
+    return this.#write(bytes, false)
   }
 
   /**
@@ -529,6 +515,17 @@ export class AppendOnlyFile {
     } catch {
       // Readers also poll the sidecar on a timer; a failed poke only delays them.
     }
+  }
+
+  #write(bytes: Uint8Array, blocking: boolean): number {
+    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (!(bytes instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or Buffer')
+    const begin = this.#size
+    const end = begin + bytes.length
+    if (end + MAGIC_SIZE > this.#allocated) this.#makeRoom(end + MAGIC_SIZE, blocking)
+    this.#bytes.set(bytes, begin)
+    this.#commit(end)
+    return bytes.length
   }
 
   #append(reserve: number, fn: AppendFunction, blocking: boolean): number {
