@@ -66,6 +66,8 @@ export class LogReader implements Iterable<Uint8Array> {
   #next: number
   #block: Uint8Array = EMPTY
   #blockStart: number
+  /** The source's generation when #block was taken (see LogSource.generation). */
+  #generation: number | undefined = undefined
   #cursor = 0
   // A FIRST or FULL record found by resync, not returned yet.
   #pending = false
@@ -128,6 +130,14 @@ export class LogReader implements Iterable<Uint8Array> {
     if (this.#ended) {
       if (this.#endError !== null) throw this.#endError
       return null
+    }
+    // A source that reuses its buffer may have been read by another reader since our last
+    // call (recovery scans past a restore's update reader before handing it on): then take
+    // the current block again.
+    const source = this.#source
+    if (!source.stable && this.#block.length !== 0 && (source.generation === undefined || source.generation !== this.#generation)) {
+      this.#block = source.read(this.#blockStart, this.#block.length)
+      this.#generation = source.generation
     }
     if (this.#needResync) {
       if (!this.#resync()) return this.#end(null)
@@ -246,6 +256,7 @@ export class LogReader implements Iterable<Uint8Array> {
   /** Loads the next block (up to the next block boundary); false at the end of the source. */
   #load(): boolean {
     const bytes = this.#source.read(this.#next, BLOCK_SIZE - (this.#next % BLOCK_SIZE))
+    this.#generation = this.#source.generation
     if (bytes.length === 0) return false
     this.#block = bytes
     this.#blockStart = this.#next

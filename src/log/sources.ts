@@ -23,6 +23,12 @@ export interface LogSource {
    */
   readonly stable: boolean
   /**
+   * For a source that is not {@link LogSource.stable}: a count that changes whenever views it
+   * returned before may have changed (it refilled its buffer). A reader holding a view across
+   * its calls takes it again only when this changed; without it, on every call.
+   */
+  readonly generation?: number | undefined
+  /**
    * The bytes at absolute offsets `[offset, min(offset + length, size))`; empty at or past the
    * end. `length` is at most 32768. The view is valid until the next call unless
    * {@link LogSource.stable}.
@@ -90,6 +96,7 @@ export class FileSource implements LogSource {
   readonly #chunk: Uint8Array
   #chunkOffset = 0
   #chunkLength = 0
+  #generation = 0
 
   /**
    * @param file - An open file descriptor or FileHandle.
@@ -133,7 +140,13 @@ export class FileSource implements LogSource {
     return this.#chunk.subarray(at, Math.min(at + end - offset, this.#chunkLength))
   }
 
+  /** @inheritDoc LogSource.generation */
+  get generation(): number {
+    return this.#generation
+  }
+
   #fill(start: number): void {
+    this.#generation++
     const want = Math.min(this.#chunk.length, this.size - start)
     let got = 0
     try {
@@ -197,6 +210,7 @@ export class FileReaderSource implements LogSource {
   readonly #buffer = new Uint8Array(READER_CHUNK_SIZE)
   #chunkOffset = 0
   #chunkLength = 0
+  #generation = 0
 
   /** @param reader - An open reader of a file holding a log. */
   constructor(reader: FileReader) {
@@ -208,6 +222,11 @@ export class FileReaderSource implements LogSource {
     return this.#reader.size
   }
 
+  /** @inheritDoc LogSource.generation */
+  get generation(): number {
+    return this.#generation
+  }
+
   /**
    * @inheritDoc LogSource.read
    * @throws {@link AofkitError} ERR_AOF_CLOSED once the reader is closed, ERR_AOF_REPLACED if
@@ -217,6 +236,7 @@ export class FileReaderSource implements LogSource {
     const end = Math.min(offset + length, this.#reader.size)
     if (end <= offset) return this.#buffer.subarray(0, 0)
     if (offset < this.#chunkOffset || end > this.#chunkOffset + this.#chunkLength) {
+      this.#generation++
       this.#chunkLength = 0
       this.#chunkLength = this.#reader.readInto(this.#buffer, offset)
       this.#chunkOffset = offset

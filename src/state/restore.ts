@@ -57,6 +57,11 @@ class LimitedSource implements LogSource {
     this.stable = inner.stable
   }
 
+  /** @inheritDoc LogSource.generation */
+  get generation(): number | undefined {
+    return this.#inner.generation
+  }
+
   /** @inheritDoc LogSource.read */
   read(offset: number, length: number): Uint8Array {
     if (offset >= this.size) return this.#inner.read(this.size, 0)

@@ -114,3 +114,22 @@ test('bad offset throws ERR_AOF_INVALID_ARGUMENT', () => {
     (e: unknown) => isAofkitError(e, 'ERR_AOF_INVALID_ARGUMENT'),
   )
 })
+
+test('two readers of one file source, read in turns, each get their own entries (the source refills its buffer between them)', (t) => {
+  // Entries of 1000 bytes over a 32 KiB chunk: every few entries the other reader has moved
+  // the shared chunk elsewhere.
+  const { bytes, entries } = build(Array.from({ length: 300 }, () => 1000))
+  const path = join(tmpDir(t), 'log')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  writeSync(fd, bytes)
+  const source = new FileSource(fd, { chunkSize: BLOCK_SIZE })
+  const early = new LogReader(source)
+  const late = new LogReader(source)
+  for (let index = 0; index < 150; index++) assert.deepEqual(late.read(), entries[index])
+  for (let index = 0; index < 150; index++) {
+    assert.deepEqual(early.read(), entries[index], `early reader, entry ${index}`)
+    assert.deepEqual(late.read(), entries[150 + index], `late reader, entry ${150 + index}`)
+  }
+  assert.equal(late.read(), null)
+})

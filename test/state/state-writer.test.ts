@@ -248,3 +248,34 @@ describe('restore sources', () => {
     assert.equal(empty.updates.read(), null)
   })
 })
+
+describe('reopening a plain-file log larger than the read chunk', () => {
+  it('hands the writer every update of the last epoch, and compactFile keeps them all', async (t) => {
+    // Recovery scans the updates with a reader of its own before handing over the restore's
+    // update reader; over a file source that refills a 1 MiB buffer, the handed-over reader
+    // must not read the bytes the scan left in it.
+    const path = join(tmpDir(t), 'state.log')
+    const first = await StateWriter.open(path, { sync: 'none' })
+    await first.update(new Uint8Array(100).fill(1))
+    await first.snapshot(new Uint8Array(1000).fill(2))
+    const count = 25_000 // 100 B each: about 3 MiB after the snapshot
+    for (let index = 0; index < count; index++) void first.update(new Uint8Array(100).fill(index % 251))
+    await first.close()
+
+    const second = await StateWriter.open(path, { sync: 'none' })
+    let index = 0
+    for (const update of second.restored.updates) {
+      assert.equal(update[0], index % 251, `update ${index}`)
+      index++
+    }
+    assert.equal(index, count)
+    await second.close()
+
+    const { compactFile } = await import('../../src/state/compact.ts')
+    const result = await compactFile(path)
+    assert.equal(result.compacted, true)
+    const restored = restore(readFileSync(path))
+    assert.equal(restored.state?.length, 1000)
+    assert.equal([...restored.updates].length, count)
+  })
+})
