@@ -27,6 +27,7 @@ import type { LogSource } from '../log/sources.ts'
 import { EntryType, encodeStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
 import { restoreFromLog } from './restore.ts'
+import type { RestoredAt } from './restore.ts'
 
 /** What a compaction did. */
 export interface CompactResult {
@@ -116,9 +117,17 @@ function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Ar
   return snapshotSize
 }
 
-/** The latest epoch of the first `size` bytes, or `null` when compaction has nothing to drop. */
-function latestEpoch(source: LogSource, size: number): { state: Uint8Array; updates: Iterable<Uint8Array> & { close(): void } } | null {
-  const restored = restoreFromLog(source, size)
+/**
+ * The latest epoch of the first `size` bytes, or `null` when compaction has nothing to drop.
+ * `restored`, when given, is a restore of exactly those bytes whose updates are unread (what
+ * recoverForWriting hands over): used instead of reading and checksumming the log again.
+ */
+function latestEpoch(
+  source: LogSource,
+  size: number,
+  restored: RestoredAt | null = null,
+): { state: Uint8Array; updates: Iterable<Uint8Array> & { close(): void } } | null {
+  restored ??= restoreFromLog(source, size)
   if (restored.state === null || restored.epoch === 0) {
     restored.updates.close()
     return null
@@ -136,8 +145,9 @@ export async function prepareFileCompaction(
   fd: number,
   size: number,
   path: string,
+  restored: RestoredAt | null = null,
 ): Promise<(PreparedCompaction & { fd: number; sink: FileSink }) | null> {
-  const epoch = latestEpoch(new FileSource(fd, { size, path }), size)
+  const epoch = latestEpoch(new FileSource(fd, { size, path }), size, restored)
   if (epoch === null) return null
   const temporary = compactionPath(path)
   let newFd: number
@@ -188,8 +198,9 @@ export async function prepareAppendOnlyCompaction(
   path: string,
   size: number,
   options: OpenOptions,
+  restored: RestoredAt | null = null,
 ): Promise<(PreparedCompaction & { file: AppendOnlyFile; manager: Manager }) | null> {
-  const epoch = latestEpoch(new AppendOnlyFileSource(file), size)
+  const epoch = latestEpoch(new AppendOnlyFileSource(file), size, restored)
   if (epoch === null) return null
   const temporary = compactionPath(path)
   // One manager per file: a manager hands out the instance it has open under a name, and the
@@ -297,8 +308,8 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
     }
     removeStaleCompaction(path)
     const sizeBefore = fstatSync(fd).size
-    const { end } = recoverForWriting(new FileSource(fd, { path }))
-    const compacted = await prepareFileCompaction(fd, end, path)
+    const { end, restored } = recoverForWriting(new FileSource(fd, { path }))
+    const compacted = await prepareFileCompaction(fd, end, path, restored)
     if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
     await installCompaction(compacted, () => undefined, () => closeSync(compacted.fd))
     return { compacted: true, sizeBefore, sizeAfter: compacted.log.position }
@@ -344,9 +355,12 @@ async function compactAppendOnlyPath(path: string, options: OpenOptions): Promis
     const file = manager.open(path, options)
     removeStaleCompaction(file.path)
     const sizeBefore = file.size
-    const { end, cut } = recoverForWriting(new AppendOnlyFileSource(file))
-    if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
-    const compacted = await prepareAppendOnlyCompaction(file, file.path, end, options)
+    const { end, cut, restored } = recoverForWriting(new AppendOnlyFileSource(file))
+    if (cut !== null) {
+      restored?.updates.close()
+      throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
+    }
+    const compacted = await prepareAppendOnlyCompaction(file, file.path, end, options, restored)
     if (compacted === null) return { compacted: false, sizeBefore, sizeAfter: sizeBefore }
     await installCompaction(compacted, () => undefined, () => compacted.manager.close())
     return { compacted: true, sizeBefore, sizeAfter: compacted.log.position }
