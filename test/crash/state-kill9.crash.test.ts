@@ -9,7 +9,7 @@
 // many more iterations.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import type { TestContext } from 'node:test'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -38,8 +38,9 @@ async function runAndKill(
   mode: string,
   storage: Storage,
   delayMs: number,
+  epochs: Epochs,
 ): Promise<{ start: number; acked: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/state-crash-child.ts', path, String(seed), mode, storage], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/state-crash-child.ts', path, String(seed), mode, storage, epochs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -64,6 +65,8 @@ async function runAndKill(
 }
 
 type Storage = 'file' | 'aof'
+/** `long-epochs`: rare snapshots, so an epoch's updates outgrow a file source's 1 MiB buffer. */
+type Epochs = 'short' | 'long-epochs'
 
 /** What a plain restore of the log gives, applied to the model's state. */
 function restoredState(path: string, storage: Storage): CrashState {
@@ -81,7 +84,7 @@ function restoredState(path: string, storage: Storage): CrashState {
   }
 }
 
-async function killRepeatedly(t: TestContext, storage: Storage): Promise<void> {
+async function killRepeatedly(t: TestContext, storage: Storage, epochs: Epochs = 'short'): Promise<void> {
   const path = join(tmpDir(t, 'aofkit-state-kill9-'), storage === 'file' ? 'state.log' : 'state.aof')
   let random = (BASE_SEED + (storage === 'file' ? 0 : 7919)) >>> 0
   const next = (): number => {
@@ -95,7 +98,7 @@ async function killRepeatedly(t: TestContext, storage: Storage): Promise<void> {
     const mode = iteration % 3 === 2 ? (iteration % 2 === 0 ? 'none' : 'interval') : 'always'
     const delayMs = 20 + Math.floor(next() * 250)
     const context = `${storage} iteration ${iteration} (${mode}, AOFKIT_CRASH_SEED=${BASE_SEED})`
-    const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, storage, delayMs)
+    const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, storage, delayMs, epochs)
     assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
     if (existsSync(compactionPath(path))) midCompaction++
     const store = await StateStore.open<CrashState, CrashUpdate>({
@@ -115,7 +118,16 @@ async function killRepeatedly(t: TestContext, storage: Storage): Promise<void> {
     assert.deepEqual(restoredState(path, storage), store.state, `${context}: restore disagrees with the store`)
     known = n
   }
-  t.diagnostic(`${storage}: ${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut; ${midCompaction} kills left a compaction behind`)
+  t.diagnostic(`${storage}, ${epochs} epochs (last ${epochBytes(path, storage)} bytes): ${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut; ${midCompaction} kills left a compaction behind`)
+}
+
+/** Bytes of the last epoch's updates in the log at `path`: from its snapshot to the end. */
+function epochBytes(path: string, storage: Storage): number {
+  if (storage === 'aof') return -1
+  const restored = restore(path)
+  const size = statSync(path).size
+  restored.updates.close()
+  return size - (restored.epoch === 0 ? 0 : restored.epoch)
 }
 
 describe(`kill -9 of a state log writer (${ITERATIONS} iterations each, seed ${BASE_SEED})`, () => {
@@ -123,4 +135,6 @@ describe(`kill -9 of a state log writer (${ITERATIONS} iterations each, seed ${B
     killRepeatedly(t, 'file'))
   it('reopens to the state after a prefix of the updates, holding every acknowledged one (AppendOnlyFile)', (t) =>
     killRepeatedly(t, 'aof'))
+  it('reopens to the state after a prefix of the updates, holding every acknowledged one (plain file, epochs of several MiB)', (t) =>
+    killRepeatedly(t, 'file', 'long-epochs'))
 })

@@ -3,7 +3,10 @@
  * enough to span blocks, some in concurrent batches), snapshots and compactions as fast as it
  * can, until it is killed.
  *
- *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none> [file|aof]
+ *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none> [file|aof] [long-epochs]
+ *
+ * With `long-epochs`, snapshots and compactions are rare, so an epoch's updates grow to
+ * several MiB: more than a file source reads at once.
  *
  * Protocol on stdout (written synchronously): "R<n>;" once open, n being the number of updates
  * the restored state holds; then one "." each time an update's promise resolved.
@@ -14,7 +17,7 @@ import { CRASH_INITIAL, crashApply, padSize } from './state-crash-model.ts'
 import type { CrashState, CrashUpdate } from './state-crash-model.ts'
 import { writeStdoutSync } from './stdout.ts'
 
-const [path, seedText, mode, storage = 'file'] = process.argv.slice(2)
+const [path, seedText, mode, storage = 'file', epochs = 'short'] = process.argv.slice(2)
 if (path === undefined || seedText === undefined || mode === undefined) {
   process.stderr.write('usage: state-crash-child <path> <seed> <mode>\n')
   process.exit(2)
@@ -47,6 +50,8 @@ const update = (): Promise<void> => {
   const i = next++
   return store.update({ i, pad: 'x'.repeat(padSize(i)) }).then(ack)
 }
+// Chances of a snapshot and of a compaction per step (else updates, single or batched).
+const [snapshotChance, compactChance] = epochs === 'long-epochs' ? [0.005, 0.005] : [0.1, 0.05]
 for (;;) {
   const choice = random()
   if (choice < 0.7) await update()
@@ -55,13 +60,13 @@ for (;;) {
     const count = 1 + Math.floor(random() * 64)
     for (let k = 0; k < count; k++) batch.push(update())
     await Promise.all(batch)
-  } else if (choice < 0.95) await store.snapshot()
-  else {
+  } else if (choice < 0.85 + snapshotChance) await store.snapshot()
+  else if (choice >= 1 - compactChance) {
     // Half the compactions run while updates go on (they queue behind it, in order).
     const compacting = store.compact().catch((error: unknown) => {
       process.stderr.write(`compaction failed: ${String(error)}\n`)
       process.exit(1)
     })
     if (random() < 0.5) await compacting
-  }
+  } else await update()
 }
