@@ -300,11 +300,11 @@ export class FileReader {
     }
   }
 
-
   /**
-   * Starts or stops waiting for the writer, depending on whether anyone follows. Only the
-   * shared waiter count changes per wait; the watcher and the check timer live as long as the
-   * reader and are merely unreferenced while nobody waits (recreating them costs ~9 µs).
+   * Starts or stops waiting for the writer, depending on whether anyone follows. Registration
+   * outlives a wake-up (see #resumeAll); when it ends, only the shared waiter count changes:
+   * the watcher and the check timer live as long as the reader and are merely unreferenced
+   * while nobody waits (recreating them costs ~9 µs).
    */
   #updateWaiting(): void {
     const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.length > 0)
