@@ -93,37 +93,6 @@ function isFinished(state: FileState): boolean {
   return state === FileState.EOF
 }
 
-const EMPTY = new Uint8Array(0)
-
-/** A {@link ReadEvent}: one class, so a poll allocates one object and no closure. */
-class PollEvent implements ReadEvent {
-  readonly time: number
-  readonly tailer: Tailer
-  readonly begin: number
-  readonly end: number
-  readonly tail: Uint8Array
-  readonly fileState: FileState
-  readonly eof: boolean
-  readonly reason: PollReason
-  readonly #source: TailSource
-
-  constructor(tailer: Tailer, source: TailSource, begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason) {
-    this.time = nowNs()
-    this.tailer = tailer
-    this.begin = begin
-    this.end = end
-    this.tail = begin === end ? EMPTY : source.read(begin, end)
-    this.fileState = fileState
-    this.eof = eof
-    this.reason = reason
-    this.#source = source
-  }
-
-  contents(): Uint8Array {
-    return this.#source.read(0, this.end)
-  }
-}
-
 /** Follows a {@link TailSource} on behalf of one {@link Consumer}. */
 export class Tailer {
   readonly #source: TailSource
@@ -228,7 +197,20 @@ export class Tailer {
   }
 
   #deliver(begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason): void {
-    const event = new PollEvent(this, this.#source, begin, end, fileState, eof, reason)
+    const source = this.#source
+    // An object literal, not a class instance: measured against a class with the source in a
+    // private field, the literal gave the lower p99 in 4 runs of 4 (docs/BENCHMARKS.md).
+    const event: ReadEvent = {
+      time: nowNs(),
+      tailer: this,
+      begin,
+      end,
+      tail: begin === end ? new Uint8Array(0) : source.read(begin, end),
+      fileState,
+      eof,
+      reason,
+      contents: () => source.read(0, end),
+    }
     this.#state = TailerState.Reading
     let consumed: unknown
     try {
