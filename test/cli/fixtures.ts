@@ -4,8 +4,10 @@
  * `node --import tsx test/cli/fixtures.ts DIR` writes the files into DIR.
  */
 import { spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before } from 'node:test'
 
 import { AppendOnlyFileSink, FileSink, LogWriter, Manager, StateWriter } from '../../src/index.ts'
 
@@ -45,6 +47,20 @@ export interface Fixtures {
   stateAof: string
   statePlain: string
   bigEntryLog: string
+}
+
+/**
+ * The fixtures of one test file: written into a fresh folder before its tests, removed after.
+ * `dir` and `files` are filled in once the tests run.
+ */
+export function useFixtures(name: string): { dir: string; files: Fixtures } {
+  const fixture = { dir: '', files: {} as Fixtures }
+  before(async () => {
+    fixture.dir = mkdtempSync(join(tmpdir(), `aofkit-cli-${name}-`))
+    fixture.files = await writeFixtures(fixture.dir)
+  })
+  after(() => rmSync(fixture.dir, { recursive: true, force: true }))
+  return fixture
 }
 
 /** Writes every fixture into `dir`. */

@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { test } from 'node:test'
 import { join } from 'node:path'
 
-import { aof, flipByte, truncatedCopy, writeFixtures } from './fixtures.ts'
+import { aof, flipByte, truncatedCopy, useFixtures } from './fixtures.ts'
 import type { Fixtures } from './fixtures.ts'
 
 // Each kind of file is told apart from its bytes, and damage makes inspect exit 1.
-let dir = ''
-let files: Fixtures
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-inspect-'))
-  files = await writeFixtures(dir)
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
+const fixture = useFixtures('inspect')
 
 test('inspect tells each kind of file apart (JSON)', () => {
   const expected: [keyof Fixtures, string, string, string | null][] = [
@@ -26,7 +18,7 @@ test('inspect tells each kind of file apart (JSON)', () => {
     ['statePlain', 'plain file', 'state log', null],
   ]
   for (const [name, container, content, life] of expected) {
-    const run = aof(['inspect', '--json', files[name]])
+    const run = aof(['inspect', '--json', fixture.files[name]])
     assert.equal(run.status, 0, `${name}: ${run.stderr}`)
     const report = JSON.parse(run.stdout) as Record<string, unknown>
     assert.equal(report['container'], container, name)
@@ -37,7 +29,7 @@ test('inspect tells each kind of file apart (JSON)', () => {
 })
 
 test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', () => {
-  const raw = aof(['inspect', files.rawFinished])
+  const raw = aof(['inspect', fixture.files.rawFinished])
   assert.equal(raw.status, 0)
   assert.match(raw.stdout, /kind\s+append-only file holding raw bytes/)
   assert.match(raw.stdout, /state\s+finished/)
@@ -45,10 +37,10 @@ test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', (
   assert.match(raw.stdout, /recovery\s+Checkpoint, data ends at 238/)
   assert.match(raw.stdout, /checkpoints\s+1 in the data, at 150/)
 
-  const log = aof(['inspect', files.logPlain])
+  const log = aof(['inspect', fixture.files.logPlain])
   assert.match(log.stdout, /entries\s+3000 /)
 
-  const state = JSON.parse(aof(['inspect', '--json', files.statePlain]).stdout) as {
+  const state = JSON.parse(aof(['inspect', '--json', fixture.files.statePlain]).stdout) as {
     state: { snapshots: number; updatesTotal: number; restored: { epoch: number; snapshotSize: number; updates: number } }
   }
   assert.equal(state.state.snapshots, 2)
@@ -57,13 +49,13 @@ test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', (
 })
 
 test('inspect of a damaged copy reports the damage and exits 1', () => {
-  const tail = flipByte(files.rawFinished, join(dir, 'bad-tail.aof'), 240)
+  const tail = flipByte(fixture.files.rawFinished, join(fixture.dir, 'bad-tail.aof'), 240)
   const run = aof(['inspect', tail])
   assert.equal(run.status, 1)
   assert.match(run.stdout, /state\s+damaged: no magic number ends the data/)
   assert.match(run.stdout, /bytes 158\.\.246 \(88 B\) file: ERR_AOF_CORRUPTED/)
 
-  const torn = truncatedCopy(files.logPlain, join(dir, 'torn.log'), 150000)
+  const torn = truncatedCopy(fixture.files.logPlain, join(fixture.dir, 'torn.log'), 150000)
   const json = JSON.parse(aof(['inspect', '--json', torn]).stdout) as { ok: boolean; damage: { begin: number; end: number }[] }
   assert.equal(json.ok, false)
   assert.deepEqual(

@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { test } from 'node:test'
+import { chmodSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { spawnHelper } from '../helpers/child.ts'
-import { aof, flipByte, sizeOf, truncatedCopy, writeFixtures } from './fixtures.ts'
-import type { Fixtures } from './fixtures.ts'
+import { aof, flipByte, sizeOf, truncatedCopy, useFixtures } from './fixtures.ts'
 
 // recover cuts a torn tail after asking, keeps a backup, and refuses live files and damage
 // that is not at the tail.
-let dir = ''
-let files: Fixtures
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-recover-'))
-  files = await writeFixtures(dir)
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
+const fixture = useFixtures('recover')
 
 test('recover asks, and without a yes changes nothing', () => {
-  const torn = truncatedCopy(files.logPlain, join(dir, 'ask.log'), 150000)
+  const torn = truncatedCopy(fixture.files.logPlain, join(fixture.dir, 'ask.log'), 150000)
   const declined = aof(['recover', torn], { input: 'n\n' })
   assert.equal(declined.status, 1)
   assert.match(declined.stderr, /Cut 60 bytes from .*\? \[y\/N\]/)
@@ -32,13 +24,13 @@ test('recover asks, and without a yes changes nothing', () => {
   assert.equal(accepted.status, 0, accepted.stderr)
   assert.match(accepted.stdout, /recovered: cut 60 B at offset 149940; the bytes cut are in .*ask\.log\.cut-149940/)
   assert.equal(sizeOf(torn), 149940)
-  assert.deepEqual(readFileSync(`${torn}.cut-149940`), readFileSync(files.logPlain).subarray(149940, 150000))
+  assert.deepEqual(readFileSync(`${torn}.cut-149940`), readFileSync(fixture.files.logPlain).subarray(149940, 150000))
   assert.equal(aof(['verify', torn]).status, 0)
   assert.match(aof(['recover', torn]).stdout, /nothing to repair/)
 })
 
 test('recover --yes of a torn state log, --no-backup, --dry-run and --json', () => {
-  const torn = truncatedCopy(files.statePlain, join(dir, 'torn-state.log'), 150)
+  const torn = truncatedCopy(fixture.files.statePlain, join(fixture.dir, 'torn-state.log'), 150)
   const dry = aof(['recover', '--dry-run', torn])
   assert.equal(dry.status, 1)
   assert.match(dry.stdout, /damaged tail: bytes 136\.\.150/)
@@ -57,31 +49,31 @@ test('recover --yes of a torn state log, --no-backup, --dry-run and --json', () 
 })
 
 test('recover of an append-only file with a damaged tail cuts back to the last checkpoint', () => {
-  const bad = flipByte(files.rawFinished, join(dir, 'bad-tail.aof'), 240)
+  const bad = flipByte(fixture.files.rawFinished, join(fixture.dir, 'bad-tail.aof'), 240)
   chmodSync(bad, 0o444)
   const readOnly = aof(['recover', '--yes', bad])
   assert.equal(readOnly.status, 1)
   assert.match(readOnly.stderr, /aof: ERR_AOF_READ_ONLY: .*chmod u\+w/)
   chmodSync(bad, 0o644)
-  const run = aof(['recover', '--yes', '--backup', join(dir, 'kept.bin'), bad])
+  const run = aof(['recover', '--yes', '--backup', join(fixture.dir, 'kept.bin'), bad])
   assert.equal(run.status, 0, run.stderr)
   assert.match(run.stdout, /recovered: cut 88 B at offset 158/)
-  assert.equal(readFileSync(join(dir, 'kept.bin')).length, 88)
+  assert.equal(readFileSync(join(fixture.dir, 'kept.bin')).length, 88)
   const after = JSON.parse(aof(['inspect', '--json', bad]).stdout) as { life: string; dataSize: number }
   assert.equal(after.life, 'closed, not finished')
   assert.equal(after.dataSize, 158)
 })
 
 test('recover refuses damage before the tail', () => {
-  const flipped = flipByte(files.logPlain, join(dir, 'flip.log'), 40000)
+  const flipped = flipByte(fixture.files.logPlain, join(fixture.dir, 'flip.log'), 40000)
   const run = aof(['recover', '--yes', flipped])
   assert.equal(run.status, 1)
   assert.match(run.stderr, /^aof: ERR_DAMAGED: the record log .* is damaged before its tail/)
-  assert.equal(sizeOf(flipped), sizeOf(files.logPlain))
+  assert.equal(sizeOf(flipped), sizeOf(fixture.files.logPlain))
 })
 
 test('recover refuses a file a live writer holds', async (t) => {
-  const path = join(dir, 'live.aof')
+  const path = join(fixture.dir, 'live.aof')
   const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '3'], { stdin: true })
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
@@ -95,7 +87,7 @@ test('recover refuses a file a live writer holds', async (t) => {
 test('recover of an append-only file holding a log keeps every entry that reads whole', () => {
   // The MagicTail after the state log (data 0..162) damaged, no checkpoint: magic numbers alone
   // would cut back to nothing; the log reads whole up to 162.
-  const bad = flipByte(files.stateAof, join(dir, 'state-bad.aof'), 165)
+  const bad = flipByte(fixture.files.stateAof, join(fixture.dir, 'state-bad.aof'), 165)
   const run = aof(['recover', '--yes', '--json', bad])
   assert.equal(run.status, 0, run.stderr)
   const report = JSON.parse(run.stdout) as { cut: { offset: number; size: number }; cutBytes: number }

@@ -1,29 +1,22 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import { spawnHelper } from '../helpers/child.ts'
-import { aof, writeFixtures } from './fixtures.ts'
-import type { Fixtures } from './fixtures.ts'
+import { aof, useFixtures } from './fixtures.ts'
 
 // stats tabulates a file set (a live writer's file included) and a read-only Manager's counters.
-let dir = ''
-let files: Fixtures
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-stats-'))
-  files = await writeFixtures(dir)
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
+const fixture = useFixtures('stats')
 
 test('stats of a directory: a table of files and the manager statistics', async (t) => {
-  const live = join(dir, 'live.aof')
+  const live = join(fixture.dir, 'live.aof')
   const writer = spawnHelper('../cli/live-writer.ts', [live, '--initial', '7'], { stdin: true })
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
 
-  const run = aof(['stats', dir])
+  const run = aof(['stats', fixture.dir])
   assert.equal(run.status, 0, run.stderr)
   assert.match(run.stdout, /^file\s+kind\s+state\s+writer\s+data\s+on disk\s+entries\n/)
   assert.match(run.stdout, /live\.aof\s+aof: record log\s+live\s+\d+ alive\s+.*\s7\n/)
@@ -33,7 +26,7 @@ test('stats of a directory: a table of files and the manager statistics', async 
   assert.match(run.stdout, /Manager statistics/)
   assert.match(run.stdout, /\nopens\s+5\n/)
 
-  const json = JSON.parse(aof(['stats', '--json', files.logAof, live]).stdout) as {
+  const json = JSON.parse(aof(['stats', '--json', fixture.files.logAof, live]).stdout) as {
     files: { path: string; life: string; entries: number; writerAlive: boolean | null }[]
     manager: Record<string, number>
   }

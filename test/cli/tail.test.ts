@@ -1,32 +1,23 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { after, before, test } from 'node:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { test } from 'node:test'
 import { join } from 'node:path'
 
 import { spawnHelper } from '../helpers/child.ts'
-import { MAIN, ROOT, aof, entryText, writeFixtures } from './fixtures.ts'
-import type { Fixtures } from './fixtures.ts'
+import { MAIN, ROOT, aof, entryText, useFixtures } from './fixtures.ts'
 
 // tail prints the last entries; tail -f follows a writer in another process until Ctrl-C or
 // until the writer finishes the file.
-let dir = ''
-let files: Fixtures
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-tail-'))
-  files = await writeFixtures(dir)
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
+const fixture = useFixtures('tail')
 
 test('tail prints the last entries of a log, the last lines or bytes of raw data', () => {
-  const run = aof(['tail', files.logPlain])
+  const run = aof(['tail', fixture.files.logPlain])
   assert.equal(run.status, 0)
   assert.equal(run.stdout, Array.from({ length: 10 }, (_, k) => `${entryText(2990 + k)}\n`).join(''))
-  assert.equal(aof(['tail', '-n', '2', '--json', files.statePlain]).stdout.trim().split('\n').length, 2)
-  assert.equal(aof(['tail', '-n', '2', files.rawFinished]).stdout, 'line 28\nline 29\n')
-  assert.equal(aof(['tail', '-c', '3', files.rawClosed]).stdout, ' 4\n')
-  assert.equal(aof(['tail', '-n', '3', files.bigEntryLog, '--hex']).stdout.split('\n').length, 4)
+  assert.equal(aof(['tail', '-n', '2', '--json', fixture.files.statePlain]).stdout.trim().split('\n').length, 2)
+  assert.equal(aof(['tail', '-n', '2', fixture.files.rawFinished]).stdout, 'line 28\nline 29\n')
+  assert.equal(aof(['tail', '-c', '3', fixture.files.rawClosed]).stdout, ' 4\n')
+  assert.equal(aof(['tail', '-n', '3', fixture.files.bigEntryLog, '--hex']).stdout.split('\n').length, 4)
 })
 
 /** Starts `aof tail ...args` and collects its stdout. */
@@ -56,7 +47,7 @@ function startTail(args: readonly string[]) {
 }
 
 test('tail -f follows a live writer entry by entry, and ends with exit 0 on SIGINT', async (t) => {
-  const path = join(dir, 'live.aof')
+  const path = join(fixture.dir, 'live.aof')
   const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '5'], { stdin: true })
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
@@ -76,7 +67,7 @@ test('tail -f follows a live writer entry by entry, and ends with exit 0 on SIGI
 })
 
 test('tail -f of raw data ends with exit 0 when the writer finishes the file', async (t) => {
-  const path = join(dir, 'live-raw.aof')
+  const path = join(fixture.dir, 'live-raw.aof')
   const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '2', '--raw'], { stdin: true })
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
@@ -91,7 +82,7 @@ test('tail -f of raw data ends with exit 0 when the writer finishes the file', a
 })
 
 test('tail -f reports a writer killed with SIGKILL in one line, exit 1', async (t) => {
-  const path = join(dir, 'killed.aof')
+  const path = join(fixture.dir, 'killed.aof')
   const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '1'], { stdin: true })
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
@@ -105,7 +96,7 @@ test('tail -f reports a writer killed with SIGKILL in one line, exit 1', async (
 })
 
 test('tail -f of a plain file is a usage error', () => {
-  const run = aof(['tail', '-f', files.logPlain])
+  const run = aof(['tail', '-f', fixture.files.logPlain])
   assert.equal(run.status, 2)
   assert.match(run.stderr, /^aof: ERR_WRONG_KIND: .*--follow needs an append-only file/)
 })

@@ -1,32 +1,23 @@
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { test } from 'node:test'
 import { join } from 'node:path'
 
-import { aof, flipByte, truncatedCopy, writeFixtures } from './fixtures.ts'
-import type { Fixtures } from './fixtures.ts'
+import { aof, flipByte, truncatedCopy, useFixtures } from './fixtures.ts'
 
 // verify reads every record; a flipped byte or a cut gives a damaged range and exit 1.
-let dir = ''
-let files: Fixtures
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aofkit-cli-verify-'))
-  files = await writeFixtures(dir)
-})
-after(() => rmSync(dir, { recursive: true, force: true }))
+const fixture = useFixtures('verify')
 
 test('verify passes every good file', () => {
   for (const name of ['rawFinished', 'logAof', 'logPlain', 'bigEntryLog', 'stateAof', 'statePlain'] as const) {
-    const run = aof(['verify', files[name]])
+    const run = aof(['verify', fixture.files[name]])
     assert.equal(run.status, 0, `${name}: ${run.stdout}${run.stderr}`)
     assert.match(run.stdout, /^ok: /)
   }
-  assert.match(aof(['verify', files.logPlain]).stdout, /3000 entries of a record log/)
+  assert.match(aof(['verify', fixture.files.logPlain]).stdout, /3000 entries of a record log/)
 })
 
 test('verify names each damaged range; --thorough finds the entries resync skips', () => {
-  const flipped = flipByte(files.logPlain, join(dir, 'flip.log'), 40000)
+  const flipped = flipByte(fixture.files.logPlain, join(fixture.dir, 'flip.log'), 40000)
   const run = aof(['verify', flipped])
   assert.equal(run.status, 1)
   assert.match(run.stdout, /^damaged: .*2489 entries/)
@@ -40,7 +31,7 @@ test('verify names each damaged range; --thorough finds the entries resync skips
 })
 
 test('verify reports a torn multi-block entry, a cut state log and a bad state entry', () => {
-  const big = truncatedCopy(files.bigEntryLog, join(dir, 'big-torn.log'), 190000)
+  const big = truncatedCopy(fixture.files.bigEntryLog, join(fixture.dir, 'big-torn.log'), 190000)
   const bigRun = aof(['verify', '--json', big])
   assert.equal(bigRun.status, 1)
   const bigJson = JSON.parse(bigRun.stdout) as { log: { entries: number }; damage: { begin: number; end: number }[] }
@@ -48,7 +39,7 @@ test('verify reports a torn multi-block entry, a cut state log and a bad state e
   assert.deepEqual(bigJson.damage.map((range) => [range.begin, range.end]), [[150105, 190000]])
 
   // Cut inside the last record's header: the reader ignores those bytes, verify does not.
-  const state = truncatedCopy(files.statePlain, join(dir, 'torn-state.log'), 150)
+  const state = truncatedCopy(fixture.files.statePlain, join(fixture.dir, 'torn-state.log'), 150)
   const stateRun = aof(['verify', state])
   assert.equal(stateRun.status, 1)
   assert.match(stateRun.stdout, /bytes 136\.\.150 .*14 bytes after the last entry/)
@@ -56,12 +47,12 @@ test('verify reports a torn multi-block entry, a cut state log and a bad state e
 
 test('verify of a damaged append-only file tail', () => {
   // A live file's MagicTail (data 0..35) damaged: the zeros after it still say append-only file.
-  const run = aof(['verify', flipByte(files.rawClosed, join(dir, 'raw-bad.aof'), 40)])
+  const run = aof(['verify', flipByte(fixture.files.rawClosed, join(fixture.dir, 'raw-bad.aof'), 40)])
   assert.equal(run.status, 1)
   assert.match(run.stdout, /bytes 0\.\.43 \(43 B\) file: ERR_AOF_CORRUPTED: no magic number ends the data/)
   // A finished file's final MagicCheckpoint damaged: without zeros or a sidecar it reads as a
   // plain record log with 8 bytes of garbage after its last entry.
-  const log = aof(['verify', flipByte(files.logAof, join(dir, 'log-bad.aof'), 9795)])
+  const log = aof(['verify', flipByte(fixture.files.logAof, join(fixture.dir, 'log-bad.aof'), 9795)])
   assert.equal(log.status, 1)
   assert.match(log.stdout, /200 entries .*\n {2}bytes 9790\.\.9798 \(8 B\) log: ERR_LOG_CORRUPTED/)
 })
