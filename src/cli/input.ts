@@ -200,6 +200,18 @@ export function openInput(path: string): Input {
   }
 }
 
+/** Bytes `[begin, end)` of the file open as `fd`; fewer where the file ends sooner. */
+export function readRange(fd: number, begin: number, end: number): Buffer {
+  const buffer = Buffer.allocUnsafe(Math.max(0, end - begin))
+  let done = 0
+  while (done < buffer.length) {
+    const count = readSync(fd, buffer, done, buffer.length - done, begin + done)
+    if (count === 0) break
+    done += count
+  }
+  return buffer.subarray(0, done)
+}
+
 function classify(path: string, fd: number): Input {
   const stat = fstatSync(fd)
   const fileSize = stat.size
@@ -235,16 +247,7 @@ function classify(path: string, fd: number): Input {
       recovery = null
     }
   }
-  const read = (begin: number, end: number): Uint8Array => {
-    const buffer = Buffer.allocUnsafe(Math.max(0, end - begin))
-    let done = 0
-    while (done < buffer.length) {
-      const count = readSync(fd, buffer, done, buffer.length - done, begin + done)
-      if (count === 0) break
-      done += count
-    }
-    return buffer.subarray(0, done)
-  }
+  const read = (begin: number, end: number): Uint8Array => readRange(fd, begin, end)
   const source = (): LogSource => new FileSource(fd, { size: dataSize, path })
   const content = classifyContent(source())
   return {

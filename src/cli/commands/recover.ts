@@ -9,7 +9,7 @@
  * library has no writer-side recovery, is truncated here, at the end of its last good entry.
  * @module
  */
-import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, ftruncateSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, ftruncateSync, openSync, statSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 import type { Command } from 'commander'
@@ -27,7 +27,7 @@ import * as native from '../../native/binding.ts'
 import { recoverForWriting } from '../../state/recover.ts'
 import { StateWriter } from '../../state/state-writer.ts'
 import { fileDamage } from '../analyze.ts'
-import { Container, Content, Life, openInput } from '../input.ts'
+import { Container, Content, Life, openInput, readRange } from '../input.ts'
 import type { Input } from '../input.ts'
 import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, usageError, write } from '../output.ts'
 
@@ -56,16 +56,9 @@ function isDamage(error: unknown): error is AofkitError {
 
 /** Bytes `[begin, end)` of the file at `path`. */
 function readFileRange(path: string, begin: number, end: number): Buffer {
-  const bytes = Buffer.alloc(end - begin)
   const fd = openSync(path, 'r')
   try {
-    let done = 0
-    while (done < bytes.length) {
-      const count = readSync(fd, bytes, done, bytes.length - done, begin + done)
-      if (count === 0) break
-      done += count
-    }
-    return bytes.subarray(0, done)
+    return readRange(fd, begin, end)
   } catch (error) {
     throw fromSystemError(error, path, 'read')
   } finally {
