@@ -23,6 +23,7 @@ import { ShmOffset } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 import { Tailer, followData, waitForChange } from './tailer.ts'
+import { WaitList } from './wait-list.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 import { defaultManager } from './manager.ts'
 import { FileReader } from './reader.ts'
@@ -127,10 +128,10 @@ export class AppendOnlyFile {
   #published: Float64Array
   /** The sidecar's 32-bit words (readers' waiter count), or a private stand-in. */
   #sharedWords: Int32Array
-  /** Same-thread followers: tailers polled on commits plus waiting iterators. */
-  #followers = 0
+  /** Tailers polled on commits (not on an interval): with #waiting, the same-thread followers. */
+  #commitTailers = 0
   readonly #tailers = new Set<Tailer>()
-  #waiting: (() => void)[] = []
+  readonly #waiting = new WaitList()
   #wakeScheduled = false
   /** The committed size the writer last woke other readers for in this tick, or -1. */
   #pokedSize = -1
@@ -175,10 +176,10 @@ export class AppendOnlyFile {
       fileState: () => this.#state,
       read: (begin, end) => this.#bytes.subarray(begin, end),
       detach: (tailer) => {
-        if (this.#tailers.delete(tailer) && !tailer.polling) this.#followers--
+        if (this.#tailers.delete(tailer) && !tailer.polling) this.#commitTailers--
       },
       failure: () => null,
-      wait: (resume) => this.#wait(resume),
+      wait: (resume) => this.#waiting.add(resume),
     }
     this.#state = resources.state
     this.#size = resources.size
@@ -390,7 +391,7 @@ export class AppendOnlyFile {
     this.#checkReadable()
     const tailer = new Tailer(this.#tailSource, consumer, options)
     this.#tailers.add(tailer)
-    if (!tailer.polling) this.#followers++
+    if (!tailer.polling) this.#commitTailers++
     tailer.wake('start')
     return tailer
   }
@@ -425,27 +426,8 @@ export class AppendOnlyFile {
    * @param signal - Rejects the wait with an AbortError when aborted.
    */
   nextChange(signal?: AbortSignal): Promise<void> {
-    return waitForChange((resume) => this.#wait(resume), signal)
-  }
-
-  /** Calls `resume` at the next commit, finish or close; returns a cancel function. */
-  #wait(resume: () => void): () => void {
-    let waiting = true
-    const wake = (): void => {
-      if (!waiting) return
-      waiting = false
-      this.#followers--
-      resume()
-    }
-    this.#followers++
-    this.#waiting.push(wake)
-    return () => {
-      if (!waiting) return
-      waiting = false
-      this.#followers--
-      const index = this.#waiting.indexOf(wake)
-      if (index >= 0) this.#waiting.splice(index, 1)
-    }
+    // Resumed at the next commit, finish or close.
+    return waitForChange((resume) => this.#waiting.add(resume), signal)
   }
 
 
@@ -472,7 +454,7 @@ export class AppendOnlyFile {
     if (end + this.#lowWater > this.#allocated && this.#growing === null) this.#growAhead()
     if (this.#wakeScheduled) return
     const waiters = this.#sharedWords[WAITERS_INDEX]!
-    if ((this.#followers | waiters) === 0) return
+    if ((this.#commitTailers | this.#waiting.size | waiters) === 0) return
     this.#scheduleWake()
     // Readers elsewhere are woken by the first commit of a tick at once, not when the tick
     // ends: the rest of the caller's synchronous work would add to their latency. Commits
@@ -494,11 +476,7 @@ export class AppendOnlyFile {
     if (this.#tailers.size > 0) {
       for (const tailer of this.#tailers) if (!tailer.polling) tailer.poll('write')
     }
-    if (this.#waiting.length > 0) {
-      const waiting = this.#waiting
-      this.#waiting = []
-      for (const resume of waiting) resume()
-    }
+    this.#waiting.resumeAll()
     if (this.#pokedSize !== this.#size) this.#pokeReaders()
     this.#pokedSize = -1
   }

@@ -16,6 +16,7 @@ import { alignToPage } from './geometry.ts'
 import { recoverWithMagic } from './recovery.ts'
 import { SHM_SIZE, ShmOffset, parseSidecar, processAlive, sidecarPath } from './shm.ts'
 import { Tailer, followData, waitForChange } from './tailer.ts'
+import { WaitList } from './wait-list.ts'
 import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
 
 /** Options of {@link FileReader.open}. */
@@ -61,7 +62,7 @@ export class FileReader {
   #closeChecked = false
 
   readonly #tailers = new Set<Tailer>()
-  #waiting: (() => void)[] = []
+  readonly #waiting = new WaitList()
   #registered = false
   #watcher: FSWatcher | null = null
   #checkTimer: NodeJS.Timeout | null = null
@@ -279,23 +280,14 @@ export class FileReader {
    * a waiter if nobody else waits.
    */
   #wait(resume: () => void): () => void {
-    let waiting = true
-    const wake = (): void => {
-      if (!waiting) return
-      waiting = false
-      resume()
-    }
-    this.#waiting.push(wake)
+    const cancel = this.#waiting.add(resume)
     this.#updateWaiting()
     // Registered: anything committed from now on raises a wake-up. Re-check once, for what
     // was committed before the writer could see us waiting.
     if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
     // Called after the wake-up too, it settles the registration the wake-up left standing.
     return () => {
-      if (waiting) {
-        waiting = false
-        this.#waiting = this.#waiting.filter((waiting) => waiting !== wake)
-      }
+      cancel()
       this.#updateWaiting()
     }
   }
@@ -307,7 +299,7 @@ export class FileReader {
    * while nobody waits (recreating them costs ~9 µs).
    */
   #updateWaiting(): void {
-    const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.length > 0)
+    const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.size > 0)
     const words = this.#words
     if (wanted === this.#registered) return
     this.#registered = wanted
@@ -371,7 +363,7 @@ export class FileReader {
     }
     this.#lastSeenSize = size
     for (const tailer of this.#tailers) tailer.offer(size)
-    if (this.#waiting.length !== 0) this.#resumeAll()
+    this.#resumeAll()
   }
 
   /** New data or a new state: poll tailers, resume iterators. */
@@ -382,14 +374,14 @@ export class FileReader {
     this.#resumeAll()
   }
 
+  /**
+   * Resumes the waiting followers and stays registered: a follower just resumed nearly always
+   * waits again at once, and unregistering now only to register again would put four calls
+   * into C++ and two shared writes on every wake-up. A cancelled wait, close() or the check
+   * timer settles it.
+   */
   #resumeAll(): void {
-    if (this.#waiting.length === 0) return
-    const waiting = this.#waiting
-    this.#waiting = []
-    for (const resume of waiting) resume()
-    // Stay registered: a follower just resumed nearly always waits again at once, and
-    // unregistering now only to register again would put four calls into C++ and two shared
-    // writes on every wake-up. A cancelled wait, close() or the check timer settles it.
+    this.#waiting.resumeAll()
   }
 
   /** Periodic: writer alive, file intact; then a poll in case a wake-up was missed. */
