@@ -426,8 +426,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   #waitForChange(): void {
     const wait = ++this.#waits
     const cancel = this.#source.wait(this.#resume)
-    // A source may resume at once, inside wait(): then that call has resolved or waited anew.
-    if (wait === this.#waits && this.#pending !== null) this.#cancelWait = cancel
+    // A source may resume at once, inside wait(), and wait anew: keep the newest wait's cancel.
+    if (wait === this.#waits) this.#cancelWait = cancel
   }
 
   readonly #onAbort = (): void => {
