@@ -30,6 +30,22 @@ function drain(restored: Restored): { state: string | null; updates: string[] } 
   }
 }
 
+/**
+ * Compacts `writer` while 50 updates are made; returns the updates the log must then hold:
+ * `before` (what it held), then those 50 in call order.
+ */
+async function updateDuringCompaction(writer: StateWriter, before: string[]): Promise<string[]> {
+  const expected = [...before]
+  const compacting = writer.compact()
+  const during: Promise<void>[] = []
+  for (let i = 0; i < 50; i++) {
+    during.push(writer.update(text(`during-${i}`)))
+    expected.push(`during-${i}`)
+  }
+  await Promise.all([compacting, ...during])
+  return expected
+}
+
 async function fill(writer: StateWriter, epochs: number): Promise<void> {
   for (let epoch = 0; epoch < epochs; epoch++) {
     await writer.snapshot(text(`snapshot-${epoch}-`, 5000 + epoch * 1000))
@@ -69,14 +85,7 @@ describe('compaction', () => {
     const path = join(tmpDir(t), 'during.log')
     const writer = await StateWriter.open(path)
     await fill(writer, 3)
-    const expected = drain(restore(path)).updates
-    const compacting = writer.compact()
-    const during: Promise<void>[] = []
-    for (let i = 0; i < 50; i++) {
-      during.push(writer.update(text(`during-${i}`)))
-      expected.push(`during-${i}`)
-    }
-    await Promise.all([compacting, ...during])
+    const expected = await updateDuringCompaction(writer, drain(restore(path)).updates)
     await writer.close()
     assert.deepEqual(drain(restore(path)).updates, expected)
   })
@@ -214,14 +223,7 @@ describe('compaction over an AppendOnlyFile', () => {
     const path = join(dir, 'during.aof')
     const writer = await StateWriter.open(path, { appendOnlyFile: true })
     await fill(writer, 3)
-    const expected = restoreAppendOnly(path).updates
-    const compacting = writer.compact()
-    const during: Promise<void>[] = []
-    for (let i = 0; i < 50; i++) {
-      during.push(writer.update(text(`during-${i}`)))
-      expected.push(`during-${i}`)
-    }
-    await Promise.all([compacting, ...during])
+    const expected = await updateDuringCompaction(writer, restoreAppendOnly(path).updates)
     await writer.close()
     assert.deepEqual(restoreAppendOnly(path).updates, expected)
 
