@@ -180,6 +180,7 @@ export class AppendOnlyFile {
       },
       failure: () => null,
       wait: (resume) => this.#waiting.add(resume),
+      cancelWait: (resume) => this.#waiting.delete(resume),
     }
     this.#state = resources.state
     this.#size = resources.size
@@ -427,7 +428,7 @@ export class AppendOnlyFile {
    */
   nextChange(signal?: AbortSignal): Promise<void> {
     // Resumed at the next commit, finish or close.
-    return waitForChange((resume) => this.#waiting.add(resume), signal)
+    return waitForChange(this.#tailSource, signal)
   }
 
 

@@ -105,6 +105,10 @@ export class FileReader {
       },
       failure: () => this.failure,
       wait: (resume) => this.#wait(resume),
+      cancelWait: (resume) => {
+        this.#waiting.delete(resume)
+        this.#updateWaiting()
+      },
     }
   }
 
@@ -271,25 +275,21 @@ export class FileReader {
    * @param signal - Rejects the wait with an AbortError when aborted.
    */
   nextChange(signal?: AbortSignal): Promise<void> {
-    return waitForChange((resume) => this.#wait(resume), signal)
+    return waitForChange(this.#source, signal)
   }
 
   /**
-   * Calls `resume` at the next change (at once if one came since the last look). Returns a
-   * function that cancels the wait, or, once it has fired, lets the reader stop counting as
-   * a waiter if nobody else waits.
+   * Calls `resume` at the next change (at once if one came since the last look). A reader
+   * still registered from an earlier wait, following an open file, has nothing to re-check:
+   * every commit since its last look has raised a wake-up.
    */
-  #wait(resume: () => void): () => void {
-    const cancel = this.#waiting.add(resume)
+  #wait(resume: () => void): void {
+    this.#waiting.add(resume)
+    if (this.#registered && this.#failure === null && this.state === FileState.Opened) return
     this.#updateWaiting()
-    // Registered: anything committed from now on raises a wake-up. Re-check once, for what
+    // Registered now: anything committed from now on raises a wake-up. Re-check once, for what
     // was committed before the writer could see us waiting.
     if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
-    // Called after the wake-up too, it settles the registration the wake-up left standing.
-    return () => {
-      cancel()
-      this.#updateWaiting()
-    }
   }
 
   /**

@@ -82,11 +82,15 @@ export interface TailSource {
   failure(): Error | null
   /**
    * Calls `resume` once at the next change a follower cares about (possibly at once, if one
-   * happened since the last look), unless the returned cancel function is called first. The
-   * cancel function may also be called after `resume`: a source may keep a follower
-   * registered across wake-ups until then.
+   * happened since the last look), unless {@link TailSource.cancelWait} is called first. A
+   * follower passes the same function each time it waits: waiting then allocates nothing.
    */
-  wait(resume: () => void): () => void
+  wait(resume: () => void): void
+  /**
+   * Withdraws `resume` if it has not run. Also called after it ran, when a follower stops: a
+   * source may keep a follower registered across wake-ups until then.
+   */
+  cancelWait(resume: () => void): void
 }
 
 function isFinished(state: FileState): boolean {
@@ -272,27 +276,27 @@ export function abortError(signal: AbortSignal): Error {
  * A promise over a source's `wait`: resolves at the next change, rejects with an AbortError
  * when `signal` aborts first. The abort listener is removed either way.
  */
-export function waitForChange(wait: (resume: () => void) => () => void, signal: AbortSignal | undefined): Promise<void> {
+export function waitForChange(source: Pick<TailSource, 'wait' | 'cancelWait'>, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal === undefined) {
-      wait(resolve)
+      source.wait(resolve)
       return
     }
     if (signal.aborted) {
       reject(abortError(signal))
       return
     }
-    let cancel: (() => void) | null = null
+    const resume = (): void => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }
     const onAbort = (): void => {
-      cancel?.()
+      source.cancelWait(resume)
       reject(abortError(signal))
     }
     // Listen first: the source may resume inside wait(), and must then remove the listener.
     signal.addEventListener('abort', onAbort, { once: true })
-    cancel = wait(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    })
+    source.wait(resume)
   })
 }
 
@@ -322,9 +326,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   #done = false
   /** The consumer's unresolved next(), while waiting for a change. */
   #pending: { resolve: (step: Step) => void; reject: (error: unknown) => void; promise: Promise<Step> } | null = null
-  #cancelWait: (() => void) | null = null
-  /** Counts waits, to tell whether a resume ran inside wait(). */
-  #waits = 0
+  /** Whether this follower ever waited, and so has a wait to withdraw when it ends. */
+  #waited = false
 
   constructor(source: TailSource, options: TailOptions) {
     this.#source = source
@@ -403,7 +406,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   /** The source changed (or may have): hand over what there is, or wait again. */
   readonly #resume = (): void => {
-    // #cancelWait stays: called at the end, it still settles the source's registration.
+    // The source may keep us registered: #end's cancelWait settles that.
     const pending = this.#pending
     if (pending === null) return
     let step: Step | null
@@ -424,10 +427,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   }
 
   #waitForChange(): void {
-    const wait = ++this.#waits
-    const cancel = this.#source.wait(this.#resume)
-    // A source may resume at once, inside wait(), and wait anew: keep the newest wait's cancel.
-    if (wait === this.#waits) this.#cancelWait = cancel
+    this.#waited = true
+    this.#source.wait(this.#resume)
   }
 
   readonly #onAbort = (): void => {
@@ -446,8 +447,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   #end(): void {
     this.#done = true
-    this.#cancelWait?.()
-    this.#cancelWait = null
+    if (this.#waited) this.#source.cancelWait(this.#resume)
+    this.#waited = false
     this.#signal?.removeEventListener('abort', this.#onAbort)
   }
 }

@@ -4,41 +4,52 @@
  * @module
  */
 
-/** One-shot callbacks, each run at most once: by {@link WaitList.resumeAll} or never. */
+/**
+ * Callbacks run once by the next {@link WaitList.resumeAll}, unless deleted first. A follower
+ * passes the same function every time it waits, so waiting allocates nothing: this is on the
+ * wake-up path of every reader.
+ */
 export class WaitList {
-  #waiting: (() => void)[] = []
+  #waiting = new Set<() => void>()
+  /** The set being run by resumeAll, so that a delete during the run still takes effect. */
+  #running: Set<() => void> | null = null
+  /** An empty set to swap in, kept from the last run. */
+  #spare: Set<() => void> | null = null
 
   /** How many wait now. */
   get size(): number {
-    return this.#waiting.length
+    return this.#waiting.size
   }
 
-  /**
-   * Adds `resume`. Returns a function that removes it if it has not run yet, and tells whether
-   * it did so.
-   */
-  add(resume: () => void): () => boolean {
-    let waiting = true
-    const wake = (): void => {
-      if (!waiting) return
-      waiting = false
-      resume()
-    }
-    this.#waiting.push(wake)
-    return () => {
-      if (!waiting) return false
-      waiting = false
-      const index = this.#waiting.indexOf(wake)
-      if (index >= 0) this.#waiting.splice(index, 1)
-      return true
-    }
+  /** Adds `resume` (once, however often it is added before the next resumeAll). */
+  add(resume: () => void): void {
+    this.#waiting.add(resume)
+  }
+
+  /** Removes `resume` if it has not run yet. */
+  delete(resume: () => void): void {
+    this.#waiting.delete(resume)
+    this.#running?.delete(resume)
   }
 
   /** Runs every callback waiting now; those they add wait for the next call. */
   resumeAll(): void {
-    if (this.#waiting.length === 0) return
     const waiting = this.#waiting
-    this.#waiting = []
-    for (const wake of waiting) wake()
+    if (waiting.size === 0) return
+    const outer = this.#running
+    this.#waiting = this.#spare ?? new Set()
+    this.#spare = null
+    this.#running = waiting
+    try {
+      for (const resume of waiting) {
+        waiting.delete(resume)
+        resume()
+      }
+    } finally {
+      this.#running = outer
+      // A callback that threw leaves the rest unrun: they still wait.
+      if (waiting.size === 0) this.#spare = waiting
+      else for (const resume of waiting) this.#waiting.add(resume)
+    }
   }
 }
