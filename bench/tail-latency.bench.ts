@@ -252,6 +252,8 @@ function startChild(mode: Mode, path: string): Remote {
   const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'child', mode, path], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
+  // For bench/wakeup-trace.ts, which tells the scheduler's events of each reader apart.
+  if (process.env['BENCH_PIDS'] === '1') process.stderr.write(`bench-pid ${String(child.pid)} ${mode}\n`)
   let text = ''
   let onReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (onReady = resolve))
