@@ -2,9 +2,9 @@
  * Printing entries one per line, as text or JSON: shared by `aof cat --records` and `aof tail`.
  * @module
  */
-import { ErrorCode } from '../errors.ts'
+import { AofkitError, ErrorCode } from '../errors.ts'
 import { LogReader } from '../log/log-reader.ts'
-import { isLogError } from '../log/scan.ts'
+import { readEntry } from '../log/scan.ts'
 import { decodeStateEntry } from '../state/entry.ts'
 import { EntryType } from '../state/entry.ts'
 import { Content } from './input.ts'
@@ -147,15 +147,12 @@ export async function printRecords(input: Input, options: PrintRecords): Promise
   let damaged = 0
   try {
     for (;;) {
-      let entry: Uint8Array | null
-      try {
-        entry = reader.read()
-      } catch (error) {
-        if (!isLogError(error)) throw error
+      const entry = readEntry(reader)
+      if (entry instanceof AofkitError) {
         damaged++
         await lines.flush()
-        warn(`${error.code}: ${error.message}${error.code === ErrorCode.LogCorrupted ? options.skipNote : ''}`)
-        if (error.code === ErrorCode.LogUnexpectedEof) break
+        warn(`${entry.code}: ${entry.message}${entry.code === ErrorCode.LogCorrupted ? options.skipNote : ''}`)
+        if (entry.code === ErrorCode.LogUnexpectedEof) break
         continue
       }
       if (entry === null) break

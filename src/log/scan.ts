@@ -57,6 +57,19 @@ export function isLogError(error: unknown): error is AofkitError {
 }
 
 /**
+ * The reader's next entry (null at the log's end), or the log error that stopped it: for
+ * readers that act on damage instead of failing. Any other error is thrown.
+ */
+export function readEntry(reader: LogReader): Uint8Array | null | AofkitError {
+  try {
+    return reader.read()
+  } catch (error) {
+    if (isLogError(error)) return error
+    throw error
+  }
+}
+
+/**
  * Reads every entry of the log in `source` with a {@link LogReader} and reports each damaged
  * range: from the end of the last good entry before an error to the start of the next good
  * entry (or the end of the log). Consecutive errors with no good entry between them form one
@@ -82,13 +95,10 @@ export function scanLog(source: LogSource, options: ScanOptions = {}): LogScan {
   let open: DamagedRange | null = null
   let lastReport = 0
   for (;;) {
-    let entry: Uint8Array | null
-    try {
-      entry = reader.read()
-    } catch (error) {
-      if (!isLogError(error)) throw error
-      open ??= { begin: scan.goodEnd, end: source.size, code: error.code, reason: error.message }
-      if (error.code === ErrorCode.LogUnexpectedEof) break
+    const entry = readEntry(reader)
+    if (entry instanceof AofkitError) {
+      open ??= { begin: scan.goodEnd, end: source.size, code: entry.code, reason: entry.message }
+      if (entry.code === ErrorCode.LogUnexpectedEof) break
       continue
     }
     if (entry === null) break
@@ -185,13 +195,8 @@ export function findEntry(source: LogSource, begin: number, end: number): { offs
       }
       if (!zero || !parseRecord(block, k, record)) continue
       const offset = blockStart + k
-      let entry: Uint8Array | null = null
-      try {
-        entry = new LogReader(source, { offset }).read()
-      } catch (error) {
-        if (!isLogError(error)) throw error
-      }
-      if (entry !== null) return { offset, size: encodedSize(offset, entry.length) }
+      const entry = readEntry(new LogReader(source, { offset }))
+      if (entry instanceof Uint8Array) return { offset, size: encodedSize(offset, entry.length) }
     }
   }
   return null

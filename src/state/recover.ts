@@ -10,7 +10,7 @@ import { AofkitError, ErrorCode } from '../errors.ts'
 import { BLOCK_SIZE, encodedSize } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
-import { findEntry, isLogError } from '../log/scan.ts'
+import { findEntry, readEntry } from '../log/scan.ts'
 import type { LogSource } from '../log/sources.ts'
 import { restoreFromLog } from './restore.ts'
 import type { RestoredAt } from './restore.ts'
@@ -63,7 +63,6 @@ function completeEntryAfter(source: LogSource, from: number): boolean {
 export function recoverForWriting(source: LogSource): Recovered {
   const size = source.size
   if (size === 0) return { epoch: 0, end: 0, cut: null, restored: null }
-  let limit = size
   const last = rewind(source, size)
   if (last === null) {
     // No complete record anywhere: a first entry torn within the first block, or not a log.
@@ -72,25 +71,17 @@ export function recoverForWriting(source: LogSource): Recovered {
     }
     return { epoch: 0, end: 0, cut: { offset: 0, size, reason: 'no complete record' }, restored: null }
   }
-  try {
-    new LogReader(source, { offset: last }).read()
-  } catch (error) {
-    if (!isLogError(error)) throw error
-    // The last entry is torn: restore as if the log ended before it.
-    limit = last
-  }
+  // A torn last entry: restore as if the log ended before it.
+  const limit = readEntry(new LogReader(source, { offset: last })) instanceof AofkitError ? last : size
   const restored = restoreFromLog(source, limit)
   // Its updates are read below by a reader of our own; a writer opening the log reuses it.
   const reader = new LogReader(source, { offset: restored.updatesOffset })
   let end = restored.updatesOffset
   for (;;) {
-    let entry: Uint8Array | null
-    try {
-      entry = reader.read()
-    } catch (error) {
-      if (!isLogError(error)) throw error
-      if (completeEntryAfter(source, end)) throw error
-      const cut = { offset: end, size: size - end, reason: error.message }
+    const entry = readEntry(reader)
+    if (entry instanceof AofkitError) {
+      if (completeEntryAfter(source, end)) throw entry
+      const cut = { offset: end, size: size - end, reason: entry.message }
       return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
     }
     if (entry === null) break
