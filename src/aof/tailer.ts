@@ -326,8 +326,6 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   #done = false
   /** The consumer's unresolved next(), while waiting for a change. */
   #pending: { resolve: (step: Step) => void; reject: (error: unknown) => void; promise: Promise<Step> } | null = null
-  /** Whether this follower ever waited, and so has a wait to withdraw when it ends. */
-  #waited = false
 
   constructor(source: TailSource, options: TailOptions) {
     this.#source = source
@@ -363,7 +361,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
       reject = onReject
     })
     this.#pending = { resolve, reject, promise }
-    this.#waitForChange()
+    this.#source.wait(this.#resume)
     return promise
   }
 
@@ -419,16 +417,11 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
       return
     }
     if (step === null) {
-      this.#waitForChange()
+      this.#source.wait(this.#resume)
       return
     }
     this.#pending = null
     pending.resolve(step)
-  }
-
-  #waitForChange(): void {
-    this.#waited = true
-    this.#source.wait(this.#resume)
   }
 
   readonly #onAbort = (): void => {
@@ -447,8 +440,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   #end(): void {
     this.#done = true
-    if (this.#waited) this.#source.cancelWait(this.#resume)
-    this.#waited = false
+    // Withdrawing a wait that never was, or already ran, is harmless.
+    this.#source.cancelWait(this.#resume)
     this.#signal?.removeEventListener('abort', this.#onAbort)
   }
 }
