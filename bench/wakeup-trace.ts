@@ -18,7 +18,7 @@
  * @module
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -46,14 +46,27 @@ interface Reader {
   runningSince: number | null
 }
 
-function setTracing(on: boolean): void {
-  if (on) {
-    writeFileSync(join(TRACING, 'tracing_on'), '0')
-    writeFileSync(join(TRACING, 'trace'), '')
-    writeFileSync(join(TRACING, 'buffer_size_kb'), '262144')
-    writeFileSync(join(TRACING, 'set_event'), 'sched:sched_wakeup sched:sched_switch')
+function tracefs(name: string, value: string): void {
+  writeFileSync(join(TRACING, name), value)
+}
+
+/** Runs `body` with the two tracepoints on and a buffer large enough for a round, then copies the trace to `path` and puts tracefs back as it was. */
+async function traced<T>(path: string, body: () => Promise<T>): Promise<T> {
+  const bufferKb = readFileSync(join(TRACING, 'buffer_size_kb'), 'utf8').trim()
+  tracefs('tracing_on', '0')
+  tracefs('trace', '')
+  tracefs('buffer_size_kb', '262144')
+  tracefs('set_event', 'sched:sched_wakeup sched:sched_switch')
+  tracefs('tracing_on', '1')
+  try {
+    return await body()
+  } finally {
+    tracefs('tracing_on', '0')
+    execFileSync('cp', [join(TRACING, 'trace'), path])
+    tracefs('trace', '')
+    tracefs('set_event', '')
+    tracefs('buffer_size_kb', bufferKb)
   }
-  writeFileSync(join(TRACING, 'tracing_on'), on ? '1' : '0')
 }
 
 async function runBench(): Promise<{ writer: number; readers: Map<number, string> }> {
@@ -126,16 +139,8 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'aofkit-wakeup-trace-'))
   try {
-    setTracing(true)
-    let run
-    try {
-      run = await runBench()
-    } finally {
-      setTracing(false)
-    }
     const path = join(dir, 'trace')
-    execFileSync('cp', [join(TRACING, 'trace'), path])
-    writeFileSync(join(TRACING, 'trace'), '')
+    const run = await traced(path, runBench)
     const readers = await classify(path, run.writer, run.readers)
     console.log('\nScheduler events of each reader\'s wake-ups (share of wake-ups, and median µs from wake-up to running)')
     console.log('| reader | wake-ups | preempted the writer | waited for the writer to sleep | woken on the other CPU | on CPU per wake-up, p50 µs |')
