@@ -7,7 +7,8 @@
         "src/native/errno_error.cc",
         "src/native/mapping.cc",
         "src/native/file.cc",
-        "src/native/futex.cc"
+        "src/native/futex.cc",
+        "src/native/watch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

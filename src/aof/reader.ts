@@ -2,11 +2,10 @@
  * FileReader: a read-only view of an append-only file for any thread or process, following
  * its writer live through the `-shm` sidecar. It reads with pread, never through a mapping, so
  * a file truncated or replaced under it is an error event, never a SIGBUS. It wakes on the
- * inotify event the writer raises while readers wait (fs.watch), or busy-polls if asked.
+ * inotify event the writer raises while readers wait, or busy-polls if asked.
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs'
-import type { FSWatcher } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
@@ -33,6 +32,29 @@ export interface ReaderOptions {
 const WAITERS_INDEX = ShmOffset.waiters / 4
 const FILE_STATE_INDEX = ShmOffset.fileState / 4
 const COMMITTED_INDEX = ShmOffset.committedSize / 8
+
+/** What a waiting reader needs of a watch on the sidecar. */
+type SidecarWatch = Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
+
+/**
+ * Watches the sidecar for the writer's pokes: the addon's own inotify watch, whose callback
+ * comes straight from the event loop, or fs.watch where that is unavailable (not Linux, or the
+ * user's inotify instances used up: fs.watch shares one per thread). Null when neither works:
+ * the reader's check timer still finds new data, only later.
+ */
+function watchSidecar(path: string, onWake: () => void): SidecarWatch | null {
+  try {
+    const direct = native.watchFile(path, onWake)
+    if (direct !== null) return direct
+  } catch {
+    // Fall through to fs.watch.
+  }
+  try {
+    return watch(path, { persistent: true }, onWake).on('error', () => undefined)
+  } catch {
+    return null
+  }
+}
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {
@@ -64,7 +86,7 @@ export class FileReader {
   readonly #tailers = new Set<Tailer>()
   readonly #waiting = new WaitList()
   #registered = false
-  #watcher: FSWatcher | null = null
+  #watcher: SidecarWatch | null = null
   #checkTimer: NodeJS.Timeout | null = null
   #spinning = false
   #lastSeenSize = -1
@@ -307,12 +329,7 @@ export class FileReader {
       if (words !== null) Atomics.add(words, WAITERS_INDEX, 1)
       if (this.#busyPoll) this.#spin()
       else if (words !== null && this.#watcher === null) {
-        try {
-          this.#watcher = watch(sidecarPath(this.#path), { persistent: true }, this.#onWake)
-          this.#watcher.on('error', () => undefined)
-        } catch {
-          // No inotify: the check timer below still finds new data.
-        }
+        this.#watcher = watchSidecar(sidecarPath(this.#path), this.#onWake)
       }
       this.#watcher?.ref()
       this.#checkTimer ??= setInterval(() => this.#check(), this.#checkIntervalMs)
@@ -346,7 +363,7 @@ export class FileReader {
   }
 
   /**
-   * The writer's wake-up (fs.watch on the sidecar). New data in an open file takes the short
+   * The writer's wake-up (the inotify watch on the sidecar). New data in an open file takes the short
    * path, straight to the tailers and the waiting iterators; anything else goes through
    * #onChange. In another process this runs as the thread wakes, on caches the machine has
    * used for something else meanwhile, where each function and object it touches costs

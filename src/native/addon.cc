@@ -6,6 +6,7 @@
 #include "file.h"
 #include "futex.h"
 #include "mapping.h"
+#include "watch.h"
 
 namespace aofkit {
 
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMapping(env, exports);
   InitFile(env, exports);
   InitFutex(env, exports);
+  InitWatch(env, exports);
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;
 }

@@ -36,6 +36,15 @@ interface RawBinding {
   ): Promise<number>
   futexWake(words: Int32Array, index: number, count?: number): number
   pageSize: number
+  /** Linux only. */
+  Watch?: new (path: string, callback: () => void) => FileWatch
+}
+
+/** An inotify watch whose callback runs from the event loop; see watch.cc. */
+export interface FileWatch {
+  close(): void
+  ref(): FileWatch
+  unref(): FileWatch
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -165,3 +174,18 @@ export async function futexWaitAsync(
 /** futex(FUTEX_WAKE): wakes up to `count` waiters (all by default); returns how many woke. */
 export const futexWake: (words: Int32Array, index: number, count?: number) => number =
   sync(raw.futexWake)
+
+/**
+ * Watches `path` for writes, attribute changes, deletion and renames: `callback` runs from the
+ * event loop once per loop iteration that saw any. Null where inotify is not available (the
+ * caller falls back to fs.watch).
+ */
+export function watchFile(path: string, callback: () => void): FileWatch | null {
+  const Watch = raw.Watch
+  if (Watch === undefined) return null
+  try {
+    return new Watch(path, callback)
+  } catch (error) {
+    throw withCode(error)
+  }
+}
