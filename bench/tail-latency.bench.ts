@@ -33,7 +33,8 @@ const WORKER_TAIL = 'worker thread openReader+tail()'
 const CROSS_TAIL = 'other process openReader+tail()'
 const CROSS_SUBSCRIBE = 'other process openReader+subscribe()'
 const CROSS_BUSY = 'other process, busyPoll: true'
-const DIAGNOSTIC = 'diagnostic: fs.watch(sidecar) + readSync, no reader code'
+const DIAGNOSTIC = 'diagnostic: inotify watch(sidecar) + readSync, no reader code'
+const DIAGNOSTIC_FS_WATCH = 'diagnostic: fs.watch(sidecar) + readSync, no reader code'
 const WATCH = 'baseline: fs.watch + readSync'
 const TAIL = 'baseline: npm tail'
 const TOTAL = WARMUP + SAMPLES
@@ -45,7 +46,7 @@ const CHUNK = 1024 * 1024
 const SELF = fileURLToPath(import.meta.url)
 const WORKER_ENTRY = fileURLToPath(new URL('../test/helpers/worker-entry.mjs', import.meta.url))
 
-type Mode = 'aof' | 'aof-busy' | 'aof-subscribe' | 'sidecar-watch' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
+type Mode = 'aof' | 'aof-busy' | 'aof-subscribe' | 'sidecar-watch' | 'sidecar-fs-watch' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
 
 // ---------------------------------------------------------------- reader side
 
@@ -107,12 +108,13 @@ function subscribeAof(path: string, ready: () => void): Promise<number[]> {
 }
 
 /**
- * A diagnostic, not a product path: the wake-up mechanism aofkit's readers use (fs.watch on the
- * `-shm` sidecar, which the writer pokes) with nothing else around it, reading the data with
- * readSync as the fs.watch baseline does. The gap between this row and the openReader rows is
- * the cost of aofkit's reader code; the gap between it and the baseline, that of the mechanism.
+ * A diagnostic, not a product path: the wake-up mechanism aofkit's readers use (an inotify
+ * watch on the `-shm` sidecar, which the writer pokes; or fs.watch on it, the fallback) with
+ * nothing else around it, reading the data with readSync as the fs.watch baseline does. The gap
+ * between this row and the openReader rows is the cost of aofkit's reader code; the gap
+ * between it and the baseline, that of the mechanism.
  */
-function readSidecarWatch(path: string, ready: () => void): Promise<number[]> {
+function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void): Promise<number[]> {
   return new Promise((resolve) => {
     const fd = openSync(path, 'r')
     // Count ourselves a waiter in the sidecar, as FileReader does, so that the writer pokes;
@@ -125,7 +127,7 @@ function readSidecarWatch(path: string, ready: () => void): Promise<number[]> {
     const out: number[] = []
     const carry = { bytes: new Uint8Array(0) }
     let position = 0
-    const watcher = watch(sidecarPath(path), () => {
+    const onWake = (): void => {
       const end = floats[ShmOffset.committedSize / 8]!
       if (end <= position) return
       const buffer = Buffer.allocUnsafe(end - position)
@@ -137,7 +139,8 @@ function readSidecarWatch(path: string, ready: () => void): Promise<number[]> {
         Atomics.sub(words, ShmOffset.waiters / 4, 1)
         resolve(out)
       }
-    })
+    }
+    const watcher = viaFsWatch ? watch(sidecarPath(path), onWake) : native.watchFile(sidecarPath(path), onWake)!
     ready()
   })
 }
@@ -227,7 +230,9 @@ async function runReader(mode: Mode, path: string, ready: () => void): Promise<u
     case 'aof-subscribe':
       return subscribeAof(path, ready)
     case 'sidecar-watch':
-      return readSidecarWatch(path, ready)
+      return readSidecarWatch(path, false, ready)
+    case 'sidecar-fs-watch':
+      return readSidecarWatch(path, true, ready)
     case 'watch':
       return readWatch(path, ready)
     case 'tail':
@@ -524,6 +529,7 @@ async function main(): Promise<void> {
       { name: CROSS_TAIL, start: (at) => startAof(at, CROSS_TAIL, 'aof', 'child') },
       { name: CROSS_SUBSCRIBE, start: (at) => startAof(at, CROSS_SUBSCRIBE, 'aof-subscribe', 'child') },
       { name: DIAGNOSTIC, start: (at) => startAof(at, DIAGNOSTIC, 'sidecar-watch', 'child') },
+      { name: DIAGNOSTIC_FS_WATCH, start: (at) => startAof(at, DIAGNOSTIC_FS_WATCH, 'sidecar-fs-watch', 'child') },
       { name: WATCH, start: (at) => startPlain(at, WATCH, 'watch') },
       { name: TAIL, start: (at) => startPlain(at, TAIL, 'tail') },
     ]

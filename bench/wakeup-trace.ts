@@ -31,7 +31,8 @@ const BENCH = fileURLToPath(new URL('./tail-latency.bench.ts', import.meta.url))
 const SUBJECTS: Record<string, string> = {
   aof: 'other process openReader+tail()',
   'aof-subscribe': 'other process openReader+subscribe()',
-  'sidecar-watch': 'diagnostic: fs.watch(sidecar) + readSync',
+  'sidecar-watch': 'diagnostic: inotify watch(sidecar) + readSync',
+  'sidecar-fs-watch': 'diagnostic: fs.watch(sidecar) + readSync',
   watch: 'baseline: fs.watch + readSync',
   tail: 'baseline: npm tail',
 }
