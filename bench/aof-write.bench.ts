@@ -24,14 +24,15 @@
  *      [--seconds 0.5] [--yield-every 1000]
  * @module
  */
+import './built.ts'
 import { randomBytes } from 'node:crypto'
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
-import { AppendOnlyFile, MAGIC_SIZE, SIZE_UPPER_DEFAULT } from '../src/index.ts'
-import type { AppendEvent, GeometryOptions } from '../src/index.ts'
+import { AppendOnlyFile, MAGIC_SIZE, SIZE_UPPER_DEFAULT } from '../dist/index.js'
+import type { AppendEvent, GeometryOptions } from '../dist/index.js'
 import { counterDelta, machine, mainThreadCounters, median, nowNs, rate, table, turn } from './harness.ts'
 import type { ThreadCounters } from './harness.ts'
 

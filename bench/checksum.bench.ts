@@ -16,8 +16,9 @@
  * Run: node --import tsx bench/checksum.bench.ts [--json]
  * @module
  */
+import './built.ts'
 import { randomBytes } from 'node:crypto'
-import { checksumRange, recordChecksum } from '../src/log/checksum.ts'
+import { checksumRange, recordChecksum } from '../dist/log/checksum.js'
 import { xxh64 as napiXxh64 } from '@node-rs/xxhash'
 import xxhashAddon from 'xxhash-addon'
 import xxhashWasm from 'xxhash-wasm'

@@ -11,15 +11,16 @@
  * Files go to os.tmpdir() (set TMPDIR to measure another file system).
  * @module
  */
+import './built.ts'
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
 import { release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as zlib from 'node:zlib'
-import { Manager } from '../src/aof/manager.ts'
-import { LogReader } from '../src/log/log-reader.ts'
-import { LogWriter } from '../src/log/log-writer.ts'
-import { AppendOnlyFileSink, FileSink, MemorySink } from '../src/log/sinks.ts'
-import { AppendOnlyFileSource, FileSource, MemorySource } from '../src/log/sources.ts'
+import { Manager } from '../dist/aof/manager.js'
+import { LogReader } from '../dist/log/log-reader.js'
+import { LogWriter } from '../dist/log/log-writer.js'
+import { AppendOnlyFileSink, FileSink, MemorySink } from '../dist/log/sinks.js'
+import { AppendOnlyFileSource, FileSource, MemorySource } from '../dist/log/sources.js'
 
 // ---- crc32: node:zlib's (Node 20.15+), else a table-driven one. ----
 

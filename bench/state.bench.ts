@@ -13,11 +13,12 @@
  * depend on its file system and disk.
  * @module
  */
+import './built.ts'
 import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { restore } from '../src/state/restore.ts'
-import { StateWriter } from '../src/state/state-writer.ts'
+import { restore } from '../dist/state/restore.js'
+import { StateWriter } from '../dist/state/state-writer.js'
 import { nowNs } from './harness.ts'
 
 const args = process.argv.slice(2)

@@ -10,6 +10,7 @@
  * (workerData.mode) of each subject.
  * @module
  */
+import './built.ts'
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, watch, writeSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -17,9 +18,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
-import { AppendOnlyFile, sidecarPath } from '../src/index.ts'
-import { ShmOffset } from '../src/aof/shm.ts'
-import * as native from '../src/native/binding.ts'
+import { AppendOnlyFile, sidecarPath } from '../dist/index.js'
+import { ShmOffset } from '../dist/aof/shm.js'
+import * as native from '../dist/native/binding.js'
 
 // 3000 warm-up records (0.6 s): with 500, the first samples still caught V8 optimizing the
 // readers' code, which set their p99 (see docs/BENCHMARKS.md).
