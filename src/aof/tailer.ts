@@ -48,7 +48,7 @@ export interface ReadEvent {
   readonly eof: boolean
   /** Why the tailer was polled. */
   readonly reason: PollReason
-  /** All data `[0, end)`. */
+  /** All data `[0, end)`. A method: call it on the event (`event.contents()`). */
   contents(): Uint8Array
 }
 
@@ -91,6 +91,17 @@ export interface TailSource {
    * source may keep a follower registered across wake-ups until then.
    */
   cancelWait(resume: () => void): void
+}
+
+/**
+ * Every event's `contents`: one function shared by all events, rather than a closure made per
+ * poll, which a reader in another process would allocate on its wake-up path.
+ */
+function eventContents(this: ReadEvent | undefined): Uint8Array {
+  if (this === undefined || this === null || !(this.tailer instanceof Tailer)) {
+    throw new AofkitError(ErrorCode.InvalidArgument, 'contents() must be called on its event: event.contents()')
+  }
+  return this.tailer.contentsTo(this.end)
 }
 
 function isFinished(state: FileState): boolean {
@@ -164,6 +175,11 @@ export class Tailer {
     else this.poll('write')
   }
 
+  /** @internal The data `[0, end)` of the source: a poll event's `contents()`. */
+  contentsTo(end: number): Uint8Array {
+    return this.#source.read(0, end)
+  }
+
   /** @internal Polls the consumer now if there is anything to offer. */
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
@@ -213,7 +229,7 @@ export class Tailer {
       fileState,
       eof,
       reason,
-      contents: () => source.read(0, end),
+      contents: eventContents,
     }
     this.#state = TailerState.Reading
     let consumed: unknown

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 
-import { Manager, TailerState } from '../../src/index.ts'
+import { ErrorCode, Manager, TailerState } from '../../src/index.ts'
 import type { ReadEvent } from '../../src/index.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
@@ -55,6 +55,13 @@ test('a tailer gets every byte in order, one poll per tick however many writes',
   assert.equal(last.reason, 'write')
   assert.equal(last.end, file.size)
   assert.equal(last.contents().length, file.size)
+  // An event's contents end at its own `end`, however much was written since.
+  const end = last.end
+  file.write(Buffer.from('later;'))
+  assert.equal(Buffer.from(last.contents()).toString(), Buffer.from(file.contents()).subarray(0, end).toString())
+  // contents() is a method of the event (no closure per poll): detached, it says so.
+  const { contents } = last
+  assert.throws(() => contents(), { code: ErrorCode.InvalidArgument, message: /event\.contents\(\)/ })
   assert.equal(seen.data().toString(), `before;${Array.from({ length: 100 }, (_, i) => `${i};`).join('')}`)
 })
 
