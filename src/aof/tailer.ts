@@ -333,6 +333,20 @@ type Step = IteratorResult<Uint8Array, void>
 
 const DONE: Step = Object.freeze({ value: undefined, done: true })
 
+/**
+ * One executor for every promise a follower makes: it hands over the resolving functions
+ * through these two slots instead of a closure made per wait (the wake-up path of a reader in
+ * another process runs through here).
+ */
+function noop(): void {}
+
+let capturedResolve: ((step: Step) => void) | null = null
+let capturedReject: ((error: unknown) => void) | null = null
+function capture(resolve: (step: Step) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve
+  capturedReject = reject
+}
+
 class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   readonly #source: TailSource
   readonly #signal: AbortSignal | undefined
@@ -340,8 +354,10 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   /** A bad `from`, thrown by the first next() as the generator this replaces did. */
   #invalid: Error | null = null
   #done = false
-  /** The consumer's unresolved next(), while waiting for a change. */
-  #pending: { resolve: (step: Step) => void; reject: (error: unknown) => void; promise: Promise<Step> } | null = null
+  /** The consumer's unresolved next(), while waiting for a change, and how to settle it. */
+  #pending: Promise<Step> | null = null
+  #resolve: (step: Step) => void = noop
+  #reject: (error: unknown) => void = noop
 
   constructor(source: TailSource, options: TailOptions) {
     this.#source = source
@@ -360,7 +376,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   next(): Promise<Step> {
     // One next() at a time, as a generator queues them.
-    if (this.#pending !== null) return this.#pending.promise.then(() => this.next(), () => this.next())
+    if (this.#pending !== null) return this.#pending.then(() => this.next(), () => this.next())
     if (this.#done) return Promise.resolve(DONE)
     let step: Step | null
     try {
@@ -370,25 +386,24 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
       return Promise.reject(error as Error)
     }
     if (step !== null) return Promise.resolve(step)
-    let resolve!: (step: Step) => void
-    let reject!: (error: unknown) => void
-    const promise = new Promise<Step>((onResolve, onReject) => {
-      resolve = onResolve
-      reject = onReject
-    })
-    this.#pending = { resolve, reject, promise }
+    const promise = new Promise<Step>(capture)
+    this.#pending = promise
+    this.#resolve = capturedResolve!
+    this.#reject = capturedReject!
+    capturedResolve = null
+    capturedReject = null
     this.#source.wait(this.#resume)
     return promise
   }
 
   return(): Promise<Step> {
-    this.#settle(DONE)
+    this.#settle(DONE, null)
     this.#end()
     return Promise.resolve(DONE)
   }
 
   throw(error: unknown): Promise<Step> {
-    this.#settle(DONE)
+    this.#settle(DONE, null)
     this.#end()
     return Promise.reject(error as Error)
   }
@@ -421,37 +436,38 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   /** The source changed (or may have): hand over what there is, or wait again. */
   readonly #resume = (): void => {
     // The source may keep us registered: #end's cancelWait settles that.
-    const pending = this.#pending
-    if (pending === null) return
+    if (this.#pending === null) return
     let step: Step | null
     try {
       step = this.#step()
     } catch (error) {
-      this.#pending = null
       this.#end()
-      pending.reject(error)
+      this.#settle(null, error)
       return
     }
     if (step === null) {
       this.#source.wait(this.#resume)
       return
     }
-    this.#pending = null
-    pending.resolve(step)
+    this.#settle(step, null)
   }
 
   readonly #onAbort = (): void => {
-    const pending = this.#pending
-    if (pending === null) return
-    this.#pending = null
+    if (this.#pending === null) return
     this.#end()
-    pending.reject(abortError(this.#signal!))
+    this.#settle(null, abortError(this.#signal!))
   }
 
-  #settle(step: Step): void {
-    const pending = this.#pending
+  /** Settles the pending next(), if any: with `step`, or else rejected with `error`. */
+  #settle(step: Step | null, error: unknown): void {
+    if (this.#pending === null) return
+    const resolve = this.#resolve
+    const reject = this.#reject
     this.#pending = null
-    pending?.resolve(step)
+    this.#resolve = noop
+    this.#reject = noop
+    if (step !== null) resolve(step)
+    else reject(error)
   }
 
   #end(): void {
