@@ -96,6 +96,14 @@ class Inotify {
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnCleanup(void* data);
 
+  // Marks watch `id` to be called back once, however many of its events were read.
+  void Due(uint64_t id) {
+    for (uint64_t other : due_) {
+      if (other == id) return;
+    }
+    due_.push_back(id);
+  }
+
   napi_env env_;
   int fd_;
   uv_poll_t* poll_;
@@ -205,13 +213,14 @@ void Inotify::OnReadable(uv_poll_t* handle, int /*status*/, int /*events*/) {
     for (ssize_t offset = 0; offset < length;) {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if (event->mask & IN_Q_OVERFLOW) {
+        // The queue overflowed and events were lost: any watch may have missed one.
+        for (const auto& entry : self->watches_) self->Due(entry.first);
+        continue;
+      }
       auto found = self->byDescriptor_.find(event->wd);
       if (found == self->byDescriptor_.end()) continue;
-      for (uint64_t id : found->second) {
-        bool seen = false;
-        for (uint64_t other : due) seen = seen || other == id;
-        if (!seen) due.push_back(id);
-      }
+      for (uint64_t id : found->second) self->Due(id);
     }
     // Room left for one more event of the longest name: the queue is drained, and the read
     // that would say EAGAIN can be spared. (inotify merges repeated events, so this is usual.)

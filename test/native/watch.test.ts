@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
@@ -72,6 +72,33 @@ test('watchFile calls back from the event loop after writes, renames, and stops 
   writeFileSync(join(dir, 'renamed'), 'e')
   await new Promise((resolve) => setTimeout(resolve, 20))
   assert.equal(calls.count, closedAt)
+})
+
+test('after the queue overflows, every watch is called back: a lost event may have been its own', { skip: !linux && 'inotify is Linux only', timeout: 10_000 }, async (t) => {
+  const dir = tmpDir(t)
+  const [a, b, c] = ['a', 'b', 'c'].map((name) => join(dir, name))
+  const called = new Set<string>()
+  let resolveA: () => void = () => undefined
+  const calledA = new Promise<void>((resolve) => (resolveA = resolve))
+  const watches = [a, b, c].map((path) => {
+    writeFileSync(path!, '')
+    return native.watchFile(path!, () => {
+      called.add(path!)
+      if (path === a) resolveA()
+    })!
+  })
+  t.after(() => {
+    for (const watch of watches) watch.close()
+  })
+  // Alternate b and c (alternating events are not merged) until the queue is full, while the
+  // event loop cannot drain it; then a's one event is dropped.
+  const limit = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'))
+  const fd = [openSync(b!, 'w'), openSync(c!, 'w')]
+  for (let index = 0; index <= limit; index++) writeSync(fd[index % 2]!, 'x')
+  for (const descriptor of fd) closeSync(descriptor)
+  writeFileSync(a!, 'lost in the overflow')
+  await calledA
+  assert.deepEqual([...called].sort(), [a, b, c].sort())
 })
 
 test('watchFile throws a system error for a missing path', { skip: !linux && 'inotify is Linux only' }, (t) => {
