@@ -5,7 +5,7 @@
  * inotify event the writer raises while readers wait, or busy-polls if asked.
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync, statSync, watch } from 'node:fs'
+import { closeSync, fstatSync, openSync, statSync, watch } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
@@ -239,7 +239,7 @@ export class FileReader {
   #readFully(target: Uint8Array, count: number, begin: number): void {
     let done = 0
     while (done < count) {
-      const read = readSync(this.#fd, target, done, count - done, begin + done)
+      const read = native.pread(this.#fd, target, done, count - done, begin + done)
       if (read === 0) {
         this.#fail(new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path }))
         throw this.#failure!

@@ -26,6 +26,7 @@ interface RawBinding {
   fdatasyncAsync(fd: number): Promise<number>
   syncFileRangeAsync(fd: number, offset: number, length: number): Promise<number>
   flock(fd: number, operation: number): number
+  pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): number
   lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs?: number): number
   futexWaitAsync(
@@ -142,6 +143,20 @@ export const syncFileRangeAsync: (fd: number, offset: number, length: number) =>
 )
 /** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
 export const flock: (fd: number, operation: number) => number = sync(raw.flock)
+
+/**
+ * pread(2) into `target[offset, offset + length)` from file position `position`: the bytes read,
+ * 0 at the end of the file. A reader's wake-up path uses it instead of `fs.readSync`, which
+ * validates its arguments in JavaScript and sets up a libuv request for the same system call.
+ */
+export function pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): number {
+  // Written out rather than through sync(): no rest-argument array on the hot path.
+  try {
+    return raw.pread(fd, target, offset, length, position)
+  } catch (error) {
+    throw withCode(error)
+  }
+}
 
 /** futex(FUTEX_WAIT) on `words[index]`, shared across processes; `timeoutMs` undefined or negative waits forever. */
 export function futexWait(

@@ -1,4 +1,4 @@
-// fallocate / ftruncate / fdatasync / flock on a file descriptor.
+// fallocate / ftruncate / fdatasync / flock / pread on a file descriptor.
 #include "file.h"
 
 #include <fcntl.h>
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "async_call.h"
 #include "errno_error.h"
@@ -98,6 +99,29 @@ Napi::Value SyncFileRangeAsync(const Napi::CallbackInfo& info) {
                           [fd, offset, length]() { return DoSyncFileRange(fd, offset, length); });
 }
 
+// pread(fd, target, offset, length, position): bytes read into target[offset, offset + length),
+// 0 at the end of the file. The bounds are checked here, since they guard memory.
+Napi::Value Pread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  if (info.Length() < 2 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "pread target must be a Uint8Array");
+  Napi::TypedArray target = info[1].As<Napi::TypedArray>();
+  int64_t offset = ArgInt64(info, 2, "offset");
+  int64_t length = ArgInt64(info, 3, "length");
+  int64_t position = ArgInt64(info, 4, "position");
+  uint64_t size = target.ByteLength();
+  if (offset < 0 || length < 0 || position < 0 || static_cast<uint64_t>(offset) > size ||
+      static_cast<uint64_t>(length) > size - static_cast<uint64_t>(offset)) {
+    throw Napi::RangeError::New(env, "pread range outside the target or the file");
+  }
+  auto* bytes = static_cast<uint8_t*>(target.ArrayBuffer().Data()) + target.ByteOffset() + offset;
+  ssize_t result;
+  do {
+    result = pread(fd, bytes, static_cast<size_t>(length), static_cast<off_t>(position));
+  } while (result < 0 && errno == EINTR);
+  return ResultOrThrow(env, result < 0 ? -errno : result, "pread");
+}
+
 // flock(fd, operation): void. EWOULDBLOCK with LOCK_NB is thrown like any other errno.
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
@@ -119,6 +143,7 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync, "fdatasyncAsync"));
   exports.Set("syncFileRangeAsync", Napi::Function::New(env, SyncFileRangeAsync, "syncFileRangeAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
   Napi::Object lock = Napi::Object::New(env);
   lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));
   lock.Set("unlock", Napi::Number::New(env, LOCK_UN));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
@@ -70,4 +70,22 @@ test('futex wait and wake', async () => {
   Atomics.store(words, 1, 1)
   assert.equal(native.futexWake(words, 1), 1)
   assert.equal(await waiting, 'ok')
+})
+
+test('pread reads a range into a view at an offset, 0 at the end, and guards the bounds', (t) => {
+  const path = join(tmpDir(t), 'f')
+  writeFileSync(path, 'hello, world')
+  const fd = openSync(path, 'r')
+  t.after(() => closeSync(fd))
+  const backing = new Uint8Array(16)
+  const target = backing.subarray(2, 12)
+  assert.equal(native.pread(fd, target, 1, 5, 7), 5)
+  assert.equal(Buffer.from(backing.subarray(3, 8)).toString(), 'world')
+  assert.equal(backing[2], 0)
+  assert.equal(native.pread(fd, target, 0, 4, 10), 2, 'short at the end of the file')
+  assert.equal(native.pread(fd, target, 0, 4, 12), 0, 'nothing past it')
+  assert.throws(() => native.pread(fd, target, 8, 3, 0), RangeError)
+  assert.throws(() => native.pread(fd, target, -1, 1, 0), RangeError)
+  assert.throws(() => native.pread(fd, target, 0, 1, -1), RangeError)
+  assert.throws(() => native.pread(-1 >>> 0, target, 0, 1, 0), { code: 'EBADF', syscall: 'pread' })
 })
