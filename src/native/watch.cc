@@ -39,9 +39,15 @@ class Inotify {
     uv_loop_t* loop = nullptr;
     auto* poll = new uv_poll_t;
     int status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, poll, fd) : UV_EINVAL;
-    if (status == 0) status = uv_poll_start(poll, UV_READABLE, OnReadable);
     if (status != 0) {
       delete poll;
+      close(fd);
+      ThrowErrno(env, -status, "uv_poll_init");
+    }
+    status = uv_poll_start(poll, UV_READABLE, OnReadable);
+    if (status != 0) {
+      // An initialized handle belongs to the loop until closed.
+      uv_close(reinterpret_cast<uv_handle_t*>(poll), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
       close(fd);
       ThrowErrno(env, -status, "uv_poll_start");
     }
@@ -49,6 +55,7 @@ class Inotify {
     uv_unref(reinterpret_cast<uv_handle_t*>(poll));
     auto* self = new Inotify(env, fd, poll);
     poll->data = self;
+    // The addon's per-environment data is this instance (nothing else in the addon uses it).
     napi_set_instance_data(env, self, nullptr, nullptr);
     napi_add_env_cleanup_hook(env, OnCleanup, self);
     return self;
