@@ -363,11 +363,11 @@ export class FileReader {
   }
 
   /**
-   * The writer's wake-up (the inotify watch on the sidecar). New data in an open file takes the short
-   * path, straight to the tailers and the waiting iterators; anything else goes through
-   * #onChange. In another process this runs as the thread wakes, on caches the machine has
-   * used for something else meanwhile, where each function and object it touches costs
-   * (docs/BENCHMARKS.md, "Bisecting the reader's path").
+   * The writer's wake-up (the inotify watch on the sidecar). New data in an open file takes
+   * the short path, straight to the tailers and the waiting iterators; anything else goes
+   * through #onChange. In another process this runs as the thread wakes, on caches the
+   * machine has used for something else meanwhile, where each function and object it touches
+   * costs (docs/BENCHMARKS.md, "Bisecting the reader's path").
    */
   readonly #onWake = (): void => {
     const floats = this.#floats

@@ -333,13 +333,13 @@ type Step = IteratorResult<Uint8Array, void>
 
 const DONE: Step = Object.freeze({ value: undefined, done: true })
 
+function noop(): void {}
+
 /**
  * One executor for every promise a follower makes: it hands over the resolving functions
  * through these two slots instead of a closure made per wait (the wake-up path of a reader in
  * another process runs through here).
  */
-function noop(): void {}
-
 let capturedResolve: ((step: Step) => void) | null = null
 let capturedReject: ((error: unknown) => void) | null = null
 function capture(resolve: (step: Step) => void, reject: (error: unknown) => void): void {
