@@ -84,6 +84,12 @@ export class FileReader {
   #closeChecked = false
 
   readonly #tailers = new Set<Tailer>()
+  /**
+   * Followers waiting for the next change. Resuming them leaves the reader registered: a
+   * follower just resumed nearly always waits again at once, and unregistering only to
+   * register again would put four calls into C++ and two shared writes on every wake-up. A
+   * cancelled wait, close() or the check timer settles it.
+   */
   readonly #waiting = new WaitList()
   #registered = false
   #watcher: SidecarWatch | null = null
@@ -279,7 +285,7 @@ export class FileReader {
     this.#watcher = null
     if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
     this.#checkTimer = null
-    this.#resumeAll()
+    this.#waiting.resumeAll()
     if (this.#sidecarMapping !== null) native.unmap(this.#sidecarMapping)
     if (this.#sidecarFd >= 0) closeSync(this.#sidecarFd)
     closeSync(this.#fd)
@@ -316,7 +322,7 @@ export class FileReader {
 
   /**
    * Starts or stops waiting for the writer, depending on whether anyone follows. Registration
-   * outlives a wake-up (see #resumeAll); when it ends, only the shared waiter count changes:
+   * outlives a wake-up (see #waiting); when it ends, only the shared waiter count changes:
    * the watcher and the check timer live as long as the reader and are merely unreferenced
    * while nobody waits (recreating them costs ~9 µs).
    */
@@ -380,7 +386,7 @@ export class FileReader {
     }
     this.#lastSeenSize = size
     for (const tailer of this.#tailers) tailer.offer(size)
-    this.#resumeAll()
+    this.#waiting.resumeAll()
   }
 
   /** New data or a new state: poll tailers, resume iterators. */
@@ -388,16 +394,6 @@ export class FileReader {
     if (this.#closed) return
     this.#lastSeenSize = this.size
     for (const tailer of this.#tailers) if (!tailer.polling) tailer.poll('write')
-    this.#resumeAll()
-  }
-
-  /**
-   * Resumes the waiting followers and stays registered: a follower just resumed nearly always
-   * waits again at once, and unregistering now only to register again would put four calls
-   * into C++ and two shared writes on every wake-up. A cancelled wait, close() or the check
-   * timer settles it.
-   */
-  #resumeAll(): void {
     this.#waiting.resumeAll()
   }
 
