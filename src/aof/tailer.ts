@@ -98,7 +98,7 @@ export interface TailSource {
  * poll, which a reader in another process would allocate on its wake-up path.
  */
 function eventContents(this: ReadEvent | undefined): Uint8Array {
-  if (this === undefined || this === null || !(this.tailer instanceof Tailer)) {
+  if (!(this?.tailer instanceof Tailer)) {
     throw new AofkitError(ErrorCode.InvalidArgument, 'contents() must be called on its event: event.contents()')
   }
   return this.tailer.contentsTo(this.end)
