@@ -24,6 +24,7 @@ import {
   le64,
   liveImage,
   occurrences,
+  roundUp,
   streamOf,
 } from '../helpers/aof-model.ts'
 import type { Op } from '../helpers/aof-model.ts'
@@ -206,10 +207,14 @@ describe('recoverWithMagic', () => {
     let strongChecks = 0
     fc.assert(
       fc.property(scenario, ([ops, last, tear, extraPages]) => {
-        const { image: before, stream } = liveImage(ops, PAGE, extraPages + 1)
+        const { image: before, stream } = liveImage(ops, PAGE)
         const begin = stream.data.length
         const lastData = last.kind === 'write' ? last.bytes : CHECKPOINT_BYTES
-        const image = before.slice()
+        // The writer grows the file before it copies, so the image holds the operation and its
+        // MagicTail whatever their length, and sometimes a spare page past them.
+        const fits = roundUp(begin + lastData.length + 8, PAGE)
+        const image = new Uint8Array(Math.max(before.length, fits) + extraPages * PAGE)
+        image.set(before)
         lastData.forEach((byte, i) => {
           if (tear.landed[i] === true) image[begin + i] = byte
         })
