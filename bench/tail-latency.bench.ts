@@ -124,6 +124,8 @@ function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void):
     const mapping = native.map(shmFd, 4096, true)
     const words = new Int32Array(mapping)
     const floats = new Float64Array(mapping)
+    // fs.watch sees writes only: ask the writer to poke with one, as FileReader does.
+    if (viaFsWatch) Atomics.add(words, ShmOffset.writeWatchers / 4, 1)
     Atomics.add(words, ShmOffset.waiters / 4, 1)
     const out: number[] = []
     const carry = { bytes: new Uint8Array(0) }
@@ -138,6 +140,7 @@ function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void):
       if (out.length >= TOTAL) {
         watcher.close()
         Atomics.sub(words, ShmOffset.waiters / 4, 1)
+        if (viaFsWatch) Atomics.sub(words, ShmOffset.writeWatchers / 4, 1)
         resolve(out)
       }
     }

@@ -83,7 +83,8 @@ const COMMITTED_INDEX = ShmOffset.committedSize / 8
 const WAITERS_INDEX = ShmOffset.waiters / 4
 const SEQUENCE_INDEX = ShmOffset.commitSequence / 4
 const FUTEX_WAITERS_INDEX = ShmOffset.futexWaiters / 4
-/** The sidecar byte the writer rewrites to raise an inotify event for waiting readers. */
+const WRITE_WATCHERS_INDEX = ShmOffset.writeWatchers / 4
+/** The sidecar byte the writer reads (or rewrites) to raise an inotify event for waiting readers. */
 const POKE_OFFSET = 4095
 const POKE_BYTE = new Uint8Array(1)
 /** Largest look-ahead of background growth. */
@@ -490,7 +491,11 @@ export class AppendOnlyFile {
     // A futex wake is a system call (about 1.5 µs): only for readers that sleep in one.
     if (Atomics.load(sidecar.words, FUTEX_WAITERS_INDEX) !== 0) native.futexWake(sidecar.words, SEQUENCE_INDEX)
     try {
-      writeSync(sidecar.fd, POKE_BYTE, 0, 1, POKE_OFFSET)
+      // Reading a byte raises IN_ACCESS for aofkit's own watch at a third of the cost of a
+      // write (0.6 µs against 1.7), which also dirties the page and the timestamps; fs.watch
+      // does not report reads, so readers on it ask for the write.
+      if (Atomics.load(sidecar.words, WRITE_WATCHERS_INDEX) === 0) native.pread(sidecar.fd, POKE_BYTE, 0, 1, POKE_OFFSET)
+      else writeSync(sidecar.fd, POKE_BYTE, 0, 1, POKE_OFFSET)
     } catch {
       // Readers also poll the sidecar on a timer; a failed poke only delays them.
     }

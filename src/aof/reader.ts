@@ -30,11 +30,16 @@ export interface ReaderOptions {
 }
 
 const WAITERS_INDEX = ShmOffset.waiters / 4
+const WRITE_WATCHERS_INDEX = ShmOffset.writeWatchers / 4
 const FILE_STATE_INDEX = ShmOffset.fileState / 4
 const COMMITTED_INDEX = ShmOffset.committedSize / 8
 
 /** What a waiting reader needs of a watch on the sidecar. */
-type SidecarWatch = Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
+interface SidecarWatch {
+  handle: Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
+  /** False for fs.watch, which reports writes but not reads: the writer must poke with a write. */
+  seesReads: boolean
+}
 
 /**
  * Watches the sidecar for the writer's pokes: the addon's own inotify watch, whose callback
@@ -45,12 +50,12 @@ type SidecarWatch = Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
 function watchSidecar(path: string, onWake: () => void): SidecarWatch | null {
   try {
     const direct = native.watchFile(path, onWake)
-    if (direct !== null) return direct
+    if (direct !== null) return { handle: direct, seesReads: true }
   } catch {
     // Fall through to fs.watch.
   }
   try {
-    return watch(path, { persistent: true }, onWake).on('error', () => undefined)
+    return { handle: watch(path, { persistent: true }, onWake).on('error', () => undefined), seesReads: false }
   } catch {
     return null
   }
@@ -281,7 +286,7 @@ export class FileReader {
     for (const tailer of [...this.#tailers]) tailer.close('reader closed')
     this.#closed = true
     this.#updateWaiting()
-    this.#watcher?.close()
+    this.#watcher?.handle.close()
     this.#watcher = null
     if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
     this.#checkTimer = null
@@ -332,23 +337,30 @@ export class FileReader {
     if (wanted === this.#registered) return
     this.#registered = wanted
     if (wanted) {
-      if (words !== null) Atomics.add(words, WAITERS_INDEX, 1)
       if (this.#busyPoll) this.#spin()
       else if (words !== null && this.#watcher === null) {
         this.#watcher = watchSidecar(sidecarPath(this.#path), this.#onWake)
       }
-      this.#watcher?.ref()
+      if (words !== null) {
+        // The watch kind first: the writer picks its poke by it once it sees a waiter.
+        if (this.#watcher?.seesReads === false) Atomics.add(words, WRITE_WATCHERS_INDEX, 1)
+        Atomics.add(words, WAITERS_INDEX, 1)
+      }
+      this.#watcher?.handle.ref()
       this.#checkTimer ??= setInterval(() => this.#check(), this.#checkIntervalMs)
       this.#checkTimer.ref()
     } else {
-      if (words !== null) Atomics.sub(words, WAITERS_INDEX, 1)
+      if (words !== null) {
+        Atomics.sub(words, WAITERS_INDEX, 1)
+        if (this.#watcher?.seesReads === false) Atomics.sub(words, WRITE_WATCHERS_INDEX, 1)
+      }
       if (this.#closed) {
-        this.#watcher?.close()
+        this.#watcher?.handle.close()
         this.#watcher = null
         if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
         this.#checkTimer = null
       } else {
-        this.#watcher?.unref()
+        this.#watcher?.handle.unref()
         this.#checkTimer?.unref()
       }
     }

@@ -37,6 +37,7 @@ export const ShmOffset = {
   waiters: 60, // u32: readers currently waiting, by any means
   bootId: 64, // 4 x u32: the kernel's boot id when the writer opened (zeros where unknown)
   futexWaiters: 80, // u32: readers among `waiters` blocked in a futex wait on commitSequence
+  writeWatchers: 84, // u32: readers among `waiters` whose watch sees writes only (fs.watch)
 } as const
 
 let bootWords: Int32Array | null = null

@@ -191,8 +191,8 @@ export const futexWake: (words: Int32Array, index: number, count?: number) => nu
   sync(raw.futexWake)
 
 /**
- * Watches `path` for writes, attribute changes, deletion and renames: `callback` runs from the
- * event loop once per loop iteration that saw any. Null where inotify is not available (the
+ * Watches `path` for reads, writes, attribute changes, deletion and renames: `callback` runs
+ * from the event loop once per loop iteration that saw any. Null where inotify is not available (the
  * caller falls back to fs.watch).
  */
 export function watchFile(path: string, callback: () => void): FileWatch | null {

@@ -38,7 +38,7 @@ const nextCall = (calls: { count: number; waiter: (() => void) | null }): Promis
     calls.waiter = resolve
   })
 
-test('watchFile calls back from the event loop after writes, renames, and stops at close', { skip: !linux && 'inotify is Linux only' }, async (t) => {
+test('watchFile calls back from the event loop after writes, reads, renames, and stops at close', { skip: !linux && 'inotify is Linux only' }, async (t) => {
   const dir = tmpDir(t)
   const path = join(dir, 'watched')
   writeFileSync(path, 'a')
@@ -63,6 +63,12 @@ test('watchFile calls back from the event loop after writes, renames, and stops 
   await new Promise((resolve) => setImmediate(resolve))
   const afterWrites = calls.count
   assert.ok(afterWrites >= 1 && afterWrites <= 3, `called ${afterWrites} times for three writes in one tick`)
+  // A read is an event too: the writer of an append-only file wakes its readers by one.
+  woken = nextCall(calls)
+  const fd = openSync(path, 'r')
+  native.pread(fd, new Uint8Array(1), 0, 1, 0)
+  closeSync(fd)
+  await woken
   woken = nextCall(calls)
   renameSync(path, join(dir, 'renamed'))
   await woken

@@ -1,0 +1,91 @@
+// A reader in another process is woken by the writer's poke alone (its check timer is set to
+// an hour): by a one-byte read of the sidecar when it waits on aofkit's own inotify watch, by a
+// write when it had to fall back to fs.watch, which does not report reads.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { TestContext } from 'node:test'
+
+import { AppendOnlyFile, sidecarPath } from '../../src/index.ts'
+import { ShmOffset } from '../../src/aof/shm.ts'
+import * as native from '../../src/native/binding.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+const pokeChild = join(import.meta.dirname, '..', 'helpers', 'poke-child.ts')
+const linux = process.platform === 'linux'
+
+/** The sidecar's words, mapped: reading them raises no inotify event, as a read() would. */
+function sidecarWords(t: TestContext, path: string): Int32Array {
+  const fd = openSync(sidecarPath(path), 'r')
+  const mapping = native.map(fd, 4096, false)
+  t.after(() => {
+    native.unmap(mapping)
+    closeSync(fd)
+  })
+  return new Int32Array(mapping)
+}
+
+/** The child's stdout, line by line; each `line()` waits for the next (failing after 10 s). */
+function lines(child: ReturnType<typeof spawn>): () => Promise<string> {
+  const queued: string[] = []
+  const waiting: ((line: string) => void)[] = []
+  let buffered = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk
+    let newline
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+      const waiter = waiting.shift()
+      if (waiter !== undefined) waiter(line)
+      else queued.push(line)
+    }
+  })
+  return () => {
+    const line = queued.shift()
+    if (line !== undefined) return Promise.resolve(line)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no wake-up in 10 s: the poke did not reach the reader')), 10_000)
+      waiting.push((next) => {
+        clearTimeout(timer)
+        resolve(next)
+      })
+    })
+  }
+}
+
+for (const mode of ['direct', 'fs-watch'] as const) {
+  const name =
+    mode === 'direct'
+      ? "a reader on aofkit's inotify watch is woken by the writer's read poke alone"
+      : 'a reader that fell back to fs.watch asks for a write poke, and is woken by it alone'
+  test(name, { skip: !linux && 'inotify is Linux only', timeout: 60_000 }, async (t) => {
+    const path = join(tmpDir(t), 'data.aof')
+    const file = AppendOnlyFile.open(path, { create: true })
+    t.after(() => file.close())
+    const words = sidecarWords(t, path)
+    // fs-watch: a low descriptor limit, so that the child can use them all up quickly.
+    const command = mode === 'direct' ? process.execPath : '/bin/sh'
+    const args = ['--import', 'tsx', pokeChild, path, mode]
+    const child = spawn(command, mode === 'direct' ? args : ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const line = lines(child)
+    assert.equal(await line(), 'ready')
+    assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 1)
+    assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), mode === 'fs-watch' ? 1 : 0)
+    // One write at a time, each only after the last was seen: every one needs its own poke.
+    for (let length = 1; length <= 20; length++) {
+      file.write(new Uint8Array(length).fill(length))
+      assert.equal(await line(), String(length))
+    }
+    await file.finish()
+    assert.equal(await line(), 'end')
+    assert.equal(await exited, 0)
+    assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 0)
+    assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), 0)
+  })
+}
