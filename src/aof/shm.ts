@@ -138,8 +138,8 @@ export class Sidecar {
   /** Opens (creating if needed) the sidecar of `dataPath` for reading and writing. */
   static open(dataPath: string, mode: number): Sidecar {
     const path = sidecarPath(dataPath)
-    // Read-write, created if missing, never truncated, and not O_APPEND: the writer pokes a
-    // byte in place to raise an inotify event for readers in other processes.
+    // Read-write, created if missing, never truncated, and not O_APPEND: the writer reads a
+    // byte, or rewrites it in place, to raise an inotify event for readers in other processes.
     const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, mode)
     try {
       if (fstatSync(fd).size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
