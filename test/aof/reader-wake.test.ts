@@ -1,6 +1,7 @@
 // A reader in another process is woken by the writer's poke alone (its check timer is set to
 // an hour): by a one-byte read of the sidecar when it waits on aofkit's own inotify watch, by a
-// write when it had to fall back to fs.watch, which does not report reads.
+// write when it had to fall back to fs.watch, which does not report reads. With neither watch,
+// its check timer finds the data.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
@@ -56,17 +57,20 @@ function lines(child: ReturnType<typeof spawn>): () => Promise<string> {
   }
 }
 
-for (const mode of ['direct', 'fs-watch'] as const) {
-  const name =
-    mode === 'direct'
-      ? "a reader on aofkit's inotify watch is woken by the writer's read poke alone"
-      : 'a reader that fell back to fs.watch asks for a write poke, and is woken by it alone'
+const names = {
+  direct: "a reader on aofkit's inotify watch is woken by the writer's read poke alone",
+  'fs-watch': 'a reader that fell back to fs.watch asks for a write poke, and is woken by it alone',
+  timer: 'a reader that can watch nothing finds new data by its check timer',
+} as const
+
+for (const mode of ['direct', 'fs-watch', 'timer'] as const) {
+  const name = names[mode]
   test(name, { skip: !linux && 'inotify is Linux only', timeout: 60_000 }, async (t) => {
     const path = join(tmpDir(t), 'data.aof')
     const file = AppendOnlyFile.open(path, { create: true })
     t.after(() => file.close())
     const words = sidecarWords(t, path)
-    // fs-watch: a low descriptor limit, so that the child can use them all up quickly.
+    // fs-watch and timer: a low descriptor limit, so that the child can use them all up quickly.
     const command = mode === 'direct' ? process.execPath : '/bin/sh'
     const args = ['--import', 'tsx', pokeChild, path, mode]
     const child = spawn(command, mode === 'direct' ? args : ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...args], {
