@@ -23,9 +23,11 @@ if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
 }
+// FC_SEED: replay a property test's failing run with the seed its failure printed.
+const replay = process.env.FC_SEED ? ['--import', './test/helpers/fast-check-replay.ts'] : []
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', ...replay, '--test', '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)
