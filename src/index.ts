@@ -28,7 +28,7 @@ export type { Stats } from './aof/stats.ts'
 export { sidecarPath } from './aof/shm.ts'
 export { Tailer, TailerState } from './aof/tailer.ts'
 export { FileReader } from './aof/reader.ts'
-export type { ReaderOptions } from './aof/reader.ts'
+export type { ReaderOptions, ReaderWakeup } from './aof/reader.ts'
 export type { Consumer, PollReason, ReadEvent, SubscribeOptions, TailOptions } from './aof/tailer.ts'
 
 // Record log

@@ -34,31 +34,56 @@ const WRITE_WATCHERS_INDEX = ShmOffset.writeWatchers / 4
 const FILE_STATE_INDEX = ShmOffset.fileState / 4
 const COMMITTED_INDEX = ShmOffset.committedSize / 8
 
+/**
+ * How a reader in another thread or process is woken while it waits for its writer
+ * ({@link FileReader.wakeup}):
+ * - `'inotify'`: the addon's inotify watch of the `-shm` sidecar, the default on Linux;
+ * - `'fs.watch'`: Node's `fs.watch` of the sidecar, where the first cannot be made (not Linux,
+ *   or the user's inotify instances or the process's descriptors used up);
+ * - `'timer'`: neither could be made (inotify watches used up, for one): the reader finds new
+ *   data by its check every `checkIntervalMs`, and the process is warned once
+ *   (`AOFKIT_READER_POLLING`);
+ * - `'busy-poll'`: the reader spins on the committed size, as asked with `busyPoll: true`.
+ */
+export type ReaderWakeup = 'inotify' | 'fs.watch' | 'timer' | 'busy-poll'
+
 /** What a waiting reader needs of a watch on the sidecar. */
 interface SidecarWatch {
   handle: Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
-  /** False for fs.watch, which reports writes but not reads: the writer must poke with a write. */
-  seesReads: boolean
+  /** fs.watch reports writes but not reads: the writer must then poke with a write. */
+  kind: 'inotify' | 'fs.watch'
 }
 
 /**
  * Watches the sidecar for the writer's pokes: the addon's own inotify watch, whose callback
- * comes straight from the event loop, or fs.watch where that is unavailable (not Linux, or the
- * user's inotify instances used up: fs.watch shares one per thread). Null when neither works:
+ * comes straight from the event loop, or fs.watch where that is unavailable (fs.watch shares
+ * one inotify instance per thread). When neither can be made, the error that stopped the last:
  * the reader's check timer still finds new data, only later.
  */
-function watchSidecar(path: string, onWake: () => void): SidecarWatch | null {
+function watchSidecar(path: string, onWake: () => void): SidecarWatch | Error {
   try {
     const direct = native.watchFile(path, onWake)
-    if (direct !== null) return { handle: direct, seesReads: true }
+    if (direct !== null) return { handle: direct, kind: 'inotify' }
   } catch {
     // Fall through to fs.watch.
   }
   try {
-    return { handle: watch(path, { persistent: true }, onWake).on('error', () => undefined), seesReads: false }
-  } catch {
-    return null
+    return { handle: watch(path, { persistent: true }, onWake).on('error', () => undefined), kind: 'fs.watch' }
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error))
   }
+}
+
+let pollingWarned = false
+
+/** Tells the process, once, that a reader waits by its timer: new data reaches it late. */
+function warnPolling(path: string, cause: Error, intervalMs: number): void {
+  if (pollingWarned) return
+  pollingWarned = true
+  process.emitWarning(`a reader of '${path}' could not watch its sidecar (${cause.message}): it finds new data by its check every ${intervalMs} ms`, {
+    code: 'AOFKIT_READER_POLLING',
+    detail: 'Raise fs.inotify.max_user_watches or fs.inotify.max_user_instances, or close unused file descriptors. reader.wakeup tells how each reader waits.',
+  })
 }
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
@@ -98,6 +123,7 @@ export class FileReader {
   readonly #waiting = new WaitList()
   #registered = false
   #watcher: SidecarWatch | null = null
+  #wakeup: ReaderWakeup | null = null
   #checkTimer: NodeJS.Timeout | null = null
   #spinning = false
   #lastSeenSize = -1
@@ -208,6 +234,15 @@ export class FileReader {
     if (words === null) return FileState.EOF
     const state = Atomics.load(words, ShmOffset.fileState / 4)
     return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
+  }
+
+  /**
+   * How this reader is woken while it waits for the writer: `'inotify'` unless something
+   * stood in the way ({@link ReaderWakeup}). Null until it first waits, and for a file without
+   * a live writer, which it reads to the end without waiting.
+   */
+  get wakeup(): ReaderWakeup | null {
+    return this.#wakeup
   }
 
   /** The error that ended following (writer died, file replaced), or null. */
@@ -337,13 +372,22 @@ export class FileReader {
     if (wanted === this.#registered) return
     this.#registered = wanted
     if (wanted) {
-      if (this.#busyPoll) this.#spin()
-      else if (words !== null && this.#watcher === null) {
-        this.#watcher = watchSidecar(sidecarPath(this.#path), this.#onWake)
+      if (this.#busyPoll) {
+        if (words !== null) this.#wakeup = 'busy-poll'
+        this.#spin()
+      } else if (words !== null && this.#watcher === null) {
+        const watched = watchSidecar(sidecarPath(this.#path), this.#onWake)
+        if (watched instanceof Error) {
+          this.#wakeup = 'timer'
+          warnPolling(this.#path, watched, this.#checkIntervalMs)
+        } else {
+          this.#watcher = watched
+          this.#wakeup = watched.kind
+        }
       }
       if (words !== null) {
         // The watch kind first: the writer picks its poke by it once it sees a waiter.
-        if (this.#watcher?.seesReads === false) Atomics.add(words, WRITE_WATCHERS_INDEX, 1)
+        if (this.#watcher?.kind === 'fs.watch') Atomics.add(words, WRITE_WATCHERS_INDEX, 1)
         Atomics.add(words, WAITERS_INDEX, 1)
       }
       this.#watcher?.handle.ref()
@@ -352,7 +396,7 @@ export class FileReader {
     } else {
       if (words !== null) {
         Atomics.sub(words, WAITERS_INDEX, 1)
-        if (this.#watcher?.seesReads === false) Atomics.sub(words, WRITE_WATCHERS_INDEX, 1)
+        if (this.#watcher?.kind === 'fs.watch') Atomics.sub(words, WRITE_WATCHERS_INDEX, 1)
       }
       if (this.#closed) {
         this.#watcher?.handle.close()

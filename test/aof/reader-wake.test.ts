@@ -57,6 +57,8 @@ function lines(child: ReturnType<typeof spawn>): () => Promise<string> {
   }
 }
 
+const expectedWakeup = { direct: 'inotify', 'fs-watch': 'fs.watch', timer: 'timer' } as const
+
 const names = {
   direct: "a reader on aofkit's inotify watch is woken by the writer's read poke alone",
   'fs-watch': 'a reader that fell back to fs.watch asks for a write poke, and is woken by it alone',
@@ -74,11 +76,13 @@ for (const mode of ['direct', 'fs-watch', 'timer'] as const) {
     const command = mode === 'direct' ? process.execPath : '/bin/sh'
     const args = ['--import', 'tsx', pokeChild, path, mode]
     const child = spawn(command, mode === 'direct' ? args : ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     const line = lines(child)
-    assert.equal(await line(), 'ready')
+    assert.equal(await line(), `ready ${expectedWakeup[mode]}`, stderr)
     assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 1)
     assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), mode === 'fs-watch' ? 1 : 0)
     // One write at a time, each only after the last was seen: every one needs its own poke.
@@ -88,8 +92,37 @@ for (const mode of ['direct', 'fs-watch', 'timer'] as const) {
     }
     await file.finish()
     assert.equal(await line(), 'end')
-    assert.equal(await exited, 0)
+    assert.equal(await exited, 0, stderr)
+    // Only a reader left with its timer is worth a warning: the others wake as fast.
+    assert.equal(stderr.includes('AOFKIT_READER_POLLING'), mode === 'timer', stderr)
     assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 0)
     assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), 0)
   })
 }
+
+test('wakeup says how a reader waits: null before it first waits, and for a file without a live writer', async (t) => {
+  const path = join(tmpDir(t), 'data.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  t.after(() => file.close())
+  const reader = AppendOnlyFile.openReader(path)
+  const busy = AppendOnlyFile.openReader(path, { busyPoll: true })
+  t.after(() => {
+    reader.close()
+    busy.close()
+  })
+  assert.equal(reader.wakeup, null)
+  const next = reader.tail()[Symbol.asyncIterator]().next()
+  assert.equal(reader.wakeup, linux ? 'inotify' : 'fs.watch')
+  const busyNext = busy.tail()[Symbol.asyncIterator]().next()
+  assert.equal(busy.wakeup, 'busy-poll')
+  file.write(Buffer.from('x'))
+  assert.equal(Buffer.from((await next).value!).toString(), 'x')
+  assert.equal(Buffer.from((await busyNext).value!).toString(), 'x')
+  await file.finish()
+  const finished = AppendOnlyFile.openReader(path)
+  const chunks: Uint8Array[] = []
+  for await (const chunk of finished.tail()) chunks.push(chunk)
+  assert.equal(Buffer.concat(chunks).toString(), 'x')
+  assert.equal(finished.wakeup, null)
+  finished.close()
+})

@@ -1,5 +1,5 @@
-// Follows an append-only file and echoes the size of each chunk on stdout ('ready' once it
-// waits, 'end' at EOF). argv: path, mode:
+// Follows an append-only file and echoes the size of each chunk on stdout ('ready' and how it
+// waits, once it does; 'end' at EOF). argv: path, mode:
 // - 'direct': the check timer never fires, so only the writer's poke can wake the reader;
 // - 'fs-watch': the same, after using up the process's file descriptors, so that the addon's
 //   inotify watch cannot get an instance and the reader falls back to fs.watch (whose instance
@@ -35,7 +35,7 @@ if (mode !== 'direct') {
   keep?.unref()
 }
 let next = iterator.next()
-process.stdout.write('ready\n')
+process.stdout.write(`ready ${reader.wakeup}\n`)
 for (;;) {
   const step = await next
   if (step.done === true) break
