@@ -376,14 +376,7 @@ export class FileReader {
         if (words !== null) this.#wakeup = 'busy-poll'
         this.#spin()
       } else if (words !== null && this.#watcher === null) {
-        const watched = watchSidecar(sidecarPath(this.#path), this.#onWake)
-        if (watched instanceof Error) {
-          this.#wakeup = 'timer'
-          warnPolling(this.#path, watched, this.#checkIntervalMs)
-        } else {
-          this.#watcher = watched
-          this.#wakeup = watched.kind
-        }
+        this.#watch()
       }
       if (words !== null) {
         // The watch kind first: the writer picks its poke by it once it sees a waiter.
@@ -408,6 +401,18 @@ export class FileReader {
         this.#checkTimer?.unref()
       }
     }
+  }
+
+  /** Makes the sidecar watch, or leaves the reader to its check timer (and says so, once). */
+  #watch(): void {
+    const watched = watchSidecar(sidecarPath(this.#path), this.#onWake)
+    if (watched instanceof Error) {
+      this.#wakeup = 'timer'
+      warnPolling(this.#path, watched, this.#checkIntervalMs)
+      return
+    }
+    this.#watcher = watched
+    this.#wakeup = watched.kind
   }
 
   #spin(): void {
