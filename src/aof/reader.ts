@@ -25,7 +25,10 @@ export interface ReaderOptions {
    * latency, at the price of a busy core while waiting. Default: false.
    */
   busyPoll?: boolean
-  /** How often a waiting reader checks that its writer lives and its file is intact (ms). Default: 200. */
+  /**
+   * How often a waiting reader checks that its writer lives and its file is intact (ms), and
+   * looks for data a lost wake-up would have announced. Default: 200; at most 2^31 − 1.
+   */
   checkIntervalMs?: number
 }
 
@@ -92,6 +95,15 @@ export class FileReader {
   static open(path: string, options: ReaderOptions = {}): FileReader {
     if (typeof path !== 'string' || path.length === 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+    }
+    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    const { busyPoll, checkIntervalMs } = options
+    if (busyPoll !== undefined && typeof busyPoll !== 'boolean') {
+      throw new AofkitError(ErrorCode.InvalidArgument, `busyPoll must be a boolean, got ${String(busyPoll)}`)
+    }
+    // A timer's longest delay: past it, Node fires every millisecond instead.
+    if (checkIntervalMs !== undefined && !(typeof checkIntervalMs === 'number' && checkIntervalMs > 0 && checkIntervalMs <= 2 ** 31 - 1)) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `checkIntervalMs must be a number of ms in (0, 2^31 - 1], got ${String(checkIntervalMs)}`)
     }
     return new FileReader(path, options)
   }

@@ -182,11 +182,17 @@ test('a file replaced or deleted under a reader is an error event, not a crash',
   rmSync(path)
 })
 
-test('openReader errors: missing file, directory, closed reader', (t) => {
+test('openReader errors: missing file, directory, bad options, closed reader', (t) => {
   const dir = tmpDir(t)
   assert.throws(() => AppendOnlyFile.openReader(join(dir, 'missing')), { code: ErrorCode.NotFound })
   assert.throws(() => AppendOnlyFile.openReader(dir), { code: ErrorCode.IsDirectory })
   writeFileSync(join(dir, 'plain'), Buffer.alloc(0))
+  const bad: unknown[] = [null, 5, { busyPoll: 'yes' }, { checkIntervalMs: 0 }, { checkIntervalMs: -5 }, { checkIntervalMs: Number.NaN }]
+  bad.push({ checkIntervalMs: Number.POSITIVE_INFINITY }, { checkIntervalMs: 2 ** 31 }, { checkIntervalMs: '50' })
+  for (const options of bad) {
+    assert.throws(() => AppendOnlyFile.openReader(join(dir, 'plain'), options as object), { code: ErrorCode.InvalidArgument }, String(options))
+  }
+  AppendOnlyFile.openReader(join(dir, 'plain'), { busyPoll: false, checkIntervalMs: 2 ** 31 - 1 }).close()
   const reader = AppendOnlyFile.openReader(join(dir, 'plain'))
   assert.equal(reader.size, 0)
   reader.close()
