@@ -288,6 +288,12 @@ export function abortError(signal: AbortSignal): Error {
   return error
 }
 
+/** The error for a `signal` option that is not an AbortSignal, or null when it is one or absent. */
+function badSignal(signal: unknown): AofkitError | null {
+  if (signal === undefined || signal instanceof AbortSignal) return null
+  return new AofkitError(ErrorCode.InvalidArgument, `signal must be an AbortSignal, got ${String(signal)}`)
+}
+
 /**
  * A promise over a source's `wait`: resolves at the next change, rejects with an AbortError
  * when `signal` aborts first. The abort listener is removed either way.
@@ -296,6 +302,11 @@ export function waitForChange(source: Pick<TailSource, 'wait' | 'cancelWait'>, s
   return new Promise<void>((resolve, reject) => {
     if (signal === undefined) {
       source.wait(resolve)
+      return
+    }
+    const invalid = badSignal(signal)
+    if (invalid !== null) {
+      reject(invalid)
       return
     }
     if (signal.aborted) {
@@ -351,7 +362,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   readonly #source: TailSource
   readonly #signal: AbortSignal | undefined
   #position: number
-  /** A bad `from`, thrown by the first next() as the generator this replaces did. */
+  /** A bad `from` or `signal`, thrown by the first next() as the generator this replaces did. */
   #invalid: Error | null = null
   #done = false
   /** The consumer's unresolved next(), while waiting for a change, and how to settle it. */
@@ -361,12 +372,14 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   constructor(source: TailSource, options: TailOptions) {
     this.#source = source
-    this.#signal = options.signal
     const from = options.from ?? 0
     this.#position = from
     if (!Number.isSafeInteger(from) || from < 0) {
       this.#invalid = new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
     }
+    const invalidSignal = badSignal(options.signal)
+    this.#invalid ??= invalidSignal
+    this.#signal = invalidSignal === null ? options.signal : undefined
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
   }
 

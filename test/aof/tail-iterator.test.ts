@@ -88,6 +88,27 @@ test('tail({ from }) with a bad offset rejects its first next(), as before', asy
   await file.close()
 })
 
+test('a signal that is not an AbortSignal is an invalid argument: tail(), stream() and nextChange(), file and reader', async (t) => {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  const reader = AppendOnlyFile.openReader(path)
+  t.after(async () => {
+    reader.close()
+    await file.close()
+  })
+  const invalid = { code: 'ERR_AOF_INVALID_ARGUMENT' }
+  for (const signal of [5, {}, new AbortController()] as unknown as AbortSignal[]) {
+    for (const follower of [file, reader]) {
+      const iterator = follower.tail({ signal })
+      await assert.rejects(iterator.next(), invalid)
+      assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+      await assert.rejects(follower.nextChange(signal), invalid)
+      const stream = follower.stream({ signal })
+      await assert.rejects(new Promise((resolve, reject) => stream.on('error', reject).on('end', resolve).resume()), invalid)
+    }
+  }
+})
+
 test('a reader stays counted as a waiter across a wake-up, and stops at its next check or when its iterator ends', async (t) => {
   const path = join(tmpDir(t), 'f.aof')
   const file = AppendOnlyFile.open(path, { create: true })
