@@ -285,6 +285,7 @@ export class FileReader {
    */
   readInto(target: Uint8Array, begin: number): number {
     this.#checkOpen()
+    if (!(target instanceof Uint8Array)) throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a Uint8Array or Buffer')
     const committed = this.size
     if (!Number.isSafeInteger(begin) || begin < 0 || begin > committed) {
       throw new AofkitError(ErrorCode.InvalidArgument, `offset ${begin} is not within the data [0, ${committed}]`)

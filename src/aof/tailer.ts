@@ -123,6 +123,7 @@ export class Tailer {
     if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function' || typeof consumer.pollReadClosed !== 'function') {
       throw new AofkitError(ErrorCode.InvalidArgument, 'a consumer needs pollRead(event) and pollReadClosed(reason) methods')
     }
+    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
     const from = options.from ?? 0
     if (!Number.isSafeInteger(from) || from < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
@@ -370,12 +371,14 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   #resolve: (step: Step) => void = noop
   #reject: (error: unknown) => void = noop
 
-  constructor(source: TailSource, options: TailOptions) {
+  constructor(source: TailSource, given: TailOptions) {
     this.#source = source
+    const options: TailOptions = given !== null && typeof given === 'object' ? given : {}
+    if (options !== given) this.#invalid = new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
     const from = options.from ?? 0
     this.#position = from
     if (!Number.isSafeInteger(from) || from < 0) {
-      this.#invalid = new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+      this.#invalid ??= new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
     }
     const invalidSignal = badSignal(options.signal)
     this.#invalid ??= invalidSignal

@@ -211,6 +211,9 @@ test('read and readInto return committed bytes only, and reject ranges past them
   assert.equal(reader.readInto(target, 12), 0)
   assert.throws(() => reader.read(0, 13), { code: ErrorCode.InvalidArgument })
   assert.throws(() => reader.readInto(target, 13), { code: ErrorCode.InvalidArgument })
+  for (const bad of [null, [1, 2], new ArrayBuffer(4)]) {
+    assert.throws(() => reader.readInto(bad as unknown as Uint8Array, 0), { code: ErrorCode.InvalidArgument })
+  }
   file.write(Buffer.from('!'))
   assert.equal(reader.readInto(target.subarray(0, 2), 11), 2)
   assert.equal(target.subarray(0, 2).toString(), 'd!')

@@ -88,6 +88,25 @@ test('tail({ from }) with a bad offset rejects its first next(), as before', asy
   await file.close()
 })
 
+test('options that are not an object are an invalid argument: tail() at its first next(), subscribe() at once', async (t) => {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  const reader = AppendOnlyFile.openReader(path)
+  t.after(async () => {
+    reader.close()
+    await file.close()
+  })
+  const consumer = { pollRead: () => 0, pollReadClosed: () => undefined }
+  for (const options of [null, 5, 'from'] as unknown as object[]) {
+    for (const follower of [file, reader]) {
+      const iterator = follower.tail(options)
+      await assert.rejects(iterator.next(), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+      assert.deepEqual(await iterator.next(), { value: undefined, done: true })
+      assert.throws(() => follower.subscribe(consumer, options), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+    }
+  }
+})
+
 test('a signal that is not an AbortSignal is an invalid argument: tail(), stream() and nextChange(), file and reader', async (t) => {
   const path = join(tmpDir(t), 'f.aof')
   const file = AppendOnlyFile.open(path, { create: true })
