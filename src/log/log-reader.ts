@@ -5,6 +5,7 @@
  * and after the end it keeps returning the end.
  * @module
  */
+import { checkObject, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
@@ -91,7 +92,9 @@ export class LogReader implements Iterable<Uint8Array> {
    * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT if `offset` is not a non-negative
    *   safe integer.
    */
-  constructor(source: LogSource, options: LogReaderOptions = {}) {
+  constructor(source: LogSource, given?: LogReaderOptions) {
+    checkObject(source, 'source must be a LogSource')
+    const options = optionsOf(given)
     const offset = options.offset ?? 0
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `offset must be a non-negative safe integer, got ${String(offset)}`)

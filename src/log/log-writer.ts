@@ -3,6 +3,7 @@
  * byte what the reference `logio.Writer` writes for the same entries and start offset.
  * @module
  */
+import { checkObject, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import {
   BLOCK_SIZE,
@@ -48,8 +49,9 @@ export class LogWriter {
    * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT if `offset` is not a non-negative safe
    *   integer or the sink's `appendSizeMax` is below 65536.
    */
-  constructor(sink: LogSink, options: LogWriterOptions = {}) {
-    const offset = options.offset ?? sink.size
+  constructor(sink: LogSink, options?: LogWriterOptions) {
+    checkObject(sink, 'sink must be a LogSink')
+    const offset = optionsOf(options).offset ?? sink.size
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `offset must be a non-negative safe integer, got ${String(offset)}`)
     }

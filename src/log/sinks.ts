@@ -11,7 +11,8 @@
  */
 import { fdatasync, fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import type { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -136,8 +137,9 @@ export class FileSink implements LogSink {
    * @param options - Buffer size, start position, path for messages.
    * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT on a bad buffer size or position.
    */
-  constructor(file: number | FileHandle, options: FileSinkOptions = {}) {
-    this.#fd = typeof file === 'number' ? file : file.fd
+  constructor(file: number | FileHandle, given?: FileSinkOptions) {
+    const options = optionsOf(given)
+    this.#fd = descriptorOf(file)
     this.#path = options.path
     const bufferSize = options.bufferSize ?? 65536
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 2 * BLOCK_SIZE) {
@@ -232,6 +234,7 @@ export class AppendOnlyFileSink implements LogSink {
 
   /** @param file - An open, writable AppendOnlyFile that holds only this log. */
   constructor(file: AppendOnlyFile) {
+    if (!(file instanceof AppendOnlyFile)) throw invalidArgument(`file must be an AppendOnlyFile, got ${String(file)}`)
     this.#file = file
   }
 

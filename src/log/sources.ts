@@ -7,8 +7,9 @@
  */
 import { fstatSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import type { AppendOnlyFile } from '../aof/append-only-file.ts'
-import type { FileReader } from '../aof/reader.ts'
+import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { FileReader } from '../aof/reader.ts'
+import { checkBytes, descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -52,6 +53,7 @@ export class MemorySource implements LogSource {
    *   larger file keeps its block alignment.
    */
   constructor(bytes: Uint8Array, baseOffset = 0) {
+    checkBytes(bytes, 'bytes')
     if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `baseOffset must be a non-negative integer, got ${String(baseOffset)}`)
     }
@@ -104,8 +106,9 @@ export class FileSource implements LogSource {
    * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT on a bad chunk size; system codes
    *   from fstat.
    */
-  constructor(file: number | FileHandle, options: FileSourceOptions = {}) {
-    this.#fd = typeof file === 'number' ? file : file.fd
+  constructor(file: number | FileHandle, given?: FileSourceOptions) {
+    const options = optionsOf(given)
+    this.#fd = descriptorOf(file)
     this.#path = options.path
     const chunkSize = options.chunkSize ?? 1 << 20
     if (!Number.isSafeInteger(chunkSize) || chunkSize < BLOCK_SIZE || chunkSize % BLOCK_SIZE !== 0) {
@@ -176,6 +179,7 @@ export class AppendOnlyFileSource implements LogSource {
 
   /** @param file - An open AppendOnlyFile holding a log. */
   constructor(file: AppendOnlyFile) {
+    if (!(file instanceof AppendOnlyFile)) throw invalidArgument(`file must be an AppendOnlyFile, got ${String(file)}`)
     this.#file = file
   }
 
@@ -214,6 +218,7 @@ export class FileReaderSource implements LogSource {
 
   /** @param reader - An open reader of a file holding a log. */
   constructor(reader: FileReader) {
+    if (!(reader instanceof FileReader)) throw invalidArgument(`reader must be a FileReader, got ${String(reader)}`)
     this.#reader = reader
   }
 

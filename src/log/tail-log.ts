@@ -6,7 +6,8 @@
  */
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
-import type { FileReader } from '../aof/reader.ts'
+import { FileReader } from '../aof/reader.ts'
+import { invalidArgument, optionsOf } from '../arguments.ts'
 import { abortError } from '../aof/tailer.ts'
 import { AofkitError, ErrorCode, isAofkitError } from '../errors.ts'
 import { LogReader } from './log-reader.ts'
@@ -59,8 +60,12 @@ export interface TailLogOptions {
  */
 export async function* tailLog(
   file: AppendOnlyFile | FileReader,
-  options: TailLogOptions = {},
+  given?: TailLogOptions,
 ): AsyncGenerator<LogEntry, void, undefined> {
+  if (!(file instanceof AppendOnlyFile || file instanceof FileReader)) {
+    throw invalidArgument(`file must be an AppendOnlyFile or a FileReader, got ${String(file)}`)
+  }
+  const options = optionsOf(given)
   const { signal, onCorrupt } = options
   const from = options.from ?? 0
   if (!Number.isSafeInteger(from) || from < 0) {

@@ -12,6 +12,7 @@
  * Functions here are pure: they encode into and decode from Uint8Arrays and never do I/O.
  * @module
  */
+import { checkBytes, invalidArgument } from '../arguments.ts'
 import { readU64, writeU64 } from '../log/format.ts'
 
 /** Size of the entry header: type (1) and epoch (8). */
@@ -58,6 +59,9 @@ export function writeEntryHeader(target: Uint8Array, at: number, type: EntryType
  * @returns The entry's bytes, ready for the record log.
  */
 export function encodeStateEntry(type: EntryType, epoch: number, payload: Uint8Array): Uint8Array {
+  if (type !== EntryType.Update && type !== EntryType.Snapshot) throw invalidArgument(`type must be EntryType.Update or EntryType.Snapshot, got ${String(type)}`)
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw invalidArgument(`epoch must be a non-negative safe integer, got ${String(epoch)}`)
+  checkBytes(payload, 'payload')
   const entry = new Uint8Array(ENTRY_HEADER_SIZE + payload.length)
   writeEntryHeader(entry, 0, type, epoch)
   entry.set(payload, ENTRY_HEADER_SIZE)
@@ -71,6 +75,7 @@ export function encodeStateEntry(type: EntryType, epoch: number, payload: Uint8A
  * @returns The decoded entry (its payload a view of `entry`), or `null` when it is malformed.
  */
 export function decodeStateEntry(entry: Uint8Array): StateEntry | null {
+  checkBytes(entry, 'entry')
   if (entry.length < ENTRY_HEADER_SIZE) return null
   const type = entry[0] as number
   if (type >= 3) return null

@@ -94,11 +94,11 @@ export class StateStore<T, U = unknown> {
    *   for bad options. Errors thrown by `deserialize` or `apply` propagate.
    */
   static async open<T, U = unknown>(options: StateStoreOptions<T, U>): Promise<StateStore<T, U>> {
+    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
     const every = options.snapshotEvery ?? 1000
     if (!Number.isSafeInteger(every) || every < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `snapshotEvery must be a non-negative integer, got ${String(every)}`)
     }
-    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
     }

@@ -9,6 +9,7 @@ import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
+import { optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { encodedSize } from '../log/format.ts'
@@ -286,7 +287,8 @@ export class StateWriter {
    *   options, or `compactWhen` with a caller's AppendOnlyFile; system codes
    *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ERR_AOF_IO…).
    */
-  static async open(target: string | AppendOnlyFile, options: StateWriterOptions = {}): Promise<StateWriter> {
+  static async open(target: string | AppendOnlyFile, given?: StateWriterOptions): Promise<StateWriter> {
+    const options = optionsOf(given)
     const mode = options.sync ?? 'always'
     if (mode !== 'always' && mode !== 'interval' && mode !== 'none') {
       throw new AofkitError(ErrorCode.InvalidArgument, `sync must be 'always', 'interval' or 'none', got ${String(mode)}`)

@@ -1,0 +1,38 @@
+/**
+ * Checks of the arguments public entry points take, shared so that a wrong type fails the same
+ * way everywhere: an {@link AofkitError} with ERR_AOF_INVALID_ARGUMENT, never a TypeError
+ * from deep inside.
+ * @module
+ */
+import { AofkitError, ErrorCode } from './errors.ts'
+
+/** The error every check throws. */
+export function invalidArgument(message: string): AofkitError {
+  return new AofkitError(ErrorCode.InvalidArgument, message)
+}
+
+/** `options` as given, or `{}` when left out; anything but an object is refused. */
+export function optionsOf<T extends object>(options: T | undefined, name = 'options'): T {
+  if (options === undefined) return {} as T
+  if (options === null || typeof options !== 'object') throw invalidArgument(`${name} must be an object, got ${String(options)}`)
+  return options
+}
+
+/** Refuses anything but an object (a sink, a source, a file). */
+export function checkObject(value: unknown, what: string): void {
+  if (value === null || typeof value !== 'object') throw invalidArgument(`${what}, got ${String(value)}`)
+}
+
+/** Refuses anything but a Uint8Array (a Buffer is one). */
+export function checkBytes(value: unknown, name: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw invalidArgument(`${name} must be a Uint8Array or Buffer, got ${String(value)}`)
+}
+
+/** The descriptor of an open file given as a descriptor or a FileHandle (-1 once closed). */
+export function descriptorOf(file: unknown): number {
+  const fd = typeof file === 'number' ? file : file !== null && typeof file === 'object' ? (file as { fd?: unknown }).fd : undefined
+  if (typeof fd !== 'number' || !Number.isSafeInteger(fd) || fd < 0) {
+    throw invalidArgument(`file must be an open file descriptor or FileHandle, got ${String(file)}`)
+  }
+  return fd
+}
