@@ -8,6 +8,7 @@
 import { closeSync, fstatSync, openSync, statSync, watch } from 'node:fs'
 import { Readable } from 'node:stream'
 
+import { optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
@@ -92,11 +93,11 @@ function warnPolling(path: string, cause: Error, intervalMs: number): void {
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {
   /** Opens `path` for reading. Throws `ERR_AOF_NOT_FOUND`, `ERR_AOF_IS_DIRECTORY`, `ERR_AOF_READ_PERMISSION`. */
-  static open(path: string, options: ReaderOptions = {}): FileReader {
+  static open(path: string, given?: ReaderOptions): FileReader {
     if (typeof path !== 'string' || path.length === 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
     }
-    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    const options = optionsOf(given)
     const { busyPoll, checkIntervalMs } = options
     if (busyPoll !== undefined && typeof busyPoll !== 'boolean') {
       throw new AofkitError(ErrorCode.InvalidArgument, `busyPoll must be a boolean, got ${String(busyPoll)}`)

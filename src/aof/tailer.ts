@@ -4,6 +4,7 @@
  * poll. A consumer that consumes less than it was offered is polled again on the next tick.
  * @module
  */
+import { optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import { nowNs } from './stats.ts'
@@ -119,11 +120,11 @@ export class Tailer {
   #eofDelivered = false
 
   /** @internal Created by subscribe(). */
-  constructor(source: TailSource, consumer: Consumer, options: SubscribeOptions = {}) {
+  constructor(source: TailSource, consumer: Consumer, given?: SubscribeOptions) {
     if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function' || typeof consumer.pollReadClosed !== 'function') {
       throw new AofkitError(ErrorCode.InvalidArgument, 'a consumer needs pollRead(event) and pollReadClosed(reason) methods')
     }
-    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    const options = optionsOf(given)
     const from = options.from ?? 0
     if (!Number.isSafeInteger(from) || from < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
