@@ -24,7 +24,7 @@ import { LogWriter } from '../log/log-writer.ts'
 import { AppendOnlyFileSink, FileSink, fdatasyncFile } from '../log/sinks.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
-import { EntryType, encodeStateEntry } from './entry.ts'
+import { EntryType, buildStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
 import { restoreFromLog } from './restore.ts'
 import type { RestoredAt } from './restore.ts'
@@ -111,9 +111,9 @@ export async function installCompaction(
 /** Appends the epoch's snapshot at offset 0 and its updates to `log`; returns the snapshot's size. */
 function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Array>): number {
   // A snapshot at offset 0 opens epoch 0; it carries the previous epoch, 0 for a new log.
-  log.append(encodeStateEntry(EntryType.Snapshot, 0, state))
+  log.append(buildStateEntry(EntryType.Snapshot, 0, state))
   const snapshotSize = log.position
-  for (const update of updates) log.append(encodeStateEntry(EntryType.Update, 0, update))
+  for (const update of updates) log.append(buildStateEntry(EntryType.Update, 0, update))
   return snapshotSize
 }
 

@@ -62,6 +62,14 @@ export function encodeStateEntry(type: EntryType, epoch: number, payload: Uint8A
   if (type !== EntryType.Update && type !== EntryType.Snapshot) throw invalidArgument(`type must be EntryType.Update or EntryType.Snapshot, got ${String(type)}`)
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw invalidArgument(`epoch must be a non-negative safe integer, got ${String(epoch)}`)
   checkBytes(payload, 'payload')
+  return buildStateEntry(type, epoch, payload)
+}
+
+/**
+ * {@link encodeStateEntry} without its argument checks, for the writers, whose type and epoch
+ * are their own and whose payload `update()` already checked: this is once per update.
+ */
+export function buildStateEntry(type: EntryType, epoch: number, payload: Uint8Array): Uint8Array {
   const entry = new Uint8Array(ENTRY_HEADER_SIZE + payload.length)
   writeEntryHeader(entry, 0, type, epoch)
   entry.set(payload, ENTRY_HEADER_SIZE)

@@ -27,7 +27,7 @@ import {
   tornInAppendOnlyFile,
 } from './compact.ts'
 import type { CompactResult, PreparedCompaction } from './compact.ts'
-import { ENTRY_HEADER_SIZE, EntryType, encodeStateEntry } from './entry.ts'
+import { ENTRY_HEADER_SIZE, EntryType, buildStateEntry } from './entry.ts'
 import { recoverForWriting } from './recover.ts'
 import type { Recovered, TailCut } from './recover.ts'
 import { UpdateReader, restoreFromLog } from './restore.ts'
@@ -534,7 +534,7 @@ export class StateWriter {
   }
 
   #append(type: EntryType, payload: Uint8Array): void {
-    const entry = encodeStateEntry(type, this.#epoch, payload)
+    const entry = buildStateEntry(type, this.#epoch, payload)
     if (type === EntryType.Snapshot) {
       // As the reference: the new epoch is Tell() before the snapshot.
       const epoch = this.#log.tell()
