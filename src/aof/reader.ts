@@ -8,7 +8,7 @@
 import { closeSync, fstatSync, openSync, statSync, watch } from 'node:fs'
 import { Readable } from 'node:stream'
 
-import { optionsOf } from '../arguments.ts'
+import { checkBytes, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
@@ -99,12 +99,10 @@ export class FileReader {
     }
     const options = optionsOf(given)
     const { busyPoll, checkIntervalMs } = options
-    if (busyPoll !== undefined && typeof busyPoll !== 'boolean') {
-      throw new AofkitError(ErrorCode.InvalidArgument, `busyPoll must be a boolean, got ${String(busyPoll)}`)
-    }
+    if (busyPoll !== undefined && typeof busyPoll !== 'boolean') throw invalidArgument(`busyPoll must be a boolean, got ${String(busyPoll)}`)
     // A timer's longest delay: past it, Node fires every millisecond instead.
     if (checkIntervalMs !== undefined && !(typeof checkIntervalMs === 'number' && checkIntervalMs > 0 && checkIntervalMs <= 2 ** 31 - 1)) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `checkIntervalMs must be a number of ms in (0, 2^31 - 1], got ${String(checkIntervalMs)}`)
+      throw invalidArgument(`checkIntervalMs must be a number of ms in (0, 2^31 - 1], got ${String(checkIntervalMs)}`)
     }
     return new FileReader(path, options)
   }
@@ -286,7 +284,7 @@ export class FileReader {
    */
   readInto(target: Uint8Array, begin: number): number {
     this.#checkOpen()
-    if (!(target instanceof Uint8Array)) throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a Uint8Array or Buffer')
+    checkBytes(target, 'target')
     const committed = this.size
     if (!Number.isSafeInteger(begin) || begin < 0 || begin > committed) {
       throw new AofkitError(ErrorCode.InvalidArgument, `offset ${begin} is not within the data [0, ${committed}]`)

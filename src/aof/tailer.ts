@@ -4,7 +4,7 @@
  * poll. A consumer that consumes less than it was offered is polled again on the next tick.
  * @module
  */
-import { optionsOf } from '../arguments.ts'
+import { invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import { nowNs } from './stats.ts'
@@ -293,7 +293,7 @@ export function abortError(signal: AbortSignal): Error {
 /** The error for a `signal` option that is not an AbortSignal, or null when it is one or absent. */
 function badSignal(signal: unknown): AofkitError | null {
   if (signal === undefined || signal instanceof AbortSignal) return null
-  return new AofkitError(ErrorCode.InvalidArgument, `signal must be an AbortSignal, got ${String(signal)}`)
+  return invalidArgument(`signal must be an AbortSignal, got ${String(signal)}`)
 }
 
 /**
@@ -374,8 +374,12 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
 
   constructor(source: TailSource, given: TailOptions) {
     this.#source = source
-    const options: TailOptions = given !== null && typeof given === 'object' ? given : {}
-    if (options !== given) this.#invalid = new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    let options: TailOptions = {}
+    try {
+      options = optionsOf(given)
+    } catch (error) {
+      this.#invalid = error as Error
+    }
     const from = options.from ?? 0
     this.#position = from
     if (!Number.isSafeInteger(from) || from < 0) {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { OpenOptions } from '../aof/open-file.ts'
+import { checkObject } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import type { CompactResult } from './compact.ts'
 import type { TailCut } from './recover.ts'
@@ -94,7 +95,7 @@ export class StateStore<T, U = unknown> {
    *   for bad options. Errors thrown by `deserialize` or `apply` propagate.
    */
   static async open<T, U = unknown>(options: StateStoreOptions<T, U>): Promise<StateStore<T, U>> {
-    if (options === null || typeof options !== 'object') throw new AofkitError(ErrorCode.InvalidArgument, 'options must be an object')
+    checkObject(options, 'options must be an object')
     const every = options.snapshotEvery ?? 1000
     if (!Number.isSafeInteger(every) || every < 0) {
       throw new AofkitError(ErrorCode.InvalidArgument, `snapshotEvery must be a non-negative integer, got ${String(every)}`)
