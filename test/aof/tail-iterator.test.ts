@@ -3,13 +3,27 @@ import { getEventListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { TestContext } from 'node:test'
 
 import { AppendOnlyFile, sidecarPath } from '../../src/index.ts'
+import type { FileReader } from '../../src/index.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
 /** Readers of `path` currently counted as waiting in its sidecar (the writer pokes them). */
 function waiters(path: string): number {
   return readFileSync(sidecarPath(path)).readUInt32LE(60)
+}
+
+/** A new file and a reader of it, both closed after the test. */
+function fileAndReader(t: TestContext): { file: AppendOnlyFile; reader: FileReader } {
+  const path = join(tmpDir(t), 'f.aof')
+  const file = AppendOnlyFile.open(path, { create: true })
+  const reader = AppendOnlyFile.openReader(path)
+  t.after(async () => {
+    reader.close()
+    await file.close()
+  })
+  return { file, reader }
 }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -89,13 +103,7 @@ test('tail({ from }) with a bad offset rejects its first next(), as before', asy
 })
 
 test('options that are not an object are an invalid argument: tail() at its first next(), subscribe() at once', async (t) => {
-  const path = join(tmpDir(t), 'f.aof')
-  const file = AppendOnlyFile.open(path, { create: true })
-  const reader = AppendOnlyFile.openReader(path)
-  t.after(async () => {
-    reader.close()
-    await file.close()
-  })
+  const { file, reader } = fileAndReader(t)
   const consumer = { pollRead: () => 0, pollReadClosed: () => undefined }
   for (const options of [null, 5, 'from'] as unknown as object[]) {
     for (const follower of [file, reader]) {
@@ -108,13 +116,7 @@ test('options that are not an object are an invalid argument: tail() at its firs
 })
 
 test('a signal that is not an AbortSignal is an invalid argument: tail(), stream() and nextChange(), file and reader', async (t) => {
-  const path = join(tmpDir(t), 'f.aof')
-  const file = AppendOnlyFile.open(path, { create: true })
-  const reader = AppendOnlyFile.openReader(path)
-  t.after(async () => {
-    reader.close()
-    await file.close()
-  })
+  const { file, reader } = fileAndReader(t)
   const invalid = { code: 'ERR_AOF_INVALID_ARGUMENT' }
   for (const signal of [5, {}, new AbortController()] as unknown as AbortSignal[]) {
     for (const follower of [file, reader]) {
