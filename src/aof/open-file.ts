@@ -8,6 +8,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, statSync } fr
 import type { Stats as FsStats } from 'node:fs'
 
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { lockExclusive, unlock } from '../io/lock.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { Geometry, SIZE_UPPER_MAX, alignToPage } from './geometry.ts'
@@ -213,12 +214,7 @@ export function openFile(
   let mapping: ArrayBuffer | null = null
   try {
     if (!readOnly) {
-      try {
-        native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
-      } catch (error) {
-        // EWOULDBLOCK becomes ERR_AOF_LOCKED there.
-        throw fromSystemError(error, path, 'flock')
-      }
+      lockExclusive(fd, path)
     }
     stat = fstatSync(fd)
     const fileSize = stat.size
@@ -297,7 +293,7 @@ export function openFile(
       opened.checkpoint = lastCheckpoint
       if (state === FileState.EOF) {
         // A finished file: nothing will be written, so let other writers see it is free.
-        native.flock(fd, native.lock.unlock)
+        unlock(fd, path)
         sidecar.close()
         sidecar = null
       }

@@ -10,8 +10,7 @@
  * file find it replaced.
  * @module
  */
-import { closeSync, existsSync, constants as fsConstants, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs'
-import { open as openAsync } from 'node:fs/promises'
+import { closeSync, existsSync, constants as fsConstants, fstatSync, openSync, readSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from '../aof/magic.ts'
@@ -19,9 +18,10 @@ import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { sidecarPath } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import * as native from '../native/binding.ts'
+import { fdatasyncAsync, rename, syncDirectory } from '../io/durable.ts'
+import { lockExclusive } from '../io/lock.ts'
 import { LogWriter } from '../log/log-writer.ts'
-import { AppendOnlyFileSink, FileSink, fdatasyncFile } from '../log/sinks.ts'
+import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import { EntryType, buildStateEntry } from './entry.ts'
@@ -163,12 +163,12 @@ export async function prepareFileCompaction(
     return Promise.resolve()
   }
   try {
-    native.flock(newFd, native.lock.exclusive | native.lock.nonBlocking)
+    lockExclusive(newFd, temporary, 'state log')
     const sink = new FileSink(newFd, { position: 0, path })
     const log = new LogWriter(sink, { offset: 0 })
     const snapshotSize = writeEpoch(log, epoch.state, epoch.updates)
     sink.flush()
-    await fdatasyncFile(newFd, temporary)
+    await fdatasyncAsync(newFd, temporary)
     return {
       fd: newFd,
       sink,
@@ -251,28 +251,6 @@ export async function prepareAppendOnlyCompaction(
   }
 }
 
-function rename(from: string, to: string): void {
-  try {
-    renameSync(from, to)
-  } catch (error) {
-    throw fromSystemError(error, from, 'rename')
-  }
-}
-
-/** Makes a rename in `directory` durable. @internal */
-export async function syncDirectory(directory: string): Promise<void> {
-  try {
-    const handle = await openAsync(directory, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch (error) {
-    throw fromSystemError(error, directory, 'fsync')
-  }
-}
-
 /**
  * Compacts the state log at `path`, which no writer may have open: rewrites it so that it
  * starts at its latest snapshot (with the epoch's updates after it), atomically. A torn tail is
@@ -298,7 +276,7 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
     throw fromSystemError(error, path, 'open')
   }
   try {
-    lockExclusive(fd, path)
+    lockExclusive(fd, path, 'state log')
     if (looksLikeAppendOnlyFile(fd, path)) {
       throw new AofkitError(
         ErrorCode.InvalidArgument,
@@ -376,17 +354,4 @@ async function compactAppendOnlyPath(path: string, options: OpenOptions): Promis
  */
 export function tornInAppendOnlyFile(path: string, offset: number, reason: string): AofkitError {
   return new AofkitError(ErrorCode.LogCorrupted, `corrupted state log in '${path}' at offset ${offset}: ${reason}`, { path })
-}
-
-/** Takes the single-writer lock on `fd`. @internal */
-export function lockExclusive(fd: number, path: string): void {
-  try {
-    native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
-      throw new AofkitError(ErrorCode.Locked, `state log '${path}' is locked by another writer`, { path, cause: error })
-    }
-    throw fromSystemError(error, path, 'flock')
-  }
 }

@@ -4,14 +4,15 @@
  * any record-log sink, with a choice of durability and compaction.
  * @module
  */
-import { closeSync, constants as fsConstants, ftruncateSync, openSync } from 'node:fs'
+import { closeSync, constants as fsConstants, openSync } from 'node:fs'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
 import { optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import * as native from '../native/binding.ts'
+import { truncateDurably } from '../io/durable.ts'
+import { lockExclusive } from '../io/lock.ts'
 import { encodedSize } from '../log/format.ts'
 import { LogWriter } from '../log/log-writer.ts'
 import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
@@ -20,7 +21,6 @@ import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import {
   installCompaction,
-  lockExclusive,
   prepareAppendOnlyCompaction,
   prepareFileCompaction,
   removeStaleCompaction,
@@ -338,20 +338,13 @@ export class StateWriter {
       throw fromSystemError(error, path, 'open')
     }
     try {
-      lockExclusive(fd, path)
+      lockExclusive(fd, path, 'state log')
       // Left by a compaction a crash interrupted; only removed under the lock, since another
       // writer's compaction may be running.
       removeStaleCompaction(path)
       const source = new FileSource(fd, { path })
       const { epoch, end, cut, restored: recovered } = StateWriter.#recover(source, repair)
-      if (cut !== null) {
-        try {
-          ftruncateSync(fd, end)
-          native.fdatasync(fd)
-        } catch (error) {
-          throw fromSystemError(error, path, 'ftruncate')
-        }
-      }
+      if (cut !== null) truncateDurably(fd, end, path)
       const restored = recovered ?? restoreFromLog(new FileSource(fd, { path, size: end }), end)
       const sink = new FileSink(fd, { position: end, path })
       const log = new LogWriter(sink, { offset: end })
