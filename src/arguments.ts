@@ -6,9 +6,9 @@
  */
 import { AofkitError, ErrorCode } from './errors.ts'
 
-/** The error every check throws. */
-export function invalidArgument(message: string): AofkitError {
-  return new AofkitError(ErrorCode.InvalidArgument, message)
+/** ERR_AOF_INVALID_ARGUMENT: the one way to make it, for every check in every layer. */
+export function invalidArgument(message: string, path?: string): AofkitError {
+  return new AofkitError(ErrorCode.InvalidArgument, message, path === undefined ? {} : { path })
 }
 
 /** `options` as given, or `{}` when left out; anything but an object is refused. */

@@ -6,8 +6,8 @@
 
 /** Every error code aofkit uses. Each is documented in docs/ERRORS.md. */
 export const ErrorCode = {
-  // The seed's errors.
-  /** The file may not shrink below its current size (the seed's ErrShrink). */
+  // The errors of the Go `aof` package.
+  /** The file may not shrink below its current size (the Go package's ErrShrink). */
   Shrink: 'ERR_AOF_SHRINK',
   /** The path is a directory (ErrIsDirectory). */
   IsDirectory: 'ERR_AOF_IS_DIRECTORY',
@@ -48,7 +48,7 @@ export const ErrorCode = {
   /** The log ends inside an entry. */
   LogUnexpectedEof: 'ERR_LOG_UNEXPECTED_EOF',
   // The state log (stateio).
-  /** A state entry is malformed (the reference's stateio.ErrCorrupt). */
+  /** A state entry is malformed (grailbio's stateio.ErrCorrupt). */
   StateCorrupt: 'ERR_STATE_CORRUPT',
 } as const
 
@@ -66,11 +66,11 @@ export interface AofkitErrorOptions {
 /** The single error class aofkit throws. `code` is stable; `cause` keeps the raw error. */
 export class AofkitError extends Error {
   /** A stable identifier of the failure, for example `ERR_AOF_FULL`. */
-  readonly code: string
+  readonly code: ErrorCode
   /** The file concerned, when there is one. */
   readonly path: string | undefined
 
-  constructor(code: string, message: string, options: AofkitErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AofkitErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'AofkitError'
     this.code = code
@@ -79,44 +79,106 @@ export class AofkitError extends Error {
 }
 
 /** True when `error` is an {@link AofkitError}, optionally with the given code. */
-export function isAofkitError(error: unknown, code?: string): error is AofkitError {
+export function isAofkitError(error: unknown, code?: ErrorCode): error is AofkitError {
   return error instanceof AofkitError && (code === undefined || error.code === code)
+}
+
+/**
+ * What a failed system call was doing. The same errno means different things in different calls
+ * (EAGAIN is a held lock only from `flock`; EACCES is a read-only file only when opening it for
+ * writing), so every caller of {@link fromSystemError} names its operation.
+ */
+export type SystemOperation =
+  | 'open'
+  | 'openForWrite'
+  | 'create'
+  | 'lock'
+  | 'stat'
+  | 'read'
+  | 'write'
+  | 'allocate'
+  | 'truncate'
+  | 'sync'
+  | 'flush'
+  | 'rename'
+  | 'chmod'
+
+/** How each operation is named in messages. */
+const OPERATION_NAME: Readonly<Record<SystemOperation, string>> = {
+  open: 'open',
+  openForWrite: 'open for writing',
+  create: 'create',
+  lock: 'lock',
+  stat: 'stat',
+  read: 'read',
+  write: 'write',
+  allocate: 'allocate',
+  truncate: 'truncate',
+  sync: 'sync',
+  flush: 'flush',
+  rename: 'rename',
+  chmod: 'chmod',
+}
+
+type ErrnoTable = Readonly<Partial<Record<string, ErrorCode>>>
+
+/** Errnos that mean the same in every call that takes a path. */
+const ANY_OPERATION: ErrnoTable = { ENOENT: ErrorCode.NotFound, EISDIR: ErrorCode.IsDirectory }
+/** Errnos of calls that may need room on the file system. */
+const NEEDS_SPACE: ErrnoTable = { ENOSPC: ErrorCode.NoSpace, EDQUOT: ErrorCode.NoSpace }
+/** Errnos of opening for writing that say the file may not be written. */
+const WRITE_DENIED: ErrnoTable = { EACCES: ErrorCode.ReadOnly, EPERM: ErrorCode.ReadOnly, EROFS: ErrorCode.ReadOnly }
+
+/** The code each errno maps to, per operation; an errno not listed for its operation is ERR_AOF_IO. */
+const ERRNO_CODES: Readonly<Record<SystemOperation, ErrnoTable>> = {
+  open: { ...ANY_OPERATION, EACCES: ErrorCode.ReadPermission },
+  openForWrite: { ...ANY_OPERATION, ...WRITE_DENIED, ...NEEDS_SPACE },
+  create: { ...ANY_OPERATION, ...WRITE_DENIED, ...NEEDS_SPACE },
+  lock: { EWOULDBLOCK: ErrorCode.Locked, EAGAIN: ErrorCode.Locked },
+  stat: ANY_OPERATION,
+  // A read by path (readFileSync) opens the file first.
+  read: { ...ANY_OPERATION, EACCES: ErrorCode.ReadPermission },
+  write: NEEDS_SPACE,
+  allocate: NEEDS_SPACE,
+  truncate: NEEDS_SPACE,
+  sync: { ...ANY_OPERATION, ...NEEDS_SPACE },
+  flush: NEEDS_SPACE,
+  rename: { ...ANY_OPERATION, ...NEEDS_SPACE },
+  chmod: {},
 }
 
 /** The shape of the errors Node and our addon throw for a failed syscall. */
 interface SystemErrorLike {
   code?: unknown
-  syscall?: unknown
   message?: unknown
 }
 
 /**
- * Maps an operating-system error to an {@link AofkitError} with a stable code, keeping the
- * original as `cause`. Errors that are already AofkitErrors pass through unchanged.
+ * Maps an operating-system error from `operation` to an {@link AofkitError} with a stable code
+ * (by the table above), keeping the original as `cause`. Errors that are already
+ * AofkitErrors pass through unchanged.
  */
-export function fromSystemError(error: unknown, path?: string, what?: string): AofkitError {
+export function fromSystemError(error: unknown, path: string | undefined, operation: SystemOperation): AofkitError {
   if (error instanceof AofkitError) return error
   const system = (error ?? {}) as SystemErrorLike
   const errno = typeof system.code === 'string' ? system.code : ''
-  const syscall = typeof system.syscall === 'string' ? system.syscall : 'io'
   const where = path === undefined ? '' : ` '${path}'`
-  const doing = what ?? syscall
+  const doing = OPERATION_NAME[operation]
   const options: AofkitErrorOptions = path === undefined ? { cause: error } : { cause: error, path }
-  switch (errno) {
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return new AofkitError(ErrorCode.NoSpace, `no space left on device for${where} (${doing})`, options)
-    case 'ENOENT':
-      return new AofkitError(ErrorCode.NotFound, `no such file${where}`, options)
-    case 'EISDIR':
-      return new AofkitError(ErrorCode.IsDirectory, `path${where} is a directory`, options)
-    case 'EWOULDBLOCK':
-    case 'EAGAIN':
-      return new AofkitError(ErrorCode.Locked, `file${where} is locked by another writer`, options)
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return new AofkitError(ErrorCode.ReadOnly, `file${where} cannot be written (${errno})`, options)
+  const code = ERRNO_CODES[operation][errno] ?? ErrorCode.Io
+  switch (code) {
+    case ErrorCode.NoSpace:
+      return new AofkitError(code, `no space left on device for${where} (${doing})`, options)
+    case ErrorCode.NotFound:
+      return new AofkitError(code, `no such file${where}`, options)
+    case ErrorCode.IsDirectory:
+      return new AofkitError(code, `path${where} is a directory`, options)
+    case ErrorCode.Locked:
+      return new AofkitError(code, `file${where} is locked by another writer`, options)
+    case ErrorCode.ReadOnly:
+      return new AofkitError(code, `file${where} cannot be written (${errno})`, options)
+    case ErrorCode.ReadPermission:
+      return new AofkitError(code, `file${where} cannot be read (${errno})`, options)
     default: {
       const message = typeof system.message === 'string' ? system.message : String(error)
       return new AofkitError(ErrorCode.Io, `${doing} failed${where}: ${message}`, options)

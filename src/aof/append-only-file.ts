@@ -11,6 +11,7 @@
 import { closeSync, fchmodSync, writeSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
@@ -89,10 +90,6 @@ const POKE_OFFSET = 4095
 const POKE_BYTE = new Uint8Array(1)
 /** Largest look-ahead of background growth. */
 const AHEAD_MAX = 256 * 1024 * 1024
-
-function invalid(message: string): AofkitError {
-  return new AofkitError(ErrorCode.InvalidArgument, message)
-}
 
 /** A single-writer, many-reader, memory-mapped append-only file. */
 export class AppendOnlyFile {
@@ -248,7 +245,7 @@ export class AppendOnlyFile {
   contents(begin = 0, end: number = this.#size): Uint8Array {
     this.#checkReadable()
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > this.#size) {
-      throw invalid(`range [${String(begin)}, ${String(end)}) is not within the data [0, ${this.#size})`)
+      throw invalidArgument(`range [${String(begin)}, ${String(end)}) is not within the data [0, ${this.#size})`)
     }
     return this.#bytes.subarray(begin, end)
   }
@@ -292,7 +289,7 @@ export class AppendOnlyFile {
   appendFill(size: number, fill: (target: Uint8Array, at: number) => void): void {
     if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
     if (!Number.isSafeInteger(size) || size < 0 || size + MAGIC_SIZE > this.#geometry.sizeUpper) {
-      throw invalid(`size must be a non-negative integer that fits below geometry.sizeUpper, got ${String(size)}`)
+      throw invalidArgument(`size must be a non-negative integer that fits below geometry.sizeUpper, got ${String(size)}`)
     }
     const begin = this.#size
     const end = begin + size
@@ -503,7 +500,7 @@ export class AppendOnlyFile {
 
   #write(bytes: Uint8Array, blocking: boolean): number {
     if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
-    if (!(bytes instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or Buffer')
+    if (!(bytes instanceof Uint8Array)) throw invalidArgument('bytes must be a Uint8Array or Buffer')
     const begin = this.#size
     const end = begin + bytes.length
     if (end + MAGIC_SIZE > this.#allocated) this.#makeRoom(end + MAGIC_SIZE, blocking)
@@ -518,10 +515,10 @@ export class AppendOnlyFile {
       throw new AofkitError(ErrorCode.AppendFuncMissing, 'append needs a function to fill the reserved bytes')
     }
     if (!Number.isSafeInteger(reserve) || reserve < 0) {
-      throw invalid(`reserve must be a non-negative integer, got ${String(reserve)}`)
+      throw invalidArgument(`reserve must be a non-negative integer, got ${String(reserve)}`)
     }
     if (reserve + MAGIC_SIZE > this.#geometry.sizeUpper) {
-      throw invalid(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)
+      throw invalidArgument(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)
     }
     const begin = this.#size
     const end = begin + reserve
@@ -589,7 +586,7 @@ export class AppendOnlyFile {
         return
       } catch (retryError) {
         stats.record(Operation.truncate, startNs, false)
-        throw fromSystemError(retryError, this.#path, 'fallocate')
+        throw fromSystemError(retryError, this.#path, 'allocate')
       }
     }
     stats.record(Operation.truncate, startNs, true)
@@ -671,7 +668,7 @@ export class AppendOnlyFile {
       this.#owner.stats.record(Operation.sync, startNs, true)
     } catch (error) {
       this.#owner.stats.record(Operation.sync, startNs, false)
-      throw fromSystemError(error, this.#path, 'fdatasync')
+      throw fromSystemError(error, this.#path, 'sync')
     }
   }
 
@@ -706,7 +703,7 @@ export class AppendOnlyFile {
       try {
         native.ftruncate(this.#fd, end)
       } catch (error) {
-        throw fromSystemError(error, this.#path, 'ftruncate')
+        throw fromSystemError(error, this.#path, 'truncate')
       }
     })
     stats.add('activeFileSize', end - this.#allocated)
@@ -769,7 +766,7 @@ export class AppendOnlyFile {
   }
 
   #throwNotWritable(): never {
-    if (this.#appending) throw invalid('an append function must not write to the file it is appending to')
+    if (this.#appending) throw invalidArgument('an append function must not write to the file it is appending to')
     if (this.#state === FileState.EOF) {
       throw new AofkitError(ErrorCode.ReadOnly, `file '${this.#path}' is read-only (finished or without write permission)`, {
         path: this.#path,

@@ -5,7 +5,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer'
 
-import { AofkitError, ErrorCode } from '../errors.ts'
+import { invalidArgument } from '../arguments.ts'
 import { pageSize } from '../native/binding.ts'
 
 /** Geometry as given by a caller; every field is optional. */
@@ -38,10 +38,7 @@ export function alignToPage(size: number): number {
 function checkSize(name: string, value: unknown): number {
   if (value === undefined) return 0
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new AofkitError(
-      ErrorCode.InvalidArgument,
-      `geometry.${name} must be a non-negative integer number of bytes, got ${String(value)}`,
-    )
+    throw invalidArgument(`geometry.${name} must be a non-negative integer number of bytes, got ${String(value)}`)
   }
   return value
 }
@@ -64,7 +61,7 @@ export class Geometry {
    */
   constructor(options: GeometryOptions = {}) {
     if (options === null || typeof options !== 'object') {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'geometry must be an object')
+      throw invalidArgument('geometry must be an object')
     }
     const sizeNow = checkSize('sizeNow', options.sizeNow)
     const sizeUpper = checkSize('sizeUpper', options.sizeUpper)
@@ -73,10 +70,7 @@ export class Geometry {
     this.growthStep = alignToPage(growthStep === 0 ? GROWTH_STEP_DEFAULT : growthStep)
     this.sizeUpper = Math.max(alignToPage(sizeUpper === 0 ? SIZE_UPPER_DEFAULT : sizeUpper), this.sizeNow)
     if (this.sizeUpper > SIZE_UPPER_MAX) {
-      throw new AofkitError(
-        ErrorCode.InvalidArgument,
-        `geometry.sizeUpper ${this.sizeUpper} exceeds the largest mapping this Node.js can view (${SIZE_UPPER_MAX})`,
-      )
+      throw invalidArgument(`geometry.sizeUpper ${this.sizeUpper} exceeds the largest mapping this Node.js can view (${SIZE_UPPER_MAX})`)
     }
     Object.freeze(this)
   }

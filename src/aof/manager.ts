@@ -6,6 +6,7 @@
 import { closeSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { AppendOnlyFile } from './append-only-file.ts'
 import type { FileOwner } from './append-only-file.ts'
@@ -39,7 +40,7 @@ export interface ManagerOptions {
 function checkMode(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o7777) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `${name} must be file mode bits (0 to 0o7777), got ${String(value)}`)
+    throw invalidArgument(`${name} must be file mode bits (0 to 0o7777), got ${String(value)}`)
   }
   return value
 }
@@ -66,25 +67,25 @@ export class Manager {
 
   constructor(options: ManagerOptions = {}) {
     if (options === null || typeof options !== 'object') {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'manager options must be an object')
+      throw invalidArgument('manager options must be an object')
     }
     if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'dir must be a non-empty string')
+      throw invalidArgument('dir must be a non-empty string')
     }
     this.dir = resolve(options.dir ?? '.')
     this.writeMode = checkMode('writeMode', options.writeMode, 0o644)
     this.readMode = checkMode('readMode', options.readMode, 0o444)
     const interval = options.flushIntervalMs ?? 1000
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `flushIntervalMs must be a non-negative number, got ${String(interval)}`)
+      throw invalidArgument(`flushIntervalMs must be a non-negative number, got ${String(interval)}`)
     }
     this.flushIntervalMs = interval
     if (options.statsFile !== undefined && (typeof options.statsFile !== 'string' || options.statsFile.length === 0)) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'statsFile must be a non-empty string')
+      throw invalidArgument('statsFile must be a non-empty string')
     }
     const statsInterval = options.statsIntervalMs ?? 1000
     if (typeof statsInterval !== 'number' || !Number.isFinite(statsInterval) || statsInterval < 10) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `statsIntervalMs must be a number >= 10, got ${String(statsInterval)}`)
+      throw invalidArgument(`statsIntervalMs must be a number >= 10, got ${String(statsInterval)}`)
     }
     this.#statsFile = options.statsFile === undefined ? null : resolve(this.dir, options.statsFile)
     if (this.#statsFile !== null) {
@@ -160,7 +161,7 @@ export class Manager {
   openAnonymous(name: string, size: number): AppendOnlyFile {
     this.#checkOpen()
     if (typeof name !== 'string' || name.length === 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'name must be a non-empty string')
+      throw invalidArgument('name must be a non-empty string')
     }
     const key = `anonymous:${name}`
     const existing = this.#live(key)

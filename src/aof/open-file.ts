@@ -7,6 +7,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, statSync } from 'node:fs'
 import type { Stats as FsStats } from 'node:fs'
 
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { lockExclusive, unlock } from '../io/lock.ts'
 import * as native from '../native/binding.ts'
@@ -83,30 +84,26 @@ export interface FileResources {
 const S_IRUSR = 0o400
 const S_IWUSR = 0o200
 
-function invalid(message: string): AofkitError {
-  return new AofkitError(ErrorCode.InvalidArgument, message)
-}
-
 function normalizeRecovery(recovery: OpenOptions['recovery']): Required<Recovery> {
   if (recovery === undefined) return { magic: DEFAULT_MAGIC, fn: recoverWithMagic, readOnly: false, repair: false }
   if (typeof recovery === 'function') return { magic: DEFAULT_MAGIC, fn: recovery, readOnly: false, repair: false }
-  if (recovery === null || typeof recovery !== 'object') throw invalid('recovery must be an object or a function')
-  if (recovery.fn !== undefined && typeof recovery.fn !== 'function') throw invalid('recovery.fn must be a function')
+  if (recovery === null || typeof recovery !== 'object') throw invalidArgument('recovery must be an object or a function')
+  if (recovery.fn !== undefined && typeof recovery.fn !== 'function') throw invalidArgument('recovery.fn must be a function')
   const magic = recovery.magic ?? DEFAULT_MAGIC
   if (typeof magic.tail !== 'bigint' || typeof magic.checkpoint !== 'bigint') {
-    throw invalid('recovery.magic must hold bigint tail and checkpoint values')
+    throw invalidArgument('recovery.magic must hold bigint tail and checkpoint values')
   }
   return { magic, fn: recovery.fn ?? recoverWithMagic, readOnly: recovery.readOnly === true, repair: recovery.repair === true }
 }
 
 /** Validates the options object as a whole; field checks happen where each is used. */
 export function checkOpenArguments(path: unknown, options: unknown): asserts options is OpenOptions {
-  if (typeof path !== 'string' || path.length === 0) throw invalid('path must be a non-empty string')
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path must be a non-empty string')
   if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw invalid('options must be an object')
+    throw invalidArgument('options must be an object')
   }
   const create = (options as OpenOptions | undefined)?.create
-  if (create !== undefined && typeof create !== 'boolean') throw invalid('options.create must be a boolean')
+  if (create !== undefined && typeof create !== 'boolean') throw invalidArgument('options.create must be a boolean')
 }
 
 function statOrNull(path: string): FsStats | null {
@@ -163,7 +160,7 @@ export function openFile(
   const geometryOptions = options.geometry ?? {}
   let geometry = new Geometry(geometryOptions)
   const mode = options.mode ?? writeMode
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalid('options.mode must be file mode bits')
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalidArgument('options.mode must be file mode bits')
 
   let stat = statOrNull(path)
   let created = false
@@ -198,13 +195,15 @@ export function openFile(
         return openSync(path, readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
-        if (!readOnly && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
-          readOnly = true
-          return openSync(path, fsConstants.O_RDONLY)
+        if (readOnly || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) {
+          throw fromSystemError(error, path, readOnly ? 'open' : 'openForWrite')
         }
-        if (code === 'EACCES') {
-          throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' cannot be read`, { path, cause: error })
-        }
+      }
+      // Writing is denied by more than the mode bits (a read-only mount, an ACL): read it.
+      readOnly = true
+      try {
+        return openSync(path, fsConstants.O_RDONLY)
+      } catch (error) {
         throw fromSystemError(error, path, 'open')
       }
     })
@@ -219,7 +218,7 @@ export function openFile(
     stat = fstatSync(fd)
     const fileSize = stat.size
     if (fileSize > SIZE_UPPER_MAX) {
-      throw invalid(`file '${path}' (${fileSize} bytes) is larger than the largest mapping this Node.js can view`)
+      throw invalidArgument(`file '${path}' (${fileSize} bytes) is larger than the largest mapping this Node.js can view`)
     }
     if (fileSize > geometry.sizeUpper) {
       if (geometryOptions.sizeUpper !== undefined && geometryOptions.sizeUpper !== 0 && !readOnly) {
@@ -310,7 +309,7 @@ export function openFile(
           try {
             native.fallocate(fd, allocated, target - allocated)
           } catch (error) {
-            throw fromSystemError(error, path, 'fallocate')
+            throw fromSystemError(error, path, 'allocate')
           }
         })
         allocated = target
@@ -367,9 +366,9 @@ function corrupted(path: string, recovery: OpenRecovery): AofkitError {
 
 /** Resources of a memory-only file of `size` bytes (rounded up to a page). */
 export function openAnonymous(name: string, size: number): FileResources {
-  if (!Number.isSafeInteger(size) || size <= 0) throw invalid(`size must be a positive integer, got ${String(size)}`)
+  if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(`size must be a positive integer, got ${String(size)}`)
   const bytesTotal = alignToPage(size)
-  if (bytesTotal > SIZE_UPPER_MAX) throw invalid(`size ${size} is larger than the largest buffer this Node.js can view`)
+  if (bytesTotal > SIZE_UPPER_MAX) throw invalidArgument(`size ${size} is larger than the largest buffer this Node.js can view`)
   const mapping = new SharedArrayBuffer(bytesTotal)
   const geometry = new Geometry({ sizeNow: bytesTotal, sizeUpper: bytesTotal })
   return {

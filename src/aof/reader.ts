@@ -95,7 +95,7 @@ export class FileReader {
   /** Opens `path` for reading. Throws `ERR_AOF_NOT_FOUND`, `ERR_AOF_IS_DIRECTORY`, `ERR_AOF_READ_PERMISSION`. */
   static open(path: string, given?: ReaderOptions): FileReader {
     if (typeof path !== 'string' || path.length === 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+      throw invalidArgument('path must be a non-empty string')
     }
     const options = optionsOf(given)
     const { busyPoll, checkIntervalMs } = options
@@ -266,7 +266,7 @@ export class FileReader {
     this.#checkOpen()
     const committed = this.size
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > committed) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `range [${begin}, ${end}) is not within the data [0, ${committed})`)
+      throw invalidArgument(`range [${begin}, ${end}) is not within the data [0, ${committed})`)
     }
     return this.#readRange(begin, end)
   }
@@ -287,7 +287,7 @@ export class FileReader {
     checkBytes(target, 'target')
     const committed = this.size
     if (!Number.isSafeInteger(begin) || begin < 0 || begin > committed) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `offset ${begin} is not within the data [0, ${committed}]`)
+      throw invalidArgument(`offset ${begin} is not within the data [0, ${committed}]`)
     }
     const count = Math.min(target.length, committed - begin)
     this.#readFully(target, count, begin)

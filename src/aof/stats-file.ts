@@ -6,7 +6,8 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { invalidArgument } from '../arguments.ts'
+import { fromSystemError } from '../errors.ts'
 import { STATS_KEYS } from './stats.ts'
 import type { Stats } from './stats.ts'
 
@@ -53,7 +54,7 @@ export function readPublishedStats(path: string): PublishedStats {
   }
   const stats = parsed.stats as Record<string, unknown> | undefined
   if (parsed.format !== 'aofkit-stats' || stats === undefined || !STATS_KEYS.every((key) => typeof stats[key] === 'number')) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `'${path}' is not a statistics file a Manager published`, { path })
+    throw invalidArgument(`'${path}' is not a statistics file a Manager published`, path)
   }
   return parsed as PublishedStats
 }

@@ -100,7 +100,7 @@ export interface TailSource {
  */
 function eventContents(this: ReadEvent | undefined): Uint8Array {
   if (!(this?.tailer instanceof Tailer)) {
-    throw new AofkitError(ErrorCode.InvalidArgument, 'contents() must be called on its event: event.contents()')
+    throw invalidArgument('contents() must be called on its event: event.contents()')
   }
   return this.tailer.contentsTo(this.end)
 }
@@ -122,16 +122,16 @@ export class Tailer {
   /** @internal Created by subscribe(). */
   constructor(source: TailSource, consumer: Consumer, given?: SubscribeOptions) {
     if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function' || typeof consumer.pollReadClosed !== 'function') {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'a consumer needs pollRead(event) and pollReadClosed(reason) methods')
+      throw invalidArgument('a consumer needs pollRead(event) and pollReadClosed(reason) methods')
     }
     const options = optionsOf(given)
     const from = options.from ?? 0
     if (!Number.isSafeInteger(from) || from < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+      throw invalidArgument(`from must be a non-negative integer, got ${String(from)}`)
     }
     const intervalMs = options.intervalMs
     if (intervalMs !== undefined && (typeof intervalMs !== 'number' || !(intervalMs > 0) || !Number.isFinite(intervalMs))) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `intervalMs must be a positive number, got ${String(intervalMs)}`)
+      throw invalidArgument(`intervalMs must be a positive number, got ${String(intervalMs)}`)
     }
     this.#source = source
     this.#consumer = consumer
@@ -383,7 +383,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
     const from = options.from ?? 0
     this.#position = from
     if (!Number.isSafeInteger(from) || from < 0) {
-      this.#invalid ??= new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+      this.#invalid ??= invalidArgument(`from must be a non-negative integer, got ${String(from)}`)
     }
     const invalidSignal = badSignal(options.signal)
     this.#invalid ??= invalidSignal

@@ -18,7 +18,7 @@ export function fdatasyncSync(fd: number, path?: string): void {
   try {
     native.fdatasync(fd)
   } catch (error) {
-    throw fromSystemError(error, path, 'fdatasync')
+    throw fromSystemError(error, path, 'sync')
   }
 }
 
@@ -30,7 +30,7 @@ export async function fdatasyncAsync(fd: number, path?: string): Promise<void> {
   try {
     await native.fdatasyncAsync(fd)
   } catch (error) {
-    throw fromSystemError(error, path, 'fdatasync')
+    throw fromSystemError(error, path, 'sync')
   }
 }
 
@@ -42,7 +42,7 @@ export function truncateDurably(fd: number, size: number, path?: string): void {
   try {
     native.ftruncate(fd, size)
   } catch (error) {
-    throw fromSystemError(error, path, 'ftruncate')
+    throw fromSystemError(error, path, 'truncate')
   }
   fdatasyncSync(fd, path)
 }
@@ -73,7 +73,7 @@ export async function syncDirectory(directory: string): Promise<void> {
       await handle.close()
     }
   } catch (error) {
-    throw fromSystemError(error, directory, 'fsync')
+    throw fromSystemError(error, directory, 'sync')
   }
 }
 

@@ -28,7 +28,7 @@ export function lockExclusive(fd: number, path: string, what = 'file'): void {
     if (heldElsewhere(error)) {
       throw new AofkitError(ErrorCode.Locked, `${what} '${path}' is locked by another writer`, { path, cause: error })
     }
-    throw fromSystemError(error, path, 'flock')
+    throw fromSystemError(error, path, 'lock')
   }
 }
 
@@ -43,7 +43,7 @@ export function tryLockExclusive(fd: number, path: string): boolean {
     return true
   } catch (error) {
     if (heldElsewhere(error)) return false
-    throw fromSystemError(error, path, 'flock')
+    throw fromSystemError(error, path, 'lock')
   }
 }
 
@@ -55,7 +55,7 @@ export function unlock(fd: number, path: string): void {
   try {
     native.flock(fd, native.lock.unlock)
   } catch (error) {
-    throw fromSystemError(error, path, 'flock')
+    throw fromSystemError(error, path, 'lock')
   }
 }
 

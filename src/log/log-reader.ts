@@ -5,7 +5,7 @@
  * and after the end it keeps returning the end.
  * @module
  */
-import { checkObject, optionsOf } from '../arguments.ts'
+import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
@@ -97,7 +97,7 @@ export class LogReader implements Iterable<Uint8Array> {
     const options = optionsOf(given)
     const offset = options.offset ?? 0
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `offset must be a non-negative safe integer, got ${String(offset)}`)
+      throw invalidArgument(`offset must be a non-negative safe integer, got ${String(offset)}`)
     }
     this.#source = source
     this.#verifyOffsets = options.verifyOffsets ?? true

@@ -3,8 +3,7 @@
  * byte what the reference `logio.Writer` writes for the same entries and start offset.
  * @module
  */
-import { checkObject, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode } from '../errors.ts'
+import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import {
   BLOCK_SIZE,
   aligned,
@@ -53,10 +52,10 @@ export class LogWriter {
     checkObject(sink, 'sink must be a LogSink')
     const offset = optionsOf(options).offset ?? sink.size
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `offset must be a non-negative safe integer, got ${String(offset)}`)
+      throw invalidArgument(`offset must be a non-negative safe integer, got ${String(offset)}`)
     }
     if (!(sink.appendSizeMax >= 2 * BLOCK_SIZE)) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `sink.appendSizeMax must be at least ${2 * BLOCK_SIZE}`)
+      throw invalidArgument(`sink.appendSizeMax must be at least ${2 * BLOCK_SIZE}`)
     }
     this.#sink = sink
     this.#piecesFromSize = sink.appendSizeMax

@@ -3,6 +3,7 @@
  * backwards from its end (the reference's `logio.Rewind`).
  * @module
  */
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { BLOCK_SIZE, HEADER_SIZE, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
@@ -26,7 +27,7 @@ import type { LogSource } from './sources.ts'
  */
 export function rewind(source: LogSource, limit: number): number | null {
   if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `limit must be a non-negative safe integer, got ${String(limit)}`)
+    throw invalidArgument(`limit must be a non-negative safe integer, got ${String(limit)}`)
   }
   if (limit <= HEADER_SIZE) return null
   const record: ParsedRecord = { type: 0, length: 0, offset: 0 }

@@ -13,7 +13,7 @@ import { fdatasync, fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
 /**
@@ -143,7 +143,7 @@ export class FileSink implements LogSink {
     this.#path = options.path
     const bufferSize = options.bufferSize ?? 65536
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 2 * BLOCK_SIZE) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `bufferSize must be an integer >= 65536, got ${String(bufferSize)}`)
+      throw invalidArgument(`bufferSize must be an integer >= 65536, got ${String(bufferSize)}`)
     }
     this.#buffer = new Uint8Array(bufferSize)
     this.appendSizeMax = bufferSize
@@ -152,11 +152,11 @@ export class FileSink implements LogSink {
       try {
         position = fstatSync(this.#fd).size
       } catch (error) {
-        throw fromSystemError(error, this.#path, 'fstat')
+        throw fromSystemError(error, this.#path, 'stat')
       }
     }
     if (!Number.isSafeInteger(position) || position < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `position must be a non-negative integer, got ${String(position)}`)
+      throw invalidArgument(`position must be a non-negative integer, got ${String(position)}`)
     }
     this.#filePosition = position
   }
@@ -213,7 +213,7 @@ export function fdatasyncFile(fd: number, path: string | undefined): Promise<voi
   return new Promise<void>((resolve, reject) => {
     fdatasync(fd, (error) => {
       if (error === null) resolve()
-      else reject(fromSystemError(error, path, 'fdatasync'))
+      else reject(fromSystemError(error, path, 'sync'))
     })
   })
 }

@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileReader } from '../aof/reader.ts'
 import { checkBytes, descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
 /** The interface the record log reads through. */
@@ -55,7 +55,7 @@ export class MemorySource implements LogSource {
   constructor(bytes: Uint8Array, baseOffset = 0) {
     checkBytes(bytes, 'bytes')
     if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `baseOffset must be a non-negative integer, got ${String(baseOffset)}`)
+      throw invalidArgument(`baseOffset must be a non-negative integer, got ${String(baseOffset)}`)
     }
     this.#bytes = bytes
     this.#base = baseOffset
@@ -112,7 +112,7 @@ export class FileSource implements LogSource {
     this.#path = options.path
     const chunkSize = options.chunkSize ?? 1 << 20
     if (!Number.isSafeInteger(chunkSize) || chunkSize < BLOCK_SIZE || chunkSize % BLOCK_SIZE !== 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `chunkSize must be a multiple of 32768, got ${String(chunkSize)}`)
+      throw invalidArgument(`chunkSize must be a multiple of 32768, got ${String(chunkSize)}`)
     }
     this.#chunk = new Uint8Array(chunkSize)
     let size = options.size
@@ -120,7 +120,7 @@ export class FileSource implements LogSource {
       try {
         size = fstatSync(this.#fd).size
       } catch (error) {
-        throw fromSystemError(error, this.#path, 'fstat')
+        throw fromSystemError(error, this.#path, 'stat')
       }
     }
     this.size = size

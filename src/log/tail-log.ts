@@ -9,7 +9,8 @@ import { FileState } from '../aof/file-state.ts'
 import { FileReader } from '../aof/reader.ts'
 import { invalidArgument, optionsOf } from '../arguments.ts'
 import { abortError } from '../aof/tailer.ts'
-import { AofkitError, ErrorCode, isAofkitError } from '../errors.ts'
+import type { AofkitError } from '../errors.ts'
+import { ErrorCode, isAofkitError } from '../errors.ts'
 import { LogReader } from './log-reader.ts'
 import { AppendOnlyFileSource, FileReaderSource } from './sources.ts'
 
@@ -69,7 +70,7 @@ export async function* tailLog(
   const { signal, onCorrupt } = options
   const from = options.from ?? 0
   if (!Number.isSafeInteger(from) || from < 0) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `from must be a non-negative integer, got ${String(from)}`)
+    throw invalidArgument(`from must be a non-negative integer, got ${String(from)}`)
   }
   const source = file instanceof AppendOnlyFile ? new AppendOnlyFileSource(file) : new FileReaderSource(file)
   const reader = new LogReader(source, { offset: from, live: true })

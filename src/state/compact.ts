@@ -17,6 +17,7 @@ import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from '../aof/magic.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { sidecarPath } from '../aof/shm.ts'
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { fdatasyncAsync, rename, syncDirectory } from '../io/durable.ts'
 import { lockExclusive } from '../io/lock.ts'
@@ -155,7 +156,7 @@ export async function prepareFileCompaction(
     newFd = openSync(temporary, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC, 0o644)
   } catch (error) {
     epoch.updates.close()
-    throw fromSystemError(error, temporary, 'open')
+    throw fromSystemError(error, temporary, 'create')
   }
   const discard = (): Promise<void> => {
     closeSync(newFd)
@@ -265,7 +266,7 @@ export async function prepareAppendOnlyCompaction(
  *   data ends with a magic number), which compacting as a plain file would break; system codes.
  */
 export async function compactFile(path: string, options: CompactFileOptions = {}): Promise<CompactResult> {
-  if (typeof path !== 'string' || path.length === 0) throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path must be a non-empty string')
   if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
     return compactAppendOnlyPath(path, options.appendOnlyFile === true ? {} : options.appendOnlyFile)
   }
@@ -273,16 +274,13 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
   try {
     fd = openSync(path, fsConstants.O_RDWR)
   } catch (error) {
-    throw fromSystemError(error, path, 'open')
+    throw fromSystemError(error, path, 'openForWrite')
   }
   try {
     lockExclusive(fd, path, 'state log')
     if (looksLikeAppendOnlyFile(fd, path)) {
-      throw new AofkitError(
-        ErrorCode.InvalidArgument,
-        `'${path}' holds an append-only file (magic numbers or a -shm sidecar): compact it with { appendOnlyFile: true }`,
-        { path },
-      )
+      const what = `'${path}' holds an append-only file (magic numbers or a -shm sidecar)`
+      throw invalidArgument(`${what}: compact it with { appendOnlyFile: true }`, path)
     }
     removeStaleCompaction(path)
     const sizeBefore = fstatSync(fd).size

@@ -7,6 +7,7 @@
 import { closeSync, openSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { encodedSize, readU64 } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
@@ -217,10 +218,7 @@ export function openSource(source: RestoreSource): { source: LogSource; release:
     if (isLogSource(source)) return { source, release: null }
     if (typeof (source as FileHandle).fd === 'number') return { source: new FileSource(source as FileHandle), release: null }
   }
-  throw new AofkitError(
-    ErrorCode.InvalidArgument,
-    'source must be a Uint8Array, a path, a file descriptor, a FileHandle, an AppendOnlyFile or a LogSource',
-  )
+  throw invalidArgument('source must be a Uint8Array, a path, a file descriptor, a FileHandle, an AppendOnlyFile or a LogSource')
 }
 
 function readOne(source: LogSource, offset: number): { reader: LogReader; entry: Uint8Array } {
@@ -242,7 +240,7 @@ function corrupt(offset: number): AofkitError {
  */
 export function restoreFromLog(whole: LogSource, limit: number, onEnd: (() => void) | null = null): RestoredAt {
   if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `limit must be a non-negative safe integer, got ${String(limit)}`)
+    throw invalidArgument(`limit must be a non-negative safe integer, got ${String(limit)}`)
   }
   const end = Math.min(limit, whole.size)
   if (end === 0) return { state: null, epoch: 0, updates: new UpdateReader(null, 0, 0, onEnd), updatesOffset: 0 }

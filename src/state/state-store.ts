@@ -5,7 +5,7 @@
  * @module
  */
 import type { OpenOptions } from '../aof/open-file.ts'
-import { checkObject } from '../arguments.ts'
+import { checkObject, invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import type { CompactResult } from './compact.ts'
 import type { TailCut } from './recover.ts'
@@ -98,12 +98,12 @@ export class StateStore<T, U = unknown> {
     checkObject(options, 'options must be an object')
     const every = options.snapshotEvery ?? 1000
     if (!Number.isSafeInteger(every) || every < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `snapshotEvery must be a non-negative integer, got ${String(every)}`)
+      throw invalidArgument(`snapshotEvery must be a non-negative integer, got ${String(every)}`)
     }
     if (typeof options.path !== 'string' || options.path.length === 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'path must be a non-empty string')
+      throw invalidArgument('path must be a non-empty string')
     }
-    if (typeof options.apply !== 'function') throw new AofkitError(ErrorCode.InvalidArgument, 'apply must be a function')
+    if (typeof options.apply !== 'function') throw invalidArgument('apply must be a function')
     const writerOptions: StateWriterOptions = {}
     if (options.sync !== undefined) writerOptions.sync = options.sync
     if (options.syncIntervalMs !== undefined) writerOptions.syncIntervalMs = options.syncIntervalMs

@@ -9,7 +9,7 @@ import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
-import { optionsOf } from '../arguments.ts'
+import { invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { truncateDurably } from '../io/durable.ts'
 import { lockExclusive } from '../io/lock.ts'
@@ -104,7 +104,7 @@ interface Target {
 const heldFiles = new WeakSet<AppendOnlyFile>()
 
 function notCompactable(message: string): Promise<never> {
-  return Promise.reject(new AofkitError(ErrorCode.InvalidArgument, message))
+  return Promise.reject(invalidArgument(message))
 }
 
 class MemoryTarget implements Target {
@@ -263,7 +263,7 @@ export class StateWriter {
   static fromSink(sink: LogSink, options: StateWriterSinkOptions = {}): StateWriter {
     const epoch = options.epoch ?? 0
     if (!Number.isSafeInteger(epoch) || epoch < 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `epoch must be a non-negative safe integer, got ${String(epoch)}`)
+      throw invalidArgument(`epoch must be a non-negative safe integer, got ${String(epoch)}`)
     }
     const log = new LogWriter(sink, options.offset === undefined ? {} : { offset: options.offset })
     const restored: Restored = { state: null, epoch, updates: new UpdateReader(null, epoch, 0) }
@@ -291,18 +291,18 @@ export class StateWriter {
     const options = optionsOf(given)
     const mode = options.sync ?? 'always'
     if (mode !== 'always' && mode !== 'interval' && mode !== 'none') {
-      throw new AofkitError(ErrorCode.InvalidArgument, `sync must be 'always', 'interval' or 'none', got ${String(mode)}`)
+      throw invalidArgument(`sync must be 'always', 'interval' or 'none', got ${String(mode)}`)
     }
     const intervalMs = options.syncIntervalMs ?? 100
-    if (!(intervalMs > 0)) throw new AofkitError(ErrorCode.InvalidArgument, `syncIntervalMs must be > 0`)
+    if (!(intervalMs > 0)) throw invalidArgument(`syncIntervalMs must be > 0`)
     const policy = options.compactWhen ?? null
     if (policy !== null && !(policy.ratio > 1)) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `compactWhen.ratio must be > 1, got ${String(policy.ratio)}`)
+      throw invalidArgument(`compactWhen.ratio must be > 1, got ${String(policy.ratio)}`)
     }
     const repair = options.repair ?? true
     if (target instanceof AppendOnlyFile) {
       if (policy !== null) {
-        throw new AofkitError(ErrorCode.InvalidArgument, 'compactWhen needs the writer to own its AppendOnlyFile: open the state log by path')
+        throw invalidArgument('compactWhen needs the writer to own its AppendOnlyFile: open the state log by path')
       }
       if (heldFiles.has(target)) {
         throw new AofkitError(ErrorCode.Locked, `state log '${target.path}' is held by another state writer`, { path: target.path })
@@ -310,7 +310,7 @@ export class StateWriter {
       return StateWriter.#openAppendOnly(target, null, {}, mode, intervalMs, repair, null)
     }
     if (typeof target !== 'string' || target.length === 0) {
-      throw new AofkitError(ErrorCode.InvalidArgument, 'target must be a path or an AppendOnlyFile')
+      throw invalidArgument('target must be a path or an AppendOnlyFile')
     }
     if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
       const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
@@ -335,7 +335,7 @@ export class StateWriter {
     try {
       fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
     } catch (error) {
-      throw fromSystemError(error, path, 'open')
+      throw fromSystemError(error, path, 'openForWrite')
     }
     try {
       lockExclusive(fd, path, 'state log')
@@ -510,7 +510,7 @@ export class StateWriter {
     try {
       this.#checkOpen()
       if (!(payload instanceof Uint8Array)) {
-        throw new AofkitError(ErrorCode.InvalidArgument, 'the entry must be a Uint8Array or Buffer')
+        throw invalidArgument('the entry must be a Uint8Array or Buffer')
       }
     } catch (error) {
       return Promise.reject(error)

@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { isAofkitError } from '../../src/errors.ts'
+import type { ErrorCode } from '../../src/errors.ts'
 import xxhashWasm from 'xxhash-wasm'
 import { checksumRange } from '../../src/log/checksum.ts'
 import { BLOCK_SIZE, HEADER_SIZE, aligned } from '../../src/log/format.ts'
@@ -269,7 +270,7 @@ describe('logio vectors: reader', () => {
         if (last === 'end') {
           assert.equal(reader.read(), null, name)
         } else {
-          assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, (last as { code: string }).code))
+          assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, (last as { code: ErrorCode }).code))
         }
       }
     }

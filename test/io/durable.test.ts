@@ -6,10 +6,11 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { isAofkitError } from '../../src/errors.ts'
+import type { ErrorCode } from '../../src/errors.ts'
 import { fdatasyncAsync, fdatasyncSync, rename, renameDurably, syncDirectory, truncateDurably } from '../../src/io/durable.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
-function coded(code: string) {
+function coded(code: ErrorCode) {
   return (error: unknown): boolean => isAofkitError(error, code) && error.cause !== undefined
 }
 

@@ -152,7 +152,7 @@ function checkUnlocked(path: string): void {
     if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
       throw problemError(`'${path}' is locked by a writer: recover never touches a file a writer holds`, ErrorCode.Locked)
     }
-    throw fromSystemError(error, path, 'flock')
+    throw fromSystemError(error, path, 'lock')
   } finally {
     closeSync(fd)
   }
@@ -215,7 +215,7 @@ async function apply(input: Input, cut: Plan): Promise<number> {
       try {
         fd = openSync(input.path, fsConstants.O_RDWR)
       } catch (error) {
-        throw fromSystemError(error, input.path, 'open')
+        throw fromSystemError(error, input.path, 'openForWrite')
       }
       try {
         native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
@@ -225,7 +225,7 @@ async function apply(input: Input, cut: Plan): Promise<number> {
         if (error instanceof AofkitError) throw error
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EWOULDBLOCK' || code === 'EAGAIN') throw problemError(`'${input.path}' is locked by a writer`, ErrorCode.Locked)
-        throw fromSystemError(error, input.path, 'ftruncate')
+        throw fromSystemError(error, input.path, 'truncate')
       } finally {
         closeSync(fd)
       }
@@ -286,7 +286,7 @@ export async function recover(path: string, options: RecoverOptions): Promise<nu
     try {
       writeFileSync(backup, bytes, { flag: 'wx' })
     } catch (error) {
-      throw fromSystemError(error, backup, 'write backup')
+      throw fromSystemError(error, backup, 'create')
     }
   }
   const cutBytes = await apply(input, cut)
