@@ -3,7 +3,7 @@
  * byte what the reference `logio.Writer` writes for the same entries and start offset.
  * @module
  */
-import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
+import { checkBytes, checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import {
   BLOCK_SIZE,
   aligned,
@@ -72,11 +72,13 @@ export class LogWriter {
    * @returns The absolute offset of the entry's first record (for an empty entry, where it
    *   would have been). This is where a reader positioned by {@link rewind} finds the entry;
    *   it can differ from {@link LogWriter.tell} called before the append (see docs/FORMAT.md).
-   * @throws {@link AofkitError} whatever the sink throws (for a file: ERR_AOF_NO_SPACE,
-   *   ERR_AOF_IO…). Bytes the sink accepted before the failure stay; a reader reports a torn
-   *   entry there as ERR_LOG_CORRUPTED and resyncs.
+   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT when `entry` is not a Uint8Array (a
+   *   string, an array, any other object), before anything is written. Whatever the sink
+   *   throws (for a file: ERR_AOF_NO_SPACE, ERR_AOF_IO…); bytes the sink accepted before the
+   *   failure stay, and a reader reports a torn entry there as ERR_LOG_CORRUPTED and resyncs.
    */
   append(entry: Uint8Array): number {
+    checkBytes(entry, 'entry')
     const position = this.#position
     const size = encodedSize(position, entry.length)
     const entryOffset = position + paddingBefore(position)

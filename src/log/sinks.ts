@@ -9,10 +9,11 @@
  * mapping).
  * @module
  */
+import { constants } from 'node:buffer'
 import { fdatasync, fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
-import { descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
+import { checkBytes, descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from './format.ts'
 
@@ -44,11 +45,13 @@ export interface LogSink {
   flush(): void
 }
 
+const MAX_LENGTH = constants.MAX_LENGTH
+
 /** Options for {@link MemorySink}. */
 export interface MemorySinkOptions {
   /** Bytes the sink starts with (copied), for example a log prefix. Default: none. */
   initial?: Uint8Array
-  /** Initial capacity in bytes. Default: 64 KiB. */
+  /** Initial capacity in bytes, an integer from 0 to `buffer.constants.MAX_LENGTH`. Default: 64 KiB. */
   capacity?: number
 }
 
@@ -59,10 +62,21 @@ export class MemorySink implements LogSink {
   #buffer: Uint8Array
   #size = 0
 
-  /** @param options - Initial contents and capacity. */
-  constructor(options: MemorySinkOptions = {}) {
+  /**
+   * @param options - Initial contents and capacity.
+   * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT when `initial` is not a Uint8Array or
+   *   `capacity` is not an integer from 0 to `buffer.constants.MAX_LENGTH` (NaN, a string, an
+   *   object…).
+   */
+  constructor(given?: MemorySinkOptions) {
+    const options = optionsOf(given)
     const initial = options.initial
-    const capacity = Math.max(options.capacity ?? 65536, initial?.length ?? 0, 16)
+    if (initial !== undefined) checkBytes(initial, 'initial')
+    const requested = options.capacity ?? 65536
+    if (!Number.isSafeInteger(requested) || requested < 0 || requested > MAX_LENGTH) {
+      throw invalidArgument(`capacity must be an integer from 0 to ${MAX_LENGTH}, got ${String(requested)}`)
+    }
+    const capacity = Math.max(requested, initial?.length ?? 0, 16)
     this.#buffer = new Uint8Array(capacity)
     if (initial !== undefined) {
       this.#buffer.set(initial)

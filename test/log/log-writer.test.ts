@@ -8,10 +8,12 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { Manager } from '../../src/aof/manager.ts'
 import { isAofkitError } from '../../src/errors.ts'
-import { BLOCK_SIZE } from '../../src/log/format.ts'
+import { BLOCK_SIZE, encodedSize } from '../../src/log/format.ts'
 import { LogWriter } from '../../src/log/log-writer.ts'
-import { FileSink, MemorySink } from '../../src/log/sinks.ts'
+import { AppendOnlyFileSink, FileSink, MemorySink } from '../../src/log/sinks.ts'
+import type { LogSink } from '../../src/log/sinks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
 function entries(): Uint8Array[] {
@@ -102,4 +104,74 @@ test('a failing sink leaves the writer position at what the sink accepted', () =
   fail = false
   writer.append(new Uint8Array(10))
   assert.equal(writer.position, 50)
+})
+
+test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every sink, writing nothing', async (t) => {
+  const dir = tmpDir(t)
+  const manager = new Manager({ dir, flushIntervalMs: 0 })
+  t.after(() => manager.close())
+  const fd = openSync(join(dir, 'plain.log'), 'w+')
+  t.after(() => closeSync(fd))
+  const file = manager.open('log.aof', { create: true })
+  const sinks: [string, LogSink, () => Uint8Array][] = [
+    ['memory', new MemorySink(), () => new Uint8Array(0)],
+    ['file', new FileSink(fd), () => readFileSync(join(dir, 'plain.log'))],
+    ['append-only file', new AppendOnlyFileSink(file), () => file.contents().slice()],
+  ]
+  const notBytes: unknown[] = [
+    'hello',
+    '',
+    [1, 2, 3],
+    { length: 5 },
+    { length: 1e6, 0: 1 },
+    new ArrayBuffer(8),
+    new DataView(new ArrayBuffer(8)),
+    new Float64Array(4),
+    new Uint16Array(4),
+    5,
+    null,
+    undefined,
+    Symbol('entry'),
+  ]
+  for (const [name, sink, bytesOf] of sinks) {
+    const writer = new LogWriter(sink)
+    writer.append(new Uint8Array([7, 7, 7]))
+    writer.flush()
+    const before = Buffer.from(bytesOf())
+    const { size } = sink
+    for (const value of notBytes) {
+      assert.throws(
+        () => writer.append(value as Uint8Array),
+        (error: unknown) => isAofkitError(error, 'ERR_AOF_INVALID_ARGUMENT'),
+        `${name}: ${typeof value === 'symbol' ? 'a symbol' : JSON.stringify(value)}`,
+      )
+    }
+    writer.flush()
+    assert.equal(sink.size, size, name)
+    assert.equal(writer.position, size, name)
+    assert.ok(Buffer.from(bytesOf()).equals(before), `${name}: bytes changed`)
+    // Bytes of any kind are taken: a Buffer, a view into a larger buffer.
+    writer.append(Buffer.from('ok'))
+    writer.append(new Uint8Array(10).subarray(2, 5))
+  }
+})
+
+test('a memory sink refuses a capacity that is not a byte count (it used to spin on the first append)', () => {
+  for (const capacity of [NaN, -1, 0.5, Infinity, '64', {}, [], 2 ** 53]) {
+    assert.throws(
+      () => new MemorySink({ capacity: capacity as number }),
+      (error: unknown) => isAofkitError(error, 'ERR_AOF_INVALID_ARGUMENT'),
+      String(capacity),
+    )
+  }
+  assert.throws(() => new MemorySink({ initial: 'abc' as unknown as Uint8Array }), (error: unknown) =>
+    isAofkitError(error, 'ERR_AOF_INVALID_ARGUMENT'),
+  )
+  // Small and zero capacities grow as needed.
+  for (const capacity of [0, 1, 17]) {
+    const sink = new MemorySink({ capacity })
+    const writer = new LogWriter(sink)
+    writer.append(new Uint8Array(100_000))
+    assert.equal(sink.size, encodedSize(0, 100_000))
+  }
 })
