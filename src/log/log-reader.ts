@@ -7,20 +7,29 @@
  */
 import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, parseRecord } from './format.ts'
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
 import type { LogSource } from './sources.ts'
 
 /** Options for {@link LogReader}. */
 export interface LogReaderOptions {
-  /** Absolute file offset to start reading at. Default: 0. */
+  /**
+   * Absolute file offset to start reading at: 0 (the default), or where an entry starts or may
+   * start: an {@link LogReader.entryOffset}, a {@link LogReader.position}, an offset returned
+   * by `LogWriter.append`, `tell()` or `position`, or a `rewind` result. Where the writer pads
+   * (the last 15 bytes of a block, or zeros from 1..14 bytes past a block boundary to the next
+   * one) the reader starts at the next block boundary. An offset past the end of the source
+   * (not live), or one that falls inside a record or on the continuation record of an entry,
+   * is refused with ERR_AOF_INVALID_ARGUMENT.
+   */
   offset?: number
   /**
    * Check that every MIDDLE and LAST record's offset points back at the entry's FIRST record,
    * and report ERR_LOG_CORRUPTED when it does not. Default: true. With false the reader
    * behaves exactly like the reference, which silently returns an entry stitched together from
    * records of different entries when blocks were lost or repeated; only for compatibility
-   * testing.
+   * testing. It also turns off the checks of the start offset: the reference reports a start
+   * in the writer's padding, or inside a record, as a corrupt record.
    */
   verifyOffsets?: boolean
   /**
@@ -85,12 +94,15 @@ export class LogReader implements Iterable<Uint8Array> {
   readonly #record: ParsedRecord = { type: 0, length: 0, offset: 0 }
   #slab: Uint8Array = EMPTY
   #slabUsed = 0
+  // The start offset is still to be checked (skip the writer's padding there, and tell a wrong
+  // offset from a damaged record) when the first record is read.
+  #checkStart: boolean
 
   /**
    * @param source - Where the log's bytes come from.
    * @param options - Start offset and offset verification.
    * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT if `offset` is not a non-negative
-   *   safe integer.
+   *   safe integer, or (not live) lies past the end of the source.
    */
   constructor(source: LogSource, given?: LogReaderOptions) {
     checkObject(source, 'source must be a LogSource')
@@ -102,8 +114,12 @@ export class LogReader implements Iterable<Uint8Array> {
     this.#source = source
     this.#verifyOffsets = options.verifyOffsets ?? true
     this.#live = options.live ?? false
+    if (this.#verifyOffsets && !this.#live && offset > source.size) {
+      throw new AofkitError(ErrorCode.InvalidArgument, `offset ${offset} lies past the end of the log (${source.size} bytes)`)
+    }
     this.#next = offset
     this.#blockStart = offset
+    this.#checkStart = this.#verifyOffsets && offset > 0
   }
 
   /**
@@ -116,7 +132,7 @@ export class LogReader implements Iterable<Uint8Array> {
 
   /**
    * Absolute file offset just past the bytes consumed so far: after an entry, where the next
-   * one (or its block padding) begins.
+   * one (or its block padding) begins. Always a valid `offset` to start another reader at.
    */
   get position(): number {
     return this.#pending ? this.#pendingPosition : this.#blockStart + this.#cursor
@@ -146,6 +162,7 @@ export class LogReader implements Iterable<Uint8Array> {
       if (!this.#resync()) return this.#end(null)
       this.#needResync = false
     }
+    if (this.#checkStart && this.#block.length === 0) this.#skipStartPadding()
     const record = this.#record
     let first = true
     // -1 until a FIRST record: continuation records then have nothing to point back at.
@@ -181,6 +198,14 @@ export class LogReader implements Iterable<Uint8Array> {
         valid = parseRecord(this.#block, this.#cursor, record)
         dataStart = this.#cursor + HEADER_SIZE
         if (valid) this.#cursor = dataStart + record.length
+        if (this.#checkStart) {
+          this.#checkStart = false
+          const problem = valid && (record.type === RecordType.Full || record.type === RecordType.First) ? null : this.#wrongStart(position, valid)
+          if (problem !== null) {
+            this.#needResync = true
+            throw new AofkitError(ErrorCode.InvalidArgument, problem)
+          }
+        }
       }
       const type = record.type
       let ok = valid
@@ -253,6 +278,54 @@ export class LogReader implements Iterable<Uint8Array> {
     this.#ended = true
     this.#endError = error
     if (error !== null) throw error
+    return null
+  }
+
+  /**
+   * Before the first block: a start where the writer pads (no record can start in the last 15
+   * bytes of a block; a writer created 1..14 bytes past a boundary writes zeros up to the next
+   * one) moves to the next block boundary.
+   */
+  #skipStartPadding(): void {
+    const start = this.#next
+    const inBlock = blockOffset(start)
+    if (inBlock === 0) return
+    const rest = BLOCK_SIZE - inBlock
+    if (rest > HEADER_SIZE) {
+      if (inBlock >= HEADER_SIZE) return
+      // Padding only if no sound record starts at the boundary (the start would lie inside it)
+      // and every byte from the start to the next boundary that exists is zero.
+      const block = this.#source.read(start - inBlock, BLOCK_SIZE)
+      if (parseRecord(block, 0, { type: 0, length: 0, offset: 0 })) return
+      for (let index = inBlock; index < block.length; index++) if (block[index] !== 0) return
+    }
+    this.#next = start + rest
+    this.#blockStart = this.#next
+  }
+
+  /**
+   * Why the first record, at `position`, shows the start offset is wrong (null when it may just
+   * be damaged): a sound MIDDLE or LAST record continues an entry that began before it, and a
+   * position the block's sound records step over lies inside one of them.
+   */
+  #wrongStart(position: number, valid: boolean): string | null {
+    const record = this.#record
+    if (valid) {
+      if (record.type !== RecordType.Middle && record.type !== RecordType.Last) return null
+      return `offset ${position} is not where an entry starts: it holds a continuation record of the entry at offset ${position - record.offset}`
+    }
+    const base = position - blockOffset(position)
+    const block = this.#source.read(base, BLOCK_SIZE)
+    this.#generation = undefined
+    const target = position - base
+    const step: ParsedRecord = { type: 0, length: 0, offset: 0 }
+    let cursor = 0
+    while (cursor < target) {
+      if (!parseRecord(block, cursor, step)) return null
+      const next = cursor + HEADER_SIZE + step.length
+      if (next > target) return `offset ${position} is not where an entry starts: it lies inside the record at offset ${base + cursor}`
+      cursor = next
+    }
     return null
   }
 

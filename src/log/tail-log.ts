@@ -29,7 +29,10 @@ export interface LogEntry {
 export interface TailLogOptions {
   /**
    * Offset to start at: 0 (the default), or an entry boundary such as a {@link LogEntry.offset},
-   * a value returned by `LogWriter.append` or `tell()`, or a {@link rewind} result.
+   * a `LogReader.position`, a value returned by `LogWriter.append`, `tell()` or `position`, or
+   * a {@link rewind} result (where the writer pads, following starts at the next block). An
+   * offset inside a record or on an entry's continuation record, or past the end of a finished
+   * file, is refused with ERR_AOF_INVALID_ARGUMENT.
    */
   from?: number
   /** Stops following with an AbortError. */
@@ -56,7 +59,8 @@ export interface TailLogOptions {
  * @returns An async iterator of entries.
  * @throws {@link AofkitError} ERR_LOG_CORRUPTED on a damaged record (unless `onCorrupt` is
  *   given), ERR_LOG_UNEXPECTED_EOF when a finished log ends inside an entry, the reader's
- *   ERR_AOF_WRITER_DIED or ERR_AOF_REPLACED, ERR_AOF_INVALID_ARGUMENT for a bad `from`; an
+ *   ERR_AOF_WRITER_DIED or ERR_AOF_REPLACED, ERR_AOF_INVALID_ARGUMENT for a bad `from` (when
+ *   the first entry is due, or at once past the end of a finished file); an
  *   AbortError when `signal` aborts.
  */
 export async function* tailLog(
@@ -71,6 +75,11 @@ export async function* tailLog(
   const from = options.from ?? 0
   if (!Number.isSafeInteger(from) || from < 0) {
     throw invalidArgument(`from must be a non-negative integer, got ${String(from)}`)
+  }
+  // A file that will not grow (finished, or read-only) ends where it ends: a start past that
+  // is a wrong offset, not a wait. (From a live writer's file, following waits for it.)
+  if (file.state === FileState.EOF && from > file.size) {
+    throw new AofkitError(ErrorCode.InvalidArgument, `from ${from} lies past the end of the log (${file.size} bytes)`)
   }
   const source = file instanceof AppendOnlyFile ? new AppendOnlyFileSource(file) : new FileReaderSource(file)
   const reader = new LogReader(source, { offset: from, live: true })

@@ -223,7 +223,14 @@ export function openSource(source: RestoreSource): { source: LogSource; release:
 
 function readOne(source: LogSource, offset: number): { reader: LogReader; entry: Uint8Array } {
   const reader = new LogReader(source, { offset })
-  const entry = reader.read()
+  let entry: Uint8Array | null
+  try {
+    entry = reader.read()
+  } catch (error) {
+    // The offset came from the file: one where no entry starts is damage, not a bad argument.
+    if (isAofkitError(error, ErrorCode.InvalidArgument)) throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log: ${error.message}`)
+    throw error
+  }
   if (entry === null) {
     throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log: no entry at offset ${offset}`)
   }

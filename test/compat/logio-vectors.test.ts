@@ -90,6 +90,26 @@ const deviations = new Map<string, { index: number; stitchedLength: number }>([
   ['crafted_spliced_offsets', { index: 0, stitchedLength: 6 }],
 ])
 
+/**
+ * A start in the writer's padding (the last 15 bytes of a block, or zeros from 1..14 bytes
+ * past a boundary): the reference reads the padding as a damaged block and resyncs to the next
+ * one; ours starts at that boundary. The reference's first result is that corruption, and every
+ * later one is ours too.
+ */
+const startDeviations = new Set([
+  'offset_10_zero_prefix',
+  'offset_14_random_prefix_empty_entry',
+  'offset_32753_log_prefix',
+  'offset_32760_log_prefix_empty_entry',
+  'offset_32777_log_zero_prefix',
+])
+
+function withStartDeviation(name: string, reference: Outcome[]): Outcome[] {
+  if (!startDeviations.has(name)) return reference
+  assert.deepEqual(reference[0], { code: 'ERR_LOG_CORRUPTED' }, `${name}: the reference's first result`)
+  return reference.slice(1)
+}
+
 function withDeviation(name: string, reference: Outcome[]): Outcome[] {
   const deviation = deviations.get(name)
   if (deviation === undefined) return reference
@@ -222,6 +242,7 @@ describe('logio vectors: reader', () => {
 
   test('default reader: the reference results, except the documented offset checks', () => {
     const deviated: string[] = []
+    const startDeviated: string[] = []
     for (const testCase of vectors.cases) {
       const bytes = caseBytes(testCase)
       const reference = testCase.reads.map(expectedOutcome)
@@ -230,11 +251,13 @@ describe('logio vectors: reader', () => {
       assert.deepEqual(readAll(new MemorySource(bytes)), expected, testCase.name)
       if (testCase.reads_from_start_offset !== undefined) {
         const offset = testCase.start_offset as number
-        const fromStart = testCase.reads_from_start_offset.map(expectedOutcome)
+        const fromStart = withStartDeviation(testCase.name, testCase.reads_from_start_offset.map(expectedOutcome))
+        if (startDeviations.has(testCase.name)) startDeviated.push(testCase.name)
         assert.deepEqual(readAll(new MemorySource(bytes), { offset }), fromStart, `${testCase.name} from ${offset}`)
       }
     }
     assert.deepEqual(deviated.sort(), [...deviations.keys()].sort())
+    assert.deepEqual(startDeviated.sort(), [...startDeviations].sort())
   })
 
   test('file source with the smallest chunk gives the same results as memory', (t) => {

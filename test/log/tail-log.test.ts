@@ -222,3 +222,23 @@ test('a reader follows a writer that closes without finishing to its last entry;
   assert.deepEqual(await iterator.next(), { done: true, value: undefined })
   reader.close()
 })
+
+test('a wrong from is ERR_AOF_INVALID_ARGUMENT, not corruption: inside a record, on a continuation record, past the end of a finished file', async (t) => {
+  const manager = new Manager({ flushIntervalMs: 0 })
+  const { file, writer } = openLog(join(tmpDir(t), 'log.aof'), manager)
+  const offsets: number[] = []
+  for (let index = 0; index < 20; index++) offsets.push(writer.append(logEntry(index)))
+  const big = writer.append(new Uint8Array(70_000).fill(9))
+  const end = writer.position
+  await file.finish()
+  t.after(() => file.close())
+  for (const from of [5, (offsets[3] as number) + 1, big + 20, big - (big % 32768) + 32768, end + 1, end + 100_000]) {
+    const error = await collect(tailLog(file, { from }), [])
+    assert.ok((error as AofkitError | null)?.code === ErrorCode.InvalidArgument, `from ${from}: ${String(error)}`)
+  }
+  // The right ones still work, the end included.
+  const seen: LogEntry[] = []
+  assert.equal(await collect(tailLog(file, { from: offsets[19] as number }), seen), null)
+  assert.equal(seen.length, 2)
+  assert.equal(await collect(tailLog(file, { from: end }), []), null)
+})
