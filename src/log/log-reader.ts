@@ -115,7 +115,7 @@ export class LogReader implements Iterable<Uint8Array> {
     this.#verifyOffsets = options.verifyOffsets ?? true
     this.#live = options.live ?? false
     if (this.#verifyOffsets && !this.#live && offset > source.size) {
-      throw new AofkitError(ErrorCode.InvalidArgument, `offset ${offset} lies past the end of the log (${source.size} bytes)`)
+      throw invalidArgument(`offset ${offset} lies past the end of the log (${source.size} bytes)`)
     }
     this.#next = offset
     this.#blockStart = offset
@@ -203,7 +203,7 @@ export class LogReader implements Iterable<Uint8Array> {
           const problem = valid && (record.type === RecordType.Full || record.type === RecordType.First) ? null : this.#wrongStart(position, valid)
           if (problem !== null) {
             this.#needResync = true
-            throw new AofkitError(ErrorCode.InvalidArgument, problem)
+            throw invalidArgument(problem)
           }
         }
       }

@@ -79,7 +79,7 @@ export async function* tailLog(
   // A file that will not grow (finished, or read-only) ends where it ends: a start past that
   // is a wrong offset, not a wait. (From a live writer's file, following waits for it.)
   if (file.state === FileState.EOF && from > file.size) {
-    throw new AofkitError(ErrorCode.InvalidArgument, `from ${from} lies past the end of the log (${file.size} bytes)`)
+    throw invalidArgument(`from ${from} lies past the end of the log (${file.size} bytes)`)
   }
   const source = file instanceof AppendOnlyFile ? new AppendOnlyFileSource(file) : new FileReaderSource(file)
   const reader = new LogReader(source, { offset: from, live: true })
