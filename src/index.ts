@@ -28,8 +28,10 @@ export type { Stats } from './aof/stats.ts'
 export { sidecarPath } from './aof/shm.ts'
 export { Tailer, TailerState } from './aof/tailer.ts'
 export { FileReader } from './aof/reader.ts'
-export type { ReaderOptions, ReaderWakeup } from './aof/reader.ts'
-export type { Consumer, PollReason, ReadEvent, SubscribeOptions, TailOptions } from './aof/tailer.ts'
+export type { ReaderOptions } from './aof/reader.ts'
+export type { ReaderWakeup } from './aof/wake-up.ts'
+export type { Consumer, PollReason, ReadEvent, SubscribeOptions } from './aof/tailer.ts'
+export type { TailOptions } from './aof/follow-data.ts'
 
 // Record log
 export { LogWriter } from './log/log-writer.ts'

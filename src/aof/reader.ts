@@ -5,7 +5,7 @@
  * inotify event the writer raises while readers wait, or busy-polls if asked.
  * @module
  */
-import { closeSync, fstatSync, openSync, statSync, watch } from 'node:fs'
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { checkBytes, invalidArgument, optionsOf } from '../arguments.ts'
@@ -14,10 +14,15 @@ import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { alignToPage } from './geometry.ts'
 import { recoverWithMagic } from './recovery.ts'
-import { SHM_SIZE, ShmOffset, parseSidecar, processAlive, sidecarPath } from './shm.ts'
-import { Tailer, followData, waitForChange } from './tailer.ts'
+import { SHM_SIZE, ShmIndex, parseSidecar, processAlive, sidecarPath } from './shm.ts'
+import { followData, waitForChange } from './follow-data.ts'
+import type { TailOptions } from './follow-data.ts'
+import type { TailSource } from './tail-source.ts'
+import { Tailer } from './tailer.ts'
+import { ReaderWaiter } from './wake-up.ts'
+import type { ReaderWakeup } from './wake-up.ts'
 import { WaitList } from './wait-list.ts'
-import type { Consumer, SubscribeOptions, TailOptions, TailSource } from './tailer.ts'
+import type { Consumer, SubscribeOptions } from './tailer.ts'
 
 /** Options of {@link FileReader.open}. */
 export interface ReaderOptions {
@@ -33,62 +38,8 @@ export interface ReaderOptions {
   checkIntervalMs?: number
 }
 
-const WAITERS_INDEX = ShmOffset.waiters / 4
-const WRITE_WATCHERS_INDEX = ShmOffset.writeWatchers / 4
-const FILE_STATE_INDEX = ShmOffset.fileState / 4
-const COMMITTED_INDEX = ShmOffset.committedSize / 8
-
-/**
- * How a reader in another thread or process is woken while it waits for its writer
- * ({@link FileReader.wakeup}):
- * - `'inotify'`: the addon's inotify watch of the `-shm` sidecar, the default on Linux;
- * - `'fs.watch'`: Node's `fs.watch` of the sidecar, where the first cannot be made (not Linux,
- *   or the user's inotify instances or the process's descriptors used up);
- * - `'timer'`: neither could be made (inotify watches used up, for one): the reader finds new
- *   data by its check every `checkIntervalMs`, and the process is warned once
- *   (`AOFKIT_READER_POLLING`);
- * - `'busy-poll'`: the reader spins on the committed size, as asked with `busyPoll: true`.
- */
-export type ReaderWakeup = 'inotify' | 'fs.watch' | 'timer' | 'busy-poll'
-
-/** What a waiting reader needs of a watch on the sidecar. */
-interface SidecarWatch {
-  handle: Pick<native.FileWatch, 'close' | 'ref' | 'unref'>
-  /** fs.watch reports writes but not reads: the writer must then poke with a write. */
-  kind: 'inotify' | 'fs.watch'
-}
-
-/**
- * Watches the sidecar for the writer's pokes: the addon's own inotify watch, whose callback
- * comes straight from the event loop, or fs.watch where that is unavailable (fs.watch shares
- * one inotify instance per thread). When neither can be made, the error that stopped the last:
- * the reader's check timer still finds new data, only later.
- */
-function watchSidecar(path: string, onWake: () => void): SidecarWatch | Error {
-  try {
-    const direct = native.watchFile(path, onWake)
-    if (direct !== null) return { handle: direct, kind: 'inotify' }
-  } catch {
-    // Fall through to fs.watch.
-  }
-  try {
-    return { handle: watch(path, { persistent: true }, onWake).on('error', () => undefined), kind: 'fs.watch' }
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error))
-  }
-}
-
-let pollingWarned = false
-
-/** Tells the process, once, that a reader waits by its timer: new data reaches it late. */
-function warnPolling(path: string, cause: Error, intervalMs: number): void {
-  if (pollingWarned) return
-  pollingWarned = true
-  process.emitWarning(`a reader of '${path}' could not watch its sidecar (${cause.message}): it finds new data by its check every ${intervalMs} ms`, {
-    code: 'AOFKIT_READER_POLLING',
-    detail: 'Raise fs.inotify.max_user_watches or fs.inotify.max_user_instances, or close unused file descriptors. reader.wakeup tells how each reader waits.',
-  })
-}
+const FILE_STATE_INDEX = ShmIndex.fileState
+const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {
@@ -133,10 +84,8 @@ export class FileReader {
    */
   readonly #waiting = new WaitList()
   #registered = false
-  #watcher: SidecarWatch | null = null
-  #wakeup: ReaderWakeup | null = null
+  readonly #waiter: ReaderWaiter
   #checkTimer: NodeJS.Timeout | null = null
-  #spinning = false
   #lastSeenSize = -1
   readonly #source: TailSource
 
@@ -164,6 +113,16 @@ export class FileReader {
     this.#device = opened.dev
     this.#attachSidecar()
     if (this.#floats === null) this.#recoverStatic(opened.size)
+    this.#waiter = new ReaderWaiter({
+      path,
+      words: this.#words,
+      busyPoll: this.#busyPoll,
+      checkIntervalMs: this.#checkIntervalMs,
+      onWake: this.#onWake,
+      onSpin: () => {
+        if (this.size !== this.#lastSeenSize) this.#onChange()
+      },
+    })
     this.#source = {
       committedSize: () => this.size,
       fileState: () => this.state,
@@ -229,7 +188,7 @@ export class FileReader {
   /** Committed data bytes: what the writer has published (or all data, for a file without writer). */
   get size(): number {
     const floats = this.#floats
-    return floats === null ? this.#staticSize : floats[ShmOffset.committedSize / 8]!
+    return floats === null ? this.#staticSize : floats[COMMITTED_INDEX]!
   }
 
   /** True once {@link FileReader.close} was called: nothing more can be read through it. */
@@ -243,7 +202,7 @@ export class FileReader {
     const words = this.#words
     // Without a live writer's sidecar the file is read as it is: finished.
     if (words === null) return FileState.EOF
-    const state = Atomics.load(words, ShmOffset.fileState / 4)
+    const state = Atomics.load(words, FILE_STATE_INDEX)
     return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
   }
 
@@ -253,7 +212,7 @@ export class FileReader {
    * a live writer, which it reads to the end without waiting.
    */
   get wakeup(): ReaderWakeup | null {
-    return this.#wakeup
+    return this.#waiter.wakeup
   }
 
   /** The error that ended following (writer died, file replaced), or null. */
@@ -333,8 +292,7 @@ export class FileReader {
     for (const tailer of [...this.#tailers]) tailer.close('reader closed')
     this.#closed = true
     this.#updateWaiting()
-    this.#watcher?.handle.close()
-    this.#watcher = null
+    this.#waiter.close()
     if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
     this.#checkTimer = null
     this.#waiting.resumeAll()
@@ -374,71 +332,25 @@ export class FileReader {
 
   /**
    * Starts or stops waiting for the writer, depending on whether anyone follows. Registration
-   * outlives a wake-up (see #waiting); when it ends, only the shared waiter count changes:
-   * the watcher and the check timer live as long as the reader and are merely unreferenced
-   * while nobody waits (recreating them costs ~9 µs).
+   * outlives a wake-up (see #waiting); when it ends, the check timer is merely unreferenced
+   * while nobody waits, as the watch is ({@link ReaderWaiter}).
    */
   #updateWaiting(): void {
     const wanted = !this.#closed && (this.#tailers.size > 0 || this.#waiting.size > 0)
-    const words = this.#words
     if (wanted === this.#registered) return
     this.#registered = wanted
     if (wanted) {
-      if (this.#busyPoll) {
-        if (words !== null) this.#wakeup = 'busy-poll'
-        this.#spin()
-      } else if (words !== null && this.#watcher === null) {
-        this.#watch()
-      }
-      if (words !== null) {
-        // The watch kind first: the writer picks its poke by it once it sees a waiter.
-        if (this.#watcher?.kind === 'fs.watch') Atomics.add(words, WRITE_WATCHERS_INDEX, 1)
-        Atomics.add(words, WAITERS_INDEX, 1)
-      }
-      this.#watcher?.handle.ref()
+      this.#waiter.register()
       this.#checkTimer ??= setInterval(() => this.#check(), this.#checkIntervalMs)
       this.#checkTimer.ref()
+    } else if (this.#closed) {
+      this.#waiter.close()
+      if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
+      this.#checkTimer = null
     } else {
-      if (words !== null) {
-        Atomics.sub(words, WAITERS_INDEX, 1)
-        if (this.#watcher?.kind === 'fs.watch') Atomics.sub(words, WRITE_WATCHERS_INDEX, 1)
-      }
-      if (this.#closed) {
-        this.#watcher?.handle.close()
-        this.#watcher = null
-        if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
-        this.#checkTimer = null
-      } else {
-        this.#watcher?.handle.unref()
-        this.#checkTimer?.unref()
-      }
+      this.#waiter.unregister()
+      this.#checkTimer?.unref()
     }
-  }
-
-  /** Makes the sidecar watch, or leaves the reader to its check timer (and says so, once). */
-  #watch(): void {
-    const watched = watchSidecar(sidecarPath(this.#path), this.#onWake)
-    if (watched instanceof Error) {
-      this.#wakeup = 'timer'
-      warnPolling(this.#path, watched, this.#checkIntervalMs)
-      return
-    }
-    this.#watcher = watched
-    this.#wakeup = watched.kind
-  }
-
-  #spin(): void {
-    if (this.#spinning) return
-    this.#spinning = true
-    const loop = (): void => {
-      if (!this.#registered || this.#closed) {
-        this.#spinning = false
-        return
-      }
-      if (this.size !== this.#lastSeenSize) this.#onChange()
-      setImmediate(loop)
-    }
-    setImmediate(loop)
   }
 
   /**
@@ -477,7 +389,7 @@ export class FileReader {
     if (this.#closed || this.#failure !== null) return
     const words = this.#words
     if (words !== null && this.state === FileState.Opened) {
-      const pid = Atomics.load(words, ShmOffset.writerPid / 4)
+      const pid = Atomics.load(words, ShmIndex.writerPid)
       if (!processAlive(pid)) {
         this.#fail(new AofkitError(ErrorCode.WriterDied, `the writer of '${this.#path}' (pid ${pid}) is gone`, { path: this.#path }))
         return
@@ -507,7 +419,7 @@ export class FileReader {
   #replacedWhenClosed(): Error | null {
     const words = this.#words
     if (this.#closeChecked || words === null) return null
-    const state = Atomics.load(words, ShmOffset.fileState / 4)
+    const state = Atomics.load(words, FILE_STATE_INDEX)
     if (state === FileState.Opened || state === FileState.EOF) return null
     this.#closeChecked = true
     let current

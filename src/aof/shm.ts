@@ -40,6 +40,28 @@ export const ShmOffset = {
   writeWatchers: 84, // u32: readers among `waiters` whose watch sees writes only (fs.watch)
 } as const
 
+/**
+ * Where each field of {@link ShmOffset} sits in the page's typed views: the 32-bit fields in
+ * {@link Sidecar.words}, the 64-bit ones in {@link Sidecar.floats}. The one table the writer,
+ * the readers and the wake-up protocol index the page with.
+ */
+export const ShmIndex = {
+  magic: ShmOffset.magic / 4,
+  version: ShmOffset.version / 4,
+  writerPid: ShmOffset.writerPid / 4,
+  fileState: ShmOffset.fileState / 4,
+  committedSize: ShmOffset.committedSize / 8,
+  lastCheckpoint: ShmOffset.lastCheckpoint / 8,
+  allocatedSize: ShmOffset.allocatedSize / 8,
+  inode: ShmOffset.inode / 8,
+  device: ShmOffset.device / 8,
+  commitSequence: ShmOffset.commitSequence / 4,
+  waiters: ShmOffset.waiters / 4,
+  bootId: ShmOffset.bootId / 4,
+  futexWaiters: ShmOffset.futexWaiters / 4,
+  writeWatchers: ShmOffset.writeWatchers / 4,
+} as const
+
 let bootWords: Int32Array | null = null
 
 /** The kernel's boot id as four 32-bit words (zeros where the platform has none). */
@@ -86,16 +108,16 @@ export function processAlive(pid: number): boolean {
 
 /** The fields of a sidecar page, or null when it holds none (new, foreign or torn). */
 export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
-  if (words[ShmOffset.magic / 4] !== SHM_MAGIC || words[ShmOffset.version / 4] !== SHM_VERSION) return null
+  if (words[ShmIndex.magic] !== SHM_MAGIC || words[ShmIndex.version] !== SHM_VERSION) return null
   return {
-    writerPid: words[ShmOffset.writerPid / 4]!,
-    fileState: words[ShmOffset.fileState / 4]!,
-    committedSize: floats[ShmOffset.committedSize / 8]!,
-    lastCheckpoint: floats[ShmOffset.lastCheckpoint / 8]!,
-    allocatedSize: floats[ShmOffset.allocatedSize / 8]!,
-    inode: floats[ShmOffset.inode / 8]!,
-    device: floats[ShmOffset.device / 8]!,
-    sameBoot: currentBootWords().every((word, k) => words[ShmOffset.bootId / 4 + k] === word),
+    writerPid: words[ShmIndex.writerPid]!,
+    fileState: words[ShmIndex.fileState]!,
+    committedSize: floats[ShmIndex.committedSize]!,
+    lastCheckpoint: floats[ShmIndex.lastCheckpoint]!,
+    allocatedSize: floats[ShmIndex.allocatedSize]!,
+    inode: floats[ShmIndex.inode]!,
+    device: floats[ShmIndex.device]!,
+    sameBoot: currentBootWords().every((word, k) => words[ShmIndex.bootId + k] === word),
   }
 }
 
@@ -158,33 +180,33 @@ export class Sidecar {
   /** Claims the page for a new writer of the data file with the given identity. */
   initialize(state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; inode: number; device: number }): void {
     const { words, floats } = this
-    Atomics.store(words, ShmOffset.magic / 4, 0) // invalid while being rewritten
-    words[ShmOffset.version / 4] = SHM_VERSION
-    words[ShmOffset.writerPid / 4] = process.pid
-    words[ShmOffset.fileState / 4] = state.fileState
-    floats[ShmOffset.committedSize / 8] = state.committedSize
-    floats[ShmOffset.lastCheckpoint / 8] = state.lastCheckpoint
-    floats[ShmOffset.allocatedSize / 8] = state.allocatedSize
-    floats[ShmOffset.inode / 8] = state.inode
-    floats[ShmOffset.device / 8] = state.device
-    words.set(currentBootWords(), ShmOffset.bootId / 4)
-    Atomics.store(words, ShmOffset.magic / 4, SHM_MAGIC)
+    Atomics.store(words, ShmIndex.magic, 0) // invalid while being rewritten
+    words[ShmIndex.version] = SHM_VERSION
+    words[ShmIndex.writerPid] = process.pid
+    words[ShmIndex.fileState] = state.fileState
+    floats[ShmIndex.committedSize] = state.committedSize
+    floats[ShmIndex.lastCheckpoint] = state.lastCheckpoint
+    floats[ShmIndex.allocatedSize] = state.allocatedSize
+    floats[ShmIndex.inode] = state.inode
+    floats[ShmIndex.device] = state.device
+    words.set(currentBootWords(), ShmIndex.bootId)
+    Atomics.store(words, ShmIndex.magic, SHM_MAGIC)
   }
 
   setFileState(fileState: number): void {
-    Atomics.store(this.words, ShmOffset.fileState / 4, fileState)
+    Atomics.store(this.words, ShmIndex.fileState, fileState)
   }
 
   setWriterPid(pid: number): void {
-    Atomics.store(this.words, ShmOffset.writerPid / 4, pid)
+    Atomics.store(this.words, ShmIndex.writerPid, pid)
   }
 
   setLastCheckpoint(offset: number): void {
-    this.floats[ShmOffset.lastCheckpoint / 8] = offset
+    this.floats[ShmIndex.lastCheckpoint] = offset
   }
 
   setAllocatedSize(size: number): void {
-    this.floats[ShmOffset.allocatedSize / 8] = size
+    this.floats[ShmIndex.allocatedSize] = size
   }
 
   /** Unmaps and closes. Safe to call twice. */

@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 
 import { AppendOnlyFile, sidecarPath } from '../../src/index.ts'
-import { ShmOffset } from '../../src/aof/shm.ts'
+import { ShmIndex } from '../../src/aof/shm.ts'
 import * as native from '../../src/native/binding.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
@@ -83,8 +83,8 @@ for (const mode of ['direct', 'fs-watch', 'timer'] as const) {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     const line = lines(child)
     assert.equal(await line(), `ready ${expectedWakeup[mode]}`, stderr)
-    assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 1)
-    assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), mode === 'fs-watch' ? 1 : 0)
+    assert.equal(Atomics.load(words, ShmIndex.waiters), 1)
+    assert.equal(Atomics.load(words, ShmIndex.writeWatchers), mode === 'fs-watch' ? 1 : 0)
     // One write at a time, each only after the last was seen: every one needs its own poke.
     for (let length = 1; length <= 20; length++) {
       file.write(new Uint8Array(length).fill(length))
@@ -95,8 +95,8 @@ for (const mode of ['direct', 'fs-watch', 'timer'] as const) {
     assert.equal(await exited, 0, stderr)
     // Only a reader left with its timer is worth a warning: the others wake as fast.
     assert.equal(stderr.includes('AOFKIT_READER_POLLING'), mode === 'timer', stderr)
-    assert.equal(Atomics.load(words, ShmOffset.waiters / 4), 0)
-    assert.equal(Atomics.load(words, ShmOffset.writeWatchers / 4), 0)
+    assert.equal(Atomics.load(words, ShmIndex.waiters), 0)
+    assert.equal(Atomics.load(words, ShmIndex.writeWatchers), 0)
   })
 }
 

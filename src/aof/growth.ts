@@ -1,0 +1,217 @@
+/**
+ * Growth: how an open file stays allocated ahead of its writer. The file grows by real
+ * allocation (fallocate), on the libuv pool ahead of the writer, and the pages it will write
+ * next are prefaulted there too (MADV_POPULATE_WRITE), so the writer's stores find them mapped.
+ * A writer that catches up with the background growth doubles the look-ahead, up to
+ * {@link AHEAD_MAX}.
+ * @module
+ */
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import * as native from '../native/binding.ts'
+import type { Geometry } from './geometry.ts'
+import { MAGIC_SIZE } from './magic.ts'
+import { Operation, nowNs } from './stats.ts'
+import type { StatsRecorder } from './stats.ts'
+
+/** Largest look-ahead of background growth. */
+export const AHEAD_MAX = 256 * 1024 * 1024
+
+/** What growth needs of its file. */
+export interface GrowthTarget {
+  readonly fd: number
+  readonly path: string
+  readonly geometry: Geometry
+  /** The whole mapping (prefault jobs advise on it; it must outlive them). */
+  readonly mapping: ArrayBuffer | SharedArrayBuffer
+  readonly stats: StatsRecorder
+  /** Bytes allocated when the file was opened. */
+  readonly allocated: number
+  /** False for a file that never grows: memory-only, finished or read-only. */
+  readonly growable: boolean
+  /** Publishes a new allocated size (the sidecar's field). */
+  publishAllocated(size: number): void
+}
+
+/** The allocation of one open, file-backed append-only file. */
+export class Growth {
+  readonly #fd: number
+  readonly #path: string
+  readonly #geometry: Geometry
+  readonly #mapping: ArrayBuffer | SharedArrayBuffer
+  readonly #stats: StatsRecorder
+  readonly #publishAllocated: (size: number) => void
+  /** Bytes of the file allocated so far. */
+  #allocated: number
+  /** Once stopped (finish, close), nothing grows any more. */
+  #stopped = false
+  /** Background growth in flight. */
+  #growing: Promise<void> | null = null
+  /** Prefault jobs on the thread pool; the mapping must outlive them. */
+  readonly #prefaults = new Set<Promise<void>>()
+  #aheadBytes: number
+  /**
+   * The writer starts background growth once its data comes within this many bytes of the
+   * allocated end.
+   */
+  lowWater: number
+
+  constructor(target: GrowthTarget) {
+    this.#fd = target.fd
+    this.#path = target.path
+    this.#geometry = target.geometry
+    this.#mapping = target.mapping
+    this.#stats = target.stats
+    this.#publishAllocated = target.publishAllocated
+    this.#allocated = target.allocated
+    this.#stopped = !target.growable
+    this.#aheadBytes = Math.min(this.#geometry.growthStep, this.#geometry.sizeUpper)
+    this.lowWater = this.#aheadBytes / 2
+  }
+
+  /** Bytes of the file allocated so far. */
+  get allocated(): number {
+    return this.#allocated
+  }
+
+  /** True while background growth runs. */
+  get growing(): boolean {
+    return this.#growing !== null
+  }
+
+  /**
+   * Ensures `needed` bytes are allocated, or throws FULL / NO_SPACE / WOULD_BLOCK. `size` is
+   * the data size now (where background growth looks ahead from).
+   */
+  makeRoom(needed: number, size: number, blocking: boolean): void {
+    const geometry = this.#geometry
+    if (needed > geometry.sizeUpper) {
+      throw new AofkitError(
+        ErrorCode.Full,
+        `file '${this.#path}' is full: ${needed} bytes needed, geometry.sizeUpper is ${geometry.sizeUpper}`,
+        { path: this.#path },
+      )
+    }
+    // The writer caught up with background growth: look further ahead from now on.
+    if (this.#aheadBytes < AHEAD_MAX) {
+      this.#aheadBytes = Math.min(this.#aheadBytes * 2, AHEAD_MAX, geometry.sizeUpper)
+      this.lowWater = this.#aheadBytes / 2
+    }
+    if (!blocking) {
+      this.growAhead(size)
+      throw new AofkitError(ErrorCode.WouldBlock, `file '${this.#path}' must grow before this write`, {
+        path: this.#path,
+      })
+    }
+    const from = this.#allocated
+    // As far ahead as background growth would go: one synchronous fallocate per catch-up.
+    const target = Math.max(geometry.next(needed), this.#aheadTarget(from, size))
+    const stats = this.#stats
+    const startNs = nowNs()
+    try {
+      native.fallocate(this.#fd, from, target - from)
+    } catch (error) {
+      // The step does not fit: try just what this write needs before giving up.
+      const minimal = Math.min(Math.ceil(needed / geometry.pageSize) * geometry.pageSize, target)
+      try {
+        if (minimal >= target) throw error
+        native.fallocate(this.#fd, from, minimal - from)
+        this.#setAllocated(minimal)
+        stats.record(Operation.truncate, startNs, true)
+        return
+      } catch (retryError) {
+        stats.record(Operation.truncate, startNs, false)
+        throw fromSystemError(retryError, this.#path, 'allocate')
+      }
+    }
+    stats.record(Operation.truncate, startNs, true)
+    this.#setAllocated(target)
+    // A writer in a synchronous burst never lets background growth finish: fault the new pages
+    // in on the thread pool now, while it writes, so its stores do not page-fault one by one.
+    void this.prefault(from, target)
+  }
+
+  /** Starts background growth (and prefaulting) so that the writer, at `size`, stays ahead. */
+  growAhead(size: number): void {
+    if (this.#growing !== null || this.#stopped) return
+    const from = this.#allocated
+    const target = this.#aheadTarget(from, size)
+    if (target <= from) return
+    this.#growing = this.#grow(from, target).finally(() => {
+      this.#growing = null
+    })
+  }
+
+  /**
+   * Touches the pages of `[from, to)` on the thread pool (MADV_POPULATE_WRITE), not on the main
+   * thread, so the writer's stores find them mapped. {@link idle} waits for it.
+   */
+  prefault(from: number, to: number): Promise<void> {
+    const populate = native.advice.populateWrite
+    const pageSize = this.#geometry.pageSize
+    const begin = Math.floor(from / pageSize) * pageSize
+    if (populate < 0 || this.#fd < 0 || to <= begin) return Promise.resolve()
+    const job = native.madviseAsync(this.#mapping as ArrayBuffer, begin, to - begin, populate).then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#prefaults.add(job)
+    void job.then(() => this.#prefaults.delete(job))
+    return job
+  }
+
+  /**
+   * Stops growing (the file is finishing or closing), at once, and resolves once no job is in
+   * flight.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    await this.#growing
+    await Promise.all(this.#prefaults)
+  }
+
+  /**
+   * The file was cut to `size` (finish): the allocation is that, whether smaller or larger.
+   * The caller publishes it.
+   */
+  truncatedTo(size: number): void {
+    this.#stats.add('activeFileSize', size - this.#allocated)
+    this.#allocated = size
+  }
+
+  #setAllocated(size: number): void {
+    if (size <= this.#allocated) return
+    this.#stats.add('activeFileSize', size - this.#allocated)
+    this.#allocated = size
+    this.#publishAllocated(size)
+  }
+
+  async #grow(from: number, target: number): Promise<void> {
+    // Called by growAhead only when target > from.
+    const stats = this.#stats
+    const startNs = nowNs()
+    try {
+      await native.fallocateAsync(this.#fd, from, target - from)
+      stats.record(Operation.truncate, startNs, true)
+      if (!this.#stopped) this.#setAllocated(target)
+    } catch {
+      // A blocking write will meet the same condition and report it; nothing to do here.
+      stats.record(Operation.truncate, startNs, false)
+      return
+    }
+    if (this.#stopped) return
+    await this.prefault(from, target)
+  }
+
+  /** Where growth ahead of a writer at `size` ends: `aheadBytes` past the data, in geometry steps. */
+  #aheadTarget(from: number, size: number): number {
+    const geometry = this.#geometry
+    const want = Math.min(geometry.sizeUpper, size + MAGIC_SIZE + this.#aheadBytes)
+    let target = from
+    while (target < want) {
+      const next = geometry.next(target)
+      if (next <= target) break
+      target = next
+    }
+    return target
+  }
+}

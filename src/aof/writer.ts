@@ -1,0 +1,536 @@
+/**
+ * AppendOnlyFile: a single-writer, memory-mapped append-only file (the seed's AOF).
+ *
+ * The file is mapped once, at `geometry.sizeUpper`; appends copy into the mapping and never
+ * remap. After every write the 8-byte MagicTail follows the data and the committed size is
+ * published in the `-shm` sidecar, so a writer killed at any instant loses at most the write in
+ * flight. The file grows ahead of the writer (`growth.ts`); flushes and syncs are in
+ * `durability.ts`; followers are woken through `wake-up.ts`.
+ * @module
+ */
+import { closeSync, fchmodSync } from 'node:fs'
+import { Readable } from 'node:stream'
+
+import { invalidArgument } from '../arguments.ts'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import * as native from '../native/binding.ts'
+import { FileState } from './file-state.ts'
+import type { Geometry } from './geometry.ts'
+import { FillEvent } from './append-event.ts'
+import type { AppendFunction } from './append-event.ts'
+import { Durability } from './durability.ts'
+import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts'
+import type { FileResources, OpenOptions, OpenRecovery } from './open-file.ts'
+import { Growth } from './growth.ts'
+import type { Sidecar } from './shm.ts'
+import { ShmIndex } from './shm.ts'
+import { Operation, nowNs } from './stats.ts'
+import type { StatsRecorder } from './stats.ts'
+import { followData, waitForChange } from './follow-data.ts'
+import type { TailOptions } from './follow-data.ts'
+import type { TailSource } from './tail-source.ts'
+import { Tailer } from './tailer.ts'
+import type { Consumer, SubscribeOptions } from './tailer.ts'
+import { WriterWakeups } from './wake-up.ts'
+import { entry } from './entry-points.ts'
+import type { ReaderOptions, FileReader } from './reader.ts'
+
+/** What the manager provides to the files it opens. */
+export interface FileOwner {
+  readonly stats: StatsRecorder
+  readonly readMode: number
+  /** Called once the file is closed. */
+  release(file: AppendOnlyFile): void
+  /** Called when the file was renamed from `previousPath`. */
+  renamed(file: AppendOnlyFile, previousPath: string): void
+}
+
+const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
+const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
+const COMMITTED_INDEX = ShmIndex.committedSize
+
+/** A single-writer, many-reader, memory-mapped append-only file. */
+export class AppendOnlyFile {
+  /**
+   * Opens (or, with `create: true`, creates) an append-only file through the default manager.
+   * Synchronous: returns the file, or throws an {@link AofkitError}. Opening a path that is
+   * already open through the default manager returns the same instance.
+   */
+  static open(path: string, options: OpenOptions = {}): AppendOnlyFile {
+    return entry().open(path, options)
+  }
+
+  /**
+   * Opens a read-only follower of `path` for this thread, in any process: it follows the live
+   * writer through the `-shm` sidecar, reads a finished file to its end, and reports a writer
+   * that died. Synchronous.
+   */
+  static openReader(path: string, options: ReaderOptions = {}): FileReader {
+    return entry().openReader(path, options)
+  }
+
+  readonly #owner: FileOwner
+  #path: string
+  readonly #fd: number
+  readonly #anonymous: boolean
+  readonly #geometry: Geometry
+  readonly #recovery: OpenRecovery
+  readonly #mappedBytes: number
+  #mapping: ArrayBuffer | SharedArrayBuffer
+  #bytes: Uint8Array
+  #view: DataView
+  #sidecar: Sidecar | null
+  /** The sidecar's float fields, or a private stand-in, so the hot path never branches. */
+  #published: Float64Array
+  /** Followers in this thread and readers elsewhere. */
+  readonly #wakeups: WriterWakeups
+  readonly #tailSource: TailSource
+  #state: FileState
+  #size: number
+  #lastCheckpoint: number
+  #appending = false
+  readonly #growth: Growth
+
+  // Durability.
+  readonly #durability: Durability
+  #closing: Promise<void> | null = null
+  #finishing: Promise<void> | null = null
+
+  /** @internal Use {@link AppendOnlyFile.open} or a {@link Manager}. */
+  constructor(resources: FileResources, owner: FileOwner) {
+    this.#owner = owner
+    this.#path = resources.path
+    this.#fd = resources.fd
+    this.#anonymous = resources.anonymous
+    this.#geometry = resources.geometry
+    this.#recovery = resources.recovery
+    this.#mappedBytes = resources.mappedBytes
+    this.#mapping = resources.mapping
+    this.#bytes = resources.bytes
+    this.#view = new DataView(resources.mapping)
+    this.#sidecar = resources.sidecar
+    this.#published = resources.sidecar?.floats ?? new Float64Array(COMMITTED_INDEX + 1)
+    const wakeups = new WriterWakeups(resources.sidecar, () => this.#size)
+    this.#wakeups = wakeups
+    this.#tailSource = {
+      committedSize: () => this.#size,
+      fileState: () => this.#state,
+      read: (begin, end) => this.#bytes.subarray(begin, end),
+      detach: (tailer) => wakeups.deleteTailer(tailer),
+      failure: () => null,
+      wait: (resume) => wakeups.wait(resume),
+      cancelWait: (resume) => wakeups.cancelWait(resume),
+    }
+    this.#state = resources.state
+    this.#size = resources.size
+    this.#lastCheckpoint = resources.lastCheckpoint
+    const growable = this.#state === FileState.Opened && !this.#anonymous
+    this.#growth = new Growth({
+      fd: resources.fd,
+      path: resources.path,
+      geometry: resources.geometry,
+      mapping: resources.mapping,
+      stats: owner.stats,
+      allocated: resources.allocated,
+      growable,
+      publishAllocated: (size) => this.#sidecar?.setAllocatedSize(size),
+    })
+    this.#durability = new Durability({
+      fd: resources.fd,
+      pageSize: resources.geometry.pageSize,
+      mapping: resources.mapping,
+      stats: owner.stats,
+      size: resources.size,
+      path: () => this.#path,
+      committedSize: () => this.#size,
+    })
+    if (growable) {
+      // Fault in what is allocated already, on the pool, before the first writes reach it.
+      void this.#growth.prefault(this.#size, resources.allocated)
+      this.#growth.growAhead(this.#size)
+    }
+  }
+
+  /** The path the file was opened with (the name, for an anonymous file). */
+  get path(): string {
+    return this.#path
+  }
+
+  /** Logical data bytes: everything every returned write wrote. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Bytes of the file on disk: allocated so far (open) or present (finished, read-only). */
+  get fileSize(): number {
+    return this.#growth.allocated
+  }
+
+  /** The file's {@link FileState}. */
+  get state(): FileState {
+    return this.#state
+  }
+
+  /** True for a memory-only file from {@link Manager.openAnonymous}. */
+  get isAnonymous(): boolean {
+    return this.#anonymous
+  }
+
+  /** What recovery found when this file was opened. */
+  get recovery(): OpenRecovery {
+    return this.#recovery
+  }
+
+  /** The validated geometry (its `sizeUpper` may have been raised to cover an existing file). */
+  get geometry(): Geometry {
+    return this.#geometry
+  }
+
+  /** Offset of the last checkpoint written, or -1. */
+  get lastCheckpoint(): number {
+    return this.#lastCheckpoint
+  }
+
+  /**
+   * A zero-copy view of the data `[begin, end)` (default: all of it). The view reads the
+   * mapping itself: it is valid until the file is closed and must not be written to.
+   */
+  contents(begin = 0, end: number = this.#size): Uint8Array {
+    this.#checkReadable()
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > this.#size) {
+      throw invalidArgument(`range [${String(begin)}, ${String(end)}) is not within the data [0, ${this.#size})`)
+    }
+    return this.#bytes.subarray(begin, end)
+  }
+
+  /**
+   * Appends `bytes` and returns how many were written (all of them). Grows the file first when
+   * needed, which may block on fallocate. Throws `ERR_AOF_FULL` past `sizeUpper` and
+   * `ERR_AOF_NO_SPACE` on a full disk; either way nothing is written.
+   */
+  write(bytes: Uint8Array): number {
+    return this.#write(bytes, true)
+  }
+
+  /**
+   * Like {@link write}, but never makes a syscall: when the file must grow first it starts that
+   * growth in the background and throws `ERR_AOF_WOULD_BLOCK`, writing nothing.
+   */
+  writeNonBlocking(bytes: Uint8Array): number {
+    return this.#write(bytes, false)
+  }
+
+  /**
+   * Reserve-then-fill, zero copy: reserves `reserve` bytes, lets `fn` fill a view of them in the
+   * mapping, and commits as many as it says it used. Returns that count.
+   */
+  append(reserve: number, fn: AppendFunction): number {
+    return this.#append(reserve, fn, true)
+  }
+
+  /** Like {@link append}, but throws `ERR_AOF_WOULD_BLOCK` instead of growing the file itself. */
+  appendNonBlocking(reserve: number, fn: AppendFunction): number {
+    return this.#append(reserve, fn, false)
+  }
+
+  /**
+   * @internal The record log's zero-copy path: appends exactly `size` bytes that `fill` writes
+   * into `target[at, at + size)`, where `target` is the whole mapping. Unlike {@link append}
+   * it creates no event or view per call. Blocking growth, errors and the undo on a throwing
+   * `fill` are those of `append`.
+   */
+  appendFill(size: number, fill: (target: Uint8Array, at: number) => void): void {
+    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (!Number.isSafeInteger(size) || size < 0 || size + MAGIC_SIZE > this.#geometry.sizeUpper) {
+      throw invalidArgument(`size must be a non-negative integer that fits below geometry.sizeUpper, got ${String(size)}`)
+    }
+    const begin = this.#size
+    const end = begin + size
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
+    this.#appending = true
+    try {
+      fill(this.#bytes, begin)
+    } catch (error) {
+      this.#undoFill(begin, end)
+      throw error
+    } finally {
+      this.#appending = false
+    }
+    this.#commit(end)
+  }
+
+  /** Writes a MagicCheckpoint into the stream and returns its offset. */
+  checkpoint(): number {
+    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    const begin = this.#size
+    const end = begin + MAGIC_SIZE
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
+    this.#view.setUint32(begin, CHECKPOINT_LOW, true)
+    this.#view.setUint32(begin + 4, CHECKPOINT_HIGH, true)
+    this.#commit(end)
+    this.#lastCheckpoint = begin
+    this.#sidecar?.setLastCheckpoint(begin)
+    return begin
+  }
+
+  /**
+   * Starts write-back of the data written since the last flush and resolves once the kernel has
+   * queued it. It does not wait for the disk: use {@link sync} for durability.
+   */
+  flush(): Promise<void> {
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) return Promise.reject(this.#closedError())
+    if (this.#anonymous || this.#fd < 0) return Promise.resolve()
+    return this.#durability.flush()
+  }
+
+  /**
+   * Resolves once every byte written before the call is durable (survives power loss).
+   * Concurrent callers share one fdatasync.
+   */
+  sync(): Promise<void> {
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) return Promise.reject(this.#closedError())
+    if (this.#anonymous || this.#state !== FileState.Opened) return this.#finishing ?? Promise.resolve()
+    return this.#durability.sync()
+  }
+
+  /**
+   * Ends the file: writes a MagicCheckpoint after the data, truncates the file to it, makes it
+   * durable and read-only (the manager's `readMode`), and enters the EOF state. Idempotent.
+   */
+  finish(): Promise<void> {
+    if (this.#finishing !== null) return this.#finishing
+    if (this.#state === FileState.EOF) return Promise.resolve()
+    if (this.#state !== FileState.Opened) return Promise.reject(this.#closedError())
+    if (this.#appending) this.#throwNotWritable()
+    this.#state = FileState.EOF
+    this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => this.#finish()).finally(() => {
+      // Tailers get their last event (eof: true); iterators read to the end and stop.
+      this.#wakeups.wakeFollowers()
+    })
+    return this.#finishing
+  }
+
+  /**
+   * Closes the file: waits for background growth, flushes and syncs in flight, then unmaps,
+   * releases the lock and closes the descriptor. Views from {@link contents} become empty.
+   * Idempotent. Data already written stays in the file; close() does not sync.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing
+    if (this.#state === FileState.Closed) return Promise.resolve()
+    const startNs = nowNs()
+    this.#state = FileState.Closing
+    this.#closing = this.#close().finally(() => {
+      this.#owner.stats.record(Operation.close, startNs)
+      this.#owner.release(this)
+    })
+    return this.#closing
+  }
+
+  /**
+   * Follows the file with `consumer` (the seed's Subscribe / SubscribeInterval): it is polled
+   * with the data committed since its position, once per tick however many writes happened,
+   * or every `intervalMs`. A consumer that returns less than `event.end` is polled again on the
+   * next tick; one that throws is closed with that error. finish() delivers a last event with
+   * `eof: true`; close() closes every tailer with the reason `'file closed'`.
+   */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    this.#checkReadable()
+    const tailer = new Tailer(this.#tailSource, consumer, options)
+    this.#wakeups.addTailer(tailer)
+    tailer.wake('start')
+    return tailer
+  }
+
+  /** Polls every tailer on the next tick, whether or not data arrived (the seed's Wake). */
+  wake(): void {
+    this.#checkReadable()
+    for (const tailer of this.#wakeups.tailers) tailer.wake('wake')
+    this.#wakeups.pokeReaders()
+  }
+
+  /**
+   * The data as it is written: an async iterator of chunks from `from` (default 0), ending when
+   * the file is finished and fully read, or closed. Chunks are zero-copy views of the mapping,
+   * valid until the file is closed. An aborted `signal` ends it with an AbortError.
+   */
+  tail(options: TailOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    this.#checkReadable()
+    return followData(this.#tailSource, options)
+  }
+
+  /** The data as it is written, as a byte stream; see {@link tail}. */
+  stream(options: TailOptions = {}): Readable {
+    return Readable.from(this.tail(options), { objectMode: false })
+  }
+
+  /**
+   * Resolves at the next change a follower cares about: data committed, the file finished or
+   * closed (and, for a reader, the writer gone or the file replaced). Check the size and state
+   * first, then wait: a change after the check still resolves the wait. The building block of
+   * `tail()` and of the record log's `tailLog`.
+   * @param signal - Rejects the wait with an AbortError when aborted.
+   */
+  nextChange(signal?: AbortSignal): Promise<void> {
+    // Resumed at the next commit, finish or close.
+    return waitForChange(this.#tailSource, signal)
+  }
+
+
+  /**
+   * @internal The file was renamed to `path` (a state log's compaction renames its new file
+   * over the old one): `path`, error messages and the manager's registry name it so from now on.
+   */
+  renamed(path: string): void {
+    const previous = this.#path
+    this.#path = path
+    this.#owner.renamed(this, previous)
+  }
+
+  // ---- internals ----
+
+  #commit(end: number): void {
+    // MagicTail first, then the committed size: a reader or a recovery that sees the size
+    // always finds the bytes and the magic before it.
+    const view = this.#view
+    view.setUint32(end, TAIL_LOW, true)
+    view.setUint32(end + 4, TAIL_HIGH, true)
+    this.#size = end
+    this.#published[COMMITTED_INDEX] = end
+    const growth = this.#growth
+    if (end + growth.lowWater > growth.allocated && !growth.growing) growth.growAhead(end)
+    this.#wakeups.committed(end)
+  }
+
+  #write(bytes: Uint8Array, blocking: boolean): number {
+    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (!(bytes instanceof Uint8Array)) throw invalidArgument('bytes must be a Uint8Array or Buffer')
+    const begin = this.#size
+    const end = begin + bytes.length
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
+    this.#bytes.set(bytes, begin)
+    this.#commit(end)
+    return bytes.length
+  }
+
+  #append(reserve: number, fn: AppendFunction, blocking: boolean): number {
+    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (typeof fn !== 'function') {
+      throw new AofkitError(ErrorCode.AppendFuncMissing, 'append needs a function to fill the reserved bytes')
+    }
+    if (!Number.isSafeInteger(reserve) || reserve < 0) {
+      throw invalidArgument(`reserve must be a non-negative integer, got ${String(reserve)}`)
+    }
+    if (reserve + MAGIC_SIZE > this.#geometry.sizeUpper) {
+      throw invalidArgument(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)
+    }
+    const begin = this.#size
+    const end = begin + reserve
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
+    const bytes = this.#bytes
+    let used: unknown
+    this.#appending = true
+    try {
+      used = fn(new FillEvent(bytes, begin, end))
+    } catch (error) {
+      this.#undoFill(begin, end)
+      throw error
+    } finally {
+      this.#appending = false
+    }
+    let count = typeof used === 'number' && used > 0 ? Math.floor(used) : 0
+    if (count > reserve) count = reserve
+    if (count < reserve) bytes.fill(0, begin + count, end)
+    this.#commit(begin + count)
+    return count
+  }
+
+  /** Erases what a failed fill scribbled over `[begin, end)`, including the MagicTail at `begin`. */
+  #undoFill(begin: number, end: number): void {
+    this.#bytes.fill(0, begin, end)
+    this.#view.setUint32(begin, TAIL_LOW, true)
+    this.#view.setUint32(begin + 4, TAIL_HIGH, true)
+  }
+
+  async #finish(): Promise<void> {
+    await this.#growth.stop()
+    const end = this.#size + MAGIC_SIZE
+    this.#view.setUint32(this.#size, CHECKPOINT_LOW, true)
+    this.#view.setUint32(this.#size + 4, CHECKPOINT_HIGH, true)
+    if (this.#anonymous) return
+    const stats = this.#owner.stats
+    stats.time(Operation.truncate, () => {
+      try {
+        native.ftruncate(this.#fd, end)
+      } catch (error) {
+        throw fromSystemError(error, this.#path, 'truncate')
+      }
+    })
+    this.#growth.truncatedTo(end)
+    await this.#durability.syncsIdle()
+    await this.#durability.fdatasync()
+    stats.time(Operation.chmod, () => {
+      try {
+        fchmodSync(this.#fd, this.#owner.readMode)
+      } catch (error) {
+        throw fromSystemError(error, this.#path, 'chmod')
+      }
+    })
+    const sidecar = this.#sidecar
+    if (sidecar !== null) {
+      sidecar.setAllocatedSize(end)
+      // Readers are woken once finish() settles (WriterWakeups.wakeFollowers).
+      sidecar.setFileState(FileState.EOF)
+    }
+  }
+
+  async #close(): Promise<void> {
+    const growthStopped = this.#growth.stop()
+    for (const tailer of [...this.#wakeups.tailers]) tailer.close('file closed')
+    this.#wakeups.wakeFollowers()
+    await this.#finishing?.catch(() => undefined)
+    await growthStopped
+    await this.#durability.syncsIdle()
+    await this.#durability.flushIdle()
+    const stats = this.#owner.stats
+    const sidecar = this.#sidecar
+    if (sidecar !== null) {
+      sidecar.setWriterPid(0)
+      sidecar.setFileState(FileState.Closed)
+      this.#wakeups.detachSidecar()
+      sidecar.close()
+      this.#sidecar = null
+    }
+    if (!this.#anonymous) {
+      stats.time(Operation.unmap, () => native.unmap(this.#mapping as ArrayBuffer))
+      closeSync(this.#fd)
+      stats.add('activeMappedMemory', -this.#mappedBytes)
+      stats.add('activeFileSize', -this.#growth.allocated)
+    } else {
+      stats.add('activeAnonymousMemory', -this.#mappedBytes)
+    }
+    stats.add('activeMaps', -1)
+    this.#bytes = new Uint8Array(0)
+    this.#mapping = new ArrayBuffer(0)
+    this.#view = new DataView(this.#mapping)
+    this.#state = FileState.Closed
+  }
+
+  #checkReadable(): void {
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw this.#closedError()
+  }
+
+  #closedError(): AofkitError {
+    return new AofkitError(ErrorCode.Closed, `file '${this.#path}' is closed`, { path: this.#path })
+  }
+
+  #throwNotWritable(): never {
+    if (this.#appending) throw invalidArgument('an append function must not write to the file it is appending to')
+    if (this.#state === FileState.EOF) {
+      throw new AofkitError(ErrorCode.ReadOnly, `file '${this.#path}' is read-only (finished or without write permission)`, {
+        path: this.#path,
+      })
+    }
+    throw this.#closedError()
+  }
+}
