@@ -90,3 +90,12 @@ export function recoverForWriting(source: LogSource): Recovered {
   const cut = end < size ? { offset: end, size: size - end, reason: 'bytes after the last entry' } : null
   return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
 }
+
+/**
+ * The error for a torn entry in an AppendOnlyFile, where every entry is one append that lands
+ * whole or not at all: it is damage, not a crash's leftover.
+ * @internal
+ */
+export function tornInAppendOnlyFile(path: string, offset: number, reason: string): AofkitError {
+  return new AofkitError(ErrorCode.LogCorrupted, `corrupted state log in '${path}' at offset ${offset}: ${reason}`, { path })
+}

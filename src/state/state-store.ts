@@ -7,7 +7,7 @@
 import type { OpenOptions } from '../aof/open-file.ts'
 import { checkObject, invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
-import type { CompactResult } from './compact.ts'
+import type { CompactResult } from './compaction.ts'
 import type { TailCut } from './recover.ts'
 import { StateWriter } from './state-writer.ts'
 import type { CompactPolicy, StateWriterOptions, SyncMode } from './state-writer.ts'

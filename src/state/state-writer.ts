@@ -4,34 +4,21 @@
  * any record-log sink, with a choice of durability and compaction.
  * @module
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
-import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
-import { GroupSync } from '../aof/group-sync.ts'
 import { invalidArgument, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import { truncateDurably } from '../io/durable.ts'
-import { lockExclusive } from '../io/lock.ts'
+import { AofkitError, ErrorCode } from '../errors.ts'
 import { encodedSize } from '../log/format.ts'
 import { LogWriter } from '../log/log-writer.ts'
-import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
 import type { LogSink } from '../log/sinks.ts'
-import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
-import type { LogSource } from '../log/sources.ts'
-import {
-  installCompaction,
-  prepareAppendOnlyCompaction,
-  prepareFileCompaction,
-  removeStaleCompaction,
-  tornInAppendOnlyFile,
-} from './compact.ts'
-import type { CompactResult, PreparedCompaction } from './compact.ts'
+import { installCompaction } from './compaction.ts'
+import type { CompactResult } from './compaction.ts'
 import { ENTRY_HEADER_SIZE, EntryType, buildStateEntry } from './entry.ts'
-import { recoverForWriting } from './recover.ts'
-import type { Recovered, TailCut } from './recover.ts'
-import { UpdateReader, restoreFromLog } from './restore.ts'
+import type { TailCut } from './recover.ts'
+import { UpdateReader } from './restore.ts'
 import type { Restored } from './restore.ts'
+import { AppendOnlyFileTarget, MemoryTarget, isHeld, openAppendOnlyPath, openAppendOnlyStorage, openFileStorage } from './storage.ts'
+import type { OpenedStorage, Target } from './storage.ts'
 
 /**
  * When an entry is durable:
@@ -86,106 +73,6 @@ export interface StateWriterSinkOptions {
   offset?: number
 }
 
-/** How the writer reaches its storage. */
-interface Target {
-  readonly sink: LogSink
-  /** Makes everything appended so far durable (group-committed where it matters). */
-  durable(): Promise<void>
-  /** Releases what the writer opened. */
-  close(): Promise<void>
-  /**
-   * Writes the compacted first `size` bytes of the log beside it, durable, with the target
-   * that will write on after it; `null` when there is nothing to drop.
-   */
-  prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null>
-}
-
-/** Files (given by callers) that a state writer holds, so that a second one is refused. */
-const heldFiles = new WeakSet<AppendOnlyFile>()
-
-function notCompactable(message: string): Promise<never> {
-  return Promise.reject(invalidArgument(message))
-}
-
-class MemoryTarget implements Target {
-  readonly sink: LogSink
-  constructor(sink: LogSink) {
-    this.sink = sink
-  }
-  durable(): Promise<void> {
-    this.sink.flush()
-    return Promise.resolve()
-  }
-  close(): Promise<void> {
-    this.sink.flush()
-    return Promise.resolve()
-  }
-  prepareCompaction(): Promise<never> {
-    return notCompactable('compact() needs a state log opened with StateWriter.open(path), not a sink')
-  }
-}
-
-class FileTarget implements Target {
-  readonly fd: number
-  readonly path: string
-  readonly sink: FileSink
-  readonly #group: GroupSync
-  constructor(fd: number, path: string, sink: FileSink, position: () => number) {
-    this.fd = fd
-    this.path = path
-    this.sink = sink
-    this.#group = new GroupSync(() => sink.sync(), position)
-  }
-  durable(): Promise<void> {
-    return this.#group.sync()
-  }
-  async close(): Promise<void> {
-    await this.#group.idle()
-    closeSync(this.fd)
-  }
-  async prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null> {
-    this.sink.flush()
-    const prepared = await prepareFileCompaction(this.fd, size, this.path)
-    if (prepared === null) return null
-    const log = prepared.log
-    return { ...prepared, target: new FileTarget(prepared.fd, this.path, prepared.sink, () => log.position) }
-  }
-}
-
-class AppendOnlyFileTarget implements Target {
-  readonly file: AppendOnlyFile
-  /** The log's path (a compacted file keeps the temporary name as its `path`). */
-  readonly path: string
-  readonly sink: LogSink
-  /** The manager of the file when the writer opened it (one per file); `null` for a caller's file. */
-  readonly #manager: Manager | null
-  readonly #options: OpenOptions
-  constructor(file: AppendOnlyFile, path: string, manager: Manager | null, options: OpenOptions) {
-    this.file = file
-    this.path = path
-    this.sink = new AppendOnlyFileSink(file)
-    this.#manager = manager
-    this.#options = options
-    if (manager === null) heldFiles.add(file)
-  }
-  durable(): Promise<void> {
-    return this.file.sync()
-  }
-  async close(): Promise<void> {
-    if (this.#manager === null) heldFiles.delete(this.file)
-    else await this.#manager.close()
-  }
-  async prepareCompaction(size: number): Promise<(PreparedCompaction & { target: Target }) | null> {
-    if (this.#manager === null) {
-      // Replacing the file would pull it from under its owner, who keeps using the old one.
-      return notCompactable('compact() over an AppendOnlyFile needs the writer to own it: open the state log by path with { appendOnlyFile }')
-    }
-    const prepared = await prepareAppendOnlyCompaction(this.file, this.path, size, this.#options)
-    if (prepared === null) return null
-    return { ...prepared, target: new AppendOnlyFileTarget(prepared.file, this.path, prepared.manager, this.#options) }
-  }
-}
-
 interface QueuedOp {
   type: EntryType
   payload: Uint8Array
@@ -225,16 +112,8 @@ export class StateWriter {
   #queue: QueuedOp[] = []
   #closing: Promise<void> | null = null
 
-  private constructor(
-    target: Target,
-    log: LogWriter,
-    epoch: number,
-    mode: SyncMode,
-    intervalMs: number,
-    restored: Restored,
-    cut: TailCut | null,
-    policy: CompactPolicy | null,
-  ) {
+  private constructor(opened: OpenedStorage, mode: SyncMode, intervalMs: number, policy: CompactPolicy | null) {
+    const { target, log, epoch, restored, cut } = opened
     this.#target = target
     this.#log = log
     this.#epoch = epoch
@@ -267,7 +146,7 @@ export class StateWriter {
     }
     const log = new LogWriter(sink, options.offset === undefined ? {} : { offset: options.offset })
     const restored: Restored = { state: null, epoch, updates: new UpdateReader(null, epoch, 0) }
-    return new StateWriter(new MemoryTarget(sink), log, epoch, 'none', 0, restored, null, null)
+    return new StateWriter({ target: new MemoryTarget(sink), log, epoch, restored, cut: null }, 'none', 0, null)
   }
 
   /**
@@ -304,82 +183,19 @@ export class StateWriter {
       if (policy !== null) {
         throw invalidArgument('compactWhen needs the writer to own its AppendOnlyFile: open the state log by path')
       }
-      if (heldFiles.has(target)) {
+      if (isHeld(target)) {
         throw new AofkitError(ErrorCode.Locked, `state log '${target.path}' is held by another state writer`, { path: target.path })
       }
-      return StateWriter.#openAppendOnly(target, null, {}, mode, intervalMs, repair, null)
+      return new StateWriter(openAppendOnlyStorage(target, null, {}, repair), mode, intervalMs, null)
     }
     if (typeof target !== 'string' || target.length === 0) {
       throw invalidArgument('target must be a path or an AppendOnlyFile')
     }
     if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
       const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
-      // A manager of its own: opening a path this process already has open is then a second
-      // open, which the file's lock refuses, instead of sharing the other user's instance.
-      const manager = new Manager()
-      try {
-        const file = manager.open(target, { create: true, ...openOptions })
-        // Left by a compaction a crash interrupted; we hold the lock now.
-        removeStaleCompaction(file.path)
-        return StateWriter.#openAppendOnly(file, manager, openOptions, mode, intervalMs, repair, policy)
-      } catch (error) {
-        await manager.close()
-        throw error
-      }
+      return new StateWriter(await openAppendOnlyPath(target, openOptions, repair), mode, intervalMs, policy)
     }
-    return StateWriter.#openFile(target, mode, intervalMs, repair, policy)
-  }
-
-  static #openFile(path: string, mode: SyncMode, intervalMs: number, repair: boolean, policy: CompactPolicy | null): StateWriter {
-    let fd: number
-    try {
-      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
-    } catch (error) {
-      throw fromSystemError(error, path, 'openForWrite')
-    }
-    try {
-      lockExclusive(fd, path, 'state log')
-      // Left by a compaction a crash interrupted; only removed under the lock, since another
-      // writer's compaction may be running.
-      removeStaleCompaction(path)
-      const source = new FileSource(fd, { path })
-      const { epoch, end, cut, restored: recovered } = StateWriter.#recover(source, repair)
-      if (cut !== null) truncateDurably(fd, end, path)
-      const restored = recovered ?? restoreFromLog(new FileSource(fd, { path, size: end }), end)
-      const sink = new FileSink(fd, { position: end, path })
-      const log = new LogWriter(sink, { offset: end })
-      const fileTarget = new FileTarget(fd, path, sink, () => log.position)
-      return new StateWriter(fileTarget, log, epoch, mode, intervalMs, restored, cut, policy)
-    } catch (error) {
-      closeSync(fd)
-      throw error
-    }
-  }
-
-  static #openAppendOnly(
-    file: AppendOnlyFile,
-    manager: Manager | null,
-    openOptions: OpenOptions,
-    mode: SyncMode,
-    intervalMs: number,
-    repair: boolean,
-    policy: CompactPolicy | null,
-  ): StateWriter {
-    const source = new AppendOnlyFileSource(file)
-    const { epoch, end, cut, restored: recovered } = StateWriter.#recover(source, repair)
-    // Entries land in an AppendOnlyFile whole or not at all, so a torn entry is damage.
-    if (cut !== null) throw tornInAppendOnlyFile(file.path, cut.offset, cut.reason)
-    const restored = recovered ?? restoreFromLog(source, end)
-    const log = new LogWriter(new AppendOnlyFileSink(file), { offset: end })
-    const target = new AppendOnlyFileTarget(file, file.path, manager, openOptions)
-    return new StateWriter(target, log, epoch, mode, intervalMs, restored, null, policy)
-  }
-
-  static #recover(source: LogSource, repair: boolean): Recovered {
-    if (repair) return recoverForWriting(source)
-    // The reference: restore must succeed, and the writer appends at the end of the file.
-    const restored = restoreFromLog(source, source.size)
-    return { epoch: restored.epoch, end: source.size, cut: null, restored }
+    return new StateWriter(openFileStorage(target, repair), mode, intervalMs, policy)
   }
 
   /**
