@@ -16,4 +16,3 @@ installEntryPoints({
 
 export { AppendOnlyFile }
 export type { AppendEvent, AppendFunction } from './append-event.ts'
-export type { FileOwner } from './writer.ts'

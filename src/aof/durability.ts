@@ -3,22 +3,19 @@
  * shared among concurrent callers (`sync()`, one fdatasync for all of them).
  * @module
  */
+import { fchmodSync } from 'node:fs'
+
 import { fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { GroupSync } from './group-sync.ts'
 import { MAGIC_SIZE } from './magic.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
+import type { FileResources } from './open-file.ts'
 
-/** What durability needs of its file. */
+/** What durability needs of its file, besides what open found. */
 export interface DurabilityTarget {
-  readonly fd: number
-  readonly pageSize: number
-  /** The whole mapping: msync's fallback where sync_file_range is missing. */
-  readonly mapping: ArrayBuffer | SharedArrayBuffer
   readonly stats: StatsRecorder
-  /** The data size when the file was opened: all of it is on disk already. */
-  readonly size: number
   /** The path errors name (it changes when the file is renamed). */
   path(): string
   /** The committed data size now. */
@@ -27,14 +24,17 @@ export interface DurabilityTarget {
 
 /** Flushes and syncs of one file-backed append-only file. */
 export class Durability {
+  readonly #file: FileResources
   readonly #target: DurabilityTarget
   readonly #groupSync: GroupSync
   #flushedSize: number
   #flushing: Promise<void> | null = null
 
-  constructor(target: DurabilityTarget) {
+  constructor(file: FileResources, target: DurabilityTarget) {
+    this.#file = file
     this.#target = target
-    this.#flushedSize = target.size
+    // What open found is on disk already.
+    this.#flushedSize = file.size
     this.#groupSync = new GroupSync(
       () => this.fdatasync(),
       () => target.committedSize() + MAGIC_SIZE,
@@ -61,12 +61,38 @@ export class Durability {
     const target = this.#target
     const startNs = nowNs()
     try {
-      await native.fdatasyncAsync(target.fd)
+      await native.fdatasyncAsync(this.#file.fd)
       target.stats.record(Operation.sync, startNs, true)
     } catch (error) {
       target.stats.record(Operation.sync, startNs, false)
       throw fromSystemError(error, target.path(), 'sync')
     }
+  }
+
+  /** Cuts the file to `size` bytes (finish() cuts the allocation ahead of the data). */
+  truncate(size: number): void {
+    const target = this.#target
+    target.stats.time(Operation.truncate, () => {
+      try {
+        native.ftruncate(this.#file.fd, size)
+      } catch (error) {
+        throw fromSystemError(error, target.path(), 'truncate')
+      }
+    })
+  }
+
+  /** Makes everything durable once the syncs in flight are done, then the file read-only (`mode`). */
+  async sealReadOnly(mode: number): Promise<void> {
+    await this.syncsIdle()
+    await this.fdatasync()
+    const target = this.#target
+    target.stats.time(Operation.chmod, () => {
+      try {
+        fchmodSync(this.#file.fd, mode)
+      } catch (error) {
+        throw fromSystemError(error, target.path(), 'chmod')
+      }
+    })
   }
 
   /** Resolves once no sync runs or waits (their errors are left to their callers). */
@@ -83,14 +109,14 @@ export class Durability {
     const target = this.#target
     const size = target.committedSize()
     const end = size + MAGIC_SIZE
-    const pageSize = target.pageSize
+    const pageSize = this.#file.geometry.pageSize
     const begin = Math.floor(Math.min(this.#flushedSize, size) / pageSize) * pageSize
     if (end <= begin) return
     const startNs = nowNs()
     try {
-      await native.syncFileRangeAsync(target.fd, begin, end - begin).catch((error: NodeJS.ErrnoException) => {
+      await native.syncFileRangeAsync(this.#file.fd, begin, end - begin).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOSYS') throw error
-        return native.msyncAsync(target.mapping as ArrayBuffer, begin, end - begin, false)
+        return native.msyncAsync(this.#file.mapping as ArrayBuffer, begin, end - begin, false)
       })
       this.#flushedSize = Math.max(this.#flushedSize, end - MAGIC_SIZE)
       target.stats.record(Operation.flush, startNs, true)

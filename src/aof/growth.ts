@@ -10,32 +10,17 @@ import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import type { Geometry } from './geometry.ts'
 import { MAGIC_SIZE } from './magic.ts'
+import type { FileResources } from './open-file.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 
 /** Largest look-ahead of background growth. */
 export const AHEAD_MAX = 256 * 1024 * 1024
 
-/** What growth needs of its file. */
-export interface GrowthTarget {
-  readonly fd: number
-  readonly path: string
-  readonly geometry: Geometry
-  /** The whole mapping (prefault jobs advise on it; it must outlive them). */
-  readonly mapping: ArrayBuffer | SharedArrayBuffer
-  readonly stats: StatsRecorder
-  /** Bytes allocated when the file was opened. */
-  readonly allocated: number
-  /** False for a file that never grows: memory-only, finished or read-only. */
-  readonly growable: boolean
-  /** Publishes a new allocated size (the sidecar's field). */
-  publishAllocated(size: number): void
-}
-
 /** The allocation of one open, file-backed append-only file. */
 export class Growth {
   readonly #fd: number
-  readonly #path: string
+  readonly #path: () => string
   readonly #geometry: Geometry
   readonly #mapping: ArrayBuffer | SharedArrayBuffer
   readonly #stats: StatsRecorder
@@ -55,15 +40,21 @@ export class Growth {
    */
   lowWater: number
 
-  constructor(target: GrowthTarget) {
-    this.#fd = target.fd
-    this.#path = target.path
-    this.#geometry = target.geometry
-    this.#mapping = target.mapping
-    this.#stats = target.stats
-    this.#publishAllocated = target.publishAllocated
-    this.#allocated = target.allocated
-    this.#stopped = !target.growable
+  /**
+   * @param file - What open found: descriptor, geometry, mapping, allocated size.
+   * @param growable - False for a file that never grows: memory-only, finished or read-only.
+   * @param path - The path errors name (it changes when the file is renamed).
+   * @param publishAllocated - Publishes a new allocated size (the sidecar's field).
+   */
+  constructor(file: FileResources, stats: StatsRecorder, growable: boolean, path: () => string, publishAllocated: (size: number) => void) {
+    this.#fd = file.fd
+    this.#path = path
+    this.#geometry = file.geometry
+    this.#mapping = file.mapping
+    this.#stats = stats
+    this.#publishAllocated = publishAllocated
+    this.#allocated = file.allocated
+    this.#stopped = !growable
     this.#aheadBytes = Math.min(this.#geometry.growthStep, this.#geometry.sizeUpper)
     this.lowWater = this.#aheadBytes / 2
   }
@@ -87,8 +78,8 @@ export class Growth {
     if (needed > geometry.sizeUpper) {
       throw new AofkitError(
         ErrorCode.Full,
-        `file '${this.#path}' is full: ${needed} bytes needed, geometry.sizeUpper is ${geometry.sizeUpper}`,
-        { path: this.#path },
+        `file '${this.#path()}' is full: ${needed} bytes needed, geometry.sizeUpper is ${geometry.sizeUpper}`,
+        { path: this.#path() },
       )
     }
     // The writer caught up with background growth: look further ahead from now on.
@@ -98,8 +89,8 @@ export class Growth {
     }
     if (!blocking) {
       this.growAhead(size)
-      throw new AofkitError(ErrorCode.WouldBlock, `file '${this.#path}' must grow before this write`, {
-        path: this.#path,
+      throw new AofkitError(ErrorCode.WouldBlock, `file '${this.#path()}' must grow before this write`, {
+        path: this.#path(),
       })
     }
     const from = this.#allocated
@@ -120,7 +111,7 @@ export class Growth {
         return
       } catch (retryError) {
         stats.record(Operation.truncate, startNs, false)
-        throw fromSystemError(retryError, this.#path, 'allocate')
+        throw fromSystemError(retryError, this.#path(), 'allocate')
       }
     }
     stats.record(Operation.truncate, startNs, true)

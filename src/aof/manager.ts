@@ -214,7 +214,7 @@ export class Manager {
   }
 
   #adopt(key: string, resources: FileResources): AppendOnlyFile {
-    const file = new AppendOnlyFile(resources, this.#owner)
+    const file = AppendOnlyFile.adopt(resources, this.#owner)
     this.#files.set(key, new WeakRef(file))
     const held = { key, fd: resources.fd, sidecarFd: resources.sidecar?.fd ?? -1, mappedBytes: resources.mappedBytes }
     this.#finalizer.register(file, held, file)

@@ -268,7 +268,7 @@ export class FileReader {
   /** Follows the file with `consumer`, as {@link AppendOnlyFile.subscribe} does. */
   subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
     this.#checkOpen()
-    const tailer = new Tailer(this.#source, consumer, options)
+    const tailer = Tailer.create(this.#source, consumer, options)
     this.#tailers.add(tailer)
     this.#updateWaiting()
     tailer.wake('start')

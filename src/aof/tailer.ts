@@ -96,8 +96,13 @@ export class Tailer {
   #interval: NodeJS.Timeout | null = null
   #eofDelivered = false
 
-  /** @internal Created by subscribe(). */
-  constructor(source: TailSource, consumer: Consumer, given?: SubscribeOptions) {
+  /** @internal A tailer of `source`: subscribe()'s part. */
+  static create(source: TailSource, consumer: Consumer, options?: SubscribeOptions): Tailer {
+    return new Tailer(source, consumer, options)
+  }
+
+  /** Made by `subscribe()`. */
+  private constructor(source: TailSource, consumer: Consumer, given?: SubscribeOptions) {
     if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function' || typeof consumer.pollReadClosed !== 'function') {
       throw invalidArgument('a consumer needs pollRead(event) and pollReadClosed(reason) methods')
     }

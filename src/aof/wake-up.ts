@@ -16,6 +16,7 @@ import { watch, writeSync } from 'node:fs'
 import * as native from '../native/binding.ts'
 import type { Sidecar } from './shm.ts'
 import { ShmIndex, sidecarPath } from './shm.ts'
+import type { TailSource } from './tail-source.ts'
 import type { Tailer } from './tailer.ts'
 import { WaitList } from './wait-list.ts'
 
@@ -88,13 +89,18 @@ export class WriterWakeups {
     if (this.#tailers.delete(tailer) && !tailer.polling) this.#commitTailers--
   }
 
-  /** Calls `resume` once at the next wake-up. */
-  wait(resume: () => void): void {
-    this.#waiting.add(resume)
-  }
-
-  cancelWait(resume: () => void): void {
-    this.#waiting.delete(resume)
+  /** The file as its followers see it: `file`, woken by these wake-ups. */
+  source(file: Pick<TailSource, 'committedSize' | 'fileState' | 'read'>): TailSource {
+    const waiting = this.#waiting
+    return {
+      committedSize: file.committedSize,
+      fileState: file.fileState,
+      read: file.read,
+      detach: (tailer) => this.deleteTailer(tailer),
+      failure: () => null,
+      wait: (resume) => waiting.add(resume),
+      cancelWait: (resume) => waiting.delete(resume),
+    }
   }
 
   /** Data was committed up to `end`: wake whoever follows, once this tick. */

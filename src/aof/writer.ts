@@ -8,11 +8,11 @@
  * `durability.ts`; followers are woken through `wake-up.ts`.
  * @module
  */
-import { closeSync, fchmodSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { invalidArgument } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { AofkitError, ErrorCode } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import type { Geometry } from './geometry.ts'
@@ -35,7 +35,7 @@ import { WriterWakeups } from './wake-up.ts'
 import { entry } from './entry-points.ts'
 import type { ReaderOptions, FileReader } from './reader.ts'
 
-/** What the manager provides to the files it opens. */
+/** @internal What the manager provides to the files it opens. */
 export interface FileOwner {
   readonly stats: StatsRecorder
   readonly readMode: number
@@ -90,14 +90,17 @@ export class AppendOnlyFile {
   #lastCheckpoint: number
   #appending = false
   readonly #growth: Growth
-
-  // Durability.
   readonly #durability: Durability
   #closing: Promise<void> | null = null
   #finishing: Promise<void> | null = null
 
-  /** @internal Use {@link AppendOnlyFile.open} or a {@link Manager}. */
-  constructor(resources: FileResources, owner: FileOwner) {
+  /** @internal Makes the file over what {@link openFile} opened: a {@link Manager}'s part. */
+  static adopt(resources: FileResources, owner: FileOwner): AppendOnlyFile {
+    return new AppendOnlyFile(resources, owner)
+  }
+
+  /** Use {@link AppendOnlyFile.open} or a {@link Manager}. */
+  private constructor(resources: FileResources, owner: FileOwner) {
     this.#owner = owner
     this.#path = resources.path
     this.#fd = resources.fd
@@ -112,38 +115,17 @@ export class AppendOnlyFile {
     this.#published = resources.sidecar?.floats ?? new Float64Array(COMMITTED_INDEX + 1)
     const wakeups = new WriterWakeups(resources.sidecar, () => this.#size)
     this.#wakeups = wakeups
-    this.#tailSource = {
+    this.#tailSource = wakeups.source({
       committedSize: () => this.#size,
       fileState: () => this.#state,
       read: (begin, end) => this.#bytes.subarray(begin, end),
-      detach: (tailer) => wakeups.deleteTailer(tailer),
-      failure: () => null,
-      wait: (resume) => wakeups.wait(resume),
-      cancelWait: (resume) => wakeups.cancelWait(resume),
-    }
+    })
     this.#state = resources.state
     this.#size = resources.size
     this.#lastCheckpoint = resources.lastCheckpoint
     const growable = this.#state === FileState.Opened && !this.#anonymous
-    this.#growth = new Growth({
-      fd: resources.fd,
-      path: resources.path,
-      geometry: resources.geometry,
-      mapping: resources.mapping,
-      stats: owner.stats,
-      allocated: resources.allocated,
-      growable,
-      publishAllocated: (size) => this.#sidecar?.setAllocatedSize(size),
-    })
-    this.#durability = new Durability({
-      fd: resources.fd,
-      pageSize: resources.geometry.pageSize,
-      mapping: resources.mapping,
-      stats: owner.stats,
-      size: resources.size,
-      path: () => this.#path,
-      committedSize: () => this.#size,
-    })
+    this.#growth = new Growth(resources, owner.stats, growable, () => this.#path, (size) => this.#sidecar?.setAllocatedSize(size))
+    this.#durability = new Durability(resources, { stats: owner.stats, path: () => this.#path, committedSize: () => this.#size })
     if (growable) {
       // Fault in what is allocated already, on the pool, before the first writes reach it.
       void this.#growth.prefault(this.#size, resources.allocated)
@@ -336,7 +318,7 @@ export class AppendOnlyFile {
    */
   subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
     this.#checkReadable()
-    const tailer = new Tailer(this.#tailSource, consumer, options)
+    const tailer = Tailer.create(this.#tailSource, consumer, options)
     this.#wakeups.addTailer(tailer)
     tailer.wake('start')
     return tailer
@@ -375,7 +357,6 @@ export class AppendOnlyFile {
     // Resumed at the next commit, finish or close.
     return waitForChange(this.#tailSource, signal)
   }
-
 
   /**
    * @internal The file was renamed to `path` (a state log's compaction renames its new file
@@ -458,24 +439,9 @@ export class AppendOnlyFile {
     this.#view.setUint32(this.#size, CHECKPOINT_LOW, true)
     this.#view.setUint32(this.#size + 4, CHECKPOINT_HIGH, true)
     if (this.#anonymous) return
-    const stats = this.#owner.stats
-    stats.time(Operation.truncate, () => {
-      try {
-        native.ftruncate(this.#fd, end)
-      } catch (error) {
-        throw fromSystemError(error, this.#path, 'truncate')
-      }
-    })
+    this.#durability.truncate(end)
     this.#growth.truncatedTo(end)
-    await this.#durability.syncsIdle()
-    await this.#durability.fdatasync()
-    stats.time(Operation.chmod, () => {
-      try {
-        fchmodSync(this.#fd, this.#owner.readMode)
-      } catch (error) {
-        throw fromSystemError(error, this.#path, 'chmod')
-      }
-    })
+    await this.#durability.sealReadOnly(this.#owner.readMode)
     const sidecar = this.#sidecar
     if (sidecar !== null) {
       sidecar.setAllocatedSize(end)
