@@ -9,7 +9,7 @@ import { decodeStateEntry } from '../state/entry.ts'
 import { EntryType } from '../state/entry.ts'
 import { Content } from './input.ts'
 import type { Input } from './input.ts'
-import { progressBar, warn, write } from './output.ts'
+import { progressBar, streams, warn, write } from './output.ts'
 
 /** How entries are printed. */
 export type EntryFormat = 'text' | 'json' | 'hex'
@@ -143,7 +143,7 @@ export async function printRecords(input: Input, options: PrintRecords): Promise
   const state = input.content === Content.StateLog
   const reader = new LogReader(input.source(), { offset: options.start })
   const lines = new LineBuffer(write)
-  const bar = !options.progress || process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
+  const bar = !options.progress || streams().stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
   let damaged = 0
   try {
     for (;;) {

@@ -9,6 +9,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
 
 import { FileState } from '../aof/file-state.ts'
+import { SIZE_UPPER_MAX } from '../aof/geometry.ts'
 import { Manager } from '../aof/manager.ts'
 import { RecoveryReadOnly } from '../aof/open-file.ts'
 import { RecoveryKind } from '../aof/recovery.ts'
@@ -221,7 +222,9 @@ function classify(path: string, fd: number): Input {
   let recovery: RecoveryResult | null = null
   let dataSize = fileSize
   const usedSize = usedEnd(fd, fileSize)
-  if (fileSize > 0) {
+  // A file larger than any mapping this Node.js can view cannot be an append-only file (no
+  // writer could have opened it): it is read as a plain file, with pread, never mapped.
+  if (fileSize > 0 && fileSize <= SIZE_UPPER_MAX) {
     const manager = new Manager({ flushIntervalMs: 0 })
     recovery = recoverReadOnly(path, manager)
     void manager.close()

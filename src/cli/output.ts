@@ -1,8 +1,10 @@
 /**
- * What every `aof` command shares: exit codes, the one-line error, colours only on a terminal,
- * JSON output, aligned tables, and progress bars only when stderr is a terminal.
+ * What every `aof` command shares: the streams a run reads and writes, exit codes, the one-line
+ * error, colours only on a terminal, JSON output, aligned tables, and progress bars only when
+ * stderr is a terminal.
  * @module
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { once } from 'node:events'
 import { writeSync } from 'node:fs'
 
@@ -74,32 +76,83 @@ export function describeError(error: unknown): { line: string; exitCode: ExitCod
   return { line: message.split('\n')[0] ?? message, exitCode: ExitCode.problem }
 }
 
+/** A stream the command writes to; `isTTY` as on a terminal's stream. */
+export type OutputStream = NodeJS.WritableStream & { isTTY?: boolean }
+
+/** The stream the command reads answers from. */
+export type InputStream = NodeJS.ReadableStream & { isTTY?: boolean }
+
+/**
+ * What one run of the command reads and writes: by default the process's own streams and
+ * environment; a test (or a program embedding the command) passes others to `run()`.
+ */
+export interface Streams {
+  stdout: OutputStream
+  stderr: OutputStream
+  stdin: InputStream
+  /** The environment colour decisions read (NO_COLOR, FORCE_COLOR, TERM). Default: `process.env`. */
+  env?: NodeJS.ProcessEnv
+}
+
 /** The colour functions (all identity functions when colour is off). */
 export type Colors = ReturnType<typeof picocolors.createColors>
+
+interface Context {
+  streams: Streams
+  stdoutColors: Colors
+}
+
+const contexts = new AsyncLocalStorage<Context>()
+let processContext: Context | null = null
+
+function contextOf(streams: Streams): Context {
+  return { streams, stdoutColors: colorsFor(streams.stdout, streams.env) }
+}
+
+function context(): Context {
+  return contexts.getStore() ?? (processContext ??= contextOf({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }))
+}
+
+/** Runs `body` with `streams` as the streams every helper here writes to and reads from. */
+export function withStreams<T>(streams: Streams, body: () => Promise<T>): Promise<T> {
+  return contexts.run(contextOf(streams), body)
+}
+
+/** The streams of the run in progress (the process's own outside of one). */
+export function streams(): Streams {
+  return context().streams
+}
 
 /**
  * Colours for `stream`: on when it is a terminal, unless NO_COLOR is set; FORCE_COLOR (not
  * "0") turns them on anywhere.
  */
-export function colorsFor(stream: NodeJS.WriteStream): Colors {
-  const env = process.env
+export function colorsFor(stream: OutputStream, env: NodeJS.ProcessEnv = process.env): Colors {
   let enabled = stream.isTTY === true && env['TERM'] !== 'dumb'
   if (env['FORCE_COLOR'] !== undefined) enabled = env['FORCE_COLOR'] !== '0'
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') enabled = false
   return picocolors.createColors(enabled)
 }
 
-/** Colours of standard output. */
-export const color: Colors = colorsFor(process.stdout)
+/** Colours of the run's standard output. */
+export const color: Colors = new Proxy({} as Colors, {
+  get: (_, name) => context().stdoutColors[name as keyof Colors],
+})
 
 /** Writes to stdout, waiting when the pipe is full (large outputs stay bounded in memory). */
 export async function write(text: string | Uint8Array): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, 'drain')
+  const stdout = streams().stdout
+  if (!stdout.write(text)) await once(stdout, 'drain')
+}
+
+/** Writes to stderr (messages, questions: small, never waited for). */
+export function writeError(text: string): void {
+  streams().stderr.write(text)
 }
 
 /**
- * Writes `text` to stdout synchronously, so it is out before the next operation (for a process
- * that may be killed at any instant). stdout may be a non-blocking pipe: on EAGAIN, retry until
+ * Writes `text` to the process's stdout (descriptor 1) synchronously, so it is out before the
+ * next operation (for a process that may be killed at any instant: the demo's children). stdout may be a non-blocking pipe: on EAGAIN, retry until
  * the reader has drained it.
  */
 export function writeStdoutSync(text: string): void {
@@ -115,13 +168,13 @@ export function writeStdoutSync(text: string): void {
 
 /** Prints `value` as indented JSON on stdout. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  streams().stdout.write(`${JSON.stringify(value, null, 2)}\n`)
 }
 
 /** Prints a warning line on stderr (the command goes on). */
 export function warn(message: string): void {
-  const colors = colorsFor(process.stderr)
-  process.stderr.write(`${colors.yellow('aof: warning:')} ${message}\n`)
+  const { stderr, env } = streams()
+  stderr.write(`${colorsFor(stderr, env).yellow('aof: warning:')} ${message}\n`)
 }
 
 /** `1234567` → `1.2 MiB`; below 1 KiB, bytes. */
@@ -188,10 +241,11 @@ const NO_PROGRESS: Progress = { update: () => undefined, stop: () => undefined }
  * stderr. Only on a terminal, and only for work worth a bar (`total` at least `minimum`).
  */
 export function progressBar(label: string, total: number, options: { minimum?: number; unit?: 'bytes' | 'items' } = {}): Progress {
-  if (process.stderr.isTTY !== true || total < (options.minimum ?? 0) || total <= 0) return NO_PROGRESS
+  const stderr = streams().stderr
+  if (stderr.isTTY !== true || total < (options.minimum ?? 0) || total <= 0) return NO_PROGRESS
   const bytes = (options.unit ?? 'bytes') === 'bytes'
   const bar = new SingleBar({
-    stream: process.stderr,
+    stream: stderr as NodeJS.WritableStream,
     format: `${label} [{bar}] {percentage}% | {shown} | ETA {eta_formatted}`,
     barsize: 30,
     hideCursor: true,

@@ -3,6 +3,8 @@
  * 2 usage error. Errors become one line on stderr, `aof: CODE: message`, never a stack trace.
  * @module
  */
+import { readFileSync } from 'node:fs'
+
 import { Command, CommanderError } from 'commander'
 
 import * as bench from './commands/bench.ts'
@@ -15,25 +17,44 @@ import * as state from './commands/state.ts'
 import * as stats from './commands/stats.ts'
 import * as tail from './commands/tail.ts'
 import * as verify from './commands/verify.ts'
-import { CliCode, ExitCode, describeError } from './output.ts'
+import { CliCode, ExitCode, describeError, withStreams } from './output.ts'
+import type { Streams } from './output.ts'
 
 export { ExitCode }
+export type { Streams }
 
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok, 1 problem found (damage, a refusal, a failed check), 2 usage error (bad flag,
 missing file, directory, no permission, a file of another kind). Errors are one line on stderr:
 "aof: CODE: message". Colour only on a terminal (NO_COLOR turns it off). See docs/CLI.md.`
 
-/** Runs the command line `argv` (without node and script) and resolves to the exit code. */
-export async function run(argv: string[]): Promise<number> {
+/** The package's version, from its package.json (two folders up from src/cli and dist/cli). */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+  return String(manifest.version)
+}
+
+/**
+ * Runs the command line `argv` (without node and script) and resolves to the exit code. Output
+ * goes to `streams` (default: the process's stdout and stderr; questions read its stdin).
+ */
+export function run(argv: string[], streams?: Streams): Promise<number> {
+  if (streams === undefined) return runHere(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin })
+  return withStreams(streams, () => runHere(argv, streams))
+}
+
+async function runHere(argv: string[], streams: Streams): Promise<number> {
   let exitCode: number = ExitCode.ok
   const done = (code: number): void => {
     exitCode = code
   }
   const program = new Command('aof')
     .description('Inspect, verify, repair, print, follow and measure aofkit files: append-only files, record logs, state logs.')
+    .version(packageVersion(), '-V, --version', 'print the version of aofkit and exit')
     .exitOverride()
     .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
       // Commander's own errors (bad flag, missing argument) in our one-line form.
       outputError: (text, write) => {
         const [first, ...rest] = text.trim().split('\n')
@@ -85,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
     }
     const { line, exitCode: code } = describeError(error)
-    process.stderr.write(`aof: ${line}\n`)
+    streams.stderr.write(`aof: ${line}\n`)
     return code
   }
 }

@@ -11,8 +11,8 @@ import { ROOT, aof } from './fixtures.ts'
 // The benchmarks themselves are not run here (they take minutes); the command's checks and its
 // reading of each benchmark's JSON are.
 
-test('bench --only with an unknown name is a usage error', () => {
-  const run = aof(['bench', '--only', 'nope'])
+test('bench --only with an unknown name is a usage error', async () => {
+  const run = await aof(['bench', '--only', 'nope'])
   assert.equal(run.status, 2)
   assert.match(run.stderr, /^aof: ERR_USAGE: no benchmark 'nope' \(choose from aof-write, log, state, checksum, tail-latency\)\n$/)
 })

@@ -1,14 +1,16 @@
 /**
  * Real files of every kind the `aof` command handles, written with the library, and helpers to
- * run the command as a subprocess and damage copies of the files. Also a script:
+ * run the command (in this process, or as a subprocess) and damage copies of the files. Also a script:
  * `node --import tsx test/cli/fixtures.ts DIR` writes the files into DIR.
  */
 import { spawnSync } from 'node:child_process'
 import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import { after, before } from 'node:test'
 
+import { run } from '../../src/cli/program.ts'
 import { AppendOnlyFileSink, FileSink, LogWriter, Manager, StateWriter } from '../../src/index.ts'
 
 export const ROOT = join(import.meta.dirname, '..', '..')
@@ -21,8 +23,37 @@ export interface Run {
   stderr: string
 }
 
-/** Runs `aof ...args` as a subprocess (through tsx), without a terminal. */
-export function aof(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+/** Collects what the command writes to one of its streams. */
+class Collector extends Writable {
+  readonly #chunks: Buffer[] = []
+
+  override _write(chunk: unknown, encoding: BufferEncoding, callback: () => void): void {
+    this.#chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : Buffer.from(chunk as Uint8Array))
+    callback()
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString('utf8')
+  }
+}
+
+/**
+ * Runs `aof ...args` in this process, with its own streams (no terminal; `input` is its
+ * stdin, `env` adds to the environment its colours read).
+ */
+export async function aof(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const stdout = new Collector()
+  const stderr = new Collector()
+  const stdin = Readable.from(options.input === undefined ? [] : [options.input])
+  const status = await run([...args], { stdout, stderr, stdin, env: { ...process.env, NO_COLOR: '1', ...options.env } })
+  return { status, stdout: stdout.text(), stderr: stderr.text() }
+}
+
+/**
+ * Runs `aof ...args` as a subprocess (through tsx), without a terminal: for what only a real
+ * process shows (its exit, signals, a failing import).
+ */
+export function aofProcess(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',

@@ -8,7 +8,7 @@ import type { Fixtures } from './fixtures.ts'
 // Each kind of file is told apart from its bytes, and damage makes inspect exit 1.
 const fixture = useFixtures('inspect')
 
-test('inspect tells each kind of file apart (JSON)', () => {
+test('inspect tells each kind of file apart (JSON)', async () => {
   const expected: [keyof Fixtures, string, string, string | null][] = [
     ['rawFinished', 'append-only file', 'raw bytes', 'finished'],
     ['rawClosed', 'append-only file', 'raw bytes', 'closed, not finished'],
@@ -18,7 +18,7 @@ test('inspect tells each kind of file apart (JSON)', () => {
     ['statePlain', 'plain file', 'state log', null],
   ]
   for (const [name, container, content, life] of expected) {
-    const run = aof(['inspect', '--json', fixture.files[name]])
+    const run = await aof(['inspect', '--json', fixture.files[name]])
     assert.equal(run.status, 0, `${name}: ${run.stderr}`)
     const report = JSON.parse(run.stdout) as Record<string, unknown>
     assert.equal(report['container'], container, name)
@@ -28,8 +28,8 @@ test('inspect tells each kind of file apart (JSON)', () => {
   }
 })
 
-test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', () => {
-  const raw = aof(['inspect', fixture.files.rawFinished])
+test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', async () => {
+  const raw = await aof(['inspect', fixture.files.rawFinished])
   assert.equal(raw.status, 0)
   assert.match(raw.stdout, /kind\s+append-only file holding raw bytes/)
   assert.match(raw.stdout, /state\s+finished/)
@@ -37,10 +37,10 @@ test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', (
   assert.match(raw.stdout, /recovery\s+Checkpoint, data ends at 238/)
   assert.match(raw.stdout, /checkpoints\s+1 in the data, at 150/)
 
-  const log = aof(['inspect', fixture.files.logPlain])
+  const log = await aof(['inspect', fixture.files.logPlain])
   assert.match(log.stdout, /entries\s+3000 /)
 
-  const state = JSON.parse(aof(['inspect', '--json', fixture.files.statePlain]).stdout) as {
+  const state = JSON.parse((await aof(['inspect', '--json', fixture.files.statePlain])).stdout) as {
     state: { snapshots: number; updatesTotal: number; restored: { epoch: number; snapshotSize: number; updates: number } }
   }
   assert.equal(state.state.snapshots, 2)
@@ -48,15 +48,15 @@ test('inspect shows sizes, recovery, checkpoints, entries and epochs as text', (
   assert.deepEqual(state.state.restored, { epoch: 81, snapshotSize: 5, updates: 2, updateBytes: 4 })
 })
 
-test('inspect of a damaged copy reports the damage and exits 1', () => {
+test('inspect of a damaged copy reports the damage and exits 1', async () => {
   const tail = flipByte(fixture.files.rawFinished, join(fixture.dir, 'bad-tail.aof'), 240)
-  const run = aof(['inspect', tail])
+  const run = await aof(['inspect', tail])
   assert.equal(run.status, 1)
   assert.match(run.stdout, /state\s+damaged: no magic number ends the data/)
   assert.match(run.stdout, /bytes 158\.\.246 \(88 B\) file: ERR_AOF_CORRUPTED/)
 
   const torn = truncatedCopy(fixture.files.logPlain, join(fixture.dir, 'torn.log'), 150000)
-  const json = JSON.parse(aof(['inspect', '--json', torn]).stdout) as { ok: boolean; damage: { begin: number; end: number }[] }
+  const json = JSON.parse((await aof(['inspect', '--json', torn])).stdout) as { ok: boolean; damage: { begin: number; end: number }[] }
   assert.equal(json.ok, false)
   assert.deepEqual(
     json.damage.map((range) => [range.begin, range.end]),

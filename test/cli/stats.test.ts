@@ -16,7 +16,7 @@ test('stats of a directory: a table of files and the manager statistics', async 
   t.after(() => writer.process.kill('SIGKILL'))
   await writer.waitFor('ready')
 
-  const run = aof(['stats', fixture.dir])
+  const run = await aof(['stats', fixture.dir])
   assert.equal(run.status, 0, run.stderr)
   assert.match(run.stdout, /^file\s+kind\s+state\s+writer\s+data\s+on disk\s+entries\n/)
   assert.match(run.stdout, /live\.aof\s+aof: record log\s+live\s+\d+ alive\s+.*\s7\n/)
@@ -26,7 +26,7 @@ test('stats of a directory: a table of files and the manager statistics', async 
   assert.match(run.stdout, /Manager statistics/)
   assert.match(run.stdout, /\nopens\s+5\n/)
 
-  const json = JSON.parse(aof(['stats', '--json', fixture.files.logAof, live]).stdout) as {
+  const json = JSON.parse((await aof(['stats', '--json', fixture.files.logAof, live])).stdout) as {
     files: { path: string; life: string; entries: number; writerAlive: boolean | null }[]
     manager: Record<string, number>
   }
@@ -53,14 +53,14 @@ test('stats shows the statistics a running process publishes (Manager statsFile)
     await file.sync()
     await manager.close()
 
-    const run = aof(['stats', join(own, 'app.stats.json')])
+    const run = await aof(['stats', join(own, 'app.stats.json')])
     assert.equal(run.status, 0, run.stderr)
     assert.match(run.stdout, /Published statistics .*app\.stats\.json \(pid \d+, closed its manager;/)
     assert.match(run.stdout, /\nsyncs\s+1\n/)
     assert.doesNotMatch(run.stdout, /Manager statistics/)
 
     // In a directory, beside the data file it describes.
-    const both = JSON.parse(aof(['stats', '--json', own]).stdout) as {
+    const both = JSON.parse((await aof(['stats', '--json', own])).stdout) as {
       files: { path: string }[]
       published: { path: string; stats: { pid: number; stats: Record<string, number> } }[]
     }

@@ -10,14 +10,14 @@ import { MAIN, ROOT, aof, entryText, useFixtures } from './fixtures.ts'
 // until the writer finishes the file.
 const fixture = useFixtures('tail')
 
-test('tail prints the last entries of a log, the last lines or bytes of raw data', () => {
-  const run = aof(['tail', fixture.files.logPlain])
+test('tail prints the last entries of a log, the last lines or bytes of raw data', async () => {
+  const run = await aof(['tail', fixture.files.logPlain])
   assert.equal(run.status, 0)
   assert.equal(run.stdout, Array.from({ length: 10 }, (_, k) => `${entryText(2990 + k)}\n`).join(''))
-  assert.equal(aof(['tail', '-n', '2', '--json', fixture.files.statePlain]).stdout.trim().split('\n').length, 2)
-  assert.equal(aof(['tail', '-n', '2', fixture.files.rawFinished]).stdout, 'line 28\nline 29\n')
-  assert.equal(aof(['tail', '-c', '3', fixture.files.rawClosed]).stdout, ' 4\n')
-  assert.equal(aof(['tail', '-n', '3', fixture.files.bigEntryLog, '--hex']).stdout.split('\n').length, 4)
+  assert.equal((await aof(['tail', '-n', '2', '--json', fixture.files.statePlain])).stdout.trim().split('\n').length, 2)
+  assert.equal((await aof(['tail', '-n', '2', fixture.files.rawFinished])).stdout, 'line 28\nline 29\n')
+  assert.equal((await aof(['tail', '-c', '3', fixture.files.rawClosed])).stdout, ' 4\n')
+  assert.equal((await aof(['tail', '-n', '3', fixture.files.bigEntryLog, '--hex'])).stdout.split('\n').length, 4)
 })
 
 /** Starts `aof tail ...args` and collects its stdout. */
@@ -95,8 +95,8 @@ test('tail -f reports a writer killed with SIGKILL in one line, exit 1', async (
   assert.match(follower.err(), /^aof: ERR_AOF_WRITER_DIED: .*\n$/)
 })
 
-test('tail -f of a plain file is a usage error', () => {
-  const run = aof(['tail', '-f', fixture.files.logPlain])
+test('tail -f of a plain file is a usage error', async () => {
+  const run = await aof(['tail', '-f', fixture.files.logPlain])
   assert.equal(run.status, 2)
   assert.match(run.stderr, /^aof: ERR_WRONG_KIND: .*--follow needs an append-only file/)
 })

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 
 import type { Command } from 'commander'
 
-import { CliCode, ExitCode, color, printJson, problemError, progressBar, table, usageError, write } from '../output.ts'
+import { CliCode, ExitCode, color, printJson, problemError, progressBar, streams, table, usageError, write, writeError } from '../output.ts'
 
 interface BenchOptions {
   quick?: boolean
@@ -210,7 +210,7 @@ export async function bench(options: BenchOptions): Promise<number> {
   const bar = progressBar('bench', selected.length, { unit: 'items' })
   try {
     for (const [index, benchmark] of selected.entries()) {
-      if (process.stderr.isTTY !== true && options.json !== true) process.stderr.write(`running bench/${benchmark.file}${quick ? ' (quick)' : ''}…\n`)
+      if (streams().stderr.isTTY !== true && options.json !== true) writeError(`running bench/${benchmark.file}${quick ? ' (quick)' : ''}…\n`)
       try {
         const result = await runOne(root, dir, benchmark, quick, options.verbose === true)
         results[benchmark.name] = result
@@ -233,7 +233,7 @@ export async function bench(options: BenchOptions): Promise<number> {
       ),
     )
     await write(color.dim(`ratio > 1: aofkit is faster (for latency: lower).${quick ? ' Quick run: short and noisy; see docs/BENCHMARKS.md for the full figures.' : ''}\n`))
-    for (const failure of failures) process.stderr.write(`aof: ${CliCode.Unavailable}: ${failure}\n`)
+    for (const failure of failures) writeError(`aof: ${CliCode.Unavailable}: ${failure}\n`)
   }
   return failures.length === 0 ? ExitCode.ok : ExitCode.problem
 }

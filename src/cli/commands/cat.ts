@@ -10,7 +10,7 @@ import { printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Content, openInput } from '../input.ts'
 import type { Input } from '../input.ts'
-import { CliCode, ExitCode, integerOption, progressBar, usageError, write } from '../output.ts'
+import { CliCode, ExitCode, integerOption, progressBar, streams, usageError, write } from '../output.ts'
 
 interface CatOptions {
   records?: boolean
@@ -52,7 +52,7 @@ export function entryStart(input: Input, from: number): number {
 }
 
 async function catBytes(input: Input, from: number, to: number, hex: boolean): Promise<void> {
-  const bar = process.stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
+  const bar = streams().stdout.isTTY === true ? progressBar('cat', 0) : progressBar('cat', to - from, { minimum: 8 << 20 })
   try {
     const chunkSize = 1 << 20
     for (let at = from; at < to; at += chunkSize) {

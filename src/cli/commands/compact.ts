@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { compactFile } from '../../state/compact.ts'
 import { restore } from '../../state/restore.ts'
 import { Container, Life, openInput } from '../input.ts'
-import { ExitCode, bytesText, color, printJson, problemError, write } from '../output.ts'
+import { ExitCode, bytesText, color, printJson, problemError, streams, write, writeError } from '../output.ts'
 import { requireStateLog } from './state.ts'
 
 interface CompactOptions {
@@ -32,13 +32,13 @@ export async function compact(path: string, options: CompactOptions): Promise<nu
   } finally {
     input.close()
   }
-  const status = process.stderr.isTTY === true && options.json !== true
-  if (status) process.stderr.write(`compacting ${path}…`)
+  const status = streams().stderr.isTTY === true && options.json !== true
+  if (status) writeError(`compacting ${path}…`)
   let result
   try {
     result = await compactFile(path, appendOnly ? { appendOnlyFile: true } : {})
   } finally {
-    if (status) process.stderr.write('\r\u001b[K')
+    if (status) writeError('\r\u001b[K')
   }
   if (options.json === true) {
     printJson({ path, ...result, epochBefore, epochAfter: result.compacted ? 0 : epochBefore })

@@ -21,6 +21,7 @@ import { openLedger, statsPath } from '../demo/store.ts'
 import { count, progressLine, summaryTable } from '../demo/summary.ts'
 import type { DemoSummary } from '../demo/summary.ts'
 import { IN_FLIGHT, SNAPSHOT_EVERY } from '../demo/writer.ts'
+import { streams, writeError } from '../output.ts'
 
 export { demoWriter } from '../demo/writer.ts'
 export { demoFollower } from '../demo/follower.ts'
@@ -88,12 +89,12 @@ export function parseSeconds(text: string): number | null {
 export async function demo(options: DemoOptions): Promise<number> {
   const seconds = parseSeconds(options.seconds)
   if (seconds === null) {
-    process.stderr.write(`aof demo: --seconds must be a number of seconds above 0 and at most 60, got '${options.seconds}'\n`)
+    writeError(`aof demo: --seconds must be a number of seconds above 0 and at most 60, got '${options.seconds}'\n`)
     return 2
   }
   const json = options.json === true
   const say = (text: string): void => {
-    if (!json) process.stdout.write(text)
+    if (!json) streams().stdout.write(text)
   }
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'aofkit-demo-'))
   const path = join(dir, 'ledger.aof')
@@ -143,7 +144,7 @@ async function runDemo(path: string, seconds: number, json: boolean, say: (text:
 
     writer.process.stdin?.write('go\n')
     const started = performance.now()
-    const tty = process.stdout.isTTY === true && !json
+    const tty = streams().stdout.isTTY === true && !json
     let lastPrinted = 0
     const show = (): void => {
       const now = performance.now()
@@ -223,7 +224,7 @@ async function runDemo(path: string, seconds: number, json: boolean, say: (text:
       recovery: { ms: recoveryMs, how: ledger.recovery, cutBytes: ledger.cutBytes, stateCut: ledger.cut?.size ?? 0, size },
       check,
     }
-    if (json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
+    if (json) streams().stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
     else say(`\n${summaryTable(summary)}`)
     return check.ok ? 0 : 1
   } finally {
@@ -238,6 +239,6 @@ function describeExit(child: Child): string {
 }
 
 function fail(message: string, child: Child): number {
-  process.stderr.write(`aof demo: ${message} (${describeExit(child)})\n`)
+  writeError(`aof demo: ${message} (${describeExit(child)})\n`)
   return 1
 }

@@ -29,7 +29,7 @@ import { StateWriter } from '../../state/state-writer.ts'
 import { fileDamage } from '../analyze.ts'
 import { Container, Content, Life, openInput, readRange } from '../input.ts'
 import type { Input } from '../input.ts'
-import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, usageError, write } from '../output.ts'
+import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, streams, usageError, write, writeError } from '../output.ts'
 
 interface RecoverOptions {
   yes?: boolean
@@ -160,15 +160,15 @@ function checkUnlocked(path: string): void {
 
 /** Asks on stderr, reads one line from stdin; false when stdin ends first. */
 async function confirm(question: string): Promise<boolean> {
-  const lines = createInterface({ input: process.stdin, terminal: false })
-  process.stderr.write(question)
+  const lines = createInterface({ input: streams().stdin, terminal: false })
+  writeError(question)
   const answer = await new Promise<string | null>((resolve) => {
     lines.once('line', resolve)
     lines.once('close', () => resolve(null))
   })
   lines.close()
   // A terminal echoed the answer and its newline; a pipe did not.
-  if (answer === null || process.stdin.isTTY !== true) process.stderr.write('\n')
+  if (answer === null || streams().stdin.isTTY !== true) writeError('\n')
   return answer !== null && /^\s*y(es)?\s*$/i.test(answer)
 }
 
