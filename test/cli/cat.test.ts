@@ -58,3 +58,23 @@ test('cat --records of raw data is a usage error', async () => {
   assert.equal(run.status, 2)
   assert.match(run.stderr, /^aof: ERR_WRONG_KIND: .* holds raw bytes, not a record log/)
 })
+
+test('cat of a log prints its entries, as tail does; --raw prints its bytes', async () => {
+  for (const path of [fixture.files.logPlain, fixture.files.logAof, fixture.files.statePlain, fixture.files.stateAof, fixture.files.bigEntryLog]) {
+    const plain = await aof(['cat', path])
+    assert.equal(plain.status, 0, plain.stderr)
+    assert.equal(plain.stdout, (await aof(['cat', '--records', path])).stdout, path)
+    // The last entries are tail's.
+    const lastTwo = plain.stdout.split('\n').slice(-3).join('\n')
+    assert.equal(lastTwo, (await aof(['tail', '-n', '2', path])).stdout, path)
+  }
+  const raw = await aof(['cat', '--raw', fixture.files.logPlain])
+  assert.equal(raw.status, 0)
+  assert.equal(Buffer.byteLength(raw.stdout, 'latin1') > 0, true)
+  assert.ok(raw.stdout.includes('entry 0') && raw.stdout.length > (await aof(['cat', fixture.files.logPlain])).stdout.length)
+  const hex = await aof(['cat', '--raw', '--hex', '--to', '16', fixture.files.logPlain])
+  assert.match(hex.stdout, /^00000000 {2}([0-9a-f]{2} ){8} ([0-9a-f]{2} ){8} \|.{16}\|\n$/)
+  const both = await aof(['cat', '--raw', '--records', fixture.files.logPlain])
+  assert.equal(both.status, 2)
+  assert.match(both.stderr, /^aof: ERR_USAGE: --raw prints bytes/)
+})

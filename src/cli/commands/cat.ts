@@ -1,10 +1,12 @@
 /**
- * `aof cat FILE`: prints the data of a file: raw bytes (default), a hex dump (`--hex`), or its
- * entries one per line as text or JSON (`--records`, `--json`), from and to offsets.
+ * `aof cat FILE`: prints the data of a file, from and to offsets: the entries of a record log or
+ * state log one per line as text or JSON (as `aof tail` does), any other data as its bytes; a
+ * hex dump with `--hex`. `--raw` prints a log's bytes, `--records` insists on entries.
  * @module
  */
 import type { Command } from 'commander'
 
+import { LogReader } from '../../log/log-reader.ts'
 import { rewind } from '../../log/rewind.ts'
 import { printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
@@ -14,6 +16,7 @@ import { CliCode, ExitCode, integerOption, progressBar, streams, usageError, wri
 
 interface CatOptions {
   records?: boolean
+  raw?: boolean
   hex?: boolean
   json?: boolean
   offsets?: boolean
@@ -43,6 +46,12 @@ export function hexDump(bytes: Uint8Array, offset: number): string {
 export function entryStart(input: Input, from: number): number {
   if (from === 0) return 0
   const source = input.source()
+  // An offset where an entry starts (or the writer's padding before one): start right there.
+  try {
+    if (from < input.dataSize && new LogReader(source, { offset: from }).read() !== null) return from
+  } catch {
+    // Not an entry's start: find the entry before it.
+  }
   try {
     // The last entry that starts before from + 1: the entry at `from` itself, if one starts there.
     return rewind(source, Math.min(from + 1, input.dataSize)) ?? 0
@@ -67,12 +76,16 @@ async function catBytes(input: Input, from: number, to: number, hex: boolean): P
 
 /** Runs `aof cat`. */
 export async function cat(path: string, options: CatOptions): Promise<number> {
-  const records = options.records === true || options.json === true
-  if (options.offsets === true && !records) throw usageError('--offsets needs --records')
+  const askedRecords = options.records === true || options.json === true
+  if (askedRecords && options.raw === true) throw usageError('--raw prints bytes: it cannot go with --records or --json')
+  if (options.offsets === true && options.raw === true) throw usageError('--offsets needs entries, not --raw')
   const input = openInput(path)
   try {
     const from = integerOption('--from', options.from, 0)
     const to = Math.min(integerOption('--to', options.to, input.dataSize), input.dataSize)
+    const isLog = input.content === Content.RecordLog || input.content === Content.StateLog
+    const records = askedRecords || (options.raw !== true && isLog)
+    if (options.offsets === true && !records) throw usageError(`--offsets needs entries: '${path}' holds ${input.content}`)
     if (!records) {
       await catBytes(input, Math.min(from, to), to, options.hex === true)
       return ExitCode.ok
@@ -100,12 +113,13 @@ export async function cat(path: string, options: CatOptions): Promise<number> {
 export function register(program: Command, done: (code: number) => void): void {
   program
     .command('cat')
-    .description('print the data: raw bytes, a hex dump, or entries one per line as text or JSON')
+    .description('print the data: a log’s entries one per line (text or JSON), other data as bytes or a hex dump')
     .argument('<file>', 'the file to print (read-only; a live file up to its committed size)')
-    .option('-r, --records', 'print the entries of a record log or state log, one per line')
+    .option('-r, --records', 'print entries, and refuse a file that holds no log (the default for a log)')
+    .option('--raw', 'print the bytes of a log, records and all, instead of its entries')
     .option('--json', 'entries as JSON lines: {"offset","size","text"|"base64"} (implies --records)')
-    .option('-x, --hex', 'a hex dump of the bytes; with --records, each entry in hex')
-    .option('--offsets', 'with --records: start each line with the entry’s offset and a tab')
+    .option('-x, --hex', 'a hex dump of the bytes; of a log, each entry in hex')
+    .option('--offsets', 'for entries: start each line with the entry’s offset and a tab')
     .option('--from <offset>', 'start at this data offset (entries: the first entry starting there or after)', undefined)
     .option('--to <offset>', 'stop before this data offset (entries: those starting before it)', undefined)
     .addHelpText(
