@@ -40,6 +40,10 @@ export const ErrorCode = {
   WriterDied: 'ERR_AOF_WRITER_DIED',
   /** The file a reader follows was truncated, replaced or deleted under it. */
   Replaced: 'ERR_AOF_REPLACED',
+  /** `<file>-shm` is not a sidecar aofkit may use: a link, a FIFO, another user's file. */
+  BadSidecar: 'ERR_AOF_BAD_SIDECAR',
+  /** The path is not a regular file (a FIFO, a device, a socket). */
+  NotRegularFile: 'ERR_AOF_NOT_REGULAR_FILE',
   /** An operating-system call failed in a way none of the codes above describes. */
   Io: 'ERR_AOF_IO',
   // The record log (logio).

@@ -17,6 +17,7 @@ export { DEFAULT_MAGIC, MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from './aof/m
 export type { Magic } from './aof/magic.ts'
 export { RecoveryDefault, RecoveryReadOnly } from './aof/open-file.ts'
 export type { OpenOptions, OpenRecovery, Recovery } from './aof/open-file.ts'
+export type { SidecarTrust } from './aof/reconcile.ts'
 export { RecoveryKind, recoverWithMagic } from './aof/recovery.ts'
 export type { RecoveryFunction, RecoveryResult } from './aof/recovery.ts'
 export { Manager, defaultManager } from './aof/manager.ts'

@@ -8,6 +8,7 @@
  */
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
+import { allocate, allocateAsync } from './allocate.ts'
 import type { Geometry } from './geometry.ts'
 import { MAGIC_SIZE } from './magic.ts'
 import type { FileResources } from './open-file.ts'
@@ -99,13 +100,13 @@ export class Growth {
     const stats = this.#stats
     const startNs = nowNs()
     try {
-      native.fallocate(this.#fd, from, target - from)
+      allocate(this.#fd, from, target - from)
     } catch (error) {
       // The step does not fit: try just what this write needs before giving up.
       const minimal = Math.min(Math.ceil(needed / geometry.pageSize) * geometry.pageSize, target)
       try {
         if (minimal >= target) throw error
-        native.fallocate(this.#fd, from, minimal - from)
+        allocate(this.#fd, from, minimal - from)
         this.#setAllocated(minimal)
         stats.record(Operation.truncate, startNs, true)
         return
@@ -181,7 +182,7 @@ export class Growth {
     const stats = this.#stats
     const startNs = nowNs()
     try {
-      await native.fallocateAsync(this.#fd, from, target - from)
+      await allocateAsync(this.#fd, from, target - from)
       stats.record(Operation.truncate, startNs, true)
       if (!this.#stopped) this.#setAllocated(target)
     } catch {

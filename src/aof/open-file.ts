@@ -4,21 +4,24 @@
  * AppendOnlyFile runs on; the file class itself holds no open logic.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, statSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, statSync, unlinkSync } from 'node:fs'
 import type { Stats as FsStats } from 'node:fs'
 
 import { invalidArgument } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { lockExclusive, unlock } from '../io/lock.ts'
 import * as native from '../native/binding.ts'
+import { allocate } from './allocate.ts'
 import { FileState } from './file-state.ts'
 import { Geometry, SIZE_UPPER_MAX, alignToPage } from './geometry.ts'
 import type { GeometryOptions } from './geometry.ts'
 import { DEFAULT_MAGIC, MAGIC_SIZE, magicBytes } from './magic.ts'
 import type { Magic } from './magic.ts'
-import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from './recovery.ts'
+import { reconcile } from './reconcile.ts'
+import type { SidecarTrust } from './reconcile.ts'
+import { RecoveryKind, recoverWithMagic } from './recovery.ts'
 import type { RecoveryFunction, RecoveryResult } from './recovery.ts'
-import { Sidecar } from './shm.ts'
+import { Sidecar, fileIdentity, readSidecarFile, sidecarPath } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 
@@ -47,8 +50,13 @@ export const RecoveryReadOnly: Recovery = Object.freeze({ magic: DEFAULT_MAGIC, 
 export interface OpenRecovery extends RecoveryResult {
   /** Where the committed size came from: the data's magic numbers or the sidecar. */
   source: 'magic' | 'sidecar' | 'repair'
-  /** Bytes of a torn or corrupt tail that open cut away (zeroed), 0 when none. */
+  /**
+   * Bytes of a torn or corrupt tail that open cut away (zeroed), 0 when none; for a read-only
+   * open, the bytes past the data that it leaves as they are.
+   */
   cutBytes: number
+  /** What became of the `-shm` sidecar found next to the file ({@link SidecarTrust}). */
+  sidecar: SidecarTrust
 }
 
 /** Options of {@link AppendOnlyFile.open}. */
@@ -139,13 +147,105 @@ function runRecovery(recovery: Required<Recovery>, fileSize: number, bytes: Uint
   return valid ? result : panic(new Error('the recovery function returned no valid tail'))
 }
 
-/** Zeroes everything from `size` to the last non-zero byte and writes a MagicTail at `size`. */
-function cutTail(bytes: Uint8Array, fileSize: number, size: number, magic: Magic): number {
-  const dataEnd = lastNonZero(bytes, fileSize) + 1
-  const cut = Math.max(0, dataEnd - size)
-  if (cut > 0) bytes.fill(0, size, dataEnd)
-  bytes.set(magicBytes(magic.tail), size)
-  return cut
+/** Refuses what is not a regular file: a directory, a FIFO, a device, a socket. */
+function checkRegular(path: string, stat: FsStats): void {
+  if (stat.isDirectory()) throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
+  if (!stat.isFile()) {
+    throw new AofkitError(ErrorCode.NotRegularFile, `path '${path}' is not a regular file (a FIFO, device or socket)`, { path })
+  }
+}
+
+/** The data file, open. */
+interface OpenedData {
+  fd: number
+  /** This open created the file (it is empty, and removed again if the open fails). */
+  created: boolean
+  readOnly: boolean
+}
+
+/**
+ * Creates `path` exclusively, or returns null when it appeared meanwhile (another process
+ * created it first: it is then opened as an existing file, and its lock decides).
+ */
+function createData(path: string, mode: number, stats: StatsRecorder): OpenedData | null {
+  return stats.time(Operation.openFile, () => {
+    try {
+      const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, mode)
+      return { fd, created: true, readOnly: false }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null
+      throw fromSystemError(error, path, 'create')
+    }
+  })
+}
+
+/**
+ * Opens an existing regular file: read-write unless `readOnly` or its owner has no write bit
+ * (or the system says no), without blocking on anything that is not a regular file.
+ */
+function openExistingData(path: string, stat: FsStats, readOnlyWanted: boolean, stats: StatsRecorder): OpenedData {
+  checkRegular(path, stat)
+  // Permissions are judged by the owner's mode bits, as the Go `aof` package does, so they hold for root.
+  if ((stat.mode & S_IRUSR) === 0) {
+    throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
+  }
+  let readOnly = readOnlyWanted || (stat.mode & S_IWUSR) === 0
+  const fd = stats.time(Operation.openFile, () => {
+    // O_NONBLOCK: a FIFO put at the path since the stat must not block the open.
+    const flags = fsConstants.O_NONBLOCK
+    try {
+      return openSync(path, flags | (readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR))
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (readOnly || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) {
+        throw fromSystemError(error, path, readOnly ? 'open' : 'openForWrite')
+      }
+    }
+    // Writing is denied by more than the mode bits (a read-only mount, an ACL): read it.
+    readOnly = true
+    try {
+      return openSync(path, flags | fsConstants.O_RDONLY)
+    } catch (error) {
+      throw fromSystemError(error, path, 'open')
+    }
+  })
+  try {
+    checkRegular(path, fstatSync(fd))
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+  return { fd, created: false, readOnly }
+}
+
+function openData(path: string, options: OpenOptions, readOnly: boolean, mode: number, stats: StatsRecorder): OpenedData {
+  // A file another process creates, or removes, at the same moment: try again a few times.
+  for (let attempt = 0; ; attempt++) {
+    const stat = statOrNull(path)
+    if (stat !== null) {
+      try {
+        return openExistingData(path, stat, readOnly, stats)
+      } catch (error) {
+        if (attempt < 3 && options.create === true && isAofkitError(error, ErrorCode.NotFound)) continue
+        throw error
+      }
+    }
+    if (options.create !== true) {
+      throw new AofkitError(ErrorCode.NotFound, `no such file '${path}' (pass create: true to create it)`, { path })
+    }
+    if (readOnly) throw new AofkitError(ErrorCode.NotFound, `no such file '${path}'`, { path })
+    const created = createData(path, mode, stats)
+    if (created !== null) return created
+  }
+}
+
+/** Removes a file this open created, when the open fails after all. */
+function removeCreated(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // already gone
+  }
 }
 
 /** Opens (or creates) `path` as an append-only file. */
@@ -162,60 +262,17 @@ export function openFile(
   const mode = options.mode ?? writeMode
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalidArgument('options.mode must be file mode bits')
 
-  let stat = statOrNull(path)
-  let created = false
-  let fd = -1
-  if (stat === null) {
-    if (options.create !== true) {
-      throw new AofkitError(ErrorCode.NotFound, `no such file '${path}' (pass create: true to create it)`, { path })
-    }
-    if (recovery.readOnly) throw new AofkitError(ErrorCode.NotFound, `no such file '${path}'`, { path })
-    fd = stats.time(Operation.openFile, () => {
-      try {
-        return openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL, mode)
-      } catch (error) {
-        throw fromSystemError(error, path, 'create')
-      }
-    })
-    created = true
-    stat = fstatSync(fd)
-  } else if (stat.isDirectory()) {
-    throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
-  }
-
-  // Permissions are judged by the owner's mode bits, as the seed does, so they hold for root.
-  if ((stat.mode & S_IRUSR) === 0) {
-    if (fd >= 0) closeSync(fd)
-    throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
-  }
-  let readOnly = recovery.readOnly || (stat.mode & S_IWUSR) === 0
-  if (fd < 0) {
-    fd = stats.time(Operation.openFile, () => {
-      try {
-        return openSync(path, readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR)
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (readOnly || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) {
-          throw fromSystemError(error, path, readOnly ? 'open' : 'openForWrite')
-        }
-      }
-      // Writing is denied by more than the mode bits (a read-only mount, an ACL): read it.
-      readOnly = true
-      try {
-        return openSync(path, fsConstants.O_RDONLY)
-      } catch (error) {
-        throw fromSystemError(error, path, 'open')
-      }
-    })
-  }
-
+  const { fd, created, readOnly } = openData(path, options, recovery.readOnly, mode, stats)
+  let locked = false
   let sidecar: Sidecar | null = null
+  let sidecarCreated = false
   let mapping: ArrayBuffer | null = null
   try {
     if (!readOnly) {
       lockExclusive(fd, path)
+      locked = true
     }
-    stat = fstatSync(fd)
+    const stat = fstatSync(fd)
     const fileSize = stat.size
     if (fileSize > SIZE_UPPER_MAX) {
       throw invalidArgument(`file '${path}' (${fileSize} bytes) is larger than the largest mapping this Node.js can view`)
@@ -239,65 +296,41 @@ export function openFile(
     const bytes = new Uint8Array(mapping)
     if (!readOnly && fileSize > 0) {
       // Make sure no part of the file is a hole: a store into a hole on a full disk is a SIGBUS.
-      native.fallocate(fd, 0, fileSize)
+      try {
+        allocate(fd, 0, fileSize)
+      } catch (error) {
+        throw fromSystemError(error, path, 'allocate')
+      }
     }
 
     const result = runRecovery(recovery, fileSize, bytes)
-    const opened: OpenRecovery = { ...result, source: 'magic', cutBytes: 0 }
-    let size = result.tail
-    let state: FileState = readOnly ? FileState.EOF : FileState.Opened
-    let lastCheckpoint = result.checkpoint
-
-    if (!readOnly) {
-      sidecar = Sidecar.open(path, mode)
-      const prior = sidecar.read()
-      const sameFile = prior !== null && prior.inode === stat.ino && prior.device === stat.dev
-      // The committed size is only needed (and only trusted) when a writer died with the file
-      // open during this boot: then its page cache survived, every store it made is in the data
-      // file and in the sidecar, and the sidecar's committed size is exact. After a reboot (a
-      // power loss) the sidecar may be older or newer than the data: magic numbers alone decide.
-      const trusted =
-        sameFile &&
-        prior.sameBoot &&
-        prior.fileState === FileState.Opened &&
-        prior.committedSize <= fileSize - MAGIC_SIZE
-      if (sameFile && lastCheckpoint < 0) lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, fileSize, recovery.magic)
-      if (result.outcome === RecoveryKind.Panic) throw corrupted(path, opened)
-      if (trusted && !(result.outcome === RecoveryKind.Tail && result.tail === prior.committedSize)) {
-        // Magic numbers cannot tell a torn write from data: a copy that began with zeros wipes
-        // the MagicTail and leaves nothing torn to see (Empty, or an earlier checkpoint looks
-        // like the end), and a record holding a magic number, copied up to it, looks like a
-        // write that ended there. The exact committed size settles it: what lies past it is
-        // the write in flight, torn or complete but unpublished, and is cut.
-        size = prior.committedSize
-        opened.source = 'sidecar'
-        opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-        if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = checkpointAt(bytes, prior.lastCheckpoint, size, recovery.magic)
-      } else {
-        switch (result.outcome) {
-          case RecoveryKind.Corrupted:
-            if (!recovery.repair) throw corrupted(path, opened)
-            opened.source = 'repair'
-            opened.cutBytes = cutTail(bytes, fileSize, size, recovery.magic)
-            if (lastCheckpoint + MAGIC_SIZE > size) lastCheckpoint = -1
-            break
-          case RecoveryKind.Checkpoint:
-            state = FileState.EOF
-            break
-          default:
-            break
-        }
-      }
-      opened.tail = size
-      opened.checkpoint = lastCheckpoint
-      if (state === FileState.EOF) {
-        // A finished file: nothing will be written, so let other writers see it is free.
-        unlock(fd, path)
-        sidecar.close()
-        sidecar = null
-      }
-    } else if (result.outcome === RecoveryKind.Panic) {
-      throw corrupted(path, opened)
+    // The sidecar is read before anything is decided, and created only once the file opens:
+    // a failed open leaves none behind.
+    sidecar = readOnly ? null : Sidecar.openExisting(path, stat.uid)
+    const decided = reconcile({
+      bytes,
+      fileSize,
+      magic: recovery.magic,
+      result,
+      sidecar: readOnly ? readSidecarFile(path, stat.uid) : (sidecar?.read() ?? null),
+      identity: fileIdentity(fd),
+      readOnly,
+      repair: recovery.repair,
+    })
+    if (decided.corrupted) throw corrupted(path, { ...result, source: 'magic', cutBytes: 0, sidecar: decided.sidecar })
+    const opened: OpenRecovery = {
+      ...result,
+      tail: decided.size,
+      checkpoint: decided.lastCheckpoint,
+      source: decided.source,
+      cutBytes: decided.cutBytes,
+      sidecar: decided.sidecar,
+    }
+    const { size, state, lastCheckpoint } = decided
+    if (decided.cutEnd !== null) {
+      // Zero what lies past the data, and end the data with a MagicTail.
+      bytes.fill(0, size, decided.cutEnd)
+      bytes.set(magicBytes(recovery.magic.tail), size)
     }
 
     let allocated = fileSize
@@ -307,23 +340,25 @@ export function openFile(
         const target = alignToPage(needed)
         stats.time(Operation.truncate, () => {
           try {
-            native.fallocate(fd, allocated, target - allocated)
+            allocate(fd, allocated, target - allocated)
           } catch (error) {
             throw fromSystemError(error, path, 'allocate')
           }
         })
         allocated = target
       }
+      if (sidecar === null) {
+        sidecar = Sidecar.create(path, mode, stat.uid)
+        sidecarCreated = true
+      }
+      sidecar.initialize({ fileState: FileState.Opened, committedSize: size, lastCheckpoint, allocatedSize: allocated }, fileIdentity(fd), bytes)
       // A create is timed from the start of the open to its file being allocated.
       if (created) stats.record(Operation.create, startNs, true)
-      sidecar?.initialize({
-        fileState: FileState.Opened,
-        committedSize: size,
-        lastCheckpoint,
-        allocatedSize: allocated,
-        inode: stat.ino,
-        device: stat.dev,
-      })
+    } else if (!readOnly) {
+      // A finished file: nothing will be written, so let other writers see it is free.
+      unlock(fd, path)
+      sidecar?.close()
+      sidecar = null
     }
     return {
       path,
@@ -343,15 +378,12 @@ export function openFile(
   } catch (error) {
     if (mapping !== null) native.unmap(mapping)
     sidecar?.close()
+    if (sidecarCreated) removeCreated(sidecarPath(path))
+    // A file this open created, and still holds the lock of, is nobody else's: remove it.
+    if (created && locked) removeCreated(path)
     closeSync(fd)
     throw error
   }
-}
-
-/** `offset` if a MagicCheckpoint sits there inside the first `end` bytes, else -1. */
-function checkpointAt(bytes: Uint8Array, offset: number, end: number, magic: Magic): number {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset + MAGIC_SIZE > end) return -1
-  return readMagic(bytes, offset) === magic.checkpoint ? offset : -1
 }
 
 function corrupted(path: string, recovery: OpenRecovery): AofkitError {
@@ -389,6 +421,7 @@ export function openAnonymous(name: string, size: number): FileResources {
       tail: 0,
       source: 'magic',
       cutBytes: 0,
+      sidecar: 'absent',
     },
     lastCheckpoint: -1,
     anonymous: true,

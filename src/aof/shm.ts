@@ -6,8 +6,9 @@
  * byte-compatible with the seed. The layout is in docs/FORMAT.md.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs'
 
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 
 /** The sidecar's file name for a data file. */
@@ -38,6 +39,10 @@ export const ShmOffset = {
   bootId: 64, // 4 x u32: the kernel's boot id when the writer opened (zeros where unknown)
   futexWaiters: 80, // u32: readers among `waiters` blocked in a futex wait on commitSequence
   writeWatchers: 84, // u32: readers among `waiters` whose watch sees writes only (fs.watch)
+  headLength: 88, // u32: bytes of `head` that hold the data file's first bytes
+  birthNanoseconds: 92, // u32: the nanoseconds of the data file's birth time (0 where unknown)
+  birthSeconds: 96, // f64: the data file's birth time in seconds (0 where unknown)
+  head: 104, // HEAD_SIZE bytes: the data file's first committed bytes, as the writer stored them
 } as const
 
 /**
@@ -60,7 +65,34 @@ export const ShmIndex = {
   bootId: ShmOffset.bootId / 4,
   futexWaiters: ShmOffset.futexWaiters / 4,
   writeWatchers: ShmOffset.writeWatchers / 4,
+  headLength: ShmOffset.headLength / 4,
+  birthNanoseconds: ShmOffset.birthNanoseconds / 4,
+  birthSeconds: ShmOffset.birthSeconds / 8,
 } as const
+
+/** Bytes of the data file's beginning the writer copies into the sidecar (`head`). */
+export const HEAD_SIZE = 32
+
+/** Who a data file is, as far as its sidecar can tell: it must match for the sidecar to count. */
+export interface FileIdentity {
+  device: number
+  inode: number
+  /** Birth time, whole seconds; 0 with `birthNanoseconds` 0 where the file system keeps none. */
+  birthSeconds: number
+  birthNanoseconds: number
+}
+
+/** The identity of an open data file. */
+export function fileIdentity(fd: number): FileIdentity {
+  const stat = fstatSync(fd, { bigint: true })
+  const birth = stat.birthtimeNs
+  return {
+    device: Number(stat.dev),
+    inode: Number(stat.ino),
+    birthSeconds: Number(birth / 1_000_000_000n),
+    birthNanoseconds: Number(birth % 1_000_000_000n),
+  }
+}
 
 let bootWords: Int32Array | null = null
 
@@ -87,6 +119,10 @@ export interface SidecarSnapshot {
   allocatedSize: number
   inode: number
   device: number
+  birthSeconds: number
+  birthNanoseconds: number
+  /** The data file's first bytes as the writer stored them (`headLength` of them, a copy). */
+  head: Uint8Array
   /**
    * True when the writer that left this page ran since the last boot. Only then did its page
    * cache, and with it every store it made to the data file and to this page, survive.
@@ -106,6 +142,13 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** The `head` bytes of a page, as many as `headLength` says (none when it says more than fit). */
+function headOf(words: Int32Array): Uint8Array {
+  const length = words[ShmIndex.headLength]! >>> 0
+  if (length > HEAD_SIZE) return new Uint8Array(0)
+  return new Uint8Array(words.buffer, words.byteOffset + ShmOffset.head, length).slice()
+}
+
 /** The fields of a sidecar page, or null when it holds none (new, foreign or torn). */
 export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSnapshot | null {
   if (words[ShmIndex.magic] !== SHM_MAGIC || words[ShmIndex.version] !== SHM_VERSION) return null
@@ -117,28 +160,82 @@ export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSn
     allocatedSize: floats[ShmIndex.allocatedSize]!,
     inode: floats[ShmIndex.inode]!,
     device: floats[ShmIndex.device]!,
+    birthSeconds: floats[ShmIndex.birthSeconds]!,
+    birthNanoseconds: words[ShmIndex.birthNanoseconds]! >>> 0,
+    head: headOf(words),
     sameBoot: currentBootWords().every((word, k) => words[ShmIndex.bootId + k] === word),
   }
+}
+
+/** Why `<file>-shm` is not a sidecar aofkit may use. */
+function badSidecar(path: string, why: string, cause?: unknown): AofkitError {
+  return new AofkitError(
+    ErrorCode.BadSidecar,
+    `'${path}' is not a sidecar of its data file (${why}): remove it if no writer runs`,
+    cause === undefined ? { path } : { path, cause },
+  )
+}
+
+/**
+ * Opens `<file>-shm` without following a symbolic link and without blocking (a FIFO), and
+ * checks that it is a sidecar aofkit wrote: a regular file with one link, owned by one of
+ * `owners` (the data file's owner or this process's user), of 0 or {@link SHM_SIZE} bytes.
+ * Null when there is none; throws `ERR_AOF_BAD_SIDECAR` when something else stands there.
+ */
+function openChecked(path: string, flags: number, owners: readonly number[]): { fd: number; size: number } | null {
+  let fd: number
+  try {
+    fd = openSync(path, flags | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return null
+    if (code === 'ELOOP') throw badSidecar(path, 'a symbolic link', error)
+    if (code === 'EISDIR') throw badSidecar(path, 'a directory', error)
+    if (code === 'ENXIO') throw badSidecar(path, 'a socket or FIFO', error)
+    throw fromSystemError(error, path, 'open')
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw badSidecar(path, 'not a regular file')
+    if (stat.nlink !== 1) throw badSidecar(path, `${stat.nlink} hard links`)
+    if (!owners.includes(stat.uid)) throw badSidecar(path, `owned by uid ${stat.uid}`)
+    if (stat.size !== 0 && stat.size !== SHM_SIZE) throw badSidecar(path, `${stat.size} bytes`)
+    return { fd, size: stat.size }
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+}
+
+/** The users whose sidecar a process may use for a data file owned by `dataOwner`. */
+function ownersOf(dataOwner: number): number[] {
+  return [dataOwner, process.geteuid?.() ?? dataOwner]
 }
 
 /**
  * Reads the sidecar of `dataPath` as it is on disk, without creating, locking, mapping or
  * changing anything: for tools that look at files other processes write. Null when there is
- * none or it holds no valid page. Check `inode` and `device` against the data file before
- * trusting it.
+ * none or it holds no valid page; throws `ERR_AOF_BAD_SIDECAR` when what stands there is not
+ * a sidecar (a link, a FIFO, another user's file). Check its identity against the data file
+ * before trusting it.
  */
-export function readSidecarFile(dataPath: string): SidecarSnapshot | null {
-  let page: Buffer
+export function readSidecarFile(dataPath: string, dataOwner: number = process.geteuid?.() ?? 0): SidecarSnapshot | null {
+  const opened = openChecked(sidecarPath(dataPath), fsConstants.O_RDONLY, ownersOf(dataOwner))
+  if (opened === null) return null
   try {
-    page = readFileSync(sidecarPath(dataPath))
-  } catch {
-    return null
+    if (opened.size < SHM_SIZE) return null
+    // An aligned copy, so the fields read through the same views as a mapped page.
+    const copy = new Uint8Array(new ArrayBuffer(SHM_SIZE))
+    let done = 0
+    while (done < SHM_SIZE) {
+      const read = readSync(opened.fd, copy, done, SHM_SIZE - done, done)
+      if (read === 0) return null
+      done += read
+    }
+    return parseSidecar(new Int32Array(copy.buffer), new Float64Array(copy.buffer))
+  } finally {
+    closeSync(opened.fd)
   }
-  if (page.length < SHM_SIZE) return null
-  // A fresh, aligned copy, so the fields read through the same views as a mapped page.
-  const copy = new ArrayBuffer(SHM_SIZE)
-  new Uint8Array(copy).set(page.subarray(0, SHM_SIZE))
-  return parseSidecar(new Int32Array(copy), new Float64Array(copy))
 }
 
 /** A mapped sidecar. Field access is through typed views over the shared page. */
@@ -149,26 +246,63 @@ export class Sidecar {
   readonly words: Int32Array
   /** 64-bit float fields of the page. */
   readonly floats: Float64Array
+  /** The page's bytes. */
+  readonly bytes: Uint8Array
 
   private constructor(fd: number, mapping: ArrayBuffer) {
     this.fd = fd
     this.mapping = mapping
     this.words = new Int32Array(mapping, 0, SHM_SIZE / 4)
     this.floats = new Float64Array(mapping, 0, SHM_SIZE / 8)
+    this.bytes = new Uint8Array(mapping, 0, SHM_SIZE)
   }
 
-  /** Opens (creating if needed) the sidecar of `dataPath` for reading and writing. */
-  static open(dataPath: string, mode: number): Sidecar {
-    const path = sidecarPath(dataPath)
-    // Read-write, created if missing, never truncated, and not O_APPEND: the writer reads a
-    // byte, or rewrites it in place, to raise an inotify event for readers in other processes.
-    const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, mode)
+  static #map(fd: number, size: number): Sidecar {
     try {
-      if (fstatSync(fd).size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
+      if (size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
       return new Sidecar(fd, native.map(fd, SHM_SIZE, true))
     } catch (error) {
       closeSync(fd)
       throw error
+    }
+  }
+
+  /**
+   * Opens the existing sidecar of `dataPath` read-write, or null when there is none. It is
+   * opened without following links and refused (`ERR_AOF_BAD_SIDECAR`) unless it is a regular
+   * file of `dataOwner` or of this process's user: the writer stores into it.
+   */
+  static openExisting(dataPath: string, dataOwner: number): Sidecar | null {
+    const opened = openChecked(sidecarPath(dataPath), fsConstants.O_RDWR, ownersOf(dataOwner))
+    return opened === null ? null : Sidecar.#map(opened.fd, opened.size)
+  }
+
+  /**
+   * Creates the sidecar of `dataPath`, never over an existing file or link. If its page
+   * cannot be allocated (a full disk), it is removed again before the error is thrown.
+   */
+  static create(dataPath: string, mode: number, dataOwner: number): Sidecar {
+    const path = sidecarPath(dataPath)
+    let fd: number
+    try {
+      // Read-write and not O_APPEND: the writer reads a byte, or rewrites it in place, to
+      // raise an inotify event for readers in other processes.
+      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(error, path, 'create')
+      const existing = Sidecar.openExisting(dataPath, dataOwner)
+      if (existing === null) throw fromSystemError(error, path, 'create')
+      return existing
+    }
+    try {
+      return Sidecar.#map(fd, 0)
+    } catch (error) {
+      try {
+        unlinkSync(path)
+      } catch {
+        // already gone
+      }
+      throw fromSystemError(error, path, 'allocate')
     }
   }
 
@@ -177,8 +311,11 @@ export class Sidecar {
     return parseSidecar(this.words, this.floats)
   }
 
-  /** Claims the page for a new writer of the data file with the given identity. */
-  initialize(state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; inode: number; device: number }): void {
+  /**
+   * Claims the page for a new writer of the data file `identity`, whose first committed
+   * bytes `data` holds.
+   */
+  initialize(state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number }, identity: FileIdentity, data: Uint8Array): void {
     const { words, floats } = this
     Atomics.store(words, ShmIndex.magic, 0) // invalid while being rewritten
     words[ShmIndex.version] = SHM_VERSION
@@ -187,10 +324,26 @@ export class Sidecar {
     floats[ShmIndex.committedSize] = state.committedSize
     floats[ShmIndex.lastCheckpoint] = state.lastCheckpoint
     floats[ShmIndex.allocatedSize] = state.allocatedSize
-    floats[ShmIndex.inode] = state.inode
-    floats[ShmIndex.device] = state.device
+    floats[ShmIndex.inode] = identity.inode
+    floats[ShmIndex.device] = identity.device
+    floats[ShmIndex.birthSeconds] = identity.birthSeconds
+    words[ShmIndex.birthNanoseconds] = identity.birthNanoseconds
+    words[ShmIndex.headLength] = 0
+    this.noteHead(data, state.committedSize)
     words.set(currentBootWords(), ShmIndex.bootId)
     Atomics.store(words, ShmIndex.magic, SHM_MAGIC)
+  }
+
+  /**
+   * Copies the data's first bytes, up to `end` (the size about to be committed), into `head`,
+   * before that size is published: recovery compares them with the data file to tell this
+   * file from another put at its path. The writer calls it while the committed size is below
+   * {@link HEAD_SIZE}.
+   */
+  noteHead(data: Uint8Array, end: number): void {
+    const length = Math.min(end, HEAD_SIZE)
+    this.bytes.set(data.subarray(0, length), ShmOffset.head)
+    Atomics.store(this.words, ShmIndex.headLength, length)
   }
 
   setFileState(fileState: number): void {

@@ -23,7 +23,7 @@ import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts
 import type { FileResources, OpenOptions, OpenRecovery } from './open-file.ts'
 import { Growth } from './growth.ts'
 import type { Sidecar } from './shm.ts'
-import { ShmIndex } from './shm.ts'
+import { HEAD_SIZE, ShmIndex } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 import { followData, waitForChange } from './follow-data.ts'
@@ -376,6 +376,9 @@ export class AppendOnlyFile {
     const view = this.#view
     view.setUint32(end, TAIL_LOW, true)
     view.setUint32(end + 4, TAIL_HIGH, true)
+    // The file's first bytes go to the sidecar before a size that covers them: they tell
+    // recovery that the sidecar is this file's (docs/FORMAT.md, "When the sidecar counts").
+    if (this.#size < HEAD_SIZE) this.#sidecar?.noteHead(this.#bytes, end)
     this.#size = end
     this.#published[COMMITTED_INDEX] = end
     const growth = this.#growth
