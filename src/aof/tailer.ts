@@ -164,7 +164,10 @@ export class Tailer {
     return this.#source.read(0, end)
   }
 
-  /** @internal Polls the consumer now if there is anything to offer. */
+  /**
+   * @internal Polls the consumer now if there is anything to offer: new data, the end of a
+   * finished file, or, for `'wake'`, anything at all (an empty range when nothing is new).
+   */
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
     const source = this.#source
@@ -194,6 +197,9 @@ export class Tailer {
     const finished = isFinished(fileState)
     if (finished && !this.#eofDelivered) {
       this.#deliver(begin, end, fileState, finished, 'eof')
+    } else if (reason === 'wake') {
+      // wake() polls every tailer, with nothing new as well: an empty range.
+      this.#deliver(begin, end, fileState, finished, 'wake')
     } else if (this.#state !== TailerState.EOF) {
       this.#state = finished ? TailerState.EOF : TailerState.Tail
     }

@@ -195,8 +195,12 @@ export class AppendOnlyFile {
   }
 
   /**
-   * Like {@link write}, but never makes a syscall: when the file must grow first it starts that
-   * growth in the background and throws `ERR_AOF_WOULD_BLOCK`, writing nothing.
+   * Like {@link write}, but never grows the file nor waits for the disk: when the file must
+   * grow first it starts that growth in the background and throws `ERR_AOF_WOULD_BLOCK`,
+   * writing nothing. Its only system call is the one every commit makes while readers in other
+   * threads or processes wait for data: a wake-up that does not touch the disk (a one-byte read
+   * or rewrite of the sidecar's page, and a futex wake for readers blocked in one). With nobody
+   * waiting elsewhere, it makes none.
    */
   writeNonBlocking(bytes: Uint8Array): number {
     return this.#write(bytes, false)
@@ -210,7 +214,10 @@ export class AppendOnlyFile {
     return this.#append(reserve, fn, true)
   }
 
-  /** Like {@link append}, but throws `ERR_AOF_WOULD_BLOCK` instead of growing the file itself. */
+  /**
+   * Like {@link append}, but throws `ERR_AOF_WOULD_BLOCK` instead of growing the file itself;
+   * system calls as for {@link writeNonBlocking}.
+   */
   appendNonBlocking(reserve: number, fn: AppendFunction): number {
     return this.#append(reserve, fn, false)
   }
@@ -324,7 +331,11 @@ export class AppendOnlyFile {
     return tailer
   }
 
-  /** Polls every tailer on the next tick, whether or not data arrived (the seed's Wake). */
+  /**
+   * Polls every tailer on the next tick, whether or not data arrived (the seed's Wake): a
+   * tailer with nothing new gets an event with an empty `tail` and the reason `'wake'`. Readers
+   * in other threads and processes are woken too, and poll their tailers if data arrived.
+   */
   wake(): void {
     this.#checkReadable()
     for (const tailer of this.#wakeups.tailers) tailer.wake('wake')

@@ -168,19 +168,25 @@ test('a reader reports a writer killed with SIGKILL after delivering what it com
   assert.equal(Buffer.concat(chunks).toString(), 'committed')
 })
 
-test('a file replaced or deleted under a reader is an error event, not a crash', async (t) => {
-  const { file, path } = fresh(t)
-  file.write(Buffer.from('abc'))
-  const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
-  t.after(() => reader.close())
-  let closedWith: unknown
-  reader.subscribe({ pollRead: (event) => event.end, pollReadClosed: (reason) => (closedWith = reason) })
-  renameSync(path, `${path}.old`)
-  writeFileSync(path, 'other')
-  for (let i = 0; i < 100 && closedWith === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  assert.equal((closedWith as { code?: string }).code, ErrorCode.Replaced)
-  rmSync(path)
-})
+for (const change of ['replaced', 'deleted'] as const) {
+  test(`a file ${change} under a reader is an error event, not a crash`, async (t) => {
+    const { file, path } = fresh(t)
+    file.write(Buffer.from('abc'))
+    const reader = AppendOnlyFile.openReader(path, { checkIntervalMs: 20 })
+    t.after(() => reader.close())
+    let closedWith: unknown
+    reader.subscribe({ pollRead: (event) => event.end, pollReadClosed: (reason) => (closedWith = reason) })
+    if (change === 'replaced') {
+      renameSync(path, `${path}.old`)
+      writeFileSync(path, 'other')
+    } else {
+      rmSync(path)
+    }
+    for (let i = 0; i < 100 && closedWith === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal((closedWith as { code?: string }).code, ErrorCode.Replaced)
+    rmSync(path, { force: true })
+  })
+}
 
 test('openReader errors: missing file, directory, bad options, closed reader', (t) => {
   const dir = tmpDir(t)

@@ -14,6 +14,12 @@ function fresh(t: TestContext) {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
+/** Waits until `condition` holds, polling up to a deadline. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.ok(condition(), 'condition not met within 5 s')
+}
+
 /** A consumer that records everything; `take` bounds how much it consumes per poll. */
 function recorder(take = Infinity) {
   const chunks: Buffer[] = []
@@ -130,15 +136,25 @@ test('from and intervalMs: start mid-file, poll on a timer instead of on writes'
 
 test('wake() polls every tailer even without new data', async (t) => {
   const file = fresh(t)
-  const seen = recorder()
-  file.subscribe(seen.consumer)
+  const atTail = recorder()
+  const interval = recorder()
+  file.subscribe(atTail.consumer)
   file.write(Buffer.from('z'))
-  await tick()
-  const before = seen.events.length
+  await until(() => atTail.events.length === 1)
+  file.subscribe(interval.consumer, { intervalMs: 2 ** 31 - 1 })
+  await until(() => interval.events.length === 1)
+  const before = atTail.events.length
   file.wake()
-  await tick()
-  // Nothing new to offer: a tailer at the tail is not polled with an empty range.
-  assert.equal(seen.events.length, before)
+  // Nothing new: a tailer at the tail is polled with an empty range, the reason 'wake'.
+  await until(() => atTail.events.length > before && interval.events.length > 1)
+  for (const seen of [atTail, interval]) {
+    const event = seen.events.at(-1)!
+    assert.equal(event.reason, 'wake')
+    assert.equal(event.begin, 1)
+    assert.equal(event.end, 1)
+    assert.equal(event.tail.length, 0)
+    assert.equal(event.eof, false)
+  }
 })
 
 test('subscribe validates the consumer and options', (t) => {
