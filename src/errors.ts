@@ -54,6 +54,13 @@ export const ErrorCode = {
   // The state log (stateio).
   /** A state entry is malformed (grailbio's stateio.ErrCorrupt). */
   StateCorrupt: 'ERR_STATE_CORRUPT',
+  // The journal.
+  /** The entry a journal reader or consumer needs next was deleted by retention. */
+  JournalTruncated: 'ERR_JOURNAL_TRUNCATED',
+  /** The directory is not a journal (and `create` was not set), or its files do not fit together. */
+  NotAJournal: 'ERR_JOURNAL_NOT_A_JOURNAL',
+  /** A position lies beyond the journal's end. */
+  JournalOutOfRange: 'ERR_JOURNAL_OUT_OF_RANGE',
 } as const
 
 /** The union of every error code. */

@@ -1,0 +1,221 @@
+/**
+ * The segment a journal appends to: an AppendOnlyFile holding a record log, with its sparse
+ * offset and time indexes. Opening an existing segment counts its entries from the last offset
+ * index record (or from the start when the index does not fit the data) and drops index
+ * records that the data does not back.
+ * @module
+ */
+import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { FileState } from '../aof/file-state.ts'
+import { SIZE_UPPER_MAX } from '../aof/geometry.ts'
+import { AofkitError } from '../errors.ts'
+import { encodedSize } from '../log/format.ts'
+import { LogReader } from '../log/log-reader.ts'
+import { LogWriter } from '../log/log-writer.ts'
+import { AppendOnlyFileSource } from '../log/sources.ts'
+import { BatchSink } from './batch-sink.ts'
+import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
+import { IndexWriter, readIndex } from './sparse-index.ts'
+
+/** Data bytes between two offset index records (at most). */
+export const OFFSET_INDEX_INTERVAL = 16 * 1024
+
+/** What counting a segment's entries found. */
+interface Scan {
+  /** Entries in the segment (valid ones, up to any damage). */
+  count: number
+  /** Offset just past the last valid entry. */
+  end: number
+  /** Offsets of entries past the last kept index record, for new index records. */
+  offsets: Array<{ position: number; offset: number }>
+  /** The record log's error where counting stopped early, if any. */
+  damage: AofkitError | null
+}
+
+/** Counts the entries of `file` from (position, offset), an entry boundary. */
+function scan(file: AppendOnlyFile, position: number, offset: number): Scan {
+  const reader = new LogReader(new AppendOnlyFileSource(file), { offset })
+  const offsets: Scan['offsets'] = []
+  let count = position
+  let end = offset
+  try {
+    for (;;) {
+      const data = reader.read()
+      if (data === null) break
+      offsets.push({ position: count, offset: reader.entryOffset })
+      count++
+      end = reader.position
+    }
+  } catch (error) {
+    if (!(error instanceof AofkitError)) throw error
+    return { count, end, offsets, damage: error }
+  }
+  return { count, end: Math.max(end, reader.position), offsets, damage: null }
+}
+
+/** The journal's open segment. */
+export class SegmentWriter {
+  /** The segment's first position. */
+  readonly base: number
+  readonly file: AppendOnlyFile
+  /** Set when opening found a record the log cannot read: the journal rolls past it. */
+  readonly damage: AofkitError | null
+  #writer: LogWriter
+  readonly #sink: BatchSink
+  readonly #offsets: IndexWriter
+  readonly #times: IndexWriter
+  #next: number
+  #lastTime = -1
+  #lastIndexed = 0
+
+  /**
+   * Opens (or, with `create`, creates) the segment of `dir` starting at `base`.
+   * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
+   */
+  constructor(dir: string, base: number, create: boolean) {
+    this.base = base
+    this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper: SIZE_UPPER_MAX } })
+    try {
+      const size = this.file.size
+      const found = readIndex(offsetIndexPath(dir, base))
+      // Index records must name entries inside the data, the first at or after `base`.
+      let usable = 0
+      while (usable < found.first.length && found.first[usable]! >= base && found.second[usable]! > 0 && found.second[usable]! < size) usable++
+      let result: Scan | null = null
+      if (usable > 0) {
+        result = scan(this.file, found.first[usable - 1]!, found.second[usable - 1]!)
+        if (result.damage !== null || result.offsets[0]?.offset !== found.second[usable - 1]) result = null
+        if (result !== null) result.offsets.shift()
+      }
+      if (result === null) {
+        usable = 0
+        result = scan(this.file, base, 0)
+      }
+      this.damage = result.damage
+      this.#next = result.count
+      const keptOffsets = usable
+      let kept = 0
+      this.#offsets = new IndexWriter(offsetIndexPath(dir, base), () => kept++ < keptOffsets)
+      this.#lastIndexed = keptOffsets > 0 ? found.second[keptOffsets - 1]! : 0
+      for (const { position, offset } of result.offsets) this.#index(position, offset)
+      const count = this.#next
+      this.#times = new IndexWriter(timeIndexPath(dir, base), (_time, position) => position >= base && position < count)
+      const times = this.#times.records
+      this.#lastTime = times.first.length > 0 ? times.first[times.first.length - 1]! : -1
+      if (count > base && times.first.length === 0) {
+        // Times lost with the time index: the entries are given the time of this opening.
+        this.#lastTime = Date.now()
+        this.#times.append(this.#lastTime, base)
+      }
+      this.#sink = new BatchSink(this.file)
+      this.#writer = new LogWriter(this.#sink, { offset: size })
+    } catch (error) {
+      void this.file.close()
+      throw error
+    }
+  }
+
+  /** Position of the next entry. */
+  get next(): number {
+    return this.#next
+  }
+
+  /** Data bytes in the segment. */
+  get size(): number {
+    return this.file.size
+  }
+
+  /** The time of the segment's first entry, or -1 when it holds none. */
+  get firstTime(): number {
+    const times = this.#times.records
+    return this.#next > this.base && times.first.length > 0 ? times.first[0]! : -1
+  }
+
+  /** The time of the segment's last entry, or -1 when it holds none. */
+  get lastTime(): number {
+    return this.#next > this.base ? this.#lastTime : -1
+  }
+
+  /** Bytes the entries of `sizes` would add, appended in order from the segment's end. */
+  bytesFor(sizes: readonly number[]): number {
+    let at = this.#writer.position
+    for (const size of sizes) at += encodedSize(at, size)
+    return at - this.#writer.position
+  }
+
+  /**
+   * Appends one entry at `time`.
+   * @returns Its position.
+   * @throws {@link AofkitError} what the file's append throws; nothing is appended then.
+   */
+  append(data: Uint8Array, time: number): number {
+    const position = this.#next
+    this.#stamp(time, position)
+    const offset = this.#writer.append(data)
+    this.#next = position + 1
+    this.#index(position, offset)
+    return position
+  }
+
+  /**
+   * Appends `entries` as one file append: all visible together, or none.
+   * @returns The position of the first.
+   */
+  appendBatch(entries: readonly Uint8Array[], time: number): number {
+    const first = this.#next
+    if (entries.length === 0) return first
+    this.#stamp(time, first)
+    const offsets: number[] = []
+    this.#sink.begin()
+    try {
+      for (const entry of entries) offsets.push(this.#writer.append(entry))
+      this.#sink.commit()
+    } catch (error) {
+      this.#sink.abort()
+      this.#writer = new LogWriter(this.#sink, { offset: this.file.size })
+      throw error
+    }
+    this.#next = first + entries.length
+    offsets.forEach((offset, k) => {
+      this.#index(first + k, offset)
+    })
+    return first
+  }
+
+  /** Writes a time record when the time changed (before the data, so readers find it). */
+  #stamp(time: number, position: number): void {
+    if (time === this.#lastTime) return
+    this.#times.append(time, position)
+    this.#lastTime = time
+  }
+
+  #index(position: number, offset: number): void {
+    if (offset - this.#lastIndexed < OFFSET_INDEX_INTERVAL) return
+    this.#offsets.append(position, offset)
+    this.#lastIndexed = offset
+  }
+
+  /** Makes every entry appended so far, and its time, durable. */
+  async sync(): Promise<void> {
+    await Promise.all([this.file.sync(), this.#times.sync()])
+  }
+
+  /** Finishes the segment (sealed, read-only, durable) and closes it. */
+  async seal(): Promise<void> {
+    try {
+      if (this.file.state === FileState.Opened) await this.file.finish()
+      await this.#times.sync()
+    } finally {
+      await this.close()
+    }
+  }
+
+  /** Closes the segment without sealing it (a later writer goes on appending to it). */
+  async close(): Promise<void> {
+    try {
+      await this.file.close()
+    } finally {
+      await Promise.all([this.#offsets.close(), this.#times.close()])
+    }
+  }
+}
