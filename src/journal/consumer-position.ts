@@ -5,13 +5,14 @@
  * @module
  */
 import { readFileSync, readdirSync } from 'node:fs'
-import { open, rename } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 
 import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { checksumRange } from '../log/checksum.ts'
-import { CONSUMERS_DIR, syncDirectory } from './layout.ts'
+import { renameDurably } from '../io/durable.ts'
+import { CONSUMERS_DIR } from './layout.ts'
 
 const MAGIC = 'AOFKJCP1'
 const FILE_SIZE = 32
@@ -88,11 +89,10 @@ export async function writePosition(dir: string, name: string, next: number): Pr
     } finally {
       await handle.close()
     }
-    await rename(temporary, path)
   } catch (error) {
-    throw fromSystemError(error, path, 'write')
+    throw fromSystemError(error, temporary, 'write')
   }
-  syncDirectory(join(dir, CONSUMERS_DIR))
+  await renameDurably(temporary, path)
 }
 
 /** The names of the consumers that have a position file, sorted. */

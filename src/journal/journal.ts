@@ -11,9 +11,10 @@ import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import { checkBytes, invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
+import { syncDirectory } from '../io/durable.ts'
 import { DirectoryWatch } from './directory-watch.ts'
 import { GroupCommit } from './group-commit.ts'
-import { CONSUMERS_DIR, MARKER_NAME, WRITER_LOCK_NAME, checkDirectory, checkJournal, listSegments, notAJournal, segmentPath, syncDirectory, writeMarker } from './layout.ts'
+import { CONSUMERS_DIR, MARKER_NAME, WRITER_LOCK_NAME, checkDirectory, checkJournal, listSegments, notAJournal, segmentPath, writeMarker } from './layout.ts'
 import { lockFile, unlockFile } from './lock-file.ts'
 import { checkOptions } from './options.ts'
 import type { CheckedOptions, JournalOptions } from './options.ts'
@@ -31,22 +32,22 @@ import { SegmentWriter } from './segment-writer.ts'
  * Creates the journal directory if asked, refuses a directory that is not a journal.
  * @throws {@link AofkitError} ERR_AOF_NOT_FOUND, ERR_JOURNAL_NOT_A_JOURNAL.
  */
-function prepareDirectory(dir: string, create: boolean): void {
+async function prepareDirectory(dir: string, create: boolean): Promise<void> {
   if (create) {
     try {
       mkdirSync(dir, { recursive: true })
     } catch (error) {
-      throw fromSystemError(error, dir, 'mkdir')
+      throw fromSystemError(error, dir, 'create')
     }
     let names: string[]
     try {
       names = readdirSync(dir)
     } catch (error) {
-      throw fromSystemError(error, dir, 'readdir')
+      throw fromSystemError(error, dir, 'read')
     }
     if (!names.includes(MARKER_NAME)) {
       if (names.length > 0) throw notAJournal(dir, 'it holds other files; a new journal needs an empty directory')
-      writeMarker(dir)
+      await writeMarker(dir)
     }
   }
   checkJournal(dir)
@@ -82,7 +83,7 @@ export class Journal {
   static async open(dir: string, options?: JournalOptions): Promise<Journal> {
     checkDirectory(dir)
     const checked = checkOptions(options)
-    prepareDirectory(dir, checked.create)
+    await prepareDirectory(dir, checked.create)
     const lock = lockFile(join(dir, WRITER_LOCK_NAME), `the writer of journal '${dir}'`)
     try {
       mkdirSync(join(dir, CONSUMERS_DIR), { recursive: true })
@@ -92,7 +93,7 @@ export class Journal {
       if (bases.length === 0) {
         segment = new SegmentWriter(dir, 0, true)
         bases.push(0)
-        syncDirectory(dir)
+        await syncDirectory(dir)
       } else {
         segment = new SegmentWriter(dir, bases.at(-1)!, false)
       }
@@ -324,7 +325,7 @@ export class Journal {
         this.#sealFailure = null
         throw failure
       }
-      if (directoryDirty) syncDirectory(this.#dir)
+      if (directoryDirty) await syncDirectory(this.#dir)
     } catch (error) {
       if (directoryDirty) this.#directoryDirty = true
       throw error

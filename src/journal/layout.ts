@@ -6,11 +6,12 @@
  * position in 20 decimal digits, so `ls` lists segments in order.
  * @module
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { syncDirectory } from '../io/durable.ts'
 
 /** The marker file's name and contents: what makes a directory a journal. */
 export const MARKER_NAME = 'journal'
@@ -51,7 +52,7 @@ export function listSegments(dir: string): number[] {
   try {
     names = readdirSync(dir)
   } catch (error) {
-    throw fromSystemError(error, dir, 'readdir')
+    throw fromSystemError(error, dir, 'read')
   }
   const bases: number[] = []
   for (const name of names) {
@@ -88,27 +89,14 @@ export function checkJournal(dir: string): void {
 }
 
 /** Writes the marker into a new journal directory, durably. */
-export function writeMarker(dir: string): void {
+export async function writeMarker(dir: string): Promise<void> {
   const path = join(dir, MARKER_NAME)
   try {
     writeFileSync(path, MARKER_TEXT, { flush: true })
   } catch (error) {
-    throw fromSystemError(error, path, 'write')
+    throw fromSystemError(error, path, 'create')
   }
-  syncDirectory(dir)
-}
-
-/** fsync of a directory, so that names created, renamed or removed in it survive power loss. */
-export function syncDirectory(dir: string): void {
-  let fd = -1
-  try {
-    fd = openSync(dir, 'r')
-    fsyncSync(fd)
-  } catch (error) {
-    throw fromSystemError(error, dir, 'fsync')
-  } finally {
-    if (fd >= 0) closeSync(fd)
-  }
+  await syncDirectory(dir)
 }
 
 /** ERR_JOURNAL_NOT_A_JOURNAL for `dir`. */

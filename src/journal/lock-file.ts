@@ -5,8 +5,8 @@
  */
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs'
 
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import * as native from '../native/binding.ts'
+import { fromSystemError } from '../errors.ts'
+import { lockExclusive } from '../io/lock.ts'
 
 /**
  * Opens (creating) `path` and takes its exclusive lock without waiting, then writes this
@@ -19,19 +19,10 @@ export function lockFile(path: string, what: string): number {
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
   } catch (error) {
-    throw fromSystemError(error, path, 'open')
+    throw fromSystemError(error, path, 'create')
   }
   try {
-    native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
-  } catch (error) {
-    closeSync(fd)
-    const code = (error as { code?: unknown }).code
-    if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
-      throw new AofkitError(ErrorCode.Locked, `${what} is held by another instance (lock '${path}')`, { path, cause: error })
-    }
-    throw fromSystemError(error, path, 'flock')
-  }
-  try {
+    lockExclusive(fd, path, what)
     ftruncateSync(fd, 0)
     writeSync(fd, `${process.pid}\n`, 0)
   } catch (error) {

@@ -114,13 +114,13 @@ export class IndexWriter {
     try {
       this.#fd = openSync(path, 'a+')
     } catch (error) {
-      throw fromSystemError(error, path, 'open')
+      throw fromSystemError(error, path, 'create')
     }
     try {
       ftruncateSync(this.#fd, kept * INDEX_RECORD_SIZE)
     } catch (error) {
       closeSync(this.#fd)
-      throw fromSystemError(error, path, 'ftruncate')
+      throw fromSystemError(error, path, 'truncate')
     }
   }
 
@@ -153,7 +153,7 @@ export class IndexWriter {
         if (error === null) resolve()
         else {
           this.#dirty = true
-          reject(fromSystemError(error, this.path, 'fdatasync'))
+          reject(fromSystemError(error, this.path, 'sync'))
         }
       })
     })
