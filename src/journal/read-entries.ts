@@ -5,7 +5,7 @@
  * @module
  */
 import { FileState } from '../aof/file-state.ts'
-import { abortError } from '../aof/tailer.ts'
+import { abortError } from './abort.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import type { DirectoryWatch } from './directory-watch.ts'
 import { listSegments, notAJournal } from './layout.ts'
