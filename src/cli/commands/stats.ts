@@ -12,7 +12,7 @@ import type { Command } from 'commander'
 
 import { Manager } from '../../aof/manager.ts'
 import { RecoveryReadOnly } from '../../aof/open-file.ts'
-import { STATS_KEYS } from '../../aof/stats.ts'
+import { Operation, STATS_KEYS } from '../../aof/stats.ts'
 import type { Stats } from '../../aof/stats.ts'
 import { processAlive } from '../../aof/shm.ts'
 import { readPublishedStats } from '../../aof/stats-file.ts'
@@ -68,7 +68,7 @@ function expand(paths: readonly string[]): string[] {
 }
 
 /** Reads every entry (or every byte) of the open file; returns the entries read, or null for raw data. */
-function readPass(manager: Manager, path: string, isLog: boolean): { entries: number | null; damaged: boolean } {
+async function readPass(manager: Manager, path: string, isLog: boolean): Promise<{ entries: number | null; damaged: boolean }> {
   const file = manager.open(path, { recovery: RecoveryReadOnly })
   try {
     if (!isLog) {
@@ -93,7 +93,9 @@ function readPass(manager: Manager, path: string, isLog: boolean): { entries: nu
     }
     return { entries, damaged }
   } finally {
-    void file.close()
+    // One file at a time: closes left running together would each be timed over the others'
+    // work too, and closeDur would sum to more than the run took.
+    await file.close()
   }
 }
 
@@ -104,20 +106,41 @@ function duration(ns: number): string {
   return `${(ns / 1e9).toFixed(2)} s`
 }
 
-function statValue(key: keyof Stats, value: number): string {
-  if (key.endsWith('Dur')) return duration(value)
+/** The count that goes with each duration: `closeDur` → `closes`. */
+const COUNT_OF = new Map<keyof Stats, keyof Stats>(
+  Object.values(Operation).flatMap((keys) => [
+    [keys.duration, keys.count],
+    [keys.errorsDuration, keys.errors],
+  ]),
+)
+
+/**
+ * A duration statistic is the time of every call added up: with its number of calls and the
+ * mean, so that a total over calls that overlapped is not read as time that passed.
+ */
+function statValue(key: keyof Stats, stats: Stats): string {
+  const value = stats[key]
+  if (key.endsWith('Dur')) {
+    const countKey = COUNT_OF.get(key)
+    const count = countKey === undefined ? 0 : stats[countKey]
+    if (count <= 0) return `${duration(value)} in all`
+    return `${duration(value)} over ${count} call${count === 1 ? '' : 's'}, ${duration(Math.round(value / count))} each`
+  }
   if (/Memory|Size/.test(key)) return `${value} (${humanBytes(value)})`
   return String(value)
 }
 
+const DURATION_NOTE = 'durations (…Dur): the time of every call added up; calls that ran at the same time (asynchronous closes, syncs) add up to more than the time that passed'
+
 /** A table of `stats`: every non-zero statistic, or every one with `all`. */
 function statsTable(stats: Stats, all: boolean): string {
   const keys = STATS_KEYS.filter((key) => all || stats[key] !== 0)
-  return table(
+  const body = table(
     ['statistic', 'value'],
-    keys.map((key) => [key, statValue(key, stats[key])]),
+    keys.map((key) => [key, statValue(key, stats)]),
     ['left', 'right'],
   )
+  return keys.some((key) => key.endsWith('Dur')) ? `${body}${color.dim(DURATION_NOTE)}\n` : body
 }
 
 /** Statistics files a Manager publishes (its `statsFile` option) are named like this. */
@@ -172,7 +195,7 @@ export async function stats(paths: readonly string[], options: StatsOptions): Pr
         }
         // Only append-only files go through the Manager (it maps them read-only).
         if (input.container === Container.AppendOnly && input.fileSize > 0 && input.dataSize > 0) {
-          const pass = readPass(manager, path, input.content === Content.RecordLog || input.content === Content.StateLog)
+          const pass = await readPass(manager, path, input.content === Content.RecordLog || input.content === Content.StateLog)
           row.entries = pass.entries
           row.damaged ||= pass.damaged
         } else if (input.content === Content.RecordLog || input.content === Content.StateLog) {
