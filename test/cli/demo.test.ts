@@ -8,7 +8,7 @@ import { describe, test } from 'node:test'
 import { parseSeconds } from '../../src/cli/commands/demo.ts'
 import { checkLedger } from '../../src/cli/demo/check.ts'
 import { ACCOUNTS, OPENING_BALANCE, applyLedger, expectedLedger, initialLedger, ledgerOperation } from '../../src/cli/demo/ledger.ts'
-import type { DemoSummary } from '../../src/cli/demo/summary.ts'
+import type { DemoJson } from '../../src/cli/demo/summary.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
 const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
@@ -36,8 +36,14 @@ describe('aof demo end to end', () => {
     const dir = tmpDir(t)
     const result = aof(['demo', '--seconds', '0.5', '--dir', dir, '--json'])
     assert.equal(result.status, 0, result.stdout + result.stderr)
-    const summary = JSON.parse(result.stdout) as DemoSummary
+    const summary = JSON.parse(result.stdout) as DemoJson
     assert.equal(summary.check.ok, true, summary.check.problems.join('; '))
+    // Quantities name their units.
+    const { latency } = summary.follower
+    assert.deepEqual(Object.keys(latency).sort(), ['count', 'maxNs', 'p50Ns', 'p99Ns'])
+    assert.ok(latency.count > 0 && latency.p50Ns > 0 && latency.p50Ns <= latency.p99Ns && latency.p99Ns <= latency.maxNs)
+    assert.deepEqual(Object.keys(summary.recovery).sort(), ['cutBytes', 'durationMs', 'how', 'sizeBytes', 'stateCutBytes'])
+    assert.ok(summary.recovery.durationMs > 0 && summary.recovery.sizeBytes > 0)
     assert.equal(summary.lost, 0)
     assert.ok(summary.acknowledged > 0)
     assert.ok(summary.restored >= summary.acknowledged)

@@ -18,7 +18,7 @@ import { checkLedger } from '../demo/check.ts'
 import { onLines } from '../demo/protocol.ts'
 import type { FollowerReport } from '../demo/protocol.ts'
 import { openLedger, statsPath } from '../demo/store.ts'
-import { count, progressLine, summaryTable } from '../demo/summary.ts'
+import { count, progressLine, summaryJson, summaryTable } from '../demo/summary.ts'
 import type { DemoSummary } from '../demo/summary.ts'
 import { IN_FLIGHT, SNAPSHOT_EVERY } from '../demo/writer.ts'
 import { streams, writeError } from '../output.ts'
@@ -224,7 +224,7 @@ async function runDemo(path: string, seconds: number, json: boolean, say: (text:
       recovery: { ms: recoveryMs, how: ledger.recovery, cutBytes: ledger.cutBytes, stateCut: ledger.cut?.size ?? 0, size },
       check,
     }
-    if (json) streams().stdout.write(`${JSON.stringify(summary, null, 2)}\n`)
+    if (json) streams().stdout.write(`${JSON.stringify(summaryJson(summary), null, 2)}\n`)
     else say(`\n${summaryTable(summary)}`)
     return check.ok ? 0 : 1
   } finally {

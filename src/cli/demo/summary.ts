@@ -43,6 +43,59 @@ export interface DemoSummary {
   check: CheckResult
 }
 
+/**
+ * The summary `aof demo --json` prints: every field that holds a quantity names its unit
+ * (`…Ns`, `…Ms`, `…Bytes`, `seconds`, `…PerSecond`).
+ */
+export interface DemoJson {
+  path: string
+  seconds: number
+  inFlight: number
+  snapshotEvery: number
+  acknowledged: number
+  durablePerSecond: number
+  restored: number
+  replayed: number
+  lost: number
+  follower: {
+    updates: number
+    snapshots: number
+    lastSeq: number
+    missed: number
+    /** Write-to-observe latency of every update the follower saw, in nanoseconds. */
+    latency: { count: number; p50Ns: number; p99Ns: number; maxNs: number }
+    ended: string
+  }
+  recovery: { durationMs: number; how: string; cutBytes: number; stateCutBytes: number; sizeBytes: number }
+  check: CheckResult
+}
+
+/** The JSON form of `summary`, with units in the field names. */
+export function summaryJson(summary: DemoSummary): DemoJson {
+  const { follower, recovery } = summary
+  return {
+    path: summary.path,
+    seconds: summary.seconds,
+    inFlight: summary.inFlight,
+    snapshotEvery: summary.snapshotEvery,
+    acknowledged: summary.acknowledged,
+    durablePerSecond: summary.durablePerSecond,
+    restored: summary.restored,
+    replayed: summary.replayed,
+    lost: summary.lost,
+    follower: {
+      updates: follower.updates,
+      snapshots: follower.snapshots,
+      lastSeq: follower.lastSeq,
+      missed: follower.missed,
+      latency: { count: follower.latency.count, p50Ns: follower.latency.p50, p99Ns: follower.latency.p99, maxNs: follower.latency.max },
+      ended: follower.ended,
+    },
+    recovery: { durationMs: recovery.ms, how: recovery.how, cutBytes: recovery.cutBytes, stateCutBytes: recovery.stateCut, sizeBytes: recovery.size },
+    check: summary.check,
+  }
+}
+
 const numberFormat = new Intl.NumberFormat('en-US')
 
 /** An integer with thousands separators. */
