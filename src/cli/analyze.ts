@@ -63,7 +63,7 @@ export function fileDamage(input: Input): Damage | null {
       code: 'ERR_AOF_CORRUPTED',
       reason: `no magic number ends the data (recovery: ${recoveryName(input.recovery.outcome)}, ${
         input.recovery.checkpoint >= 0 ? `last checkpoint at ${input.recovery.checkpoint}` : 'no checkpoint'
-      })`,
+      })${input.wholeLogEnd === null ? '' : `; the log in it reads whole up to ${input.wholeLogEnd}`}`,
     }
   }
   if (input.life === Life.WriterDied && input.usedSize > input.dataSize + MAGIC_SIZE) {

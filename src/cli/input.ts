@@ -20,6 +20,7 @@ import { BLOCK_SIZE } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
 import { findEntries } from '../log/scan.ts'
+import { lastWholeEntryEnd } from '../log/torn-tail.ts'
 import { FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import { decodeStateEntry } from '../state/entry.ts'
@@ -89,6 +90,11 @@ export interface Input {
   sidecar: SidecarInfo | null
   /** End of the last non-zero byte of the file (where a damaged tail ends). */
   usedSize: number
+  /**
+   * A damaged append-only file holding a log: the end of its last entry that reads whole, past
+   * what magic numbers keep (then also `dataSize`); null otherwise.
+   */
+  wholeLogEnd: number | null
   /** A record-log source over the data `[0, dataSize)`, read with pread. */
   source(): LogSource
   /** Reads `[begin, end)` of the file. */
@@ -221,6 +227,7 @@ function classify(path: string, fd: number): Input {
   let life: Life | null = null
   let recovery: RecoveryResult | null = null
   let dataSize = fileSize
+  let wholeLogEnd: number | null = null
   const usedSize = usedEnd(fd, fileSize)
   // A file larger than any mapping this Node.js can view cannot be an append-only file (no
   // writer could have opened it): it is read as a plain file, with pread, never mapped.
@@ -245,7 +252,17 @@ function classify(path: string, fd: number): Input {
       } else if (recovery.outcome === RecoveryKind.Checkpoint) life = Life.Finished
       else if (recovery.outcome === RecoveryKind.Tail) life = Life.Closed
       else if (recovery.outcome === RecoveryKind.Empty) life = Life.Empty
-      else life = Life.Damaged
+      else {
+        life = Life.Damaged
+        // Magic numbers alone keep the data up to the last checkpoint, or nothing. When the
+        // bytes hold a log, every entry that reads whole before the damage is data too: the
+        // repair (aof recover) keeps it.
+        const logEnd = lastWholeEntryEnd(new FileSource(fd, { size: usedSize, path }))
+        if (logEnd !== null && logEnd > dataSize) {
+          dataSize = logEnd
+          wholeLogEnd = logEnd
+        }
+      }
     } else {
       recovery = null
     }
@@ -264,6 +281,7 @@ function classify(path: string, fd: number): Input {
     recovery,
     sidecar,
     usedSize,
+    wholeLogEnd,
     source,
     read,
     close: () => closeSync(fd),

@@ -95,3 +95,87 @@ test('recover of an append-only file holding a log keeps every entry that reads 
   const state = JSON.parse((await aof(['state', '--json', bad])).stdout) as Record<string, unknown>
   assert.deepEqual([state['epoch'], state['snapshotSize'], state['updates']], [81, 5, 2])
 })
+
+interface Judged {
+  action: string
+  offset?: number
+  end?: number
+  code?: string
+}
+
+/** What inspect says a repair would do, and what recover --dry-run then does: they must agree. */
+async function judgements(path: string): Promise<{ inspect: Judged; recover: Judged; inspectContent: string }> {
+  const inspected = JSON.parse((await aof(['inspect', '--json', path])).stdout) as { repair: Judged; content: string }
+  const before = readFileSync(path)
+  const dry = await aof(['recover', '--dry-run', '--json', path])
+  assert.deepEqual(readFileSync(path), before, `${path}: a dry run changes nothing`)
+  let recover: Judged
+  if (dry.stdout !== '') {
+    const report = JSON.parse(dry.stdout) as { action: string; cut: { offset: number; size: number } | null }
+    recover =
+      report.cut === null ? { action: 'none' } : { action: 'cut', offset: report.cut.offset, end: report.cut.offset + report.cut.size }
+  } else {
+    recover = { action: 'refuse', code: /^aof: (\w+):/.exec(dry.stderr)?.[1] ?? dry.stderr }
+  }
+  const { action, offset, end, code } = inspected.repair
+  const inspect: Judged = action === 'cut' ? { action, offset: offset!, end: end! } : action === 'refuse' ? { action, code: code! } : { action }
+  return { inspect, recover, inspectContent: inspected.content }
+}
+
+test('inspect and recover agree on every damaged copy: what is cut, or why nothing is', async () => {
+  const damaged: string[] = []
+  const { files } = fixture
+  let k = 0
+  const copy = (kind: 'flip' | 'cut', path: string, at: number): void => {
+    const to = join(fixture.dir, `agree-${k++}`)
+    damaged.push(kind === 'flip' ? flipByte(path, to, at) : truncatedCopy(path, to, at))
+  }
+  for (const path of [files.rawFinished, files.rawClosed, files.logAof, files.logPlain, files.stateAof, files.statePlain, files.bigEntryLog]) {
+    damaged.push(path)
+    const used = Math.min(sizeOf(path), 200_000)
+    for (const at of [0, 5, 20, Math.floor(used / 2), used - 20, used - 9, used - 3]) if (at >= 0 && at < sizeOf(path)) copy('flip', path, at)
+    for (const at of [1, 30, Math.floor(used / 3), used - 1]) if (at > 0 && at < sizeOf(path)) copy('cut', path, at)
+  }
+  const actions = new Set<string>()
+  for (const path of damaged) {
+    const { inspect, recover } = await judgements(path)
+    assert.deepEqual(recover, inspect, path)
+    actions.add(inspect.action)
+  }
+  assert.deepEqual([...actions].sort(), ['cut', 'none', 'refuse'])
+})
+
+test('a damaged append-only file holding a log: inspect shows the log and the cut recover makes', async () => {
+  const bad = flipByte(fixture.files.stateAof, join(fixture.dir, 'state-bad-2.aof'), 165)
+  const inspected = JSON.parse((await aof(['inspect', '--json', bad])).stdout) as {
+    content: string
+    dataSize: number
+    damage: { begin: number; end: number }[]
+  }
+  assert.equal(inspected.content, 'state log')
+  assert.equal(inspected.dataSize, 162)
+  assert.deepEqual(inspected.damage.map((range) => [range.begin, range.end]), [[162, 170]])
+  const text = await aof(['inspect', bad])
+  assert.match(text.stdout, /kind\s+append-only file holding state log\n/)
+  assert.match(text.stdout, /repair\s+aof recover cuts bytes 162\.\.170 \(8 B\)/)
+  const dry = await aof(['recover', '--dry-run', bad])
+  assert.match(dry.stdout, /holding state log\n\s+damaged tail: bytes 162\.\.170/)
+})
+
+test('a writer killed with SIGKILL after its last commit: inspect and recover both say what the next open does', async (t) => {
+  const path = join(fixture.dir, 'died.aof')
+  const writer = spawnHelper('../cli/live-writer.ts', [path, '--initial', '3'], { stdin: true })
+  t.after(() => writer.process.kill('SIGKILL'))
+  await writer.waitFor('ready')
+  writer.process.kill('SIGKILL')
+  await writer.exited
+  const inspected = await aof(['inspect', path])
+  assert.equal(inspected.status, 0)
+  assert.match(inspected.stdout, /state\s+writer died/)
+  assert.match(inspected.stdout, /repair\s+nothing to repair: its writer \(pid \d+\) died with every write committed: the next open keeps the data up to the sidecar's committed size \d+/)
+  const recovered = await aof(['recover', path])
+  assert.equal(recovered.status, 0)
+  assert.match(recovered.stdout, /nothing to repair: its writer \(pid \d+\) died with every write committed/)
+  const { inspect, recover } = await judgements(path)
+  assert.deepEqual(recover, inspect)
+})

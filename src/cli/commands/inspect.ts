@@ -10,6 +10,8 @@ import { analyze } from '../analyze.ts'
 import type { Analysis, Damage } from '../analyze.ts'
 import { Container, Content, Life, openInput, recoveryName } from '../input.ts'
 import type { Input } from '../input.ts'
+import { planRepair } from '../repair.ts'
+import type { Repair } from '../repair.ts'
 import { ExitCode, bytesText, color, keyValues, printJson, progressBar, write } from '../output.ts'
 
 interface InspectOptions {
@@ -17,8 +19,14 @@ interface InspectOptions {
   thorough?: boolean
 }
 
+/** What a repair would do, judged on the scan the analysis made. */
+export function repairOf(input: Input, analysis: Analysis): Repair {
+  const scan = analysis.log
+  return planRepair(input, scan === null ? {} : { scan: () => scan })
+}
+
 /** The JSON shape shared by inspect and verify (docs/CLI.md). */
-export function describeInput(input: Input, analysis: Analysis): Record<string, unknown> {
+export function describeInput(input: Input, analysis: Analysis, repair: Repair): Record<string, unknown> {
   return {
     path: input.path,
     container: input.container,
@@ -52,6 +60,7 @@ export function describeInput(input: Input, analysis: Analysis): Record<string, 
           },
     state: analysis.state,
     damage: analysis.damage,
+    repair,
     ok: analysis.damage.length === 0,
   }
 }
@@ -96,8 +105,20 @@ function lifeText(input: Input): string {
   }
 }
 
+/** What `aof recover` would do, in words. */
+export function repairText(repair: Repair): string {
+  switch (repair.action) {
+    case 'none':
+      return `nothing to repair: ${repair.reason}`
+    case 'cut':
+      return color.yellow(`aof recover cuts bytes ${repair.offset}..${repair.end} (${bytesText(repair.end - repair.offset)}), keeping everything before them`)
+    case 'refuse':
+      return color.red(`aof recover refuses: ${repair.code}: ${repair.reason}`)
+  }
+}
+
 /** The human summary of `input` and its analysis. */
-export function summaryRows(input: Input, analysis: Analysis): [string, string][] {
+export function summaryRows(input: Input, analysis: Analysis, repair: Repair): [string, string][] {
   const kind =
     input.container === Container.AppendOnly
       ? `${input.container} holding ${input.content === Content.Empty ? 'no data' : input.content}`
@@ -141,6 +162,7 @@ export function summaryRows(input: Input, analysis: Analysis): [string, string][
     'damage',
     analysis.damage.length === 0 ? color.green('none found') : color.red(`${analysis.damage.length} damaged range(s), see below`),
   ])
+  rows.push(['repair', repairText(repair)])
   return rows
 }
 
@@ -155,9 +177,10 @@ export async function inspect(path: string, options: InspectOptions): Promise<nu
     } finally {
       bar.stop()
     }
-    if (options.json === true) printJson(describeInput(input, analysis))
+    const repair = repairOf(input, analysis)
+    if (options.json === true) printJson(describeInput(input, analysis, repair))
     else {
-      await write(`${color.bold(input.path)}\n${keyValues(summaryRows(input, analysis))}`)
+      await write(`${color.bold(input.path)}\n${keyValues(summaryRows(input, analysis, repair))}`)
       if (analysis.damage.length > 0) await write(`\n${damageLines(analysis.damage)}`)
     }
     return analysis.damage.length === 0 ? ExitCode.ok : ExitCode.problem

@@ -1,15 +1,13 @@
 /**
  * `aof recover FILE`: repairs a torn or corrupt tail, after asking (or `--yes`), keeping a
- * backup of the bytes it cuts unless told not to. It refuses a file a writer holds, and damage
- * that is not at the tail (cutting there would lose good entries after it).
- *
- * The repair itself is the library's: an append-only file is opened for writing with
- * `recovery: { repair: true }` (the sidecar's committed size, else the last checkpoint), a
- * state log with `StateWriter.open` (its torn-tail cut); only a plain record log, for which the
- * library has no writer-side recovery, is truncated here, at the end of its last good entry.
+ * backup of the bytes it cuts unless told not to. What to cut, or why not, is decided by
+ * `planRepair` (the judgement `aof inspect` reports too); this command confirms, keeps the
+ * backup, has the library make the cut and reports it: an append-only file is opened for
+ * writing with `recovery: { repair: true }`, a state log with `StateWriter.open` (its torn-tail
+ * cut), a plain record log cut by `cutTornTail` under the writer's lock.
  * @module
  */
-import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, ftruncateSync, openSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, statSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 import type { Command } from 'commander'
@@ -18,18 +16,17 @@ import { MAGIC_SIZE } from '../../aof/magic.ts'
 import { Manager } from '../../aof/manager.ts'
 import { RecoveryKind, recoverWithMagic } from '../../aof/recovery.ts'
 import type { RecoveryFunction } from '../../aof/recovery.ts'
-import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../../errors.ts'
-import { findEntry, isLogError, scanLog } from '../../log/scan.ts'
+import { ErrorCode, fromSystemError } from '../../errors.ts'
+import { tryLockExclusive, unlock } from '../../io/lock.ts'
+import { scanLog } from '../../log/scan.ts'
 import type { LogScan } from '../../log/scan.ts'
-import { FileSource } from '../../log/sources.ts'
-import type { LogSource } from '../../log/sources.ts'
-import * as native from '../../native/binding.ts'
-import { recoverForWriting } from '../../state/recover.ts'
+import { cutTornTail } from '../../log/torn-tail.ts'
 import { StateWriter } from '../../state/state-writer.ts'
-import { fileDamage } from '../analyze.ts'
-import { Container, Content, Life, openInput, readRange } from '../input.ts'
+import { Content, openInput, readRange } from '../input.ts'
 import type { Input } from '../input.ts'
 import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, streams, usageError, write, writeError } from '../output.ts'
+import { planRepair } from '../repair.ts'
+import type { Repair } from '../repair.ts'
 
 interface RecoverOptions {
   yes?: boolean
@@ -39,20 +36,7 @@ interface RecoverOptions {
 }
 
 /** What recover will cut. */
-interface Plan {
-  /** How the cut is made. */
-  method: 'append-only file' | 'state log' | 'record log'
-  /** The data is cut back to this offset. */
-  offset: number
-  /** The end of the bytes cut (the last non-zero byte's end for an append-only file). */
-  end: number
-  reason: string
-}
-
-/** The record log's damage, or a malformed state entry: what a scan reports instead of failing. */
-function isDamage(error: unknown): error is AofkitError {
-  return isLogError(error) || isAofkitError(error, ErrorCode.StateCorrupt)
-}
+type Plan = Extract<Repair, { action: 'cut' }>
 
 /** Bytes `[begin, end)` of the file at `path`. */
 function readFileRange(path: string, begin: number, end: number): Buffer {
@@ -67,7 +51,8 @@ function readFileRange(path: string, begin: number, end: number): Buffer {
 }
 
 /** Reads the whole log, with a progress bar on a terminal. */
-function scanWithProgress(source: LogSource): LogScan {
+function scanWithProgress(input: Input): LogScan {
+  const source = input.source()
   const bar = progressBar('recover: reading', source.size, { minimum: 1 << 20 })
   try {
     return scanLog(source, { onProgress: (done) => bar.update(done) })
@@ -76,83 +61,19 @@ function scanWithProgress(source: LogSource): LogScan {
   }
 }
 
-/** Decides what to cut, reading only. Null: nothing to repair. */
-function plan(input: Input): Plan | null {
-  if (input.container === Container.AppendOnly) {
-    if (input.life === Life.Live) {
-      throw problemError(`a writer (pid ${input.sidecar?.writerPid ?? '?'}) has '${input.path}' open: recover never touches a live file`, ErrorCode.Locked)
-    }
-    const damage = fileDamage(input)
-    if (damage !== null) {
-      const cut: Plan = { method: 'append-only file', offset: damage.begin, end: damage.end, reason: damage.reason }
-      if (input.life === Life.Damaged) {
-        // Magic numbers alone cut back to the last checkpoint, or to nothing. If the bytes
-        // hold a log, keep every entry that reads whole before the damage.
-        const scan = scanWithProgress(new FileSource(input.fd, { size: input.usedSize, path: input.path }))
-        if (scan.entries > 0 && scan.goodEnd > cut.offset && scan.goodEnd <= cut.end) {
-          cut.offset = scan.goodEnd
-          cut.reason += `; the log in it reads whole up to ${scan.goodEnd}`
-        }
-      }
-      return cut
-    }
-    if (input.content === Content.RecordLog || input.content === Content.StateLog) {
-      const scan = scanWithProgress(input.source())
-      const first = scan.damaged[0]
-      if (first !== undefined) {
-        throw problemError(
-          `the ${input.content} inside '${input.path}' is damaged at bytes ${first.begin}..${first.end} (${first.reason}); ` +
-            'an append-only file’s entries land whole, so this is not a torn tail and recover does not cut it (see aof verify)',
-          CliCode.Damaged,
-        )
-      }
-    }
-    return null
-  }
-  if (input.content === Content.StateLog) {
-    let recovered
-    try {
-      recovered = recoverForWriting(input.source())
-    } catch (error) {
-      if (!isDamage(error)) throw error
-      throw problemError(`the state log '${input.path}' is damaged before its tail (${error.message}); recover only cuts a torn tail`, error.code)
-    }
-    if (recovered.cut === null) return null
-    return { method: 'state log', offset: recovered.cut.offset, end: recovered.cut.offset + recovered.cut.size, reason: recovered.cut.reason }
-  }
-  if (input.content === Content.RecordLog) {
-    const source = input.source()
-    const scan = scanWithProgress(source)
-    const last = scan.damaged.at(-1)
-    if (last === undefined) return null
-    const early = scan.damaged.find((range) => range.end < input.dataSize)
-    const entryInTail = last.end === input.dataSize && findEntry(source, last.begin, last.end) !== null
-    if (early !== undefined || entryInTail) {
-      const range = early ?? last
-      throw problemError(
-        `the record log '${input.path}' is damaged before its tail (bytes ${range.begin}..${range.end}: ${range.reason}); ` +
-          'complete entries follow the damage, so recover does not cut it (see aof verify --thorough)',
-        CliCode.Damaged,
-      )
-    }
-    return { method: 'record log', offset: last.begin, end: input.dataSize, reason: last.reason }
-  }
-  if (input.content === Content.Empty) return null
-  throw usageError(`'${input.path}' is a plain file of raw bytes, not an append-only file or a log: nothing to recover`, CliCode.WrongKind)
-}
-
 /** Throws ERR_AOF_LOCKED (exit 1) if a writer holds the file's lock. Takes and drops it. */
 function checkUnlocked(path: string): void {
-  const fd = openSync(path, 'r')
+  let fd: number
   try {
-    native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
-    native.flock(fd, native.lock.unlock)
+    fd = openSync(path, 'r')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
+    throw fromSystemError(error, path, 'open')
+  }
+  try {
+    if (!tryLockExclusive(fd, path)) {
       throw problemError(`'${path}' is locked by a writer: recover never touches a file a writer holds`, ErrorCode.Locked)
     }
-    throw fromSystemError(error, path, 'lock')
+    unlock(fd, path)
   } finally {
     closeSync(fd)
   }
@@ -210,39 +131,24 @@ async function apply(input: Input, cut: Plan): Promise<number> {
       }
       return done.size
     }
-    case 'record log': {
-      let fd: number
-      try {
-        fd = openSync(input.path, fsConstants.O_RDWR)
-      } catch (error) {
-        throw fromSystemError(error, input.path, 'openForWrite')
-      }
-      try {
-        native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
-        ftruncateSync(fd, cut.offset)
-        fdatasyncSync(fd)
-      } catch (error) {
-        if (error instanceof AofkitError) throw error
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'EWOULDBLOCK' || code === 'EAGAIN') throw problemError(`'${input.path}' is locked by a writer`, ErrorCode.Locked)
-        throw fromSystemError(error, input.path, 'truncate')
-      } finally {
-        closeSync(fd)
-      }
-      return cut.end - cut.offset
-    }
+    case 'record log':
+      return cutTornTail(input.path, { offset: cut.offset, end: cut.end, reason: cut.reason })
   }
 }
 
 /** Runs `aof recover`. */
 export async function recover(path: string, options: RecoverOptions): Promise<number> {
   const input = openInput(path)
-  let cut: Plan | null
+  let repair: Repair
   try {
-    cut = plan(input)
+    repair = planRepair(input, { scan: scanWithProgress })
   } finally {
     input.close()
   }
+  if (repair.action === 'refuse') {
+    throw repair.code === CliCode.WrongKind ? usageError(repair.reason, repair.code) : problemError(repair.reason, repair.code)
+  }
+  const cut: Plan | null = repair.action === 'cut' ? repair : null
   const json = options.json === true
   const report = (action: string, extra: Record<string, unknown> = {}): void => {
     if (json) {
@@ -255,8 +161,8 @@ export async function recover(path: string, options: RecoverOptions): Promise<nu
     }
   }
   if (cut === null) {
-    report('none')
-    if (!json) await write(`${color.green('ok')}: ${path}: nothing to repair\n`)
+    report('none', { reason: repair.reason })
+    if (!json) await write(`${color.green('ok')}: ${path}: nothing to repair: ${repair.reason}\n`)
     return ExitCode.ok
   }
   const size = cut.end - cut.offset

@@ -9,7 +9,7 @@ import { analyze } from '../analyze.ts'
 import type { Analysis } from '../analyze.ts'
 import { Content, Life, openInput } from '../input.ts'
 import { ExitCode, color, printJson, progressBar, write } from '../output.ts'
-import { damageLines, describeInput } from './inspect.ts'
+import { damageLines, describeInput, repairOf } from './inspect.ts'
 
 interface VerifyOptions {
   json?: boolean
@@ -29,7 +29,7 @@ export async function verify(path: string, options: VerifyOptions): Promise<numb
     }
     const ok = analysis.damage.length === 0
     if (options.json === true) {
-      printJson(describeInput(input, analysis))
+      printJson(describeInput(input, analysis, repairOf(input, analysis)))
       return ok ? ExitCode.ok : ExitCode.problem
     }
     const what =

@@ -1,0 +1,71 @@
+/**
+ * A record log's torn tail: found where a writer left half an entry, refused where cutting
+ * would lose entries, and cut under the writer's lock.
+ */
+import assert from 'node:assert/strict'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { isAofkitError } from '../../src/errors.ts'
+import { lockExclusive } from '../../src/io/lock.ts'
+import { LogReader } from '../../src/log/log-reader.ts'
+import { LogWriter } from '../../src/log/log-writer.ts'
+import { MemorySink } from '../../src/log/sinks.ts'
+import { MemorySource } from '../../src/log/sources.ts'
+import { cutTornTail, findTornTail, lastWholeEntryEnd } from '../../src/log/torn-tail.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+function log(sizes: number[]): { bytes: Uint8Array; ends: number[] } {
+  const sink = new MemorySink()
+  const writer = new LogWriter(sink)
+  const ends = sizes.map((size, index) => {
+    writer.append(new Uint8Array(size).fill(index + 1))
+    return writer.position
+  })
+  return { bytes: sink.bytes().slice(), ends }
+}
+
+test('a log cut anywhere inside its last entry has a torn tail from that entry on', () => {
+  const { bytes, ends } = log([100, 40_000, 3000, 70_000])
+  const lastStart = ends[2] as number
+  for (const size of [lastStart + 1, lastStart + 15, lastStart + 16, 70_000, 100_000, bytes.length - 1]) {
+    const tail = findTornTail(new MemorySource(bytes.subarray(0, size)))
+    assert.deepEqual(tail.kind === 'torn' ? [tail.tail.offset, tail.tail.end] : tail, [lastStart, size], `cut at ${size}`)
+  }
+  assert.deepEqual(findTornTail(new MemorySource(bytes)), { kind: 'whole' })
+  for (const end of ends) assert.deepEqual(findTornTail(new MemorySource(bytes.subarray(0, end))), { kind: 'whole' })
+})
+
+test('damage before the end, or a complete entry after the damage, is not a torn tail', () => {
+  const { bytes, ends } = log([100, 200, 300, 400])
+  const early = bytes.slice()
+  early[20] = (early[20] as number) ^ 0xff
+  assert.equal(findTornTail(new MemorySource(early)).kind, 'damaged')
+  // The last block holds all four entries: damage in the third leaves the fourth inside the
+  // range the reader's resync skips.
+  const third = bytes.slice()
+  const at = (ends[1] as number) + 20
+  third[at] = (third[at] as number) ^ 0xff
+  const tail = findTornTail(new MemorySource(third))
+  assert.ok(tail.kind === 'damaged' && tail.entryAfter, JSON.stringify(tail))
+  assert.equal(lastWholeEntryEnd(new MemorySource(third)), ends[1])
+  assert.equal(lastWholeEntryEnd(new MemorySource(new Uint8Array(100))), null)
+})
+
+test('cutTornTail cuts under the lock, and refuses while a writer holds it', (t) => {
+  const { bytes, ends } = log([100, 40_000, 3000])
+  const path = join(tmpDir(t), 'torn.log')
+  writeFileSync(path, bytes.subarray(0, (ends[1] as number) + 50))
+  const tail = findTornTail(new MemorySource(readFileSync(path)))
+  assert.ok(tail.kind === 'torn')
+  const holder = openSync(path, 'r')
+  lockExclusive(holder, path)
+  assert.throws(() => cutTornTail(path, tail.tail), (error: unknown) => isAofkitError(error, 'ERR_AOF_LOCKED'))
+  assert.equal(readFileSync(path).length, (ends[1] as number) + 50)
+  closeSync(holder)
+  assert.equal(cutTornTail(path, tail.tail), 50)
+  const reader = new LogReader(new MemorySource(readFileSync(path)))
+  let count = 0
+  while (reader.read() !== null) count++
+  assert.equal(count, 2)
+})
