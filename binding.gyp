@@ -5,6 +5,9 @@
       "sources": [
         "src/native/addon.cc",
         "src/native/errno_error.cc",
+        "src/native/env_state.cc",
+        "src/native/async_call.cc",
+        "src/native/fault_guard.cc",
         "src/native/mapping.cc",
         "src/native/file.cc",
         "src/native/futex.cc",

@@ -5,7 +5,7 @@
  */
 import { fchmodSync } from 'node:fs'
 
-import { fromSystemError } from '../errors.ts'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { GroupSync } from './group-sync.ts'
 import { MAGIC_SIZE } from './magic.ts'
@@ -62,11 +62,19 @@ export class Durability {
     const startNs = nowNs()
     try {
       await native.fdatasyncAsync(this.#file.fd)
-      target.stats.record(Operation.sync, startNs, true)
     } catch (error) {
       target.stats.record(Operation.sync, startNs, false)
       throw fromSystemError(error, target.path(), 'sync')
     }
+    // Someone cut the file under the mapping: stores there went to zero pages, not to the file.
+    const mapping = this.#file.mapping
+    if (!(mapping instanceof SharedArrayBuffer) && mapping.byteLength > 0 && native.faults(mapping) > 0) {
+      target.stats.record(Operation.sync, startNs, false)
+      throw new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
+        path: target.path(),
+      })
+    }
+    target.stats.record(Operation.sync, startNs, true)
   }
 
   /** Cuts the file to `size` bytes (finish() cuts the allocation ahead of the data). */

@@ -168,13 +168,21 @@ export class Growth {
   truncatedTo(size: number): void {
     this.#stats.add('activeFileSize', size - this.#allocated)
     this.#allocated = size
+    // What the file no longer has reads as zeros, not SIGBUS (a chunk posted to a worker copies it).
+    this.#fitMapping()
   }
 
   #setAllocated(size: number): void {
     if (size <= this.#allocated) return
     this.#stats.add('activeFileSize', size - this.#allocated)
     this.#allocated = size
+    // The reservation past the allocation reads as zeros: map the file over what it now has.
+    this.#fitMapping()
     this.#publishAllocated(size)
+  }
+
+  #fitMapping(): void {
+    if (!(this.#mapping instanceof SharedArrayBuffer)) native.fitMapping(this.#mapping, this.#fd)
   }
 
   async #grow(from: number, target: number): Promise<void> {

@@ -304,6 +304,10 @@ export function openFile(
     }
 
     const result = runRecovery(recovery, fileSize, bytes)
+    if (native.faults(mapping) > 0) {
+      // Cut while recovery read it (a writer's finish(), or anyone): it read zeros, not the file.
+      throw new AofkitError(ErrorCode.Replaced, `file '${path}' was truncated while it was opened`, { path })
+    }
     // The sidecar is read before anything is decided, and created only once the file opens:
     // a failed open leaves none behind.
     sidecar = readOnly ? null : Sidecar.openExisting(path, stat.uid)
@@ -346,6 +350,7 @@ export function openFile(
           }
         })
         allocated = target
+        native.fitMapping(mapping, fd)
       }
       if (sidecar === null) {
         sidecar = Sidecar.create(path, mode, stat.uid)

@@ -388,6 +388,11 @@ export class FileReader {
     this.#updateWaiting()
     if (this.#closed || this.#failure !== null) return
     const words = this.#words
+    const lost = this.#sidecarLoss()
+    if (lost !== null) {
+      this.#fail(lost)
+      return
+    }
     if (words !== null && this.state === FileState.Opened) {
       const pid = Atomics.load(words, ShmIndex.writerPid)
       if (!processAlive(pid)) {
@@ -422,6 +427,11 @@ export class FileReader {
     const state = Atomics.load(words, FILE_STATE_INDEX)
     if (state === FileState.Opened || state === FileState.EOF) return null
     this.#closeChecked = true
+    const lost = this.#sidecarLoss()
+    if (lost !== null) {
+      this.#failure = lost
+      return lost
+    }
     let current
     try {
       current = statSync(this.#path)
@@ -433,6 +443,16 @@ export class FileReader {
       path: this.#path,
     })
     return this.#failure
+  }
+
+  /**
+   * The error to end with when the sidecar was truncated under the reader: its page reads as
+   * zeros since (the addon's SIGBUS guard), so the state and size it shows mean nothing.
+   */
+  #sidecarLoss(): AofkitError | null {
+    const mapping = this.#sidecarMapping
+    if (mapping === null || this.#closed || native.faults(mapping) === 0) return null
+    return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.#path}' was truncated under its reader`, { path: this.#path })
   }
 
   #fail(error: Error): void {

@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <unistd.h>
 
+#include "env_state.h"
 #include "file.h"
 #include "futex.h"
 #include "mapping.h"
@@ -11,6 +12,7 @@
 namespace aofkit {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitEnvState(env);
   InitMapping(env, exports);
   InitFile(env, exports);
   InitFutex(env, exports);

@@ -1,55 +1,33 @@
 // Runs one blocking syscall on the libuv thread pool and settles a Promise with its result.
 // The call returns 0 or a positive result on success and -errno on failure.
+//
+// Its completion runs from the event loop, also while a worker thread is being terminated and
+// JavaScript can no longer run: it uses the C API, whose failures are statuses, never the C++
+// wrappers, whose failures are exceptions (an exception out of a libuv callback ends the
+// process). A promise that cannot be settled then is dropped with its environment.
 #pragma once
 #include <napi.h>
 
 #include <functional>
 
-#include "errno_error.h"
-
 namespace aofkit {
 
-class AsyncCall : public Napi::AsyncWorker {
+class AsyncCall {
  public:
-  // `keepAlive` (may be empty) is an object whose memory the call touches: it is held
-  // referenced until the call has returned, so the garbage collector cannot free it.
+  // `done` (may be empty) runs on the JavaScript thread once the call has returned, before the
+  // promise settles, whether or not it can settle: a mapping ends its job there.
   static Napi::Promise Start(Napi::Env env, const char* syscall, std::function<int64_t()> call,
-                             Napi::Value keepAlive = Napi::Value()) {
-    auto* worker = new AsyncCall(env, syscall, std::move(call), keepAlive);
-    Napi::Promise promise = worker->deferred_.Promise();
-    worker->Queue();
-    return promise;
-  }
-
- protected:
-  void Execute() override { result_ = call_(); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (result_ < 0) {
-      deferred_.Reject(ErrnoError(env, static_cast<int>(-result_), syscall_).Value());
-    } else {
-      deferred_.Resolve(Napi::Number::New(env, static_cast<double>(result_)));
-    }
-  }
-
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+                             std::function<void()> done = nullptr);
 
  private:
-  AsyncCall(Napi::Env env, const char* syscall, std::function<int64_t()> call, Napi::Value keepAlive)
-      : Napi::AsyncWorker(env, syscall),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        syscall_(syscall),
-        call_(std::move(call)) {
-    if (!keepAlive.IsEmpty() && keepAlive.IsObject()) {
-      keepAlive_ = Napi::Persistent(keepAlive.As<Napi::Object>());
-    }
-  }
+  static void Execute(napi_env env, void* data);
+  static void Complete(napi_env env, napi_status status, void* data);
 
-  Napi::Promise::Deferred deferred_;
-  const char* syscall_;
+  napi_async_work work_ = nullptr;
+  napi_deferred deferred_ = nullptr;
+  const char* syscall_ = nullptr;
   std::function<int64_t()> call_;
-  Napi::ObjectReference keepAlive_;
+  std::function<void()> done_;
   int64_t result_ = 0;
 };
 

@@ -8,12 +8,12 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getSystemErrorName } from 'node:util'
 
-/** Outcome of a futex wait, in the words Atomics.wait uses. */
-export type FutexResult = 'ok' | 'not-equal' | 'timed-out'
-
-/** The raw addon surface (numbers for futex outcomes; see futex.cc). */
+/** The raw addon surface. */
 interface RawBinding {
   map(fd: number, length: number, writable: boolean): ArrayBuffer
+  fitMapping(mapping: ArrayBuffer, fd: number): number
+  faults(mapping: ArrayBuffer): number
+  mappingJobs(mapping: ArrayBuffer): number
   unmap(mapping: ArrayBuffer): void
   msync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): void
   msyncAsync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): Promise<number>
@@ -28,13 +28,6 @@ interface RawBinding {
   flock(fd: number, operation: number): number
   pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): number
   lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
-  futexWait(words: Int32Array, index: number, expected: number, timeoutMs?: number): number
-  futexWaitAsync(
-    words: Int32Array,
-    index: number,
-    expected: number,
-    timeoutMs?: number,
-  ): Promise<number>
   futexWake(words: Int32Array, index: number, count?: number): number
   pageSize: number
   /** Linux only. */
@@ -100,8 +93,6 @@ function async<A extends unknown[], R>(call: (...args: A) => Promise<R>): (...ar
   }
 }
 
-const futexResults: readonly FutexResult[] = ['ok', 'not-equal', 'timed-out']
-
 /** The system page size in bytes. */
 export const pageSize: number = raw.pageSize
 /** madvise() advice values; `populateWrite` is -1 where the kernel headers lack it. */
@@ -109,9 +100,29 @@ export const advice = raw.adviceConstants
 /** flock() operations. */
 export const lock = raw.lockConstants
 
-/** mmap(MAP_SHARED) `length` bytes of `fd`. The ArrayBuffer is detached by unmap(). */
+/**
+ * Reserves `length` bytes and maps `fd` (MAP_SHARED) over as much of them as the file has;
+ * the rest reads as zeros (never SIGBUS) until {@link fitMapping} maps the file over it. The
+ * ArrayBuffer is detached by unmap(). EFBIG when it is longer than a buffer Node.js can view.
+ */
 export const map: (fd: number, length: number, writable: boolean) => ArrayBuffer = sync(raw.map)
-/** munmap and detach; idempotent. */
+/**
+ * After the file open as `fd` (the mapped file) grew or shrank: maps the file over what it now
+ * has and zeros over the rest. Returns the length backed by the file.
+ */
+export const fitMapping: (mapping: ArrayBuffer, fd: number) => number = sync(raw.fitMapping)
+/**
+ * Pages of the mapping that the file lost under it (truncated by someone else) and that read
+ * as zeros since: a fault there would have been a SIGBUS. Not zero means the bytes seen through
+ * the mapping may be zeros that were never written.
+ */
+export const faults: (mapping: ArrayBuffer) => number = sync(raw.faults)
+/** Asynchronous calls (msyncAsync, madviseAsync) in flight on the mapping. */
+export const mappingJobs: (mapping: ArrayBuffer) => number = sync(raw.mappingJobs)
+/**
+ * Detaches the buffer and unmaps; with asynchronous calls in flight on it, the memory is
+ * unmapped when the last returns. Idempotent.
+ */
 export const unmap: (mapping: ArrayBuffer) => void = sync(raw.unmap)
 /** msync a range; `wait` selects MS_SYNC over MS_ASYNC. */
 export const msync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => void = sync(raw.msync)
@@ -158,35 +169,10 @@ export function pread(fd: number, target: Uint8Array, offset: number, length: nu
   }
 }
 
-/** futex(FUTEX_WAIT) on `words[index]`, shared across processes; `timeoutMs` undefined or negative waits forever. */
-export function futexWait(
-  words: Int32Array,
-  index: number,
-  expected: number,
-  timeoutMs?: number,
-): FutexResult {
-  try {
-    return futexResults[raw.futexWait(words, index, expected, timeoutMs)] ?? 'ok'
-  } catch (error) {
-    throw withCode(error)
-  }
-}
-
-/** futex(FUTEX_WAIT) on the libuv pool: never blocks the event loop. */
-export async function futexWaitAsync(
-  words: Int32Array,
-  index: number,
-  expected: number,
-  timeoutMs?: number,
-): Promise<FutexResult> {
-  try {
-    return futexResults[await raw.futexWaitAsync(words, index, expected, timeoutMs)] ?? 'ok'
-  } catch (error) {
-    throw withCode(error)
-  }
-}
-
-/** futex(FUTEX_WAKE): wakes up to `count` waiters (all by default); returns how many woke. */
+/**
+ * futex(FUTEX_WAKE): wakes up to `count` waiters (all by default) in other processes that sleep
+ * on `words[index]`; returns how many woke.
+ */
 export const futexWake: (words: Int32Array, index: number, count?: number) => number =
   sync(raw.futexWake)
 

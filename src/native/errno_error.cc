@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 namespace aofkit {
 
@@ -15,6 +16,23 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall) {
 
 void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   throw ErrnoError(env, err, syscall);
+}
+
+napi_value MakeErrnoError(napi_env env, int err, const char* syscall) {
+  std::string text = std::string(syscall) + ": " + std::strerror(err);
+  napi_value message = nullptr;
+  napi_value error = nullptr;
+  napi_value number = nullptr;
+  napi_value name = nullptr;
+  if (napi_create_string_utf8(env, text.c_str(), text.size(), &message) != napi_ok ||
+      napi_create_error(env, nullptr, message, &error) != napi_ok ||
+      napi_create_int32(env, -err, &number) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_set_named_property(env, error, "errno", number) != napi_ok ||
+      napi_set_named_property(env, error, "syscall", name) != napi_ok) {
+    return nullptr;
+  }
+  return error;
 }
 
 int64_t ArgInt64(const Napi::CallbackInfo& info, size_t index, const char* name) {

@@ -18,10 +18,10 @@
 #endif
 #include <uv.h>
 
+#include "env_state.h"
 #include "errno_error.h"
 
 namespace aofkit {
-namespace {
 
 #ifdef __linux__
 
@@ -32,8 +32,9 @@ class Watch;
 class Inotify {
  public:
   static Inotify* Of(napi_env env) {
-    void* data = nullptr;
-    if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<Inotify*>(data);
+    EnvState* state = StateOf(env);
+    if (state == nullptr) ThrowErrno(env, ESHUTDOWN, "inotify_init1");
+    if (state->inotify != nullptr) return state->inotify;
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) ThrowErrno(env, errno, "inotify_init1");
     uv_loop_t* loop = nullptr;
@@ -55,9 +56,7 @@ class Inotify {
     uv_unref(reinterpret_cast<uv_handle_t*>(poll));
     auto* self = new Inotify(env, fd, poll);
     poll->data = self;
-    // The addon's per-environment data is this instance (nothing else in the addon uses it).
-    napi_set_instance_data(env, self, nullptr, nullptr);
-    napi_add_env_cleanup_hook(env, OnCleanup, self);
+    state->inotify = self;  // closed by ReleaseWatches with the environment
     return self;
   }
 
@@ -99,11 +98,13 @@ class Inotify {
     if (!referenced && --referenced_ == 0) uv_unref(handle);
   }
 
+  // Closes the instance; its watches stay open but inert.
+  void Release();
+
  private:
   Inotify(napi_env env, int fd, uv_poll_t* poll) : env_(env), fd_(fd), poll_(poll) {}
 
   static void OnReadable(uv_poll_t* handle, int status, int events);
-  static void OnCleanup(void* data);
 
   // Marks watch `id` to be called back once, however many of its events were read.
   void Due(uint64_t id) {
@@ -152,9 +153,13 @@ class Watch : public Napi::ObjectWrap<Watch> {
   ~Watch() override { Stop(); }
 
   void Call(napi_env env) {
+    // Runs from a libuv callback: the C API only, whose failures are statuses.
+    napi_value self = nullptr;
+    napi_value callback = nullptr;
+    if (napi_get_reference_value(env, callbackRef(), &callback) != napi_ok || callback == nullptr) return;
+    if (napi_get_reference_value(env, selfRef(), &self) != napi_ok || self == nullptr) return;
     napi_value result;
-    napi_status called =
-        napi_make_callback(env, *context_, Value(), callback_.Value(), 0, nullptr, &result);
+    napi_status called = napi_make_callback(env, *context_, self, callback, 0, nullptr, &result);
     // A throw is an uncaught exception, as from any event-loop callback. (While a worker
     // terminates, JavaScript cannot run and nothing is pending: then there is nothing to do.)
     bool pending = false;
@@ -166,6 +171,10 @@ class Watch : public Napi::ObjectWrap<Watch> {
 
   // The environment is going away with the watch open: its inotify instance is closed.
   void Detach() { inotify_ = nullptr; }
+
+ private:
+  napi_ref callbackRef() const { return callback_; }
+  napi_ref selfRef() const { return static_cast<const Napi::Reference<Napi::Object>&>(*this); }
 
  private:
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -236,28 +245,35 @@ void Inotify::OnReadable(uv_poll_t* handle, int /*status*/, int /*events*/) {
     if (static_cast<size_t>(length) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof buffer) break;
   }
   if (due.empty()) return;
-  Napi::HandleScope scope(self->env_);
+  // The C API, whose failures are statuses: a C++ exception out of a libuv callback would end
+  // the process.
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(self->env_, &scope) != napi_ok) return;
   // By id, not pointer: a callback may close (and the collector free) a watch due after it.
   // Nothing else touches `due` meanwhile: the loop does not poll inside a callback.
   for (uint64_t id : due) {
     auto found = self->watches_.find(id);
     if (found != self->watches_.end()) found->second->Call(self->env_);
   }
+  napi_close_handle_scope(self->env_, scope);
 }
 
-void Inotify::OnCleanup(void* data) {
-  auto* self = static_cast<Inotify*>(data);
-  for (auto& entry : self->watches_) entry.second->Detach();
-  napi_set_instance_data(self->env_, nullptr, nullptr, nullptr);
-  uv_poll_stop(self->poll_);
-  close(self->fd_);
-  uv_close(reinterpret_cast<uv_handle_t*>(self->poll_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
-  delete self;
+void Inotify::Release() {
+  for (auto& entry : watches_) entry.second->Detach();
+  uv_poll_stop(poll_);
+  close(fd_);
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  delete this;
 }
 
 #endif
 
-}  // namespace
+void ReleaseWatches(EnvState& state) {
+#ifdef __linux__
+  if (state.inotify != nullptr) state.inotify->Release();
+#endif
+  state.inotify = nullptr;
+}
 
 void InitWatch(Napi::Env env, Napi::Object exports) {
 #ifdef __linux__
