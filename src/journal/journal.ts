@@ -20,6 +20,10 @@ import { checkOptions } from './options.ts'
 import type { CheckedOptions, JournalOptions } from './options.ts'
 import { resolveFrom } from './positions.ts'
 import { followEntries, readEntries } from './read-entries.ts'
+import { JournalConsumer, deleteConsumer, resetConsumer } from './consumer.ts'
+import type { ConsumerOptions } from './consumer.ts'
+import { listConsumers } from './consumer-list.ts'
+import type { ConsumerInfo } from './consumer-list.ts'
 import { JournalReader } from './journal-reader.ts'
 import { checkReadOptions } from './read-options.ts'
 import type { FollowOptions, ReadOptions } from './read-options.ts'
@@ -70,6 +74,43 @@ export class Journal {
    */
   static openReader(dir: string): Promise<JournalReader> {
     return Promise.resolve().then(() => JournalReader.open(dir))
+  }
+
+  /**
+   * Opens durable consumer `name` of the journal in `dir` (any process): iterate it for the
+   * entries after its committed position, and `commit(position)` once they are handled. A new
+   * consumer starts at `options.from` (default `'start'`) and holds retention back from there.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED when an instance of the same consumer is open,
+   *   ERR_AOF_INVALID_ARGUMENT for a name that is not a safe file name,
+   *   ERR_JOURNAL_NOT_A_JOURNAL, ERR_AOF_CORRUPTED for a damaged position file.
+   */
+  static openConsumer(dir: string, name: string, options?: ConsumerOptions): Promise<JournalConsumer> {
+    return JournalConsumer.open(dir, name, options)
+  }
+
+  /**
+   * Lists the consumers of the journal in `dir`: committed position, lag in entries and bytes,
+   * whether an instance is open, whether it held back the writer's last retention run.
+   */
+  static consumers(dir: string): Promise<ConsumerInfo[]> {
+    return Promise.resolve().then(() => listConsumers(dir))
+  }
+
+  /**
+   * Sets consumer `name`'s committed position (it next gets `position + 1`), durably. No
+   * instance of it may be open.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED, ERR_AOF_NOT_FOUND, ERR_JOURNAL_OUT_OF_RANGE.
+   */
+  static resetConsumer(dir: string, name: string, position: number): Promise<void> {
+    return resetConsumer(dir, name, position)
+  }
+
+  /**
+   * Deletes consumer `name` (it no longer holds retention back). No instance of it may be open.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED, ERR_AOF_NOT_FOUND.
+   */
+  static deleteConsumer(dir: string, name: string): Promise<void> {
+    return Promise.resolve().then(() => deleteConsumer(dir, name))
   }
 
   /**
@@ -336,7 +377,7 @@ export class Journal {
   #retain(): void {
     if (this.#closed) return
     try {
-      this.#retention = applyRetention(this.#dir, this.#bases, this.#options.retention, this.#retention)
+      this.#retention = applyRetention(this.#dir, this.#bases, this.#options.retention, this.#retention, this.#segment.size)
     } catch {
       // A file that cannot be removed now is tried again at the next roll or tick.
     }

@@ -50,9 +50,14 @@ function openAt(dir: string, position: number, onTruncated: OnTruncated | undefi
   }
 }
 
-/** The first position of the segment after the one starting at `base`, or undefined. */
-function segmentAfter(dir: string, base: number): number | undefined {
-  return listSegments(dir).find((candidate) => candidate > base)
+/**
+ * The first position of the segment after the one starting at `base`, undefined when there is
+ * none yet, or null when the segment at `base` itself is gone (retention deleted it).
+ */
+function segmentAfter(dir: string, base: number): number | undefined | null {
+  const bases = listSegments(dir)
+  if (!bases.includes(base)) return null
+  return bases.find((candidate) => candidate > base)
 }
 
 function shortSegment(dir: string, cursor: SegmentCursor, end: number): AofkitError {
@@ -66,6 +71,9 @@ function shortSegment(dir: string, cursor: SegmentCursor, end: number): AofkitEr
 /** Entries from `from` up to `to` (exclusive) or the journal's end, whichever comes first. */
 export function* readEntries(dir: string, from: number, to: number, onTruncated?: OnTruncated): Generator<JournalEntry, void, undefined> {
   let position = from
+  // The position where a segment last read short of the next one: once more with a fresh
+  // reader (one opened while its writer was still creating the file sees no data), then damage.
+  let short = -1
   while (position < to) {
     const { cursor } = openAt(dir, position, onTruncated)
     try {
@@ -79,9 +87,14 @@ export function* readEntries(dir: string, from: number, to: number, onTruncated?
       position = cursor.position
       const end = cursor.end === Infinity ? segmentAfter(dir, cursor.base) : cursor.end
       if (end === undefined) return
+      // Deleted under the reader: opening the position again finds it kept or truncated.
+      if (end === null) continue
       if (position < end) {
         // A roll since the listing: the segment may have received entries meanwhile.
-        if (cursor.end === Infinity) continue
+        if (cursor.end === Infinity || short !== position) {
+          short = position
+          continue
+        }
         throw shortSegment(dir, cursor, end)
       }
     } finally {
@@ -126,6 +139,8 @@ export async function* followEntries(
 ): AsyncGenerator<JournalEntry, void, undefined> {
   const { signal, onTruncated, stopped } = options
   let position = from
+  // As in readEntries.
+  let short = -1
   for (;;) {
     if (stopped()) return
     throwIfAborted(signal)
@@ -151,10 +166,15 @@ export async function* followEntries(
         }
         // Finished, or its writer gone: a next segment, or a new writer, is in the directory.
         const end = segmentAfter(dir, cursor.base)
+        if (end === null) break
         if (end !== undefined) {
           if (position >= end) break
           // Finished and read to its end, yet short of the next segment: damage.
-          if (state === FileState.EOF && failure === null) throw shortSegment(dir, cursor, end)
+          if (state === FileState.EOF && failure === null) {
+            if (short === position) throw shortSegment(dir, cursor, end)
+            short = position
+            break
+          }
         }
         if (!(await waitFor(watch.changedSince(generation, signal), stopped))) return
         break

@@ -31,7 +31,7 @@ export interface RetentionReport {
   readonly deletedEntries: number
 }
 
-/** The bytes a segment's files take (data, sidecar, indexes); 0 for one that is gone. */
+/** The bytes a finished segment's files take (data and indexes); 0 for one that is gone. */
 export function segmentBytes(dir: string, base: number): number {
   let bytes = 0
   for (const path of [segmentPath(dir, base), offsetIndexPath(dir, base), timeIndexPath(dir, base)]) {
@@ -60,13 +60,14 @@ export function deleteSegment(dir: string, base: number): void {
 
 /**
  * Applies `policy` to the segments of `dir` (`bases`, oldest first, the last one open, which
- * is shifted as segments are deleted).
+ * is shifted as segments are deleted); `openBytes` is the open segment's data size.
  */
 export function applyRetention(
   dir: string,
   bases: number[],
   policy: Required<RetentionOptions>,
   previous: RetentionReport,
+  openBytes: number,
   now = Date.now(),
 ): RetentionReport {
   const consumers = consumerNames(dir).map((name) => {
@@ -78,8 +79,9 @@ export function applyRetention(
     }
     return { name, next }
   })
-  let total = 0
-  for (const base of bases) total += segmentBytes(dir, base)
+  // The open segment's file is allocated ahead of its data: count its data.
+  let total = openBytes
+  for (const base of bases.slice(0, -1)) total += segmentBytes(dir, base)
   let heldBy: RetentionHolder[] = []
   let deletedSegments = previous.deletedSegments
   let deletedEntries = previous.deletedEntries

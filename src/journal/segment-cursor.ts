@@ -107,6 +107,11 @@ export class SegmentCursor {
     return cursor >= 0 && cursor < times.first.length ? times.first[cursor]! : 0
   }
 
+  /** Offset in the segment of the next entry's first record (before block padding). */
+  get offset(): number {
+    return this.#log.position
+  }
+
   /** Closes the data file's reader. */
   close(): void {
     this.file.close()

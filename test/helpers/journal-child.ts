@@ -4,6 +4,8 @@
 //                                 prints 'wrote N', closes, prints 'closed'
 //   follow DIR FROM COUNT         follows from FROM with Journal.openReader until COUNT entries
 //                                 were checked, prints 'ready' first and 'followed N' at the end
+//   consume DIR NAME              opens consumer NAME, prints 'open', waits
+//   skim DIR TOTAL                follows from 0 slowly, skipping deleted entries
 import { Journal } from '../../src/index.ts'
 import { isJournalEntry, journalEntry } from './journal-entries.ts'
 
@@ -48,4 +50,34 @@ if (mode === 'hold') {
   }
   reader.close()
   process.stdout.write(`followed ${checked}\n`)
+} else if (mode === 'consume') {
+  const consumer = await Journal.openConsumer(dir, rest[0]!)
+  process.stdout.write('open\n')
+  process.stdin.resume()
+  process.stdin.on('end', () => {
+    void consumer.close().then(() => process.exit(0))
+  })
+} else if (mode === 'skim') {
+  // Follows from the start, slowly, skipping what retention deletes under it, until TOTAL
+  // positions are accounted for; prints 'skimmed GOT lost LOST'.
+  const total = Number(rest[0])
+  const reader = await Journal.openReader(dir)
+  process.stdout.write('ready\n')
+  let got = 0
+  let lost = 0
+  let expected = 0
+  const onTruncated = (gap: { from: number; to: number; lost: number }): void => {
+    if (gap.from !== expected) process.exit(2)
+    lost += gap.lost
+    expected = gap.to
+  }
+  for await (const entry of reader.follow({ from: 0, onTruncated })) {
+    if (entry.position !== expected || !isJournalEntry(entry.position, entry.data)) process.exit(1)
+    expected = entry.position + 1
+    got++
+    if (got % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    if (got + lost >= total) break
+  }
+  reader.close()
+  process.stdout.write(`skimmed ${got} lost ${lost}\n`)
 }

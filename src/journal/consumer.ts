@@ -1,0 +1,230 @@
+/**
+ * Durable consumers: a named reader of a journal whose committed position is stored in the
+ * journal's directory, crash-safe, so that after a restart it resumes at the entry after its
+ * last commit (at-least-once: never skipping, at most the uncommitted entries again).
+ * @module
+ */
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { invalidArgument, optionsOf } from '../arguments.ts'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { checkConsumerName, consumerLockPath, positionPath, readPosition, writePosition } from './consumer-position.ts'
+import { JournalReader } from './journal-reader.ts'
+import { CONSUMERS_DIR, checkDirectory, checkJournal } from './layout.ts'
+import { lockFile, unlockFile } from './lock-file.ts'
+import { nextPosition, resolveFrom } from './positions.ts'
+import type { From } from './positions.ts'
+import type { OnTruncated } from './read-entries.ts'
+import type { JournalEntry } from './segment-cursor.ts'
+
+/** Options of `Journal.openConsumer`. */
+export interface ConsumerOptions {
+  /**
+   * Where a consumer that has never committed starts (its first open records it durably, so a
+   * restart before the first commit starts there again). Default: `'start'`.
+   */
+  from?: From
+  /** As in `read()`: skip entries retention deleted instead of throwing ERR_JOURNAL_TRUNCATED. */
+  onTruncated?: OnTruncated
+  /** Stops the iteration with an AbortError. */
+  signal?: AbortSignal
+}
+
+/** The lock of consumer `name` in `dir`: one live instance per name, across processes. */
+function lockConsumer(dir: string, name: string): number {
+  try {
+    mkdirSync(join(dir, CONSUMERS_DIR), { recursive: true })
+  } catch (error) {
+    throw fromSystemError(error, dir, 'create')
+  }
+  return lockFile(consumerLockPath(dir, name), `consumer '${name}' of journal '${dir}'`)
+}
+
+/** Checks a position given to commit() or reset(). */
+function checkPosition(position: unknown, name: string): asserts position is number {
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < -1) {
+    throw invalidArgument(`${name} must be a position (an integer from -1 on), got ${String(position)}`)
+  }
+}
+
+function beyondEnd(dir: string, position: number, next: number): AofkitError {
+  return new AofkitError(ErrorCode.JournalOutOfRange, `position ${position} is beyond the end of journal '${dir}' (next position ${next})`, {
+    path: dir,
+  })
+}
+
+/**
+ * A durable consumer of a journal (see `Journal.openConsumer`). Iterate it to get the entries
+ * after its committed position, live; call {@link JournalConsumer.commit} once entries are
+ * handled.
+ */
+export class JournalConsumer implements AsyncIterable<JournalEntry> {
+  /**
+   * Opens consumer `name` of the journal in `dir`, creating it (at `options.from`) when it has
+   * no position yet.
+   * @throws {@link AofkitError} ERR_AOF_LOCKED when another instance of the consumer is open
+   *   (in any process), ERR_AOF_INVALID_ARGUMENT for a name that is not a safe file name,
+   *   ERR_JOURNAL_NOT_A_JOURNAL, ERR_AOF_CORRUPTED for a damaged position file.
+   */
+  static async open(dir: string, name: string, given?: ConsumerOptions): Promise<JournalConsumer> {
+    checkDirectory(dir)
+    checkConsumerName(name)
+    const options = optionsOf(given)
+    if (options.onTruncated !== undefined && typeof options.onTruncated !== 'function') throw invalidArgument('onTruncated must be a function')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgument('signal must be an AbortSignal')
+    checkJournal(dir)
+    const lock = lockConsumer(dir, name)
+    try {
+      let next = readPosition(dir, name)?.next
+      if (next === undefined) {
+        next = resolveFrom(dir, options.from ?? 'start', () => nextPosition(dir))
+        await writePosition(dir, name, next)
+      }
+      return new JournalConsumer(dir, name, lock, next - 1, options)
+    } catch (error) {
+      unlockFile(lock)
+      throw error
+    }
+  }
+
+  readonly #dir: string
+  readonly #name: string
+  readonly #lock: number
+  readonly #reader: JournalReader
+  readonly #options: ConsumerOptions
+  #committed: number
+  #wanted: number
+  #writing: Promise<void> | null = null
+  #closed = false
+
+  private constructor(dir: string, name: string, lock: number, committed: number, options: ConsumerOptions) {
+    this.#dir = dir
+    this.#name = name
+    this.#lock = lock
+    this.#committed = committed
+    this.#wanted = committed
+    this.#options = options
+    this.#reader = JournalReader.open(dir)
+  }
+
+  /** The consumer's name. */
+  get name(): string {
+    return this.#name
+  }
+
+  /** The last committed position: every entry up to it is handled (-1: none yet). */
+  get committed(): number {
+    return this.#committed
+  }
+
+  /** Entries after the committed position: the journal's next position minus committed + 1. */
+  get lag(): number {
+    this.#checkOpen()
+    return Math.max(0, nextPosition(this.#dir) - (this.#committed + 1))
+  }
+
+  /**
+   * The entries after the committed position, live (waiting at the end for more). Each
+   * iteration starts after the position committed when it starts: entries delivered but not
+   * committed are delivered again.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<JournalEntry> {
+    this.#checkOpen()
+    const { signal, onTruncated } = this.#options
+    const options = { from: this.#committed + 1, ...(signal === undefined ? {} : { signal }), ...(onTruncated === undefined ? {} : { onTruncated }) }
+    return this.#reader.follow(options)
+  }
+
+  /**
+   * Records that every entry up to `position` is handled, and resolves once that is durable.
+   * Concurrent commits share writes; committing a position at or below the committed one does
+   * nothing (use `Journal.resetConsumer` to go back).
+   * @throws {@link AofkitError} ERR_JOURNAL_OUT_OF_RANGE for a position past the journal's
+   *   last entry, ERR_AOF_INVALID_ARGUMENT, ERR_AOF_CLOSED, system codes from the write.
+   */
+  async commit(position: number): Promise<void> {
+    this.#checkOpen()
+    checkPosition(position, 'position')
+    if (position <= this.#committed) return
+    if (position > this.#wanted) {
+      const next = nextPosition(this.#dir)
+      if (position >= next) throw beyondEnd(this.#dir, position, next)
+      this.#wanted = position
+    }
+    while (this.#committed < position) {
+      if (this.#writing === null) {
+        const target = this.#wanted
+        this.#writing = writePosition(this.#dir, this.#name, target + 1)
+          .then(() => {
+            if (target > this.#committed) this.#committed = target
+          })
+          .finally(() => {
+            this.#writing = null
+          })
+      }
+      await this.#writing
+    }
+  }
+
+  /** Stops iterating, waits for commits in flight and releases the consumer's lock. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#reader.close()
+    try {
+      await this.#writing
+    } catch {
+      // Reported to the commit() that started it.
+    } finally {
+      unlockFile(this.#lock)
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new AofkitError(ErrorCode.Closed, `consumer '${this.#name}' of journal '${this.#dir}' is closed`, { path: this.#dir })
+  }
+}
+
+/**
+ * Sets consumer `name`'s committed position to `position` (the next entry it gets is
+ * `position + 1`; -1 starts it over at the journal's first), durably.
+ * @throws {@link AofkitError} ERR_AOF_LOCKED while an instance is open, ERR_AOF_NOT_FOUND for a
+ *   consumer that does not exist, ERR_JOURNAL_OUT_OF_RANGE past the end.
+ */
+export async function resetConsumer(dir: string, name: string, position: number): Promise<void> {
+  checkDirectory(dir)
+  checkConsumerName(name)
+  checkPosition(position, 'position')
+  checkJournal(dir)
+  const lock = lockConsumer(dir, name)
+  try {
+    if (readPosition(dir, name) === null) throw new AofkitError(ErrorCode.NotFound, `journal '${dir}' has no consumer '${name}'`, { path: dir })
+    const next = nextPosition(dir)
+    if (position >= next) throw beyondEnd(dir, position, next)
+    await writePosition(dir, name, position + 1)
+  } finally {
+    unlockFile(lock)
+  }
+}
+
+/**
+ * Deletes consumer `name`: it no longer holds retention back.
+ * @throws {@link AofkitError} ERR_AOF_LOCKED while an instance is open, ERR_AOF_NOT_FOUND for a
+ *   consumer that does not exist.
+ */
+export function deleteConsumer(dir: string, name: string): Promise<void> {
+  checkDirectory(dir)
+  checkConsumerName(name)
+  checkJournal(dir)
+  const lock = lockConsumer(dir, name)
+  try {
+    if (readPosition(dir, name) === null) throw new AofkitError(ErrorCode.NotFound, `journal '${dir}' has no consumer '${name}'`, { path: dir })
+    rmSync(positionPath(dir, name), { force: true })
+    rmSync(`${positionPath(dir, name)}.tmp`, { force: true })
+    rmSync(consumerLockPath(dir, name), { force: true })
+  } finally {
+    unlockFile(lock)
+  }
+  return Promise.resolve()
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+
+import { ErrorCode, Journal } from '../../src/index.ts'
+import type { JournalConsumer, JournalEntry } from '../../src/index.ts'
+import { spawnHelper } from '../helpers/child.ts'
+import { isJournalEntry, journalEntry } from '../helpers/journal-entries.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+
+async function filled(dir: string, count: number, segmentBytes = 4096): Promise<Journal> {
+  const journal = await Journal.open(dir, { create: true, segmentBytes })
+  for (let position = 0; position < count; position++) journal.append(journalEntry(position))
+  return journal
+}
+
+/** Takes `count` entries from the consumer, committing each. */
+async function consume(consumer: JournalConsumer, count: number, commit = true): Promise<JournalEntry[]> {
+  const got: JournalEntry[] = []
+  if (count === 0) return got
+  for await (const entry of consumer) {
+    assert.ok(isJournalEntry(entry.position, entry.data))
+    got.push(entry)
+    if (commit) await consumer.commit(entry.position)
+    if (got.length === count) break
+  }
+  return got
+}
+
+test('a consumer resumes after its committed position: at-least-once, never skipping', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 100)
+  t.after(() => journal.close())
+  const consumer = await Journal.openConsumer(dir, 'billing', { from: 'start' })
+  assert.equal(consumer.committed, -1)
+  assert.equal(consumer.lag, 100)
+  const first = await consume(consumer, 30)
+  assert.deepEqual(
+    first.map((entry) => entry.position),
+    Array.from({ length: 30 }, (_, k) => k),
+  )
+  assert.equal(consumer.committed, 29)
+  assert.equal(consumer.lag, 70)
+  // Delivered but not committed: delivered again after a restart.
+  await consume(consumer, 5, false)
+  await consumer.close()
+  const again = await Journal.openConsumer(dir, 'billing', { from: 'end' })
+  t.after(() => again.close())
+  assert.equal(again.committed, 29, '`from` only applies to a consumer without a position')
+  const next = await consume(again, 10)
+  assert.equal(next[0]!.position, 30)
+  // Live: entries appended while the consumer waits.
+  const live = consume(again, 5)
+  for (let position = 100; position < 105; position++) journal.append(journalEntry(position))
+  assert.equal((await live)[0]!.position, 40)
+})
+
+test('a consumer opened at the end records its start durably: a restart before the first commit starts there again', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 50)
+  t.after(() => journal.close())
+  const consumer = await Journal.openConsumer(dir, 'late', { from: 'end' })
+  assert.equal(consumer.committed, 49)
+  await consumer.close()
+  journal.append(journalEntry(50))
+  const again = await Journal.openConsumer(dir, 'late')
+  t.after(() => again.close())
+  assert.equal((await consume(again, 1))[0]!.position, 50)
+})
+
+test('commit: concurrent commits share writes, a lower one does nothing, past the end is refused', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 1000)
+  t.after(() => journal.close())
+  const consumer = await Journal.openConsumer(dir, 'c')
+  t.after(() => consumer.close())
+  await Promise.all(Array.from({ length: 200 }, (_, k) => consumer.commit(k * 3)))
+  assert.equal(consumer.committed, 597)
+  await consumer.commit(10)
+  assert.equal(consumer.committed, 597)
+  await assert.rejects(consumer.commit(1000), { code: ErrorCode.JournalOutOfRange })
+  await assert.rejects(consumer.commit(1.5), { code: ErrorCode.InvalidArgument })
+  await assert.rejects(consumer.commit('1' as unknown as number), { code: ErrorCode.InvalidArgument })
+  const [info] = await Journal.consumers(dir)
+  assert.equal(info?.committed, 597)
+})
+
+test('one live instance per name, across processes; a killed holder does not block', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 10)
+  t.after(() => journal.close())
+  const consumer = await Journal.openConsumer(dir, 'only')
+  await assert.rejects(Journal.openConsumer(dir, 'only'), { code: ErrorCode.Locked })
+  const other = await Journal.openConsumer(dir, 'other')
+  await other.close()
+  await consumer.close()
+  const holder = spawnHelper('journal-child.ts', ['consume', dir, 'only'], { stdin: true })
+  await holder.waitFor('open')
+  await assert.rejects(Journal.openConsumer(dir, 'only'), { code: ErrorCode.Locked })
+  holder.process.kill('SIGKILL')
+  await holder.exited
+  const after = await Journal.openConsumer(dir, 'only')
+  await after.close()
+})
+
+test('Journal.consumers lists committed position, lag in entries and bytes, who is active; reset and delete', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 500)
+  t.after(() => journal.close())
+  const a = await Journal.openConsumer(dir, 'a')
+  await a.commit(99)
+  const b = await Journal.openConsumer(dir, 'b', { from: 'end' })
+  await b.close()
+  const list = await Journal.consumers(dir)
+  assert.deepEqual(
+    list.map(({ name, committed, lag, active }) => ({ name, committed, lag, active })),
+    [
+      { name: 'a', committed: 99, lag: 400, active: true },
+      { name: 'b', committed: 499, lag: 0, active: false },
+    ],
+  )
+  const [infoA, infoB] = list
+  assert.equal(infoB!.lagBytes, 0)
+  // The lag in bytes: what the entries after the commit take in the segments, framing included.
+  let payload = 0
+  for (const entry of journal.read({ from: 100 })) payload += entry.data.length
+  assert.ok(infoA!.lagBytes >= payload && infoA!.lagBytes < payload * 1.2, `${infoA!.lagBytes} vs ${payload}`)
+  await assert.rejects(Journal.resetConsumer(dir, 'a', 10), { code: ErrorCode.Locked })
+  await a.close()
+  await Journal.resetConsumer(dir, 'a', 10)
+  assert.equal((await Journal.consumers(dir))[0]!.committed, 10)
+  await assert.rejects(Journal.resetConsumer(dir, 'a', 500), { code: ErrorCode.JournalOutOfRange })
+  await Journal.deleteConsumer(dir, 'b')
+  assert.deepEqual(
+    (await Journal.consumers(dir)).map((info) => info.name),
+    ['a'],
+  )
+  await assert.rejects(Journal.deleteConsumer(dir, 'b'), { code: ErrorCode.NotFound })
+})
+
+test('consumer names must be safe file names; a damaged position file is reported', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 3)
+  t.after(() => journal.close())
+  for (const name of ['', '../x', 'a/b', '.hidden', '-x', 'x'.repeat(129), 'x.tmp', 5]) {
+    await assert.rejects(Journal.openConsumer(dir, name as string), { code: ErrorCode.InvalidArgument }, String(name))
+  }
+  await assert.rejects(Journal.openConsumer(join(dir, 'consumers'), 'x'), { code: ErrorCode.NotAJournal })
+  const consumer = await Journal.openConsumer(dir, 'x')
+  await consumer.close()
+  const path = join(dir, 'consumers', 'x.position')
+  const bytes = readFileSync(path)
+  bytes[9]! ^= 1
+  writeFileSync(path, bytes)
+  await assert.rejects(Journal.openConsumer(dir, 'x'), { code: ErrorCode.Corrupted })
+  await assert.rejects(Journal.consumers(dir), { code: ErrorCode.Corrupted })
+})
