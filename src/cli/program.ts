@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander'
 import * as bench from './commands/bench.ts'
 import * as cat from './commands/cat.ts'
 import * as compact from './commands/compact.ts'
+import * as consumers from './commands/consumers.ts'
 import { demo, demoFollower, demoWriter } from './commands/demo.ts'
 import * as inspect from './commands/inspect.ts'
 import * as recover from './commands/recover.ts'
@@ -72,6 +73,7 @@ async function runHere(argv: string[], streams: Streams): Promise<number> {
   state.register(program, done)
   compact.register(program, done)
   stats.register(program, done)
+  consumers.register(program, done)
   bench.register(program, done)
 
   program
