@@ -32,6 +32,8 @@ export class Growth {
   #stopped = false
   /** Background growth in flight. */
   #growing: Promise<void> | null = null
+  /** Why the last background growth failed, until a non-blocking write reports it. */
+  #failure: AofkitError | null = null
   /** Prefault jobs on the thread pool; the mapping must outlive them. */
   readonly #prefaults = new Set<Promise<void>>()
   #aheadBytes: number
@@ -89,7 +91,12 @@ export class Growth {
       this.lowWater = this.#aheadBytes / 2
     }
     if (!blocking) {
-      this.growAhead(size)
+      // A background growth that failed (a full disk, for one) is this write's answer, once;
+      // the next call tries to grow again, for the space may have been freed meanwhile.
+      const failure = this.#failure
+      this.#failure = null
+      if (failure !== null && !this.growing) throw failure
+      this.growAhead(size, needed)
       throw new AofkitError(ErrorCode.WouldBlock, `file '${this.#path()}' must grow before this write`, {
         path: this.#path(),
       })
@@ -122,13 +129,19 @@ export class Growth {
     void this.prefault(from, target)
   }
 
-  /** Starts background growth (and prefaulting) so that the writer, at `size`, stays ahead. */
-  growAhead(size: number): void {
+  /**
+   * Starts background growth (and prefaulting) so that the writer, at `size`, stays ahead. A
+   * non-blocking write that must wait for it says how much it `needs`: if the whole step does
+   * not fit on the disk, growth falls back to that, as a blocking write does.
+   */
+  growAhead(size: number, needs = 0): void {
     if (this.#growing !== null || this.#stopped) return
     const from = this.#allocated
     const target = this.#aheadTarget(from, size)
     if (target <= from) return
-    this.#growing = this.#grow(from, target).finally(() => {
+    const pageSize = this.#geometry.pageSize
+    const minimal = Math.min(Math.ceil(needs / pageSize) * pageSize, target)
+    this.#growing = this.#grow(from, target, minimal).finally(() => {
       this.#growing = null
     })
   }
@@ -185,21 +198,33 @@ export class Growth {
     if (!(this.#mapping instanceof SharedArrayBuffer)) native.fitMapping(this.#mapping, this.#fd)
   }
 
-  async #grow(from: number, target: number): Promise<void> {
+  async #grow(from: number, target: number, minimal: number): Promise<void> {
     // Called by growAhead only when target > from.
     const stats = this.#stats
     const startNs = nowNs()
+    let end = target
     try {
-      await allocateAsync(this.#fd, from, target - from)
+      try {
+        await allocateAsync(this.#fd, from, target - from)
+      } catch (error) {
+        // The step does not fit: try just what the waiting write needs before giving up.
+        if (minimal <= from || minimal >= target) throw error
+        end = minimal
+        await allocateAsync(this.#fd, from, minimal - from)
+      }
       stats.record(Operation.truncate, startNs, true)
-      if (!this.#stopped) this.#setAllocated(target)
-    } catch {
-      // A blocking write will meet the same condition and report it; nothing to do here.
+      this.#failure = null
+      if (!this.#stopped) this.#setAllocated(end)
+    } catch (error) {
       stats.record(Operation.truncate, startNs, false)
+      // When even what a waiting write needs did not fit, that write's next try reports it. A
+      // look-ahead nobody waits for yet fails quietly: the write that needs the room tries
+      // again with what it needs, and a blocking write meets the condition itself.
+      if (!this.#stopped && minimal > from) this.#failure = fromSystemError(error, this.#path(), 'allocate')
       return
     }
     if (this.#stopped) return
-    await this.prefault(from, target)
+    await this.prefault(from, end)
   }
 
   /** Where growth ahead of a writer at `size` ends: `aheadBytes` past the data, in geometry steps. */

@@ -197,7 +197,8 @@ export class AppendOnlyFile {
   /**
    * Like {@link write}, but never grows the file nor waits for the disk: when the file must
    * grow first it starts that growth in the background and throws `ERR_AOF_WOULD_BLOCK`,
-   * writing nothing. Its only system call is the one every commit makes while readers in other
+   * writing nothing. When that growth failed (a full disk), the next call throws its error
+   * (`ERR_AOF_NO_SPACE`), and the one after starts it again. Its only system call is the one every commit makes while readers in other
    * threads or processes wait for data: a wake-up that does not touch the disk (a one-byte read
    * or rewrite of the sidecar's page, and a futex wake for readers blocked in one). With nobody
    * waiting elsewhere, it makes none.
