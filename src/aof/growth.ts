@@ -9,6 +9,7 @@
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { allocate, allocateAsync } from './allocate.ts'
+import { SIZE_UPPER_MAX } from './geometry.ts'
 import type { Geometry } from './geometry.ts'
 import { MAGIC_SIZE } from './magic.ts'
 import type { FileResources } from './open-file.ts'
@@ -78,13 +79,7 @@ export class Growth {
    */
   makeRoom(needed: number, size: number, blocking: boolean): void {
     const geometry = this.#geometry
-    if (needed > geometry.sizeUpper) {
-      throw new AofkitError(
-        ErrorCode.Full,
-        `file '${this.#path()}' is full: ${needed} bytes needed, geometry.sizeUpper is ${geometry.sizeUpper}`,
-        { path: this.#path() },
-      )
-    }
+    if (needed > geometry.sizeUpper) throw this.#full(needed)
     // The writer caught up with background growth: look further ahead from now on.
     if (this.#aheadBytes < AHEAD_MAX) {
       this.#aheadBytes = Math.min(this.#aheadBytes * 2, AHEAD_MAX, geometry.sizeUpper)
@@ -183,6 +178,20 @@ export class Growth {
     this.#allocated = size
     // What the file no longer has reads as zeros, not SIGBUS (a chunk posted to a worker copies it).
     this.#fitMapping()
+  }
+
+  /** ERR_AOF_FULL, saying what to do about it. */
+  #full(needed: number): AofkitError {
+    const upper = this.#geometry.sizeUpper
+    const advice =
+      this.#fd < 0
+        ? 'a memory-only file never grows: open a larger one'
+        : upper >= SIZE_UPPER_MAX
+          ? `that is the largest mapping this Node.js can view: go on in a new file`
+          : `reopen it with a larger geometry.sizeUpper (up to ${SIZE_UPPER_MAX}) to write more; its data stays as it is`
+    return new AofkitError(ErrorCode.Full, `file '${this.#path()}' is full: ${needed} bytes needed, geometry.sizeUpper is ${upper}; ${advice}`, {
+      path: this.#path(),
+    })
   }
 
   #setAllocated(size: number): void {

@@ -79,6 +79,18 @@ test('the file grows by the geometry as writes need room, never past sizeUpper',
   assert.equal(file.write(Buffer.alloc(10, 1)), 10)
 })
 
+test('ERR_AOF_FULL says what to do, and reopening with a larger sizeUpper lets writes go on', async (t) => {
+  const { manager, file } = fresh(t, { geometry: { sizeNow: 4096, sizeUpper: 16 * 1024, growthStep: 4096 } })
+  file.write(Buffer.alloc(16 * 1024 - 8, 1))
+  for (const write of [() => file.write(Buffer.from('x')), () => file.writeNonBlocking(Buffer.from('x')), () => file.append(1, () => 1)]) {
+    assert.throws(write, (error) => code(ErrorCode.Full)(error) && /reopen it with a larger geometry\.sizeUpper/.test((error as Error).message))
+  }
+  await file.close()
+  const again = manager.open('data.aof', { geometry: { sizeUpper: 32 * 1024 } })
+  assert.equal(again.write(Buffer.from('more')), 4)
+  assert.equal(again.size, 16 * 1024 - 8 + 4)
+})
+
 test('growth is real allocation, not a sparse file', (t) => {
   const { manager, file } = fresh(t, { geometry: { sizeUpper: 8 * 1024 * 1024, growthStep: 1024 * 1024 } })
   file.write(Buffer.alloc(3 * 1024 * 1024, 1))
