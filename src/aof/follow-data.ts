@@ -7,6 +7,7 @@
 import { invalidArgument, optionsOf } from '../arguments.ts'
 import type { AofkitError } from '../errors.ts'
 import { FileState } from './file-state.ts'
+import { pastTheEnd } from './tail-source.ts'
 import type { TailSource } from './tail-source.ts'
 
 /** Largest chunk tail() yields, in bytes. */
@@ -14,7 +15,11 @@ export const CHUNK_SIZE_MAX = 4 * 1024 * 1024
 
 /** Options of tail() and stream(). */
 export interface TailOptions {
-  /** Offset to start from. Default: 0. */
+  /**
+   * Offset to start from. Default: 0. Past the end of a file still written, it waits for the
+   * data to reach it; past the end of a finished file, the first `next()` rejects with
+   * `ERR_AOF_INVALID_ARGUMENT`.
+   */
   from?: number
   /** Stops the iteration (or destroys the stream) with an AbortError. */
   signal?: AbortSignal
@@ -186,6 +191,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
     }
     const failure = source.failure()
     if (failure !== null) throw failure
+    // Past the end of a finished file: never reached. Of a file still written: wait for it.
+    if (position > end && state === FileState.EOF) throw pastTheEnd(position, end)
     if (state === FileState.EOF || state === FileState.Closing || state === FileState.Closed) {
       this.#end()
       return DONE

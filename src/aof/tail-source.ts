@@ -4,6 +4,8 @@
  * process.
  * @module
  */
+import { invalidArgument } from '../arguments.ts'
+import type { AofkitError } from '../errors.ts'
 import type { FileState } from './file-state.ts'
 import type { Tailer } from './tailer.ts'
 
@@ -30,4 +32,12 @@ export interface TailSource {
    * source may keep a follower registered across wake-ups until then.
    */
   cancelWait(resume: () => void): void
+}
+
+/**
+ * A follower's position past the end of a finished file: it can never be reached. (Past the
+ * end of a file still written, followers wait for the data to reach it.)
+ */
+export function pastTheEnd(position: number, end: number): AofkitError {
+  return invalidArgument(`offset ${position} is past the end of the finished file (${end} bytes)`)
 }

@@ -6,9 +6,9 @@
  * @module
  */
 import { invalidArgument, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import { nowNs } from './stats.ts'
+import { pastTheEnd } from './tail-source.ts'
 import type { TailSource } from './tail-source.ts'
 
 /** The life cycle of a tailer (the seed's TailerState, with its numbers). */
@@ -67,7 +67,11 @@ export interface Consumer {
 export interface SubscribeOptions {
   /** Poll on this interval (ms) instead of on every commit. */
   intervalMs?: number
-  /** Offset to start from. Default: 0, the beginning. */
+  /**
+   * Offset to start from. Default: 0. Past the end of a file still written, it waits for the
+   * data to reach it; past the end of a finished file, the tailer is closed with
+   * `ERR_AOF_INVALID_ARGUMENT`.
+   */
   from?: number
 }
 
@@ -183,10 +187,12 @@ export class Tailer {
     const failure = source.failure()
     const fileState = source.fileState()
     if (begin > end) {
-      this.close(
-        failure ??
-          new AofkitError(ErrorCode.Corrupted, `the data shrank below this tailer's position (${end} < ${begin})`),
-      )
+      // Past the data: a file still written may reach the position, as tail() waits for it;
+      // a finished one never will.
+      if (failure !== null) this.close(failure)
+      else if (isFinished(fileState)) this.close(pastTheEnd(begin, end))
+      else if (fileState === FileState.Closed || fileState === FileState.Closing) this.close('file closed')
+      else this.#state = TailerState.Tail
       return
     }
     // Caught up (begin === end): a failure ends the tailer; a finished file gets its EOF event.

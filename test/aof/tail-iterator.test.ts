@@ -159,3 +159,35 @@ test('a reader stays counted as a waiter across a wake-up, and stops at its next
   reader.close()
   await file.close()
 })
+
+test('from past the end: subscribe() and tail() wait for a file still written to reach it, and refuse it in a finished file', async (t) => {
+  const { file, reader } = fileAndReader(t)
+  file.write(bytes('abc'))
+  const followers = [file, reader].map((source) => {
+    const seen: string[] = []
+    let closed: unknown = undefined
+    const tailer = source.subscribe({ pollRead: (event) => (seen.push(text(event.tail)), event.end), pollReadClosed: (reason) => (closed = reason) }, { from: 5 })
+    return { tailer, seen, closed: () => closed, next: source.tail({ from: 5 }).next() }
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  file.write(bytes('defgh'))
+  for (const follower of followers) {
+    assert.equal(text((await follower.next).value as Uint8Array), 'fgh')
+    for (let i = 0; i < 500 && follower.seen.join('') !== 'fgh'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(follower.seen.join(''), 'fgh')
+    assert.equal(follower.closed(), undefined)
+    follower.tailer.close()
+  }
+  await file.finish()
+  const late = AppendOnlyFile.openReader(file.path)
+  t.after(() => late.close())
+  for (const source of [file, reader, late]) {
+    let closed: unknown = undefined
+    source.subscribe({ pollRead: (event) => event.end, pollReadClosed: (reason) => (closed = reason) }, { from: 20 })
+    for (let i = 0; i < 500 && closed === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal((closed as { code?: string }).code, 'ERR_AOF_INVALID_ARGUMENT')
+    await assert.rejects(source.tail({ from: 20 }).next(), { code: 'ERR_AOF_INVALID_ARGUMENT' })
+    // At the very end is no error: nothing more to read.
+    assert.equal((await source.tail({ from: 8 }).next()).done, true)
+  }
+})
