@@ -147,6 +147,26 @@ test('map refuses a length Node.js cannot view, and the process lives', { skip: 
   assert.equal(result.stdout, `EFBIG\nEFBIG\nstill mapping ${page}\n`)
 })
 
+test('openReader of a file over 4 GiB without a writer throws, and the process lives', { skip: !linux }, (t) => {
+  const path = join(tmpDir(t), 'big')
+  const fd = openSync(path, 'w')
+  ftruncateSync(fd, 5 * 1024 ** 3)
+  closeSync(fd)
+  const index = JSON.stringify(pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'index.ts')).href)
+  const result = runScript(`
+    import { AppendOnlyFile } from ${index}
+    try {
+      AppendOnlyFile.openReader(${JSON.stringify(path)}).close()
+      process.stdout.write('opened\\n')
+    } catch (error) {
+      process.stdout.write('refused\\n')
+    }
+  `)
+  assert.equal(result.signal, null, result.stderr)
+  assert.equal(result.status, 0, result.stderr)
+  assert.equal(result.stdout, 'refused\n')
+})
+
 test('unmap with an asynchronous call in flight unmaps when it returns', { skip: !linux }, async (t) => {
   const path = join(tmpDir(t), 'f')
   const fd = openSync(path, 'w+')
