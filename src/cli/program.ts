@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs'
 
 import { Command, CommanderError } from 'commander'
 
-import * as bench from './commands/bench.ts'
 import * as cat from './commands/cat.ts'
 import * as compact from './commands/compact.ts'
 import * as consumers from './commands/consumers.ts'
@@ -74,7 +73,6 @@ async function runHere(argv: string[], streams: Streams): Promise<number> {
   compact.register(program, done)
   stats.register(program, done)
   consumers.register(program, done)
-  bench.register(program, done)
 
   program
     .command('demo')

@@ -56,7 +56,7 @@ test('a file of another kind: exit 2 where the command needs a log', async () =>
 })
 
 test('a bad flag, a missing argument, a bad number: exit 2, one line', async () => {
-  for (const command of [...COMMANDS, 'bench']) {
+  for (const command of COMMANDS) {
     const run = await aof([command, '--no-such-flag', 'x'])
     assert.equal(run.status, 2, command)
     assertOneLine(run.stderr, /^aof: ERR_USAGE: unknown option '--no-such-flag'/)
@@ -73,7 +73,7 @@ test('a bad flag, a missing argument, a bad number: exit 2, one line', async () 
 })
 
 test('--help on every subcommand, exit 0', async () => {
-  for (const command of [...COMMANDS, 'bench', 'demo']) {
+  for (const command of [...COMMANDS, 'demo']) {
     const run = await aof([command, '--help'])
     assert.equal(run.status, 0, command)
     assert.match(run.stdout, new RegExp(`^Usage: aof ${command} `))

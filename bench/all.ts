@@ -1,19 +1,19 @@
 /**
- * `aof bench`: runs the benchmarks of bench/*.bench.ts as child processes with `--json` and
- * prints a summary table of ratios (aofkit against each baseline). The benchmarks need a
- * source checkout: they are TypeScript run through tsx, and some baselines are devDependencies;
- * an installed package has neither, and the command says so (exit 1).
+ * Every benchmark at once: runs bench/*.bench.ts as child processes with `--json` and prints a
+ * summary table of ratios (aofkit against each baseline). A source checkout's tool, not part
+ * of the package: the benchmarks are TypeScript run through tsx, and some baselines are
+ * devDependencies.
+ *
+ *   npm run bench:all -- [--quick] [--only aof-write,log] [--json] [--verbose]
  * @module
  */
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import type { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 
-import { CliCode, ExitCode, color, printJson, problemError, progressBar, streams, table, usageError, write, writeError } from '../output.ts'
+import { CliCode, ExitCode, color, describeError, printJson, progressBar, streams, table, usageError, write, writeError } from '../src/cli/output.ts'
 
 interface BenchOptions {
   quick?: boolean
@@ -139,31 +139,16 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
 ]
 
-/** The package root: three levels above this module, in src/ and in dist/ alike. */
-function packageRoot(): string {
-  return fileURLToPath(new URL('../../../', import.meta.url))
-}
-
-/** The bench folder and tsx, or a one-line explanation of what is missing. */
-function checkout(root: string): string {
-  const dir = join(root, 'bench')
-  if (!existsSync(join(dir, 'harness.ts'))) {
-    throw problemError(`the benchmarks are not installed (no ${dir}): run aof bench in a source checkout of aofkit after npm install`, CliCode.Unavailable)
-  }
-  try {
-    createRequire(join(root, 'package.json')).resolve('tsx')
-  } catch {
-    throw problemError('the benchmarks run through tsx, which is not installed: run npm install (with dev dependencies) in the checkout', CliCode.Unavailable)
-  }
-  return dir
-}
+/** The checkout: the folder above this one. */
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const DIR = join(ROOT, 'bench')
 
 /** Runs one benchmark; resolves to its parsed JSON. */
-function runOne(root: string, dir: string, bench: Benchmark, quick: boolean, verbose: boolean): Promise<Json> {
+function runOne(bench: Benchmark, quick: boolean, verbose: boolean): Promise<Json> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', join(dir, bench.file), '--json', ...(quick ? bench.quickArgs : [])]
+    const args = ['--import', 'tsx', join(DIR, bench.file), '--json', ...(quick ? bench.quickArgs : [])]
     const child = spawn(process.execPath, args, {
-      cwd: root,
+      cwd: ROOT,
       env: { ...process.env, ...(quick ? bench.quickEnv : {}) },
       stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'pipe'],
     })
@@ -194,15 +179,13 @@ function ratioText(ratio: number): string {
   return ratio >= 1 ? color.green(text) : color.yellow(text)
 }
 
-/** Runs `aof bench`. */
+/** Runs the benchmarks chosen and prints the summary. */
 export async function bench(options: BenchOptions): Promise<number> {
   const selected = options.only === undefined ? BENCHMARKS : options.only.split(',').map((name) => {
     const found = BENCHMARKS.find((candidate) => candidate.name === name.trim())
     if (found === undefined) throw usageError(`no benchmark '${name.trim()}' (choose from ${BENCHMARKS.map((b) => b.name).join(', ')})`)
     return found
   })
-  const root = packageRoot()
-  const dir = checkout(root)
   const quick = options.quick === true
   const ratios: Ratio[] = []
   const failures: string[] = []
@@ -212,7 +195,7 @@ export async function bench(options: BenchOptions): Promise<number> {
     for (const [index, benchmark] of selected.entries()) {
       if (streams().stderr.isTTY !== true && options.json !== true) writeError(`running bench/${benchmark.file}${quick ? ' (quick)' : ''}…\n`)
       try {
-        const result = await runOne(root, dir, benchmark, quick, options.verbose === true)
+        const result = await runOne(benchmark, quick, options.verbose === true)
         results[benchmark.name] = result
         ratios.push(...benchmark.ratios(result))
       } catch (error) {
@@ -233,26 +216,34 @@ export async function bench(options: BenchOptions): Promise<number> {
       ),
     )
     await write(color.dim(`ratio > 1: aofkit is faster (for latency: lower).${quick ? ' Quick run: short and noisy; see docs/BENCHMARKS.md for the full figures.' : ''}\n`))
-    for (const failure of failures) writeError(`aof: ${CliCode.Unavailable}: ${failure}\n`)
+    for (const failure of failures) writeError(`bench: ${CliCode.Unavailable}: ${failure}\n`)
   }
   return failures.length === 0 ? ExitCode.ok : ExitCode.problem
 }
 
-/** Registers `aof bench`. */
-export function register(program: Command, done: (code: number) => void): void {
-  program
-    .command('bench')
-    .description('run the benchmarks (source checkout only) and print a summary table of ratios')
+/** Parses `argv` and runs; resolves to the exit code (errors are one line on stderr). */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok
+  const program = new Command('bench:all')
+    .description('run every benchmark and print a summary table of ratios')
     .option('--quick', 'short runs with fewer samples: a smoke test, not figures to quote')
     .option('--only <names>', `comma-separated subset: ${BENCHMARKS.map((b) => b.name).join(', ')}`)
     .option('--json', 'print {quick, ratios, failures, results} with every benchmark’s own JSON')
     .option('--verbose', 'show the benchmarks’ own progress on stderr')
-    .addHelpText(
-      'after',
-      '\nThe full run takes several minutes and wants an idle machine. Exit codes: 0 ok, 1 a benchmark failed\n' +
-        'or the benchmarks are not installed (an installed package has no bench/ and no tsx), 2 usage error.',
-    )
+    .addHelpText('after', '\nThe full run takes several minutes and wants an idle machine. Exit codes: 0 ok, 1 a benchmark failed, 2 usage error.')
+    .exitOverride()
     .action(async (options: BenchOptions) => {
-      done(await bench(options))
+      exitCode = await bench(options)
     })
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+    const { line, exitCode: code } = describeError(error)
+    writeError(`bench: ${line}\n`)
+    return code
+  }
 }
+
+if (process.argv[1] === import.meta.filename) process.exitCode = await main(process.argv.slice(2))
