@@ -101,6 +101,9 @@ export class Growth {
     const target = Math.max(geometry.next(needed), this.#aheadTarget(from, size))
     const stats = this.#stats
     const startNs = nowNs()
+    // A file cut under the writer would be extended again with a hole of zeros: count its lost
+    // pages first (sync() then fails with ERR_AOF_REPLACED).
+    this.#fitMapping()
     try {
       allocate(this.#fd, from, target - from)
     } catch (error) {
@@ -177,7 +180,7 @@ export class Growth {
     this.#stats.add('activeFileSize', size - this.#allocated)
     this.#allocated = size
     // What the file no longer has reads as zeros, not SIGBUS (a chunk posted to a worker copies it).
-    this.#fitMapping()
+    if (!(this.#mapping instanceof SharedArrayBuffer)) native.fitMapping(this.#mapping, this.#fd, true)
   }
 
   /** ERR_AOF_FULL, saying what to do about it. */
@@ -213,6 +216,7 @@ export class Growth {
     const startNs = nowNs()
     let end = target
     try {
+      this.#fitMapping() // counts what a cut under the writer took, as #makeRoom does
       try {
         await allocateAsync(this.#fd, from, target - from)
       } catch (error) {

@@ -11,7 +11,7 @@ import { getSystemErrorName } from 'node:util'
 /** The raw addon surface. */
 interface RawBinding {
   map(fd: number, length: number, writable: boolean): ArrayBuffer
-  fitMapping(mapping: ArrayBuffer, fd: number): number
+  fitMapping(mapping: ArrayBuffer, fd: number, cutHere?: boolean): number
   faults(mapping: ArrayBuffer): number
   mappingJobs(mapping: ArrayBuffer): number
   unmap(mapping: ArrayBuffer): void
@@ -108,12 +108,14 @@ export const lock = raw.lockConstants
 export const map: (fd: number, length: number, writable: boolean) => ArrayBuffer = sync(raw.map)
 /**
  * After the file open as `fd` (the mapped file) grew or shrank: maps the file over what it now
- * has and zeros over the rest. Returns the length backed by the file.
+ * has and zeros over the rest. Returns the length backed by the file. Pages the file lost count
+ * in {@link faults}, unless `cutHere` says the caller cut the file itself (finish()).
  */
-export const fitMapping: (mapping: ArrayBuffer, fd: number) => number = sync(raw.fitMapping)
+export const fitMapping: (mapping: ArrayBuffer, fd: number, cutHere?: boolean) => number = sync(raw.fitMapping)
 /**
  * Pages of the mapping that the file lost under it (truncated by someone else) and that read
- * as zeros since: a fault there would have been a SIGBUS. Not zero means the bytes seen through
+ * as zeros since: where touched, a fault there would have been a SIGBUS; or found missing by
+ * {@link fitMapping}. Not zero means the bytes seen through
  * the mapping may be zeros that were never written.
  */
 export const faults: (mapping: ArrayBuffer) => number = sync(raw.faults)

@@ -95,8 +95,9 @@ char* RangeOf(const Napi::CallbackInfo& info, const Mapping& mapping, int64_t of
 }
 
 // Maps the file over [mapping.backed, the file's end rounded up to a page), or zeros over what
-// the file no longer has. Returns 0 or -errno.
-int Fit(Mapping& mapping, int fd, const struct stat& file) {
+// the file no longer has, counted as dropped unless `cutHere` (the caller cut it itself).
+// Returns 0 or -errno.
+int Fit(Mapping& mapping, int fd, const struct stat& file, bool cutHere = false) {
   size_t backed = AlignUp(static_cast<uint64_t>(file.st_size));
   if (backed > mapping.reserved) backed = mapping.reserved;
   if (backed > mapping.backed) {
@@ -107,6 +108,7 @@ int Fit(Mapping& mapping, int fd, const struct stat& file) {
     void* done = mmap(mapping.base + backed, mapping.backed - backed, mapping.protection,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     if (done == MAP_FAILED) return -errno;
+    if (!cutHere) mapping.dropped += (mapping.backed - backed) / PageSize();
   }
   mapping.backed = backed;
   return 0;
@@ -163,8 +165,9 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   return Napi::Value(env, buffer);
 }
 
-// fitMapping(mapping, fd): number. After the file grew or shrank, maps what it now has and
-// zeros over the rest; returns the file-backed length. `fd` must be the mapped file.
+// fitMapping(mapping, fd, cutHere): number. After the file grew or shrank, maps what it now has
+// and zeros over the rest; returns the file-backed length. `fd` must be the mapped file. Pages
+// the file lost count in faults() unless `cutHere` says the caller cut them itself.
 Napi::Value FitMapping(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
@@ -172,15 +175,17 @@ Napi::Value FitMapping(const Napi::CallbackInfo& info) {
   struct stat file;
   if (fstat(fd, &file) != 0) ThrowErrno(env, errno, "fstat");
   if (file.st_dev != mapping->device || file.st_ino != mapping->inode) ThrowErrno(env, EINVAL, "mmap");
-  int fitted = Fit(*mapping, fd, file);
+  bool cutHere = info.Length() > 2 && info[2].ToBoolean().Value();
+  int fitted = Fit(*mapping, fd, file, cutHere);
   if (fitted < 0) ThrowErrno(env, -fitted, "mmap");
   return Napi::Number::New(env, static_cast<double>(mapping->backed));
 }
 
-// faults(mapping): pages of the mapping the file lost under it, replaced with zeros.
+// faults(mapping): pages of the mapping the file lost under it, replaced with zeros: by the
+// SIGBUS handler as they were touched, or by fitMapping.
 Napi::Value Faults(const Napi::CallbackInfo& info) {
   std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
-  uint64_t count = mapping->slot != nullptr ? fault::Faults(mapping->slot) : mapping->faults;
+  uint64_t count = (mapping->slot != nullptr ? fault::Faults(mapping->slot) : mapping->faults) + mapping->dropped;
   return Napi::Number::New(info.Env(), static_cast<double>(count));
 }
 

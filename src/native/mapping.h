@@ -24,6 +24,7 @@ struct Mapping {
   ino_t inode = 0;
   fault::Slot* slot = nullptr;  // registered with the SIGBUS handler while mapped
   uint64_t faults = 0;          // the slot's count, kept when it is released
+  uint64_t dropped = 0;         // pages fitMapping found cut by someone else
   int jobs = 0;                 // asynchronous calls in flight on the range
   bool unmapWanted = false;     // unmap() or the finalizer came while jobs ran
   bool released = false;        // munmap done
