@@ -11,6 +11,7 @@ import { rewind } from '../../log/rewind.ts'
 import { printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Content, openInput } from '../input.ts'
+import { catJournal, isJournalDirectory } from '../journal-dir.ts'
 import type { Input } from '../input.ts'
 import { CliCode, ExitCode, integerOption, progressBar, streams, usageError, write } from '../output.ts'
 
@@ -79,6 +80,7 @@ export async function cat(path: string, options: CatOptions): Promise<number> {
   const askedRecords = options.records === true || options.json === true
   if (askedRecords && options.raw === true) throw usageError('--raw prints bytes: it cannot go with --records or --json')
   if (options.offsets === true && options.raw === true) throw usageError('--offsets needs entries, not --raw')
+  if (isJournalDirectory(path)) return catJournal(path, options)
   const input = openInput(path)
   try {
     const from = integerOption('--from', options.from, 0)

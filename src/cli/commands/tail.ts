@@ -15,6 +15,7 @@ import { tailLog } from '../../log/tail-log.ts'
 import { formatEntry, printRecords } from '../entries.ts'
 import type { EntryFormat } from '../entries.ts'
 import { Container, Content, openInput } from '../input.ts'
+import { isJournalDirectory, tailJournal } from '../journal-dir.ts'
 import type { Input } from '../input.ts'
 import { CliCode, ExitCode, integerOption, usageError, warn, write } from '../output.ts'
 import { hexDump } from './cat.ts'
@@ -86,6 +87,7 @@ export async function tail(path: string, options: TailOptions): Promise<number> 
   if (options.records === true && options.raw === true) throw usageError('--records and --raw exclude each other')
   if (options.bytes !== undefined && options.records === true) throw usageError('--bytes counts raw bytes: it excludes --records')
   const count = integerOption('--lines', options.lines, 10)
+  if (isJournalDirectory(path)) return tailJournal(path, count, options.follow === true, options)
   const input = openInput(path)
   let reader: FileReader | null = null
   try {
