@@ -1,19 +1,26 @@
 /**
  * `aof cat` and `aof tail` of a journal directory: its entries by position, one per line (text,
  * JSON or hex, as for a record log), with `--from`/`--to` as positions or times, and `tail -f`
- * following the writer across segment rolls and restarts.
+ * following the writer across segment rolls and restarts; `aof inspect` and `aof verify` of one:
+ * its segments, positions, times, writer and consumers, and every record of every segment read.
  * @module
  */
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
+import { FileState } from '../aof/file-state.ts'
+import { isAofkitError } from '../errors.ts'
+import { isLocked } from '../io/lock.ts'
+import { listConsumers } from '../journal/consumer-list.ts'
 import { JournalReader } from '../journal/journal-reader.ts'
-import { MARKER_NAME } from '../journal/layout.ts'
+import { MARKER_NAME, WRITER_LOCK_NAME, checkJournal, listSegments, timeIndexPath } from '../journal/layout.ts'
 import { positionAtTime } from '../journal/positions.ts'
+import { SegmentCursor } from '../journal/segment-cursor.ts'
 import type { JournalEntry } from '../journal/segment-cursor.ts'
+import { readIndex } from '../journal/sparse-index.ts'
 import { formatEntry } from './entries.ts'
 import type { EntryFormat } from './entries.ts'
-import { ExitCode, usageError, write } from './output.ts'
+import { ExitCode, bytesText, color, keyValues, printJson, table, usageError, write } from './output.ts'
 
 /** True when `path` is a journal directory (it holds the journal marker). */
 export function isJournalDirectory(path: string): boolean {
@@ -111,4 +118,112 @@ export async function tailJournal(dir: string, count: number, follow: boolean, o
   } finally {
     reader.close()
   }
+}
+
+/** What one segment holds, as inspect and verify report it. */
+interface SegmentReport {
+  base: number
+  /** Entries read (up to damage, or the next segment's base). */
+  entries: number
+  /** Entries it should hold (the next segment's base minus its own), or null for the last. */
+  expected: number | null
+  dataBytes: number
+  finished: boolean
+  firstTime: number | null
+  lastTime: number | null
+  /** The error reading stopped at, if any. */
+  damage: string | null
+}
+
+/** Reads every entry of every segment of `dir`. */
+function readSegments(dir: string): SegmentReport[] {
+  const bases = listSegments(dir)
+  return bases.map((base, k) => {
+    const next = bases[k + 1]
+    const times = readIndex(timeIndexPath(dir, base))
+    const report: SegmentReport = {
+      base,
+      entries: 0,
+      expected: next === undefined ? null : next - base,
+      dataBytes: 0,
+      finished: false,
+      firstTime: times.first[0] ?? null,
+      lastTime: times.first.at(-1) ?? null,
+      damage: null,
+    }
+    let cursor: SegmentCursor | null = null
+    try {
+      cursor = new SegmentCursor(dir, base, base)
+      cursor.end = next ?? Infinity
+      report.dataBytes = cursor.file.size
+      report.finished = cursor.file.state === FileState.EOF && next !== undefined
+      while (cursor.next() !== null) report.entries++
+      if (report.expected !== null && report.entries < report.expected) report.damage = `ends at position ${base + report.entries}, before the next segment's first (${next})`
+    } catch (error) {
+      report.damage = isAofkitError(error) ? `${error.code}: ${error.message}` : String(error)
+    } finally {
+      cursor?.close()
+    }
+    return report
+  })
+}
+
+/** The pid in the writer's lock file and whether it holds the lock now. */
+function writerOf(dir: string): { pid: number | null; open: boolean } {
+  const path = join(dir, WRITER_LOCK_NAME)
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10)
+    return { pid: Number.isSafeInteger(pid) ? pid : null, open: isLocked(path) }
+  } catch {
+    return { pid: null, open: false }
+  }
+}
+
+function timeText(time: number | null): string {
+  return time === null ? '-' : new Date(time).toISOString()
+}
+
+/** `aof inspect DIR` (and `aof verify DIR`, which reports only what is wrong). */
+export async function inspectJournal(dir: string, options: { json?: boolean }, verifyOnly = false): Promise<number> {
+  checkJournal(dir)
+  const segments = readSegments(dir)
+  const first = segments[0]?.base ?? 0
+  const lastSegment = segments.at(-1)
+  const next = lastSegment === undefined ? 0 : lastSegment.base + lastSegment.entries
+  const damaged = segments.filter((segment) => segment.damage !== null)
+  const writer = writerOf(dir)
+  const consumers = listConsumers(dir)
+  const dataBytes = segments.reduce((sum, segment) => sum + segment.dataBytes, 0)
+  if (options.json === true) {
+    printJson({ dir, kind: 'journal', firstPosition: first, nextPosition: next, dataBytes, writer, segments, consumers, damaged: damaged.length > 0 })
+    return damaged.length === 0 ? ExitCode.ok : ExitCode.problem
+  }
+  let out = ''
+  if (!verifyOnly) {
+    out += `${color.bold(dir)}: journal\n`
+    out += keyValues([
+      ['entries', `${next - first} (positions ${first} to ${next - 1}; next ${next})`],
+      ['segments', `${segments.length}, ${bytesText(dataBytes)} of data`],
+      ['times', `${timeText(segments[0]?.firstTime ?? null)} to ${timeText(lastSegment?.lastTime ?? null)}`],
+      ['writer', writer.open ? color.green(`pid ${writer.pid ?? '?'}, open`) : `none open${writer.pid === null ? '' : ` (last: pid ${writer.pid})`}`],
+      ['consumers', consumers.length === 0 ? 'none' : consumers.map((info) => `${info.name} (committed ${info.committed}, lag ${info.lag}${info.holdsRetention ? ', holds retention' : ''})`).join(', ')],
+    ])
+    out += table(
+      ['segment', 'entries', 'data', 'state', 'first time', 'last time'],
+      segments.map((segment) => [
+        String(segment.base),
+        String(segment.entries),
+        bytesText(segment.dataBytes),
+        segment.damage !== null ? color.red('damaged') : segment.finished ? 'finished' : 'open',
+        timeText(segment.firstTime),
+        timeText(segment.lastTime),
+      ]),
+      ['right', 'right', 'right'],
+    )
+    out += '\n'
+  }
+  for (const segment of damaged) out += `${color.red('damaged')}: segment ${segment.base}: ${segment.damage}\n`
+  if (verifyOnly && damaged.length === 0) out += `${color.green('ok')}: ${dir}: ${segments.length} segments, ${next - first} entries, every record checked\n`
+  await write(out)
+  return damaged.length === 0 ? ExitCode.ok : ExitCode.problem
 }

@@ -54,9 +54,13 @@ function lagOf(dir: string, bases: number[], sizes: number[], next: number, posi
   const at = Math.max(0, lastAtMost(bases, position))
   let offset = 0
   if (position > bases[at]!) {
-    const cursor = new SegmentCursor(dir, bases[at]!, position)
-    offset = cursor.offset
-    cursor.close()
+    try {
+      const cursor = new SegmentCursor(dir, bases[at]!, position)
+      offset = cursor.offset
+      cursor.close()
+    } catch {
+      // A segment that cannot be read up to the position (damage): its whole size counts.
+    }
   }
   let lagBytes = Math.max(0, sizes[at]! - offset)
   for (let k = at + 1; k < bases.length; k++) lagBytes += sizes[k]!

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { chmodSync, openSync, closeSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
@@ -44,4 +45,42 @@ test('aof cat and aof tail read a journal directory by positions and times; tail
   follower.process.kill('SIGINT')
   const ended = await follower.exited
   assert.equal(ended.code, 0, follower.stderr())
+})
+
+test('aof inspect and aof verify of a journal directory: segments, positions, writer, consumers; damage found', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await Journal.open(dir, { create: true, segmentBytes: 4096 })
+  for (let position = 0; position < 300; position++) journal.append(Buffer.from(`entry ${position} ${'x'.repeat(40)}`))
+  const consumer = await Journal.openConsumer(dir, 'billing')
+  await consumer.commit(41)
+  await consumer.close()
+  await journal.sync() // and the segments rolled past are finished
+
+  const inspected = await aof(['inspect', dir])
+  assert.equal(inspected.status, 0, inspected.stderr)
+  assert.match(inspected.stdout, /: journal\n/)
+  assert.match(inspected.stdout, /entries\s+300 \(positions 0 to 299; next 300\)/)
+  assert.match(inspected.stdout, new RegExp(`writer\\s+pid ${process.pid}, open`))
+  assert.match(inspected.stdout, /consumers\s+billing \(committed 41, lag 258\)/)
+  const json = JSON.parse((await aof(['inspect', '--json', dir])).stdout) as { nextPosition: number; segments: { entries: number; finished: boolean }[] }
+  assert.equal(json.nextPosition, 300)
+  assert.equal(
+    json.segments.reduce((sum, segment) => sum + segment.entries, 0),
+    300,
+  )
+  assert.ok(json.segments.slice(0, -1).every((segment) => segment.finished))
+  const verified = await aof(['verify', dir])
+  assert.equal(verified.status, 0, verified.stderr)
+  assert.match(verified.stdout, /^ok: .*: \d+ segments, 300 entries, every record checked\n$/)
+  await journal.close()
+
+  // Damage in a finished segment: verify exits 1 and names the segment.
+  const path = join(dir, '00000000000000000000.log')
+  chmodSync(path, 0o644)
+  const fd = openSync(path, 'r+')
+  writeSync(fd, new Uint8Array(16).fill(0xee), 0, 16, 200)
+  closeSync(fd)
+  const damaged = await aof(['verify', dir])
+  assert.equal(damaged.status, 1)
+  assert.match(damaged.stdout, /damaged: segment 0: /)
 })

@@ -9,6 +9,7 @@ import type { Command } from 'commander'
 import { analyze } from '../analyze.ts'
 import type { Analysis, Damage } from '../analyze.ts'
 import { Container, Content, Life, openInput, recoveryName } from '../input.ts'
+import { inspectJournal, isJournalDirectory } from '../journal-dir.ts'
 import type { Input } from '../input.ts'
 import { planRepair } from '../repair.ts'
 import type { Repair } from '../repair.ts'
@@ -168,6 +169,7 @@ export function summaryRows(input: Input, analysis: Analysis, repair: Repair): [
 
 /** Runs `aof inspect`. */
 export async function inspect(path: string, options: InspectOptions): Promise<number> {
+  if (isJournalDirectory(path)) return inspectJournal(path, options)
   const input = openInput(path)
   try {
     const bar = progressBar('inspect', input.dataSize, { minimum: 16 << 20 })

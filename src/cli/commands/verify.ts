@@ -8,6 +8,7 @@ import type { Command } from 'commander'
 import { analyze } from '../analyze.ts'
 import type { Analysis } from '../analyze.ts'
 import { Content, Life, openInput } from '../input.ts'
+import { inspectJournal, isJournalDirectory } from '../journal-dir.ts'
 import { ExitCode, color, printJson, progressBar, write } from '../output.ts'
 import { damageLines, describeInput, repairOf } from './inspect.ts'
 
@@ -18,6 +19,7 @@ interface VerifyOptions {
 
 /** Runs `aof verify`. */
 export async function verify(path: string, options: VerifyOptions): Promise<number> {
+  if (isJournalDirectory(path)) return inspectJournal(path, options, true)
   const input = openInput(path)
   try {
     const bar = progressBar('verify', input.dataSize, { minimum: 1 << 20 })
