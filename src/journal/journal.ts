@@ -7,18 +7,18 @@
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import { checkBytes, invalidArgument } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
+import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { syncDirectory } from '../io/durable.ts'
 import { DirectoryWatch } from './directory-watch.ts'
 import { GroupCommit } from './group-commit.ts'
-import { CONSUMERS_DIR, MARKER_NAME, WRITER_LOCK_NAME, checkDirectory, checkJournal, listSegments, notAJournal, segmentPath, writeMarker } from './layout.ts'
+import { CONSUMERS_DIR, MARKER_NAME, WRITER_LOCK_NAME, checkDirectory, checkJournal, listSegments, notAJournal, writeMarker } from './layout.ts'
 import { lockFile, unlockFile } from './lock-file.ts'
 import { checkOptions } from './options.ts'
 import type { CheckedOptions, JournalOptions } from './options.ts'
 import { resolveFrom } from './positions.ts'
+import { recoverSegments } from './recovery.ts'
 import { followEntries, readEntries } from './read-entries.ts'
 import { JournalConsumer, deleteConsumer, resetConsumer } from './consumer.ts'
 import type { ConsumerOptions } from './consumer.ts'
@@ -129,7 +129,7 @@ export class Journal {
     try {
       mkdirSync(join(dir, CONSUMERS_DIR), { recursive: true })
       const bases = listSegments(dir)
-      if (bases.length >= 2) await finishIfOpen(dir, bases.at(-2)!)
+      await recoverSegments(dir, bases)
       let segment: SegmentWriter
       if (bases.length === 0) {
         segment = new SegmentWriter(dir, 0, true)
@@ -417,21 +417,5 @@ export class Journal {
 
   #closedError(): AofkitError {
     return new AofkitError(ErrorCode.Closed, `journal '${this.#dir}' is closed`, { path: this.#dir })
-  }
-}
-
-/** Finishes the segment at `base` if a roll was interrupted before it could. */
-async function finishIfOpen(dir: string, base: number): Promise<void> {
-  let file: AppendOnlyFile
-  try {
-    file = AppendOnlyFile.open(segmentPath(dir, base))
-  } catch (error) {
-    if (isAofkitError(error, ErrorCode.NotFound)) return
-    throw error
-  }
-  try {
-    if (file.state === FileState.Opened) await file.finish()
-  } finally {
-    await file.close()
   }
 }
