@@ -1,7 +1,8 @@
 /**
  * A watch of a journal's directory (`fs.watch`, inotify on Linux): a writer opening the journal
  * rewrites `writer.lock`, a roll creates a segment, retention removes one; followers whose
- * writer is gone wait here instead of polling the directory.
+ * writer is gone wait here instead of polling the directory. The watch exists only while
+ * someone waits, so a follower whose writer is alive gets no event per index write.
  * @module
  */
 import { watch } from 'node:fs'
@@ -11,8 +12,9 @@ import { abortError } from './abort.ts'
 
 /** Counts the changes in a directory and lets callers wait for the next one. */
 export class DirectoryWatch {
+  readonly #dir: string
   #generation = 0
-  #watcher: FSWatcher | null
+  #watcher: FSWatcher | null = null
   readonly #waiters = new Set<() => void>()
   readonly #timer: NodeJS.Timeout
   readonly #closer = new AbortController()
@@ -21,19 +23,7 @@ export class DirectoryWatch {
 
   /** @param recheckMs - Also wake waiters this often, in case an event was missed. */
   constructor(dir: string, recheckMs = 1000) {
-    try {
-      this.#watcher = watch(dir, () => {
-        this.#changed()
-      })
-      this.#watcher.unref()
-      this.#watcher.on('error', () => {
-        this.#watcher?.close()
-        this.#watcher = null
-      })
-    } catch {
-      // A directory that cannot be watched (descriptors used up): the timer alone finds changes.
-      this.#watcher = null
-    }
+    this.#dir = dir
     this.#timer = setInterval(() => {
       if (this.#waiters.size > 0) this.#changed()
     }, recheckMs)
@@ -45,14 +35,22 @@ export class DirectoryWatch {
     return this.#generation
   }
 
-  /** Resolves at the first change after `generation` (at once if there was one already). */
+  /**
+   * Resolves at the first change after `generation` (at once if there was one already). When
+   * no watch runs yet, it starts one and resolves at once: a change between the caller's look
+   * and the start of the watch would be missed, so the caller looks again, watched.
+   */
   changedSince(generation: number, signal?: AbortSignal): Promise<void> {
     if (this.#generation !== generation) return Promise.resolve()
     if (signal?.aborted === true) return Promise.reject(abortError(signal))
+    if (this.#watcher === null && !this.#closer.signal.aborted && this.#startWatch()) {
+      this.#generation++
+      return Promise.resolve()
+    }
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         this.#waiters.delete(wake)
-        this.#reference()
+        this.#settle()
         reject(abortError(signal!))
       }
       const wake = (): void => {
@@ -60,9 +58,26 @@ export class DirectoryWatch {
         resolve()
       }
       this.#waiters.add(wake)
-      this.#reference()
+      this.#settle()
       signal?.addEventListener('abort', onAbort, { once: true })
     })
+  }
+
+  /** Starts the fs.watch; false when it cannot (descriptors used up): the timer finds changes. */
+  #startWatch(): boolean {
+    try {
+      const watcher = watch(this.#dir, () => {
+        this.#changed()
+      })
+      watcher.on('error', () => {
+        watcher.close()
+        if (this.#watcher === watcher) this.#watcher = null
+      })
+      this.#watcher = watcher
+      return true
+    } catch {
+      return false
+    }
   }
 
   #changed(): void {
@@ -70,25 +85,27 @@ export class DirectoryWatch {
     const waiters = [...this.#waiters]
     this.#waiters.clear()
     for (const wake of waiters) wake()
-    this.#reference()
+    this.#settle()
   }
 
-  /** A waiter keeps the process alive, as a follower of a file does; none, nothing does. */
-  #reference(): void {
+  /**
+   * A waiter keeps the process alive, as a follower of a file does; with none, the watch is
+   * closed (the next wait starts it again) and the timer does not hold the process.
+   */
+  #settle(): void {
     if (this.#waiters.size > 0) {
       this.#watcher?.ref()
       this.#timer.ref()
     } else {
-      this.#watcher?.unref()
+      this.#watcher?.close()
+      this.#watcher = null
       this.#timer.unref()
     }
   }
 
   close(): void {
-    this.#watcher?.close()
-    this.#watcher = null
-    clearInterval(this.#timer)
     this.#closer.abort()
+    clearInterval(this.#timer)
     this.#changed()
   }
 }
