@@ -127,12 +127,18 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   /**
    * The entries after the committed position, live (waiting at the end for more). Each
    * iteration starts after the position committed when it starts: entries delivered but not
-   * committed are delivered again.
+   * committed are delivered again. (After a power loss took entries that were not yet durable,
+   * the committed position may lie past the journal's end: the iteration then starts at the
+   * end, and the new entries at those positions are delivered.)
    */
   [Symbol.asyncIterator](): AsyncIterator<JournalEntry> {
     this.#checkOpen()
     const { signal, onTruncated } = this.#options
-    const options = { from: this.#committed + 1, ...(signal === undefined ? {} : { signal }), ...(onTruncated === undefined ? {} : { onTruncated }) }
+    // A commit past the end: a power loss cut the journal before entries the consumer had
+    // seen (they were visible before they were durable). The entries now at those positions
+    // are new: delivered (at least once), not skipped.
+    const from = Math.min(this.#committed + 1, nextPosition(this.#dir))
+    const options = { from, ...(signal === undefined ? {} : { signal }), ...(onTruncated === undefined ? {} : { onTruncated }) }
     return this.#reader.follow(options)
   }
 

@@ -65,3 +65,27 @@ test('a segment before the last left unfinished but whole (a crash mid-roll) is 
   assert.equal(statSync(path).mode & 0o222, 0, 'finished: read-only')
   assert.equal([...reopened.read()].length, 400)
 })
+
+test('a consumer that committed entries a power loss took gets the new entries at those positions, not an error', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await Journal.open(dir, { create: true, segmentBytes: 4096 })
+  for (let position = 0; position < 400; position++) journal.append(journalEntry(position))
+  const consumer = await Journal.openConsumer(dir, 'seen')
+  await consumer.commit(300)
+  await consumer.close()
+  await journal.close()
+  const cutBase = bases(dir)[2]!
+  await loseTail(dir, cutBase, 3)
+  const reopened = await Journal.open(dir)
+  t.after(() => reopened.close())
+  assert.equal(reopened.nextPosition, cutBase + 3)
+  const again = await Journal.openConsumer(dir, 'seen')
+  t.after(() => again.close())
+  assert.equal(again.committed, 300, 'a committed position never goes back')
+  const next = (async () => {
+    for await (const entry of again) return entry.position
+    return -1
+  })()
+  reopened.append(journalEntry(cutBase + 3))
+  assert.equal(await next, cutBase + 3)
+})
