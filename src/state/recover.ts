@@ -14,6 +14,7 @@ import { findEntry, readEntry } from '../log/scan.ts'
 import type { LogSource } from '../log/sources.ts'
 import { restoreFromLog } from './restore.ts'
 import type { RestoredAt } from './restore.ts'
+import { notATornWrite } from './torn-write.ts'
 
 /** A torn tail cut away on open. */
 export interface TailCut {
@@ -49,6 +50,19 @@ function completeEntryAfter(source: LogSource, from: number): boolean {
 }
 
 /**
+ * Throws unless the bytes from `end` on are what a torn write leaves (see torn-write.ts): the
+ * rule that repair never cuts a complete entry, damage, or a file that is not a log.
+ */
+function refuseUnlessTorn(source: LogSource, end: number, found: string): void {
+  const why = notATornWrite(source, end)
+  if (why === null) return
+  throw new AofkitError(
+    ErrorCode.LogCorrupted,
+    `corrupted log after offset ${end} (${found}): ${why}, which a torn write cannot leave; nothing was cut (see aof verify --thorough)`,
+  )
+}
+
+/**
  * Finds where a writer may append to the state log in `source`: restores its epoch and reads
  * on to the last complete entry. Bytes after it that hold no complete entry are a torn tail,
  * returned in `cut`. A log whose last entry cannot be read is restored as if it ended before
@@ -57,7 +71,9 @@ function completeEntryAfter(source: LogSource, from: number): boolean {
  * @returns The epoch, the end of the complete entries, and the tail to cut.
  * @throws {@link AofkitError} the restore's errors when the damage is not at the tail (a
  *   complete entry follows it), ERR_STATE_CORRUPT for malformed state entries, and
- *   ERR_LOG_CORRUPTED for a log with no record in its first block and more bytes after it.
+ *   ERR_LOG_CORRUPTED when the bytes after the last complete entry are not what a torn write
+ *   leaves (a complete record failing its checksum, fields that do not fit their position, a
+ *   file that is not a log), or for a log with no record in its first block and more after it.
  * @internal
  */
 export function recoverForWriting(source: LogSource): Recovered {
@@ -65,10 +81,19 @@ export function recoverForWriting(source: LogSource): Recovered {
   if (size === 0) return { epoch: 0, end: 0, cut: null, restored: null }
   const last = rewind(source, size)
   if (last === null) {
-    // No complete record anywhere: a first entry torn within the first block, or not a log.
+    // Rewind found no record: a first entry torn within the first block, damage in the last
+    // block's first record (rewind reads a block from its start), or not a log at all.
     if (size > BLOCK_SIZE) {
       throw new AofkitError(ErrorCode.LogCorrupted, `corrupted log: no record in ${size} bytes`)
     }
+    const found = findEntry(source, 0, size)
+    if (found !== null) {
+      throw new AofkitError(
+        ErrorCode.LogCorrupted,
+        `corrupted log: the record at offset 0 is damaged and a complete entry follows at offset ${found.offset}: damage, not a torn write; nothing was cut`,
+      )
+    }
+    refuseUnlessTorn(source, 0, 'no complete record')
     return { epoch: 0, end: 0, cut: { offset: 0, size, reason: 'no complete record' }, restored: null }
   }
   // A torn last entry: restore as if the log ended before it.
@@ -81,12 +106,14 @@ export function recoverForWriting(source: LogSource): Recovered {
     const entry = readEntry(reader)
     if (entry instanceof AofkitError) {
       if (completeEntryAfter(source, end)) throw entry
+      refuseUnlessTorn(source, end, entry.message)
       const cut = { offset: end, size: size - end, reason: entry.message }
       return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
     }
     if (entry === null) break
     end = reader.entryOffset + encodedSize(reader.entryOffset, entry.length)
   }
+  if (end < size) refuseUnlessTorn(source, end, 'bytes after the last entry')
   const cut = end < size ? { offset: end, size: size - end, reason: 'bytes after the last entry' } : null
   return { epoch: restored.epoch, end, cut, restored: end === limit ? restored : null }
 }
