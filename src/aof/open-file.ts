@@ -352,6 +352,9 @@ export function openFile(
         allocated = target
         native.fitMapping(mapping, fd)
       }
+      // A repair that ends the data at the old end of the file wrote its MagicTail past it,
+      // where growing the file zeroes it again: write it once more.
+      if (opened.source === 'repair' && size + MAGIC_SIZE > fileSize) bytes.set(magicBytes(recovery.magic.tail), size)
       if (sidecar === null) {
         sidecar = Sidecar.create(path, mode, stat.uid)
         sidecarCreated = true

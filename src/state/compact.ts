@@ -13,7 +13,7 @@ import { lockExclusive } from '../io/lock.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import { installCompaction, prepareAppendOnlyCompaction, prepareFileCompaction, removeStaleCompaction } from './compaction.ts'
 import type { CompactResult } from './compaction.ts'
-import { isAppendOnlyFile } from './container.ts'
+import { isAppendOnlyFile, withStateLogRecovery } from './container.ts'
 import { recoverForWriting, tornInAppendOnlyFile } from './recover.ts'
 
 /** Options of {@link compactFile}. */
@@ -72,7 +72,7 @@ async function compactAppendOnlyPath(path: string, options: OpenOptions): Promis
   // refuses us (ERR_AOF_LOCKED) instead of handing out the other user's instance.
   const manager = new Manager({ flushIntervalMs: 0 })
   try {
-    const file = manager.open(path, options)
+    const file = manager.open(path, withStateLogRecovery(options))
     removeStaleCompaction(file.path)
     const sizeBefore = file.size
     const { end, cut, restored } = recoverForWriting(new AppendOnlyFileSource(file))

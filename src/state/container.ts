@@ -6,11 +6,17 @@
  * before it opens.
  * @module
  */
-import { fstatSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from '../aof/magic.ts'
-import { lastNonZero, readMagic } from '../aof/recovery.ts'
-import { readSidecarFile } from '../aof/shm.ts'
+import type { OpenOptions } from '../aof/open-file.ts'
+import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from '../aof/recovery.ts'
+import type { RecoveryResult } from '../aof/recovery.ts'
+import type { Magic } from '../aof/magic.ts'
+import { fileIdentity, readSidecarFile } from '../aof/shm.ts'
+import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
+import { scanLog } from '../log/scan.ts'
+import { MemorySource } from '../log/sources.ts'
 
 /** The bytes read per step of the backward scan. */
 const CHUNK_SIZE = 1 << 20
@@ -39,7 +45,8 @@ function usedEnd(fd: number, size: number, path: string): number {
 
 /**
  * True when the file open as `fd` at `path` is an AppendOnlyFile: a sidecar that belongs to
- * this very file (same inode and device: one left by another file at the path does not count),
+ * this very file (same device, inode and birth time: one left by another file at the path does
+ * not count),
  * or data whose last non-zero bytes are a MagicTail or MagicCheckpoint. A plain state log ends
  * with a record's data; it could end in those 8 bytes only by a 2^-64 chance per value.
  */
@@ -51,7 +58,14 @@ export function isAppendOnlyFile(fd: number, path: string): boolean {
     throw fromSystemError(error, path, 'stat')
   }
   const sidecar = readSidecarFile(path)
-  if (sidecar !== null && sidecar.inode === stat.ino && sidecar.device === stat.dev) return true
+  const identity = fileIdentity(fd)
+  const own =
+    sidecar !== null &&
+    sidecar.inode === identity.inode &&
+    sidecar.device === identity.device &&
+    sidecar.birthSeconds === identity.birthSeconds &&
+    sidecar.birthNanoseconds === identity.birthNanoseconds
+  if (own) return true
   const end = usedEnd(fd, stat.size, path)
   if (end < MAGIC_SIZE) return false
   const magic = new Uint8Array(MAGIC_SIZE)
@@ -62,4 +76,53 @@ export function isAppendOnlyFile(fd: number, path: string): boolean {
   }
   const value = readMagic(magic, 0)
   return value === MAGIC_TAIL || value === MAGIC_CHECKPOINT
+}
+
+/**
+ * Refuses to open the file at `path` as an AppendOnlyFile when it holds a plain state log (or
+ * any other non-empty file that is not an AppendOnlyFile): the AppendOnlyFile's recovery would
+ * find no magic number in it. A missing or empty file is fine (it is created).
+ * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT.
+ */
+export function refuseUnlessAppendOnly(path: string): void {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return
+  }
+  try {
+    if (fstatSync(fd).size > 0 && !isAppendOnlyFile(fd, path)) {
+      throw invalidArgument(`'${path}' holds a plain state log, not an append-only file: open it without the appendOnlyFile option`, path)
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Recovery of an AppendOnlyFile that holds a state log: {@link recoverWithMagic}, except when no
+ * magic number ends the data (a plain writer cut the end marker and the allocated space). The
+ * data is then the log itself if it reads whole, entry by entry, up to its last non-zero byte:
+ * the file is repaired by writing the end marker there, and nothing is cut. Otherwise it throws,
+ * so open fails with ERR_AOF_CORRUPTED and cuts nothing, where the generic repair would cut
+ * back to the last checkpoint (for a state log, to empty).
+ */
+export function recoverStateLogFile(fileSize: number, bytes: Uint8Array, magic: Magic): RecoveryResult {
+  const result = recoverWithMagic(fileSize, bytes, magic)
+  if (result.outcome !== RecoveryKind.Corrupted) return result
+  const end = lastNonZero(bytes, fileSize) + 1
+  const scan = scanLog(new MemorySource(bytes.subarray(0, end)))
+  const damage = scan.damaged[0]
+  if (damage !== undefined || scan.goodEnd !== end) {
+    const why = damage === undefined ? `it ends at ${scan.goodEnd}` : `${damage.reason} at offset ${damage.begin}`
+    throw new Error(`no magic number ends the data, and the state log in it does not read whole up to byte ${end} (${why})`)
+  }
+  return { ...result, tail: end, checkpoint: result.checkpoint + MAGIC_SIZE <= end ? result.checkpoint : -1 }
+}
+
+/** `options` with {@link recoverStateLogFile} as the recovery, unless the caller chose one. */
+export function withStateLogRecovery(options: OpenOptions): OpenOptions {
+  if (options.recovery !== undefined) return options
+  return { ...options, recovery: { fn: recoverStateLogFile, repair: true } }
 }

@@ -17,7 +17,7 @@ import { ENTRY_HEADER_SIZE, EntryType, buildStateEntry } from './entry.ts'
 import type { TailCut } from './recover.ts'
 import { UpdateReader } from './restore.ts'
 import type { Restored } from './restore.ts'
-import { AppendOnlyFileTarget, MemoryTarget, isHeld, openAppendOnlyPath, openAppendOnlyStorage, openFileStorage } from './storage.ts'
+import { AppendOnlyFileTarget, MemoryTarget, isHeld, openAppendOnlyStorage, openPathStorage } from './storage.ts'
 import type { OpenedStorage, Target } from './storage.ts'
 
 /**
@@ -153,7 +153,8 @@ export class StateWriter {
    * Opens (creating if needed) the state log at `path`, or over an open {@link AppendOnlyFile},
    * restores it, cuts a torn tail, and returns a writer that appends after its end.
    * @param target - A path (a plain file, or with `options.appendOnlyFile` an AppendOnlyFile the
-   *   writer opens, owns, and may replace when compacting), or an AppendOnlyFile the caller
+   *   writer opens, owns, and may replace when compacting; a path that holds an AppendOnlyFile
+   *   is opened as one even without the option), or an AppendOnlyFile the caller
    *   opened, holding only this log (never closed or replaced by the writer, so it cannot be
    *   compacted).
    * @param options - Durability, repair, compaction policy, storage.
@@ -162,8 +163,10 @@ export class StateWriter {
    * @throws {@link AofkitError} ERR_AOF_LOCKED when another writer holds the log (or another
    *   state writer the given AppendOnlyFile); ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED,
    *   ERR_LOG_UNEXPECTED_EOF when it is damaged before its tail (or at all, with `repair:
-   *   false`; over an AppendOnlyFile, a torn entry too); ERR_AOF_INVALID_ARGUMENT for bad
-   *   options, or `compactWhen` with a caller's AppendOnlyFile; system codes
+   *   false`; over an AppendOnlyFile, a torn entry too; never cut); ERR_AOF_CORRUPTED for an
+   *   AppendOnlyFile without its end marker whose log does not read whole;
+   *   ERR_AOF_INVALID_ARGUMENT for bad options, `compactWhen` with a caller's AppendOnlyFile,
+   *   or `appendOnlyFile` on a path holding a plain log; system codes
    *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ERR_AOF_IO…).
    */
   static async open(target: string | AppendOnlyFile, given?: StateWriterOptions): Promise<StateWriter> {
@@ -193,9 +196,9 @@ export class StateWriter {
     }
     if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
       const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
-      return new StateWriter(await openAppendOnlyPath(target, openOptions, repair), mode, intervalMs, policy)
+      return new StateWriter(await openPathStorage(target, openOptions, repair), mode, intervalMs, policy)
     }
-    return new StateWriter(openFileStorage(target, repair), mode, intervalMs, policy)
+    return new StateWriter(await openPathStorage(target, null, repair), mode, intervalMs, policy)
   }
 
   /**

@@ -20,6 +20,7 @@ import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import type { LogSource } from '../log/sources.ts'
 import { prepareAppendOnlyCompaction, prepareFileCompaction, removeStaleCompaction } from './compaction.ts'
 import type { PreparedCompaction } from './compaction.ts'
+import { isAppendOnlyFile, refuseUnlessAppendOnly, withStateLogRecovery } from './container.ts'
 import { recoverForWriting, tornInAppendOnlyFile } from './recover.ts'
 import type { Recovered, TailCut } from './recover.ts'
 import { restoreFromLog } from './restore.ts'
@@ -150,10 +151,10 @@ function recover(source: LogSource, repair: boolean): Recovered {
 
 /**
  * Opens (creating if needed) the plain-file state log at `path` under its lock, restores it
- * and cuts a torn tail.
+ * and cuts a torn tail; `null` (and nothing done) when the file is an AppendOnlyFile.
  * @internal
  */
-export function openFileStorage(path: string, repair: boolean): OpenedStorage {
+export function openFileStorage(path: string, repair: boolean): OpenedStorage | null {
   let fd: number
   try {
     fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
@@ -162,6 +163,11 @@ export function openFileStorage(path: string, repair: boolean): OpenedStorage {
   }
   try {
     lockExclusive(fd, path, 'state log')
+    if (isAppendOnlyFile(fd, path)) {
+      // Opened as a plain file, its end marker and allocated space would be cut.
+      closeSync(fd)
+      return null
+    }
     // Left by a compaction a crash interrupted; only removed under the lock, since another
     // writer's compaction may be running.
     removeStaleCompaction(path)
@@ -202,7 +208,7 @@ export function openAppendOnlyStorage(file: AppendOnlyFile, manager: Manager | n
 export async function openAppendOnlyPath(path: string, openOptions: OpenOptions, repair: boolean): Promise<OpenedStorage> {
   const manager = new Manager()
   try {
-    const file = manager.open(path, { create: true, ...openOptions })
+    const file = manager.open(path, { create: true, ...withStateLogRecovery(openOptions) })
     // Left by a compaction a crash interrupted; we hold the lock now.
     removeStaleCompaction(file.path)
     return openAppendOnlyStorage(file, manager, openOptions, repair)
@@ -210,4 +216,18 @@ export async function openAppendOnlyPath(path: string, openOptions: OpenOptions,
     await manager.close()
     throw error
   }
+}
+
+/**
+ * Opens the state log at `path` as what it is: with `appendOnly` (its open options) in an
+ * AppendOnlyFile, refusing a plain log; without, in a plain file, or in an AppendOnlyFile
+ * (with default options) when the file is one.
+ * @internal
+ */
+export async function openPathStorage(path: string, appendOnly: OpenOptions | null, repair: boolean): Promise<OpenedStorage> {
+  if (appendOnly !== null) {
+    refuseUnlessAppendOnly(path)
+    return openAppendOnlyPath(path, appendOnly, repair)
+  }
+  return openFileStorage(path, repair) ?? openAppendOnlyPath(path, {}, repair)
 }
