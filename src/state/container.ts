@@ -15,8 +15,6 @@ import type { Magic } from '../aof/magic.ts'
 import { fileIdentity, readSidecarFile } from '../aof/shm.ts'
 import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
-import { scanLog } from '../log/scan.ts'
-import { MemorySource } from '../log/sources.ts'
 
 /** The bytes read per step of the backward scan. */
 const CHUNK_SIZE = 1 << 20
@@ -102,22 +100,17 @@ export function refuseUnlessAppendOnly(path: string): void {
 
 /**
  * Recovery of an AppendOnlyFile that holds a state log: {@link recoverWithMagic}, except when no
- * magic number ends the data (a plain writer cut the end marker and the allocated space). The
- * data is then the log itself if it reads whole, entry by entry, up to its last non-zero byte:
- * the file is repaired by writing the end marker there, and nothing is cut. Otherwise it throws,
- * so open fails with ERR_AOF_CORRUPTED and cuts nothing, where the generic repair would cut
- * back to the last checkpoint (for a state log, to empty).
+ * magic number ends the data (a plain writer cut the end marker and the allocated space, or a
+ * write was torn). The generic repair would then cut back to the last checkpoint — for a state
+ * log, which writes none, to empty. Here the data is taken to end at its last non-zero byte and
+ * the end marker is written there: nothing is cut. The state layer then reads the log itself,
+ * and refuses a torn or damaged entry (`aof salvage` rewrites the log without it). A sidecar
+ * the AppendOnlyFile trusts (a writer killed during this boot) still decides first.
  */
 export function recoverStateLogFile(fileSize: number, bytes: Uint8Array, magic: Magic): RecoveryResult {
   const result = recoverWithMagic(fileSize, bytes, magic)
   if (result.outcome !== RecoveryKind.Corrupted) return result
   const end = lastNonZero(bytes, fileSize) + 1
-  const scan = scanLog(new MemorySource(bytes.subarray(0, end)))
-  const damage = scan.damaged[0]
-  if (damage !== undefined || scan.goodEnd !== end) {
-    const why = damage === undefined ? `it ends at ${scan.goodEnd}` : `${damage.reason} at offset ${damage.begin}`
-    throw new Error(`no magic number ends the data, and the state log in it does not read whole up to byte ${end} (${why})`)
-  }
   return { ...result, tail: end, checkpoint: result.checkpoint + MAGIC_SIZE <= end ? result.checkpoint : -1 }
 }
 

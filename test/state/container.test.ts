@@ -114,6 +114,7 @@ describe('a state log is opened as what it is', () => {
   })
 
   it('an AppendOnlyFile with its end marker cut and damaged data is refused, nothing cut', async (t) => {
+    const refused = (error: unknown): boolean => isAofkitError(error, 'ERR_LOG_CORRUPTED') || isAofkitError(error, 'ERR_STATE_CORRUPT')
     const dir = tmpDir(t)
     for (const at of [0, 30, -5]) {
       const path = join(dir, `damaged${at}.aof`)
@@ -123,8 +124,8 @@ describe('a state log is opened as what it is', () => {
       const index = at < 0 ? end + at : at
       bytes[index] = bytes[index]! ^ 0x04
       writeFileSync(path, bytes)
-      await assert.rejects(store(path, true), (error) => isAofkitError(error, 'ERR_AOF_CORRUPTED'), `flip at ${index}`)
-      await assert.rejects(store(path), (error) => isAofkitError(error, 'ERR_AOF_CORRUPTED'), `flip at ${index}`)
+      await assert.rejects(store(path, true), refused, `flip at ${index}`)
+      await assert.rejects(store(path), refused, `flip at ${index}`)
       assert.deepEqual(readFileSync(path).subarray(0, end), bytes, `flip at ${index}: nothing was cut`)
       rmSync(sidecarPath(path), { force: true })
     }
