@@ -54,6 +54,8 @@ export const ErrorCode = {
   // The state log (stateio).
   /** A state entry is malformed (grailbio's stateio.ErrCorrupt). */
   StateCorrupt: 'ERR_STATE_CORRUPT',
+  /** The application's `deserialize` or `apply` failed on an entry of the log while a store opened. */
+  StateEntryRejected: 'ERR_STATE_ENTRY_REJECTED',
   // The journal.
   /** The entry a journal reader or consumer needs next was deleted by retention. */
   JournalTruncated: 'ERR_JOURNAL_TRUNCATED',

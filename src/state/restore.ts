@@ -120,6 +120,11 @@ export class UpdateReader implements Iterable<Uint8Array> {
     return this.#lastOffset + encodedSize(this.#lastOffset, this.#lastSize)
   }
 
+  /** The file offset of the last entry read (the start offset before any). */
+  get entryOffset(): number {
+    return this.#lastOffset < 0 ? this.#startOffset : this.#lastOffset
+  }
+
   /**
    * Returns the next update of the epoch, or `null` at its end.
    * @returns The update's bytes (a view for in-memory sources, else a copy), or `null`.

@@ -103,7 +103,7 @@ export class StateWriter {
   readonly #mode: SyncMode
   readonly #restored: Restored
   readonly #cut: TailCut | null
-  readonly #policy: CompactPolicy | null
+  #policy: CompactPolicy | null
   #snapshotSize: number
   #flushScheduled = false
   #timer: NodeJS.Timeout | null = null
@@ -199,6 +199,15 @@ export class StateWriter {
       return new StateWriter(await openPathStorage(target, openOptions, repair), mode, intervalMs, policy)
     }
     return new StateWriter(await openPathStorage(target, null, repair), mode, intervalMs, policy)
+  }
+
+  /**
+   * Compacts by `policy` when open was given no `compactWhen`: the store's default for a log in
+   * an AppendOnlyFile, whose size is capped.
+   * @internal
+   */
+  compactByDefault(policy: CompactPolicy): void {
+    this.#policy ??= policy
   }
 
   /**
