@@ -13,6 +13,7 @@ import * as consumers from './commands/consumers.ts'
 import { demo, demoFollower, demoWriter } from './commands/demo.ts'
 import * as inspect from './commands/inspect.ts'
 import * as recover from './commands/recover.ts'
+import * as salvage from './commands/salvage.ts'
 import * as state from './commands/state.ts'
 import * as stats from './commands/stats.ts'
 import * as tail from './commands/tail.ts'
@@ -71,6 +72,7 @@ async function runHere(argv: string[], streams: Streams): Promise<number> {
   tail.register(program, done)
   state.register(program, done)
   compact.register(program, done)
+  salvage.register(program, done)
   stats.register(program, done)
   consumers.register(program, done)
 

@@ -99,10 +99,18 @@ export async function installCompaction(
   }
 }
 
+/** The entries of the one epoch a rewritten log holds: its snapshot (if any) and updates. */
+export interface EpochContent {
+  /** The snapshot's bytes, or `null` for an epoch 0 without one. */
+  state: Uint8Array | null
+  /** The updates, in order (closed if the write stops early). */
+  updates: Iterable<Uint8Array> & { close(): void }
+}
+
 /** Appends the epoch's snapshot at offset 0 and its updates to `log`; returns the snapshot's size. */
-function writeEpoch(log: LogWriter, state: Uint8Array, updates: Iterable<Uint8Array>): number {
+function writeEpoch(log: LogWriter, state: Uint8Array | null, updates: Iterable<Uint8Array>): number {
   // A snapshot at offset 0 opens epoch 0; it carries the previous epoch, 0 for a new log.
-  log.append(buildStateEntry(EntryType.Snapshot, 0, state))
+  if (state !== null) log.append(buildStateEntry(EntryType.Snapshot, 0, state))
   const snapshotSize = log.position
   for (const update of updates) log.append(buildStateEntry(EntryType.Update, 0, update))
   return snapshotSize
@@ -117,7 +125,7 @@ function latestEpoch(
   source: LogSource,
   size: number,
   restored: RestoredAt | null = null,
-): { state: Uint8Array; updates: Iterable<Uint8Array> & { close(): void } } | null {
+): EpochContent | null {
   restored ??= restoreFromLog(source, size)
   if (restored.state === null || restored.epoch === 0) {
     restored.updates.close()
@@ -140,6 +148,15 @@ export async function prepareFileCompaction(
 ): Promise<(PreparedCompaction & { fd: number; sink: FileSink }) | null> {
   const epoch = latestEpoch(new FileSource(fd, { size, path }), size, restored)
   if (epoch === null) return null
+  return writeFileLog(epoch, path)
+}
+
+/**
+ * Writes `epoch` to the temporary file of the plain-file log at `path` as a new log (the
+ * snapshot at offset 0, then the updates), makes it durable and locks it.
+ * @internal
+ */
+export async function writeFileLog(epoch: EpochContent, path: string): Promise<PreparedCompaction & { fd: number; sink: FileSink }> {
   const temporary = compactionPath(path)
   let newFd: number
   try {
@@ -193,6 +210,21 @@ export async function prepareAppendOnlyCompaction(
 ): Promise<(PreparedCompaction & { file: AppendOnlyFile; manager: Manager }) | null> {
   const epoch = latestEpoch(new AppendOnlyFileSource(file), size, restored)
   if (epoch === null) return null
+  return writeAppendOnlyLog(file, path, epoch, options)
+}
+
+/**
+ * Writes `epoch` into a new AppendOnlyFile at the temporary path of `path`, opened with
+ * `options` (its `sizeUpper` at least that of `file`, the log's file now) through a new manager
+ * of its own, and syncs it.
+ * @internal
+ */
+export async function writeAppendOnlyLog(
+  file: AppendOnlyFile,
+  path: string,
+  epoch: EpochContent,
+  options: OpenOptions,
+): Promise<PreparedCompaction & { file: AppendOnlyFile; manager: Manager }> {
   const temporary = compactionPath(path)
   // One manager per file: a manager hands out the instance it has open under a name, and the
   // file being replaced may itself still be known by the temporary name of its own compaction.

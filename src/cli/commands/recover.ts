@@ -8,7 +8,6 @@
  * @module
  */
 import { closeSync, existsSync, openSync, statSync, writeFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 
 import type { Command } from 'commander'
 
@@ -22,9 +21,10 @@ import { scanLog } from '../../log/scan.ts'
 import type { LogScan } from '../../log/scan.ts'
 import { cutTornTail } from '../../log/torn-tail.ts'
 import { StateWriter } from '../../state/state-writer.ts'
+import { confirm } from '../confirm.ts'
 import { Content, openInput, readRange } from '../input.ts'
 import type { Input } from '../input.ts'
-import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, streams, usageError, write, writeError } from '../output.ts'
+import { CliCode, ExitCode, bytesText, color, printJson, problemError, progressBar, usageError, write } from '../output.ts'
 import { planRepair } from '../repair.ts'
 import type { Repair } from '../repair.ts'
 
@@ -77,20 +77,6 @@ function checkUnlocked(path: string): void {
   } finally {
     closeSync(fd)
   }
-}
-
-/** Asks on stderr, reads one line from stdin; false when stdin ends first. */
-async function confirm(question: string): Promise<boolean> {
-  const lines = createInterface({ input: streams().stdin, terminal: false })
-  writeError(question)
-  const answer = await new Promise<string | null>((resolve) => {
-    lines.once('line', resolve)
-    lines.once('close', () => resolve(null))
-  })
-  lines.close()
-  // A terminal echoed the answer and its newline; a pipe did not.
-  if (answer === null || streams().stdin.isTTY !== true) writeError('\n')
-  return answer !== null && /^\s*y(es)?\s*$/i.test(answer)
 }
 
 function backupPath(path: string, offset: number): string {
