@@ -2,7 +2,8 @@
  * What a torn write looks like: the bytes a crash leaves when it interrupts the append of one
  * record-log entry at a known offset. They are a prefix of that entry's encoding (padding
  * zeros, then records whose fields follow from the offset and whose complete records carry
- * good checksums), ending inside its last record — or zeros only. Repair cuts nothing else:
+ * good checksums), ending inside its last record — or zeros only, or a record whose end a
+ * power loss left unwritten (zeros from a sector boundary to the end of the file). Repair cuts nothing else:
  * bytes that a torn write cannot explain are damage, or not a log at all, and are refused.
  * @module
  */
@@ -51,6 +52,9 @@ export function notATornWrite(source: LogSource, begin: number): string | null {
     if (length < 0 || size - position < HEADER_SIZE + length) return null
     // A complete record: a torn write leaves it as it was written.
     if (checksumRange(bytes, at + HeaderField.Type, at + HEADER_SIZE + length) !== readU32(bytes, at)) {
+      // A power loss can leave the file's last sectors unwritten: zeros from a sector boundary
+      // to the end. A flipped bit cannot.
+      if (zerosFromSectorToEnd(bytes, begin, at + HEADER_SIZE)) return null
       return `a complete record ${where} that fails its checksum`
     }
     const type = bytes[at + HeaderField.Type]
@@ -58,4 +62,19 @@ export function notATornWrite(source: LogSource, begin: number): string | null {
     position += HEADER_SIZE + length
   }
   return null
+}
+
+/** The size of a disk sector: the unit a power loss leaves written or not. */
+const SECTOR_SIZE = 512
+
+/**
+ * True when the bytes from some sector boundary at or after index `from` to the end are zeros,
+ * and at least one sector of them lies inside the record being checked.
+ */
+function zerosFromSectorToEnd(bytes: Uint8Array, begin: number, from: number): boolean {
+  let last = bytes.length - 1
+  while (last >= 0 && bytes[last] === 0) last--
+  const zerosFrom = last + 1
+  const boundary = Math.ceil((begin + Math.max(from, zerosFrom)) / SECTOR_SIZE) * SECTOR_SIZE - begin
+  return zerosFrom <= boundary && boundary < bytes.length
 }

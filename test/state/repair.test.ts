@@ -105,6 +105,30 @@ describe('repair never cuts a complete entry or damage', () => {
     }
   })
 
+  it('a last entry whose end a power loss left unwritten (zeros from a sector boundary) is cut', async (t) => {
+    const dir = tmpDir(t)
+    for (const [count, size] of [[1, 3000], [5, 3000], [5, 40_000]] as const) {
+      const clean = join(dir, `clean-${count}-${size}.log`)
+      const ends = await writeLog(clean, count, size)
+      const bytes = readFileSync(clean)
+      const begin = count === 1 ? 0 : ends.at(-2)!
+      // Zeros from the first sector boundary past the last entry's header to the end of the file.
+      const sector = Math.ceil((begin + 16) / 512) * 512
+      const path = join(dir, `unwritten-${count}-${size}.log`)
+      writeFileSync(path, Buffer.concat([bytes.subarray(0, sector), Buffer.alloc(bytes.length - sector)]))
+      const writer = await StateWriter.open(path)
+      assert.equal(writer.cut?.offset, begin, `${count} entries of ${size} bytes`)
+      assert.equal([...writer.restored.updates].length, count - 1)
+      await writer.close()
+      // One flipped bit instead is damage, not a torn write.
+      const flipped = Buffer.from(bytes)
+      flipped[sector] = flipped[sector]! ^ 0x01
+      const damaged = join(dir, `flipped-${count}-${size}.log`)
+      writeFileSync(damaged, flipped)
+      await assertRefused(damaged, () => StateWriter.open(damaged), `flipped at ${sector}`, flipped.length)
+    }
+  })
+
   it('a torn first entry (every prefix of it) and zeros are still cut', async (t) => {
     const dir = tmpDir(t)
     for (const [size, extra] of [[100, 0], [40_000, 0], [100, 1]] as const) {
