@@ -247,13 +247,13 @@ export class StateStore<T, U = unknown> {
    */
   async update(update: U): Promise<T> {
     this.#checkUsable()
-    const bytes = this.#encode(update, 'update')
-    const next = this.#apply(this.#copy(this.#state), this.#deserialize(bytes) as U)
+    const { bytes, decoded } = this.#encode(update, 'update')
+    const next = this.#apply(this.#copy(this.#state), decoded as U)
     if (next === undefined) throw invalidArgument('apply returned undefined: it must return the new state; nothing was logged')
     const snapshotDue =
       (this.#snapshotEvery > 0 && this.#sinceSnapshot + 1 >= this.#snapshotEvery) ||
       (this.#guard !== null && this.#updateBytes + bytes.length >= this.#guard)
-    const snapshot = snapshotDue ? this.#encode(next, 'state') : null
+    const snapshot = snapshotDue ? this.#encode(next, 'state').bytes : null
     const written = this.#writer.update(bytes).catch((error: unknown) => this.#fail(error))
     this.#state = next
     this.#sinceSnapshot++
@@ -272,7 +272,7 @@ export class StateStore<T, U = unknown> {
   snapshot(): Promise<void> {
     try {
       this.#checkUsable()
-      return this.#writeSnapshot(this.#encode(this.#state, 'state'))
+      return this.#writeSnapshot(this.#encode(this.#state, 'state').bytes)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -293,10 +293,10 @@ export class StateStore<T, U = unknown> {
   }
 
   /**
-   * `value` as bytes that `deserialize` reads back: what is logged must be restorable, or the
-   * store would never open again.
+   * `value` as bytes that `deserialize` reads back, and what it reads: what is logged must be
+   * restorable, or the store would never open again.
    */
-  #encode(value: T | U, what: 'update' | 'state'): Uint8Array {
+  #encode(value: T | U, what: 'update' | 'state'): { bytes: Uint8Array; decoded: unknown } {
     let bytes: unknown
     try {
       bytes = this.#serialize(value)
@@ -304,8 +304,9 @@ export class StateStore<T, U = unknown> {
       throw new AofkitError(ErrorCode.InvalidArgument, `the ${what} cannot be serialized (${messageOf(error)}); nothing was logged`, { cause: error })
     }
     if (!(bytes instanceof Uint8Array)) throw invalidArgument(`serialize must return a Uint8Array, got ${typeof bytes}; nothing was logged`)
+    let decoded: unknown
     try {
-      this.#deserialize(bytes)
+      decoded = this.#deserialize(bytes)
     } catch (error) {
       throw new AofkitError(
         ErrorCode.InvalidArgument,
@@ -313,7 +314,7 @@ export class StateStore<T, U = unknown> {
         { cause: error },
       )
     }
-    return bytes
+    return { bytes, decoded }
   }
 
   /** The private copy of the state that `apply` works on. */
@@ -322,7 +323,7 @@ export class StateStore<T, U = unknown> {
     try {
       return structuredClone(state)
     } catch {
-      return this.#deserialize(this.#encode(state, 'state')) as T
+      return this.#encode(state, 'state').decoded as T
     }
   }
 

@@ -163,9 +163,7 @@ export class StateWriter {
    * @throws {@link AofkitError} ERR_AOF_LOCKED when another writer holds the log (or another
    *   state writer the given AppendOnlyFile); ERR_STATE_CORRUPT, ERR_LOG_CORRUPTED,
    *   ERR_LOG_UNEXPECTED_EOF when it is damaged before its tail (or at all, with `repair:
-   *   false`; over an AppendOnlyFile, a torn entry too; never cut); ERR_AOF_CORRUPTED for an
-   *   AppendOnlyFile without its end marker whose log does not read whole;
-   *   ERR_AOF_INVALID_ARGUMENT for bad options, `compactWhen` with a caller's AppendOnlyFile,
+   *   false`; over an AppendOnlyFile, a torn entry too; never cut); ERR_AOF_INVALID_ARGUMENT for bad options, `compactWhen` with a caller's AppendOnlyFile,
    *   or `appendOnlyFile` on a path holding a plain log; system codes
    *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ERR_AOF_IO…).
    */
