@@ -4,7 +4,7 @@
  * every other failure keeps its system code.
  * @module
  */
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, constants as fsConstants, openSync } from 'node:fs'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 
@@ -67,7 +67,8 @@ export function unlock(fd: number, path: string): void {
 export function isLocked(path: string): boolean {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    // Non-blocking: opening a FIFO for reading would wait for a writer.
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
   } catch (error) {
     throw fromSystemError(error, path, 'open')
   }

@@ -6,7 +6,7 @@
  * before it opens.
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs'
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL } from '../aof/magic.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from '../aof/recovery.ts'
@@ -85,7 +85,8 @@ export function isAppendOnlyFile(fd: number, path: string): boolean {
 export function refuseUnlessAppendOnly(path: string): void {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    // Non-blocking: opening a FIFO for reading would wait for a writer.
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
   } catch {
     return
   }

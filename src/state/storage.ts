@@ -4,7 +4,7 @@
  * sink. Each is a {@link Target}; opening one restores the log and finds where to append.
  * @module
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
 import { Manager } from '../aof/manager.ts'
@@ -162,6 +162,7 @@ export function openFileStorage(path: string, repair: boolean): OpenedStorage | 
     throw fromSystemError(error, path, 'openForWrite')
   }
   try {
+    if (!fstatSync(fd).isFile()) throw invalidArgument(`'${path}' is not a regular file: a state log must be one`, path)
     lockExclusive(fd, path, 'state log')
     if (isAppendOnlyFile(fd, path)) {
       // Opened as a plain file, its end marker and allocated space would be cut.

@@ -5,6 +5,7 @@
 // entry (where the generic repair would cut back to its last checkpoint: to empty), while one
 // whose data is damaged too is refused with nothing cut.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -128,6 +129,16 @@ describe('a state log is opened as what it is', () => {
       await assert.rejects(store(path), refused, `flip at ${index}`)
       assert.deepEqual(readFileSync(path).subarray(0, end), bytes, `flip at ${index}: nothing was cut`)
       rmSync(sidecarPath(path), { force: true })
+    }
+  })
+
+  it('a FIFO or a directory is refused with a code, without waiting for a writer', async (t) => {
+    const dir = tmpDir(t)
+    const fifo = join(dir, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    for (const appendOnlyFile of [undefined, true]) {
+      await assert.rejects(store(fifo, appendOnlyFile), (error) => isAofkitError(error) && error.code !== 'ERR_AOF_IO', `FIFO, appendOnlyFile ${String(appendOnlyFile)}`)
+      await assert.rejects(store(dir, appendOnlyFile), (error) => isAofkitError(error), `directory, appendOnlyFile ${String(appendOnlyFile)}`)
     }
   })
 })
