@@ -46,6 +46,8 @@ export const ErrorCode = {
   NotRegularFile: 'ERR_AOF_NOT_REGULAR_FILE',
   /** An operating-system call failed in a way none of the codes above describes. */
   Io: 'ERR_AOF_IO',
+  /** The native addon cannot be loaded: another platform, or no prebuilt binary fits and none was compiled. */
+  AddonUnavailable: 'ERR_AOF_ADDON_UNAVAILABLE',
   // The record log (logio).
   /** A record failed its checksum or framing check; the next read resyncs at the next block. */
   LogCorrupted: 'ERR_LOG_CORRUPTED',

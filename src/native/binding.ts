@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getSystemErrorName } from 'node:util'
 
+import { AofkitError, ErrorCode } from '../errors.ts'
+
 /** The raw addon surface. */
 interface RawBinding {
   map(fd: number, length: number, writable: boolean): ArrayBuffer
@@ -43,18 +45,25 @@ export interface FileWatch {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
+/**
+ * Loads the addon with node-gyp-build: a binary compiled in this package (`build/Release`)
+ * first, else the prebuilt one in `prebuilds/<platform>-<arch>/` that fits (its libc tag
+ * included). Failing that, ERR_AOF_ADDON_UNAVAILABLE, saying what to run.
+ */
 function load(): RawBinding {
-  if (process.platform !== 'linux' && process.platform !== 'darwin') {
-    throw new Error(`aofkit supports Linux (and builds on macOS); this platform is ${process.platform}`)
+  const where = `${process.platform}-${process.arch}, Node ${process.version}`
+  if (process.platform !== 'linux') {
+    throw new AofkitError(ErrorCode.AddonUnavailable, `aofkit runs on Linux only; this is ${where}`)
   }
   const require = createRequire(import.meta.url)
   try {
     const nodeGypBuild = require('node-gyp-build') as (root: string) => RawBinding
     return nodeGypBuild(packageRoot)
   } catch (error) {
-    throw new Error(
-      `aofkit: could not load its native addon from ${packageRoot} (${process.platform}-${process.arch}, ` +
-        `Node ${process.version}). Rebuild it with \`npm rebuild aofkit\` (needs python3, make and a C++ compiler).`,
+    throw new AofkitError(
+      ErrorCode.AddonUnavailable,
+      `aofkit has no native addon for ${where}: no prebuilt binary fits and none was compiled ` +
+        `(installed with --ignore-scripts?). Run \`npm rebuild aofkit\` (needs python3, make and a C++ compiler)`,
       { cause: error },
     )
   }
