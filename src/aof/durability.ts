@@ -56,10 +56,18 @@ export class Durability {
     return this.#groupSync.sync()
   }
 
-  /** One fdatasync of the file, now. */
+  /**
+   * One fdatasync of the file, now; then the size it made durable goes to the sidecar, and the
+   * sidecar is synced too. After a power cut the committed size in the sidecar may be older
+   * or newer than what reached the disk, and the MagicTail that ended the synced data may be
+   * overwritten by a later write: recovery then ends the data at this synced size
+   * (docs/FORMAT.md, "After a power cut").
+   */
   async fdatasync(): Promise<void> {
     const target = this.#target
     const startNs = nowNs()
+    // Every byte committed before the call is covered by the fdatasync below.
+    const covered = target.committedSize()
     try {
       await native.fdatasyncAsync(this.#file.fd)
     } catch (error) {
@@ -73,6 +81,16 @@ export class Durability {
       throw new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
         path: target.path(),
       })
+    }
+    const sidecar = this.#file.sidecar
+    if (sidecar !== null) {
+      try {
+        sidecar.setSyncedSize(covered)
+        await native.fdatasyncAsync(sidecar.fd)
+      } catch (error) {
+        target.stats.record(Operation.sync, startNs, false)
+        throw fromSystemError(error, target.path(), 'sync')
+      }
     }
     target.stats.record(Operation.sync, startNs, true)
   }

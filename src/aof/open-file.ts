@@ -48,8 +48,8 @@ export const RecoveryReadOnly: Recovery = Object.freeze({ magic: DEFAULT_MAGIC, 
 
 /** What recovery found on open, and what open did about it. */
 export interface OpenRecovery extends RecoveryResult {
-  /** Where the committed size came from: the data's magic numbers or the sidecar. */
-  source: 'magic' | 'sidecar' | 'repair'
+  /** Where the committed size came from: the data's magic numbers, the sidecar's committed or synced size, or a repair. */
+  source: 'magic' | 'sidecar' | 'synced' | 'repair'
   /**
    * Bytes of a torn or corrupt tail that open cut away (zeroed), 0 when none; for a read-only
    * open, the bytes past the data that it leaves as they are.
@@ -359,7 +359,11 @@ export function openFile(
         sidecar = Sidecar.create(path, mode, stat.uid)
         sidecarCreated = true
       }
-      sidecar.initialize({ fileState: FileState.Opened, committedSize: size, lastCheckpoint, allocatedSize: allocated }, fileIdentity(fd), bytes)
+      sidecar.initialize(
+        { fileState: FileState.Opened, committedSize: size, lastCheckpoint, allocatedSize: allocated, syncedSize: decided.syncedSize },
+        fileIdentity(fd),
+        bytes,
+      )
       // A create is timed from the start of the open to its file being allocated.
       if (created) stats.record(Operation.create, startNs, true)
     } else if (!readOnly) {

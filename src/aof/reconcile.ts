@@ -20,7 +20,9 @@ import type { FileIdentity, SidecarSnapshot } from './shm.ts'
  * - `'other-file'`: it belongs to another file once at this path (device, inode, birth time,
  *   first bytes or allocated length differ): a file copied over the old one, or put in its place;
  * - `'closed'`: its writer closed or finished the file;
- * - `'earlier-boot'`: its writer ran before the last boot, so its page cache did not survive;
+ * - `'earlier-boot'`: its writer ran before the last boot, or before its file system was last
+ *   mounted, so its page cache did not survive: only the size its last `sync()` made durable
+ *   counts (a power cut);
  * - `'invalid'`: its committed size is not a whole number of bytes the file can hold;
  * - `'trusted'`: it belongs to this file, whose writer died with it open during this boot.
  */
@@ -54,8 +56,8 @@ export interface Reconciliation {
   state: FileState
   /** Offset of the last checkpoint in the data, or -1. */
   lastCheckpoint: number
-  /** Where `size` came from. */
-  source: 'magic' | 'sidecar' | 'repair'
+  /** Where `size` came from: the magic numbers, the sidecar's committed or synced size, or a repair. */
+  source: 'magic' | 'sidecar' | 'synced' | 'repair'
   /** What became of the sidecar. */
   sidecar: SidecarTrust
   /**
@@ -65,12 +67,19 @@ export interface Reconciliation {
   cutEnd: number | null
   /** Bytes of data past `size` that the cut removes (or, read-only, that are ignored). */
   cutBytes: number
+  /** Data bytes known to be durable already: the sidecar's synced size, when it is this file's and within `size`; else 0. */
+  syncedSize: number
 }
 
 /** `offset` if a MagicCheckpoint sits there and ends within the first `end` bytes, else -1. */
 export function checkpointAt(bytes: Uint8Array, offset: number, end: number, magic: Magic): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + MAGIC_SIZE > end) return -1
   return readMagic(bytes, offset) === magic.checkpoint ? offset : -1
+}
+
+/** Whether `size` is a whole number of data bytes a file of `fileSize` bytes can hold, with its MagicTail. */
+function validSize(size: number, fileSize: number): boolean {
+  return Number.isSafeInteger(size) && size >= 0 && size + MAGIC_SIZE <= fileSize
 }
 
 /** Whether the page was written for this very file (not for another once at its path). */
@@ -93,7 +102,7 @@ export function judgeSidecar(
   if (page === null) return { trust: 'absent', sameFile: false, proven: false }
   if (!sameFile(page, identity, bytes, fileSize)) return { trust: 'other-file', sameFile: false, proven: false }
   if (page.fileState !== FileState.Opened) return { trust: 'closed', sameFile: true, proven: false }
-  if (!page.sameBoot) return { trust: 'earlier-boot', sameFile: true, proven: false }
+  if (!page.sameBoot || page.mountId !== identity.mountId) return { trust: 'earlier-boot', sameFile: true, proven: false }
   const committed = page.committedSize
   const allocated = page.allocatedSize
   // A writer never shrinks its file; a file shorter than it had allocated is another one.
@@ -145,6 +154,7 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     sidecar: judged.trust,
     cutEnd: cut && !readOnly ? Math.max(size, dataEnd) : null,
     cutBytes: cut ? Math.max(0, dataEnd - size) : 0,
+    syncedSize: judged.sameFile && page !== null && validSize(page.syncedSize, fileSize) ? Math.min(page.syncedSize, size) : 0,
   })
   /** The last checkpoint within `[0, size)`: the one recovery found, else the sidecar's. */
   const checkpointWithin = (size: number): number => {
@@ -166,6 +176,17 @@ export function reconcile(input: ReconcileInput): Reconciliation {
       // Its last checkpoint too: a search of the bytes may find a magic number in a record.
       return decision(committed, 'sidecar', FileState.Opened, checkpointAt(bytes, page.lastCheckpoint, committed, magic), true)
     }
+  }
+
+  if (judged.trust === 'earlier-boot' && page !== null && validSize(page.syncedSize, fileSize) && page.syncedSize > 0) {
+    // A power cut: writes after the last sync() may have reached the disk in any order, one
+    // page here and not the one before it, and one over the MagicTail that ended the synced
+    // data. The magic numbers cannot tell that from a whole file, so the data ends where the
+    // last sync() ended, unless a MagicTail stands exactly there. A file never synced keeps
+    // what its magic numbers find.
+    const synced = page.syncedSize
+    if (result.outcome === RecoveryKind.Tail && result.tail === synced) return decision(synced, 'magic', FileState.Opened, checkpointWithin(synced), false)
+    return decision(synced, 'synced', FileState.Opened, checkpointAt(bytes, page.lastCheckpoint, synced, magic), true)
   }
 
   switch (result.outcome) {

@@ -43,6 +43,8 @@ export const ShmOffset = {
   birthNanoseconds: 92, // u32: the nanoseconds of the data file's birth time (0 where unknown)
   birthSeconds: 96, // f64: the data file's birth time in seconds (0 where unknown)
   head: 104, // HEAD_SIZE bytes: the data file's first committed bytes, as the writer stored them
+  syncedSize: 136, // f64: data bytes the last completed sync() made durable (this page synced after them)
+  mountId: 144, // f64: the id of the mount the writer opened the data file on (0 where unknown)
 } as const
 
 /**
@@ -68,6 +70,8 @@ export const ShmIndex = {
   headLength: ShmOffset.headLength / 4,
   birthNanoseconds: ShmOffset.birthNanoseconds / 4,
   birthSeconds: ShmOffset.birthSeconds / 8,
+  syncedSize: ShmOffset.syncedSize / 8,
+  mountId: ShmOffset.mountId / 8,
 } as const
 
 /** Bytes of the data file's beginning the writer copies into the sidecar (`head`). */
@@ -80,6 +84,11 @@ export interface FileIdentity {
   /** Birth time, whole seconds; 0 with `birthNanoseconds` 0 where the file system keeps none. */
   birthSeconds: number
   birthNanoseconds: number
+  /**
+   * The mount the file is on ({@link native.mountId}), 0 where unknown. Not part of who the
+   * file is: a file system mounted again keeps its files but not their page cache.
+   */
+  mountId: number
 }
 
 /** The identity of an open data file. */
@@ -91,6 +100,7 @@ export function fileIdentity(fd: number): FileIdentity {
     inode: Number(stat.ino),
     birthSeconds: Number(birth / 1_000_000_000n),
     birthNanoseconds: Number(birth % 1_000_000_000n),
+    mountId: native.mountId(fd),
   }
 }
 
@@ -128,6 +138,13 @@ export interface SidecarSnapshot {
    * cache, and with it every store it made to the data file and to this page, survive.
    */
   sameBoot: boolean
+  /** The mount the writer opened the data file on, 0 where unknown. */
+  mountId: number
+  /**
+   * Data bytes the writer's last completed `sync()` made durable: the page itself is synced
+   * after each, so this survives a power cut that the committed size does not.
+   */
+  syncedSize: number
 }
 
 /** Whether process `pid` exists (a sidecar's writer, for example); 0 and below never do. */
@@ -164,6 +181,8 @@ export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSn
     birthNanoseconds: words[ShmIndex.birthNanoseconds]! >>> 0,
     head: headOf(words),
     sameBoot: currentBootWords().every((word, k) => words[ShmIndex.bootId + k] === word),
+    mountId: floats[ShmIndex.mountId]!,
+    syncedSize: floats[ShmIndex.syncedSize]!,
   }
 }
 
@@ -315,7 +334,11 @@ export class Sidecar {
    * Claims the page for a new writer of the data file `identity`, whose first committed
    * bytes `data` holds.
    */
-  initialize(state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number }, identity: FileIdentity, data: Uint8Array): void {
+  initialize(
+    state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; syncedSize: number },
+    identity: FileIdentity,
+    data: Uint8Array,
+  ): void {
     const { words, floats } = this
     Atomics.store(words, ShmIndex.magic, 0) // invalid while being rewritten
     words[ShmIndex.version] = SHM_VERSION
@@ -328,6 +351,8 @@ export class Sidecar {
     floats[ShmIndex.device] = identity.device
     floats[ShmIndex.birthSeconds] = identity.birthSeconds
     words[ShmIndex.birthNanoseconds] = identity.birthNanoseconds
+    floats[ShmIndex.mountId] = identity.mountId
+    floats[ShmIndex.syncedSize] = state.syncedSize
     words[ShmIndex.headLength] = 0
     this.noteHead(data, state.committedSize)
     words.set(currentBootWords(), ShmIndex.bootId)
@@ -356,6 +381,11 @@ export class Sidecar {
 
   setLastCheckpoint(offset: number): void {
     this.floats[ShmIndex.lastCheckpoint] = offset
+  }
+
+  /** Records that the first `size` data bytes are durable; the caller then syncs this page. */
+  setSyncedSize(size: number): void {
+    this.floats[ShmIndex.syncedSize] = size
   }
 
   setAllocatedSize(size: number): void {

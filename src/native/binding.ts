@@ -28,6 +28,7 @@ interface RawBinding {
   fdatasyncAsync(fd: number): Promise<number>
   syncFileRangeAsync(fd: number, offset: number, length: number): Promise<number>
   flock(fd: number, operation: number): number
+  mountId(fd: number): number
   pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): number
   lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
   futexWake(words: Int32Array, index: number, count?: number): number
@@ -163,6 +164,8 @@ export const fdatasyncAsync: (fd: number) => Promise<number> = async(raw.fdatasy
 export const syncFileRangeAsync: (fd: number, offset: number, length: number) => Promise<number> = async(
   raw.syncFileRangeAsync,
 )
+/** The id of the mount `fd`'s file is on (statx; never reused on Linux 6.8+), or 0 where unknown. */
+export const mountId: (fd: number) => number = sync(raw.mountId)
 /** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
 export const flock: (fd: number, operation: number) => number = sync(raw.flock)
 

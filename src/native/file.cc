@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -133,6 +134,26 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
   return ResultOrThrow(info.Env(), result == 0 ? 0 : -errno, "flock");
 }
 
+// mountId(fd): the id of the mount the file is on, from statx: the never-reused
+// STATX_MNT_ID_UNIQUE (Linux 6.8 and later), else the reusable STATX_MNT_ID, else 0. A file
+// system unmounted and mounted again (after a shutdown, say) gets a new one.
+Napi::Value MountId(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+#if defined(__linux__) && defined(STATX_BASIC_STATS)
+  constexpr unsigned int kMntId = 0x00001000U;        // STATX_MNT_ID
+  constexpr unsigned int kMntIdUnique = 0x00004000U;  // STATX_MNT_ID_UNIQUE
+  struct statx result = {};
+  if (statx(fd, "", AT_EMPTY_PATH, kMntId | kMntIdUnique, &result) != 0) {
+    return ResultOrThrow(info.Env(), -errno, "statx");
+  }
+  if ((result.stx_mask & (kMntId | kMntIdUnique)) == 0) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(result.stx_mnt_id));
+#else
+  (void)fd;
+  return Napi::Number::New(info.Env(), 0);
+#endif
+}
+
 }  // namespace
 
 void InitFile(Napi::Env env, Napi::Object exports) {
@@ -144,6 +165,7 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("syncFileRangeAsync", Napi::Function::New(env, SyncFileRangeAsync, "syncFileRangeAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
+  exports.Set("mountId", Napi::Function::New(env, MountId, "mountId"));
   Napi::Object lock = Napi::Object::New(env);
   lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));
   lock.Set("unlock", Napi::Number::New(env, LOCK_UN));

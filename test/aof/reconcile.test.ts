@@ -17,7 +17,7 @@ import { CHECKPOINT_BYTES, TAIL_BYTES, concat, liveImage, roundUp, streamOf } fr
 import type { Op } from '../helpers/aof-model.ts'
 
 const PAGE = 64
-const IDENTITY: FileIdentity = { device: 2049, inode: 1234, birthSeconds: 1_700_000_000, birthNanoseconds: 5 }
+const IDENTITY: FileIdentity = { device: 2049, inode: 1234, birthSeconds: 1_700_000_000, birthNanoseconds: 5, mountId: 77 }
 
 function noise(length: number, salt: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => ((i * 73 + salt * 151 + 17) % 255) + 1)
@@ -40,6 +40,8 @@ function pageOf(data: Uint8Array, allocated: number, overrides: Partial<SidecarS
     birthNanoseconds: IDENTITY.birthNanoseconds,
     head: data.slice(0, HEAD_SIZE),
     sameBoot: true,
+    mountId: IDENTITY.mountId,
+    syncedSize: 0,
     ...overrides,
   }
 }
@@ -95,6 +97,7 @@ describe('reconcile: without a sidecar, the magic numbers decide', () => {
       sidecar: 'absent',
       cutEnd: null,
       cutBytes: 0,
+      syncedSize: 0,
     })
     const { image, stream } = liveImage([write(noise(10, 1)), checkpoint, write(noise(5, 2))], PAGE)
     const live = decide({ bytes: image })
@@ -258,6 +261,52 @@ describe('reconcile: a sidecar that does not belong to this file, or cannot be t
     assert.equal(judgeSidecar({ ...dead.page, allocatedSize: 8, committedSize: 0 }, IDENTITY, tiny, 8).trust, 'other-file')
     const judged = judgeSidecar({ ...dead.page, head: dead.page.head.slice(0, 3) }, IDENTITY, dead.image, dead.image.length)
     assert.deepEqual([judged.trust, judged.proven], ['trusted', false])
+  })
+})
+
+describe('after a power cut: a page from an earlier boot or mount', () => {
+  // The writer synced its first 40 bytes (the page says so, and was synced after them), then
+  // wrote 30 more; only some of the later pages reached the disk.
+  const synced = noise(40, 30)
+  const later = noise(30, 31)
+  const whole = liveImage([write(synced), write(later)], PAGE)
+  const pageAfterSync = (overrides: Partial<SidecarSnapshot> = {}): SidecarSnapshot =>
+    pageOf(concat([synced, later]), whole.image.length, { syncedSize: synced.length, sameBoot: false, ...overrides })
+
+  it('a later write over the synced MagicTail, the rest lost: the data ends at the last sync', () => {
+    const image = Uint8Array.from(whole.image)
+    image.fill(0, synced.length + 12) // the later write reached the disk only in part
+    const decided = decide({ bytes: image, sidecar: pageAfterSync() })
+    assert.deepEqual([decided.sidecar, decided.source, decided.size, decided.corrupted], ['earlier-boot', 'synced', synced.length, false])
+    assert.equal(decided.cutBytes, 12)
+    assert.equal(decided.syncedSize, synced.length)
+  })
+
+  it('a whole-looking file past the last sync is cut back too: a page in between may be stale', () => {
+    const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: pageAfterSync() })
+    assert.deepEqual([decided.source, decided.size, decided.cutBytes], ['synced', synced.length, later.length + 8])
+  })
+
+  it('a MagicTail exactly at the synced size: nothing to cut', () => {
+    const image = liveImage([write(synced)], PAGE).image
+    const decided = decide({ bytes: concat([image, new Uint8Array(Math.max(0, whole.image.length - image.length))]), sidecar: pageAfterSync() })
+    assert.deepEqual([decided.source, decided.size, decided.cutEnd], ['magic', synced.length, null])
+  })
+
+  it('the same boot but another mount counts as a power cut; the same mount does not', () => {
+    const image = Uint8Array.from(whole.image)
+    image.fill(0, synced.length + 12)
+    const remounted = decide({ bytes: image, sidecar: pageAfterSync({ sameBoot: true, mountId: IDENTITY.mountId + 1 }) })
+    assert.deepEqual([remounted.sidecar, remounted.source, remounted.size], ['earlier-boot', 'synced', synced.length])
+    const live = decide({ bytes: image, sidecar: pageAfterSync({ sameBoot: true }) })
+    assert.equal(live.sidecar, 'trusted')
+  })
+
+  it('a file never synced, or a synced size that is not one, is left to its magic numbers', () => {
+    for (const syncedSize of [0, 12.5, -8, Number.NaN, whole.image.length]) {
+      const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: pageAfterSync({ syncedSize }) })
+      assert.deepEqual([decided.source, decided.size], ['magic', synced.length + later.length], `syncedSize ${syncedSize}`)
+    }
   })
 })
 

@@ -15,7 +15,7 @@ import type { LedgerState, LedgerUpdate } from './ledger.ts'
 /** Room for a minute of updates at full speed; the file grows in steps as it fills. */
 const GEOMETRY = { sizeUpper: 2 * 1024 * 1024 * 1024, growthStep: 16 * 1024 * 1024 }
 
-const SOURCES = { magic: 'the magic numbers', sidecar: 'the -shm sidecar', repair: 'a repair' } as const
+const SOURCES = { magic: 'the magic numbers', sidecar: 'the -shm sidecar', synced: "the -shm sidecar's last sync", repair: 'a repair' } as const
 
 /** What opening the ledger restored and repaired. */
 export interface OpenedLedger {
