@@ -25,9 +25,12 @@ if (files.length === 0) {
 }
 // FC_SEED: replay a property test's failing run with the seed its failure printed.
 const replay = process.env.FC_SEED ? ['--import', './test/helpers/fast-check-replay.ts'] : []
+// AOFKIT_TEST_CONCURRENCY: how many test files run at once (node's default is one less than
+// the cores, one on a two-core machine; most files wait on child processes and timers).
+const concurrency = process.env.AOFKIT_TEST_CONCURRENCY ? [`--test-concurrency=${process.env.AOFKIT_TEST_CONCURRENCY}`] : []
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', ...replay, '--test', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', ...replay, '--test', ...concurrency, '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)
