@@ -15,12 +15,6 @@ import { powerLossDisk, runUntilPowerCut } from '../helpers/power-loss.ts'
 
 const SOAK = process.env['AOFKIT_SOAK'] === '1'
 
-// Known to fail, as the append-only file's own power-loss tests (test/fault): a segment written
-// on while a sync ran may not reopen after a power cut (ERR_AOF_CORRUPTED: no magic number ends
-// the data), because the append-only file keeps its synced size only where a power cut loses
-// it. The journal's own part (a short unfinished segment before the last cuts the journal
-// there) is tested without a power cut in recovery.test.ts.
-const AOF_AFTER_POWER_LOSS = 'a segment written on during a sync may not reopen after a power cut (ERR_AOF_CORRUPTED), as an AppendOnlyFile'
 const CUTS = SOAK ? 30 : 2
 
 /** The largest N of the lines `<kind> N` in `stdout` (a line cut short only lowers it). */
@@ -30,7 +24,7 @@ function lastLine(stdout: string, kind: string, none: number): number {
   return last
 }
 
-test('journal: what sync() and commit() acknowledged survives a power cut', { timeout: SOAK ? 1_800_000 : 120_000, todo: AOF_AFTER_POWER_LOSS }, async (t) => {
+test('journal: what sync() and commit() acknowledged survives a power cut', { timeout: SOAK ? 1_800_000 : 120_000 }, async (t) => {
   const disk = await powerLossDisk(t)
   if (disk === null) return
   const dir = join(disk.dir, 'journal')
