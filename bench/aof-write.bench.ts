@@ -70,7 +70,7 @@ interface Run {
   /** Work to finish inside the timing (e.g. the buffered writer's last flush). */
   finish?(): void
   /** Teardown outside the timing. */
-  dispose(): Promise<void>
+  dispose(): Promise<void> | void
 }
 
 interface Subject {
@@ -191,7 +191,7 @@ const subjects: Subject[] = [
         batch(count) {
           for (let i = 0; i < count; i++) writeSync(fd, record)
         },
-        async dispose() {
+        dispose() {
           closeSync(fd)
           removeFile(path)
         },
@@ -224,7 +224,7 @@ const subjects: Subject[] = [
           if (used > 0) writeSync(fd, buffer, 0, used)
           used = 0
         },
-        async dispose() {
+        dispose() {
           closeSync(fd)
           removeFile(path)
         },

@@ -425,7 +425,7 @@ async function startAof(dir: string, name: string, mode: Mode, remote: 'worker' 
   }
 }
 
-async function startSameProcess(dir: string): Promise<Follower> {
+function startSameProcess(dir: string): Follower {
   const file = AppendOnlyFile.open(join(dir, 'subscribe.aof'), { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
   const out: number[] = []
   const carry = { bytes: new Uint8Array(0) }
@@ -528,7 +528,7 @@ async function main(): Promise<void> {
     // pools every round's samples, and also shows the median of the ratios taken within each
     // round and the number of rounds at or under fs.watch.
     const subjects: Subject[] = [
-      { name: SAME_PROCESS, start: (at) => startSameProcess(at) },
+      { name: SAME_PROCESS, start: (at) => Promise.resolve(startSameProcess(at)) },
       { name: WORKER_TAIL, start: (at) => startAof(at, WORKER_TAIL, 'aof', 'worker') },
       { name: CROSS_TAIL, start: (at) => startAof(at, CROSS_TAIL, 'aof', 'child') },
       { name: CROSS_SUBSCRIBE, start: (at) => startAof(at, CROSS_SUBSCRIBE, 'aof-subscribe', 'child') },

@@ -11,6 +11,17 @@ export function invalidArgument(message: string, path?: string): AofkitError {
   return new AofkitError(ErrorCode.InvalidArgument, message, path === undefined ? {} : { path })
 }
 
+/**
+ * `value` as an error message shows it: a primitive as itself, an object by its kind (never
+ * `[object Object]`).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value !== null && typeof value === 'object') return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
+  return String(value)
+}
+
 /** `options` as given, or `{}` when left out; anything but an object is refused. */
 export function optionsOf<T extends object>(options: T | undefined, name = 'options'): T {
   if (options === undefined) return {} as T
@@ -32,7 +43,7 @@ export function checkBytes(value: unknown, name: string): asserts value is Uint8
 export function descriptorOf(file: unknown): number {
   const fd = typeof file === 'number' ? file : file !== null && typeof file === 'object' ? (file as { fd?: unknown }).fd : undefined
   if (typeof fd !== 'number' || !Number.isSafeInteger(fd) || fd < 0) {
-    throw invalidArgument(`file must be an open file descriptor or FileHandle, got ${String(file)}`)
+    throw invalidArgument(`file must be an open file descriptor or FileHandle, got ${describeValue(file)}`)
   }
   return fd
 }

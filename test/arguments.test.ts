@@ -23,11 +23,14 @@ import {
   encodeStateEntry,
   tailLog,
 } from '../src/index.ts'
+import { describeValue } from '../src/arguments.ts'
+import { Geometry } from '../src/aof/geometry.ts'
+import { Manager } from '../src/aof/manager.ts'
 import { tmpDir } from './helpers/tmp-dir.ts'
 
 const invalid = { code: 'ERR_AOF_INVALID_ARGUMENT' }
 /** Values of the wrong type for an object, a file or bytes. */
-const wrong = [null, 5, 'x', true] as unknown[]
+const wrong: (null | number | string | boolean)[] = [null, 5, 'x', true]
 
 test('the record log: writers, readers, sinks and sources refuse arguments of the wrong type', async (t) => {
   const dir = tmpDir(t)
@@ -58,7 +61,7 @@ test('the record log: writers, readers, sinks and sources refuse arguments of th
   const file = AppendOnlyFile.open(join(dir, 'log.aof'), { create: true })
   t.after(() => file.close())
   for (const value of [...wrong, {}]) {
-    await assert.rejects(tailLog(value as AppendOnlyFile).next(), invalid, `tailLog(${String(value)})`)
+    await assert.rejects(tailLog(value as AppendOnlyFile).next(), invalid, `tailLog(${JSON.stringify(value)})`)
   }
   await assert.rejects(tailLog(file, null as never).next(), invalid)
   assert.equal(file.size, 0)
@@ -67,8 +70,8 @@ test('the record log: writers, readers, sinks and sources refuse arguments of th
 test('the state log: entries, writers and stores refuse arguments of the wrong type, and write nothing', async (t) => {
   const dir = tmpDir(t)
   for (const value of wrong) {
-    assert.throws(() => encodeStateEntry(1, 0, value as Uint8Array), invalid, `payload ${String(value)}`)
-    assert.throws(() => decodeStateEntry(value as Uint8Array), invalid, `entry ${String(value)}`)
+    assert.throws(() => encodeStateEntry(1, 0, value as unknown as Uint8Array), invalid, `payload ${String(value)}`)
+    assert.throws(() => decodeStateEntry(value as unknown as Uint8Array), invalid, `entry ${String(value)}`)
     await assert.rejects(StateStore.open(value as never), invalid, `StateStore.open(${String(value)})`)
     if (value !== null) continue
     await assert.rejects(StateWriter.open(join(dir, 'state.log'), value as never), invalid)
@@ -77,4 +80,25 @@ test('the state log: entries, writers and stores refuse arguments of the wrong t
   for (const epoch of [-1, 1.5, Number.NaN, 2 ** 53]) assert.throws(() => encodeStateEntry(1, epoch, new Uint8Array(0)), invalid)
   await assert.rejects(StateWriter.open(join(dir, 'state.log'), 5 as never), invalid)
   assert.deepEqual(readdirSync(dir), [])
+})
+
+test('a refused value is shown by its kind in the message, never as [object Object]', () => {
+  assert.equal(describeValue({}), 'an object (Object)')
+  assert.equal(describeValue(new Date(0)), 'an object (Date)')
+  assert.equal(describeValue([1, 2]), 'an array of 2')
+  assert.equal(describeValue(() => 1), 'a function')
+  assert.equal(describeValue('x'), 'x')
+  assert.equal(describeValue(null), 'null')
+  assert.equal(describeValue(5n), '5')
+  const refused = (call: () => unknown): string => {
+    try {
+      call()
+    } catch (error) {
+      assert.equal((error as { code?: unknown }).code, 'ERR_AOF_INVALID_ARGUMENT')
+      return (error as Error).message
+    }
+    assert.fail('not refused')
+  }
+  assert.match(refused(() => new Geometry({ sizeNow: {} as number })), /got an object \(Object\)$/)
+  assert.match(refused(() => new Manager({ writeMode: [] as unknown as number })), /got an array of 0$/)
 })

@@ -4,7 +4,7 @@
  * {@link Tailer}, is in `tailer.ts`.
  * @module
  */
-import { invalidArgument, optionsOf } from '../arguments.ts'
+import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
 import type { AofkitError } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import { pastTheEnd } from './tail-source.ts'
@@ -37,7 +37,7 @@ export function abortError(signal: AbortSignal): Error {
 /** The error for a `signal` option that is not an AbortSignal, or null when it is one or absent. */
 function badSignal(signal: unknown): AofkitError | null {
   if (signal === undefined || signal instanceof AbortSignal) return null
-  return invalidArgument(`signal must be an AbortSignal, got ${String(signal)}`)
+  return invalidArgument(`signal must be an AbortSignal, got ${describeValue(signal)}`)
 }
 
 /**
@@ -148,7 +148,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
       step = this.#step()
     } catch (error) {
       this.#end()
-      return Promise.reject(error as Error)
+      return Promise.reject(error)
     }
     if (step !== null) return Promise.resolve(step)
     const promise = new Promise<Step>(capture)
@@ -170,7 +170,7 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
   throw(error: unknown): Promise<Step> {
     this.#settle(DONE, null)
     this.#end()
-    return Promise.reject(error as Error)
+    return Promise.reject(error)
   }
 
   /** What is there to hand over now: a chunk, the end, a thrown failure; null to wait. */

@@ -5,7 +5,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer'
 
-import { invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument } from '../arguments.ts'
 import { pageSize } from '../native/binding.ts'
 
 /** Geometry as given by a caller; every field is optional. */
@@ -38,7 +38,7 @@ export function alignToPage(size: number): number {
 function checkSize(name: string, value: unknown): number {
   if (value === undefined) return 0
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArgument(`geometry.${name} must be a non-negative integer number of bytes, got ${String(value)}`)
+    throw invalidArgument(`geometry.${name} must be a non-negative integer number of bytes, got ${describeValue(value)}`)
   }
   return value
 }

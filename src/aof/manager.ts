@@ -6,7 +6,7 @@
 import { closeSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 
-import { invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { AppendOnlyFile } from './writer.ts'
 import type { FileOwner } from './writer.ts'
@@ -40,7 +40,7 @@ export interface ManagerOptions {
 function checkMode(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0o7777) {
-    throw invalidArgument(`${name} must be file mode bits (0 to 0o7777), got ${String(value)}`)
+    throw invalidArgument(`${name} must be file mode bits (0 to 0o7777), got ${describeValue(value)}`)
   }
   return value
 }

@@ -245,7 +245,7 @@ export function progressBar(label: string, total: number, options: { minimum?: n
   if (stderr.isTTY !== true || total < (options.minimum ?? 0) || total <= 0) return NO_PROGRESS
   const bytes = (options.unit ?? 'bytes') === 'bytes'
   const bar = new SingleBar({
-    stream: stderr as NodeJS.WritableStream,
+    stream: stderr,
     format: `${label} [{bar}] {percentage}% | {shown} | ETA {eta_formatted}`,
     barsize: 30,
     hideCursor: true,

@@ -10,28 +10,28 @@ import { getSystemErrorName } from 'node:util'
 
 import { AofkitError, ErrorCode } from '../errors.ts'
 
-/** The raw addon surface. */
+/** The raw addon surface. Its functions use no `this`. */
 interface RawBinding {
-  map(fd: number, length: number, writable: boolean): ArrayBuffer
-  fitMapping(mapping: ArrayBuffer, fd: number, cutHere?: boolean): number
-  faults(mapping: ArrayBuffer): number
-  mappingJobs(mapping: ArrayBuffer): number
-  unmap(mapping: ArrayBuffer): void
-  msync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): void
-  msyncAsync(mapping: ArrayBuffer, offset: number, length: number, wait: boolean): Promise<number>
-  madviseAsync(mapping: ArrayBuffer, offset: number, length: number, advice: number): Promise<number>
+  map: (fd: number, length: number, writable: boolean) => ArrayBuffer
+  fitMapping: (mapping: ArrayBuffer, fd: number, cutHere?: boolean) => number
+  faults: (mapping: ArrayBuffer) => number
+  mappingJobs: (mapping: ArrayBuffer) => number
+  unmap: (mapping: ArrayBuffer) => void
+  msync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => void
+  msyncAsync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => Promise<number>
+  madviseAsync: (mapping: ArrayBuffer, offset: number, length: number, advice: number) => Promise<number>
   adviceConstants: { populateWrite: number }
-  fallocate(fd: number, offset: number, length: number): number
-  fallocateAsync(fd: number, offset: number, length: number): Promise<number>
-  ftruncate(fd: number, length: number): number
-  fdatasync(fd: number): number
-  fdatasyncAsync(fd: number): Promise<number>
-  syncFileRangeAsync(fd: number, offset: number, length: number): Promise<number>
-  flock(fd: number, operation: number): number
-  mountId(fd: number): number
-  pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): number
+  fallocate: (fd: number, offset: number, length: number) => number
+  fallocateAsync: (fd: number, offset: number, length: number) => Promise<number>
+  ftruncate: (fd: number, length: number) => number
+  fdatasync: (fd: number) => number
+  fdatasyncAsync: (fd: number) => Promise<number>
+  syncFileRangeAsync: (fd: number, offset: number, length: number) => Promise<number>
+  flock: (fd: number, operation: number) => number
+  mountId: (fd: number) => number
+  pread: (fd: number, target: Uint8Array, offset: number, length: number, position: number) => number
   lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
-  futexWake(words: Int32Array, index: number, count?: number): number
+  futexWake: (words: Int32Array, index: number, count?: number) => number
   pageSize: number
   /** Linux only. */
   Watch?: new (path: string, callback: () => void) => FileWatch

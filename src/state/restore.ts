@@ -221,7 +221,7 @@ export function openSource(source: RestoreSource): { source: LogSource; release:
   if (typeof source === 'number') return { source: new FileSource(source), release: null }
   if (typeof source === 'object' && source !== null) {
     if (isLogSource(source)) return { source, release: null }
-    if (typeof (source as FileHandle).fd === 'number') return { source: new FileSource(source as FileHandle), release: null }
+    if (typeof source.fd === 'number') return { source: new FileSource(source), release: null }
   }
   throw invalidArgument('source must be a Uint8Array, a path, a file descriptor, a FileHandle, an AppendOnlyFile or a LogSource')
 }

@@ -334,6 +334,7 @@ export class StateStore<T, U = unknown> {
   }
 
   #checkUsable(): void {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the failure the writer reported, as it was
     if (this.#failure !== null) throw this.#failure
   }
 

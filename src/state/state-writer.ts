@@ -328,6 +328,7 @@ export class StateWriter {
     const error = this.#backgroundError
     if (error !== null) {
       this.#backgroundError = null
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the background failure, as it was
       throw error
     }
   }

@@ -23,7 +23,8 @@ const seed = Number(seedText)
 const report = writeStdoutSync
 
 function codeOf(error: unknown): string {
-  return String((error as { code?: unknown }).code ?? (error as Error).message)
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? code : (error as Error).message
 }
 
 const file = AppendOnlyFile.open(path, {

@@ -106,7 +106,7 @@ test('a failing sink leaves the writer position at what the sink accepted', () =
   assert.equal(writer.position, 50)
 })
 
-test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every sink, writing nothing', async (t) => {
+test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every sink, writing nothing', (t) => {
   const dir = tmpDir(t)
   const manager = new Manager({ dir, flushIntervalMs: 0 })
   t.after(() => manager.close())
@@ -161,7 +161,7 @@ test('a memory sink refuses a capacity that is not a byte count (it used to spin
     assert.throws(
       () => new MemorySink({ capacity: capacity as number }),
       (error: unknown) => isAofkitError(error, 'ERR_AOF_INVALID_ARGUMENT'),
-      String(capacity),
+      JSON.stringify(capacity),
     )
   }
   assert.throws(() => new MemorySink({ initial: 'abc' as unknown as Uint8Array }), (error: unknown) =>
