@@ -15,6 +15,7 @@ import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 
 import { AppendOnlyFileSource, FileSource, FileState, LogReader, Manager, isAofkitError } from '../../src/index.ts'
+import type { AofkitError } from '../../src/index.ts'
 import { StateStore } from '../../src/state/state-store.ts'
 import { prng } from '../helpers/child.ts'
 import { ExpectedStream } from '../helpers/crash-ops.ts'
@@ -58,7 +59,7 @@ function sameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void
 }
 
 /** Reads the record log from `reader`: every entry must be the next logEntry. Returns the count. */
-function readEntries(reader: LogReader, context: string): { count: number; error: unknown } {
+function readEntries(reader: LogReader, context: string): { count: number; error: AofkitError | null } {
   let count = 0
   try {
     for (const entry of reader) {
