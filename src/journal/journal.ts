@@ -227,7 +227,9 @@ export class Journal {
    */
   appendBatch(entries: readonly Uint8Array[]): number {
     this.#checkOpen()
-    if (!Array.isArray(entries)) throw invalidArgument('entries must be an array of Uint8Arrays')
+    // Through a wider type: Array.isArray would narrow entries itself to any[].
+    const given: unknown = entries
+    if (!Array.isArray(given)) throw invalidArgument('entries must be an array of Uint8Arrays')
     entries.forEach((entry, k) => {
       checkBytes(entry, `entries[${k}]`)
     })
@@ -364,6 +366,7 @@ export class Journal {
       if (this.#sealFailure !== null) {
         const failure = this.#sealFailure
         this.#sealFailure = null
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the sealing's failure, as it was
         throw failure
       }
       if (directoryDirty) await syncDirectory(this.#dir)

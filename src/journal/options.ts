@@ -2,7 +2,7 @@
  * The options of `Journal.open`, checked and with their defaults.
  * @module
  */
-import { invalidArgument, optionsOf } from '../arguments.ts'
+import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
 import { SIZE_UPPER_MAX } from '../aof/geometry.ts'
 
 /** How much a journal keeps (see `Journal.open`). Every limit is optional. */
@@ -52,7 +52,7 @@ const SEGMENT_BYTES_MIN = 4096
 function positive(value: unknown, name: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return Infinity
   if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum || value > maximum) {
-    throw invalidArgument(`${name} must be a number from ${minimum} to ${maximum}, got ${String(value)}`)
+    throw invalidArgument(`${name} must be a number from ${minimum} to ${maximum}, got ${describeValue(value)}`)
   }
   return value
 }

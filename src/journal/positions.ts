@@ -3,7 +3,7 @@
  * position, and finding a journal's first and next positions from its files.
  * @module
  */
-import { invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { listSegments, notAJournal, timeIndexPath } from './layout.ts'
 import { SegmentCursor } from './segment-cursor.ts'
@@ -82,5 +82,5 @@ export function resolveFrom(dir: string, from: unknown, next: () => number): num
     if (!Number.isFinite(time)) throw invalidArgument(`from.time must be a finite number of milliseconds, got ${String(time)}`)
     return positionAtTime(dir, time, next())
   }
-  throw invalidArgument(`from must be 'start', 'end', a position or { time }, got ${String(from)}`)
+  throw invalidArgument(`from must be 'start', 'end', a position or { time }, got ${describeValue(from)}`)
 }
