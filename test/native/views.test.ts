@@ -60,7 +60,7 @@ test('contents(), tail() chunks and poll events can be cloned and posted, open a
   const chunks = file.tail()
   const first = await chunks.next()
   assert.equal(first.done, false)
-  await checkView('a tail() chunk', first.value as Uint8Array)
+  await checkView('a tail() chunk', first.value)
   await chunks.return(undefined)
 
   const events: Array<{ tail: Uint8Array; contents: Uint8Array }> = []
