@@ -1,6 +1,6 @@
 /**
  * Measures XXH64 implementations on the record log's hot path, the checksum of one record, to
- * choose one (docs/BENCHMARKS.md, "Record log").
+ * choose one (docs/PERFORMANCE.md, "Our own XXH64"; figures in docs/BENCHMARKS.md).
  *
  * Subjects, all computing XXH64 (seed 0) and keeping the low 32 bits as logio does:
  * - aofkit's checksum (src/log/checksum.ts): our own XXH64 in WebAssembly (src/log/xxh64.wat),
@@ -10,7 +10,7 @@
  * - a pure TypeScript XXH64 on 32-bit halves, no BigInt (below, the best of several we tried);
  * - `@node-rs/xxhash` `xxh64` (napi-rs native addon, prebuilt, returns a bigint);
  * - `xxhash-addon` `XXHash64.hash` (C addon, prebuilt, returns a Buffer).
- * Results are cross-checked before timing. Sizes: 100 B (the issue's figure), 111 B (what a
+ * Results are cross-checked before timing. Sizes: 100 B (a typical entry), 111 B (what a
  * 100-byte entry's record checksums: 11 header bytes + data), 4 KiB, and 32 KiB (a full block).
  *
  * Run: node --import tsx bench/checksum.bench.ts [--json]

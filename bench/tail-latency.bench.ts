@@ -23,7 +23,7 @@ import { ShmOffset } from '../dist/aof/shm.js'
 import * as native from '../dist/native/binding.js'
 
 // 3000 warm-up records (0.6 s): with 500, the first samples still caught V8 optimizing the
-// readers' code, which set their p99 (see docs/BENCHMARKS.md).
+// readers' code, which set their p99.
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3000)
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 5000)
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)

@@ -9,8 +9,8 @@
  *
  * and how long it ran per wake-up. Which of the first two a wake-up gets is the scheduler's
  * choice (EEVDF: whether the reader's virtual deadline comes before the writer's), and a
- * reader that runs longer per wake-up gets it less often: docs/BENCHMARKS.md, "The scheduler
- * decides the cross-process p50".
+ * reader that runs longer per wake-up gets it less often: docs/PERFORMANCE.md, "The scheduler
+ * and cross-process latency".
  *
  *   sudo node --import tsx bench/wakeup-trace.ts     (BENCH_ROUNDS etc. pass through; default 1 round)
  *

@@ -358,7 +358,7 @@ export class FileReader {
    * the short path, straight to the tailers and the waiting iterators; anything else goes
    * through #onChange. In another process this runs as the thread wakes, on caches the
    * machine has used for something else meanwhile, where each function and object it touches
-   * costs (docs/BENCHMARKS.md, "Bisecting the reader's path").
+   * costs (docs/PERFORMANCE.md, "The scheduler and cross-process latency").
    */
   readonly #onWake = (): void => {
     const floats = this.#floats

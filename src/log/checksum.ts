@@ -7,7 +7,7 @@
  * bits as a plain number. The XXH64 packages we measured return a BigInt per call, and on a
  * 100-byte record that allocation, with the copy of the input into their memory, cost more than
  * the hash: the whole record checksum went from about 100 ns to about 45 ns
- * (docs/BENCHMARKS.md, "Checksum choice"). Tests check every result against `xxhash-wasm`.
+ * (docs/PERFORMANCE.md, "Our own XXH64"). Tests check every result against `xxhash-wasm`.
  * @module
  */
 import { XXH64_WASM } from './xxh64-wasm.ts'

@@ -1,7 +1,7 @@
 ;; XXH64 (seed 0) of memory[0, len), returning its low 32 bits: the record log's checksum
 ;; (docs/FORMAT.md). Written out here because the JavaScript wrappers of the XXH64 packages
 ;; return a 64-bit BigInt per call, which costs more than the hash of a 100-byte record
-;; (docs/BENCHMARKS.md, "Checksum choice"). Compiled by scripts/build-wasm.mjs into
+;; (docs/PERFORMANCE.md, "Our own XXH64"). Compiled by scripts/build-wasm.mjs into
 ;; xxh64-wasm.ts; tests check the two agree and that every result equals xxhash-wasm's.
 ;;
 ;; The algorithm is the reference one (github.com/Cyan4973/xxHash, XXH64): four accumulators
