@@ -4,7 +4,7 @@
  * @module
  */
 
-/** What an append function receives (the seed's AppendEvent). */
+/** What an append function receives (the Go `aof` package's AppendEvent). */
 export interface AppendEvent {
   /** Offset where this append begins: the data size before it. */
   readonly begin: number

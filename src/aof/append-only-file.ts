@@ -1,5 +1,5 @@
 /**
- * AppendOnlyFile: a single-writer, memory-mapped append-only file (the seed's AOF), with its
+ * AppendOnlyFile: a single-writer, memory-mapped append-only file (the Go `aof` package's AOF), with its
  * static entry points. The class lives in `writer.ts`; this module gives its static `open`
  * and `openReader` the default manager and the reader, which the writer does not import.
  * @module

@@ -1,4 +1,4 @@
-/** The life cycle of an append-only file (the seed's FileState, with its numbers). */
+/** The life cycle of an append-only file (the Go `aof` package's FileState, with its numbers). */
 export const FileState = {
   /** Being opened and recovered. */
   Opening: 0,

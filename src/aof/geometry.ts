@@ -1,6 +1,6 @@
 /**
  * How a file grows: it starts at `sizeNow`, grows in `growthStep` increments and never grows
- * past `sizeUpper`, the size of the mapping reserved once at open (the seed's Geometry).
+ * past `sizeUpper`, the size of the mapping reserved once at open (the Go `aof` package's Geometry).
  * @module
  */
 import { constants as bufferConstants } from 'node:buffer'
@@ -18,12 +18,12 @@ export interface GeometryOptions {
   growthStep?: number
 }
 
-/** Default initial size: one page (the seed's SizeNowDefault). */
+/** Default initial size: one page (the Go `aof` package's SizeNowDefault). */
 export const SIZE_NOW_DEFAULT: number = pageSize
-/** Default upper size: 16 MiB (the seed's SizeUpperDefault). */
+/** Default upper size: 16 MiB (the Go `aof` package's SizeUpperDefault). */
 export const SIZE_UPPER_DEFAULT: number = 16 * 1024 * 1024
 /**
- * Default growth step: 1 MiB. The seed exports `GrowthStepDefault = pageSize` but its
+ * Default growth step: 1 MiB. The Go `aof` package exports `GrowthStepDefault = pageSize` but its
  * Validate() fills a zero step with 1 MiB; we take the value Validate() actually applies.
  */
 export const GROWTH_STEP_DEFAULT: number = 1024 * 1024
@@ -55,8 +55,8 @@ export class Geometry {
   readonly pageSize: number = pageSize
 
   /**
-   * Validates like the seed: zero or absent fields take their defaults, sizes round up to the
-   * page size, and a `sizeUpper` below `sizeNow` is raised to it. Unlike the seed, negative,
+   * Validates like the Go `aof` package: zero or absent fields take their defaults, sizes round up to the
+   * page size, and a `sizeUpper` below `sizeNow` is raised to it. Unlike the Go `aof` package, negative,
    * fractional, NaN or non-number sizes throw `ERR_AOF_INVALID_ARGUMENT` instead of passing.
    */
   constructor(options: GeometryOptions = {}) {
@@ -77,7 +77,7 @@ export class Geometry {
 
   /**
    * The size to grow to when `size` bytes are needed: `sizeNow` while below it, otherwise the
-   * next multiple of `growthStep` above `size`, never more than `sizeUpper`. (The seed computes
+   * next multiple of `growthStep` above `size`, never more than `sizeUpper`. (The Go `aof` package computes
    * `size + size % step + step`, which is not aligned to the step; we align.)
    */
   next(size: number): number {

@@ -1,5 +1,5 @@
 /**
- * The seed's magic numbers. After every write the 8-byte MagicTail follows the data; a
+ * The Go `aof` package's magic numbers. After every write the 8-byte MagicTail follows the data; a
  * MagicCheckpoint marks a checkpoint in the stream, or the end of a finished file.
  * @module
  */
@@ -11,7 +11,7 @@ export const MAGIC_CHECKPOINT = 17904250147343162156n
 /** Size of a magic number on disk, in bytes. */
 export const MAGIC_SIZE = 8
 
-/** The pair of magic numbers a file uses (the seed's `Magic`). */
+/** The pair of magic numbers a file uses (the Go `aof` package's `Magic`). */
 export interface Magic {
   /** Marks the end of the data after each write. */
   readonly tail: bigint
@@ -19,7 +19,7 @@ export interface Magic {
   readonly checkpoint: bigint
 }
 
-/** The seed's magic numbers. */
+/** The Go `aof` package's magic numbers. */
 export const DEFAULT_MAGIC: Magic = Object.freeze({ tail: MAGIC_TAIL, checkpoint: MAGIC_CHECKPOINT })
 
 /** The 8 little-endian bytes of a magic number. */

@@ -1,6 +1,6 @@
 /**
  * Manager: opens append-only files in a directory, hands out one instance per open name,
- * flushes them in the background and keeps the statistics (the seed's Manager).
+ * flushes them in the background and keeps the statistics (the Go `aof` package's Manager).
  * @module
  */
 import { closeSync } from 'node:fs'
@@ -171,7 +171,7 @@ export class Manager {
     return this.#adopt(key, resources)
   }
 
-  /** A snapshot of every counter and duration (nanoseconds) of the seed's Stats. */
+  /** A snapshot of every counter and duration (nanoseconds) of the Go `aof` package's Stats. */
   stats(): Stats {
     return this.#stats.snapshot()
   }

@@ -25,9 +25,9 @@ import { Sidecar, fileIdentity, readSidecarFile, sidecarPath } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 
-/** How to recover an existing file on open (the seed's Recovery). */
+/** How to recover an existing file on open (the Go `aof` package's Recovery). */
 export interface Recovery {
-  /** The magic numbers. Default: the seed's. */
+  /** The magic numbers. Default: the Go `aof` package's. */
   magic?: Magic
   /** The recovery function. Default: {@link recoverWithMagic}. */
   fn?: RecoveryFunction
@@ -41,9 +41,9 @@ export interface Recovery {
   repair?: boolean
 }
 
-/** The default recovery: the seed's magic numbers and {@link recoverWithMagic}. */
+/** The default recovery: the Go `aof` package's magic numbers and {@link recoverWithMagic}. */
 export const RecoveryDefault: Recovery = Object.freeze({ magic: DEFAULT_MAGIC, fn: recoverWithMagic })
-/** Opens without repairing anything: the file is only read (the seed's RecoveryReadOnly). */
+/** Opens without repairing anything: the file is only read (the Go `aof` package's RecoveryReadOnly). */
 export const RecoveryReadOnly: Recovery = Object.freeze({ magic: DEFAULT_MAGIC, fn: recoverWithMagic, readOnly: true })
 
 /** What recovery found on open, and what open did about it. */

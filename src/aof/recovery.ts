@@ -7,7 +7,7 @@
 import { DEFAULT_MAGIC, MAGIC_SIZE } from './magic.ts'
 import type { Magic } from './magic.ts'
 
-/** What recovery found (the seed's RecoveryKind, with its numbers). */
+/** What recovery found (the Go `aof` package's RecoveryKind, with its numbers). */
 export const RecoveryKind = {
   /** No data: the file is empty or all zeros. `tail` is 0. */
   Empty: 0,
@@ -24,7 +24,7 @@ export const RecoveryKind = {
 /** One of the {@link RecoveryKind} values. */
 export type RecoveryKind = (typeof RecoveryKind)[keyof typeof RecoveryKind]
 
-/** The result of a recovery function (the seed's RecoveryResult). */
+/** The result of a recovery function (the Go `aof` package's RecoveryResult). */
 export interface RecoveryResult {
   /** The magic numbers recovery looked for. */
   magic: Magic
@@ -92,14 +92,14 @@ export function findLastCheckpoint(bytes: Uint8Array, end: number, checkpoint: b
 }
 
 /**
- * The default recovery (the seed's RecoverWithMagic), as a pure function.
+ * The default recovery (the Go `aof` package's RecoverWithMagic), as a pure function.
  *
  * It skips the zeros at the end of the file and looks at the 8 bytes that end at the last
  * non-zero byte: a MagicTail gives `Tail`, a MagicCheckpoint gives `Checkpoint` (a finished
  * file); anything else gives `Corrupted`, with `tail` set to the end of the last MagicCheckpoint
  * in the data (the last point a writer marked as consistent) or 0. Its time grows with the
  * zero region it skips, not with the file's size, except when the file is corrupted and it has
- * to search for a checkpoint. Where this differs from the seed's code, docs/FORMAT.md says why.
+ * to search for a checkpoint. Where this differs from the Go `aof` package's code, docs/FORMAT.md says why.
  */
 export function recoverWithMagic(fileSize: number, bytes: Uint8Array, magic: Magic = DEFAULT_MAGIC): RecoveryResult {
   const result: RecoveryResult = { magic, outcome: RecoveryKind.Empty, fileSize, checkpoint: -1, tail: 0 }

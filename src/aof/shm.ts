@@ -3,7 +3,7 @@
  * for its WAL). The writer publishes the committed size, its pid, the file state and the last
  * checkpoint there; readers in other threads and processes follow it, and recovery uses the
  * committed size to cut a write that a killed writer left half done. The data file itself stays
- * byte-compatible with the seed. The layout is in docs/FORMAT.md.
+ * byte-compatible with the Go `aof` package. The layout is in docs/FORMAT.md.
  * @module
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs'

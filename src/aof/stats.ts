@@ -1,5 +1,5 @@
 /**
- * Statistics of a Manager: every counter and duration of the seed's Stats, keyed by the seed's
+ * Statistics of a Manager: every counter and duration of the Go `aof` package's Stats, keyed by the Go `aof` package's
  * names in camelCase. Counts are plain numbers; durations are nanoseconds.
  * @module
  */
@@ -102,7 +102,7 @@ export interface Stats {
   chmodErrorsDur: number
 }
 
-/** Every statistic's name, in the seed's order. */
+/** Every statistic's name, in the Go `aof` package's order. */
 export const STATS_KEYS: readonly (keyof Stats)[] = [
   'creates',
   'createsDur',

@@ -1,5 +1,5 @@
 /**
- * Tailers: consumers that follow a file as it is written (the seed's Tailer), pushed to. A
+ * Tailers: consumers that follow a file as it is written (the Go `aof` package's Tailer), pushed to. A
  * tailer is polled when new data is committed; wake-ups coalesce, so many writes in one tick
  * give one poll. A consumer that consumes less than it was offered is polled again on the next
  * tick. The pull form, an async iterator, is in `follow-data.ts`.
@@ -11,7 +11,7 @@ import { nowNs } from './stats.ts'
 import { pastTheEnd } from './tail-source.ts'
 import type { TailSource } from './tail-source.ts'
 
-/** The life cycle of a tailer (the seed's TailerState, with its numbers). */
+/** The life cycle of a tailer (the Go `aof` package's TailerState, with its numbers). */
 export const TailerState = {
   /** Subscribed; not polled yet. */
   Start: 1,
@@ -33,7 +33,7 @@ export type TailerState = (typeof TailerState)[keyof typeof TailerState]
 /** Why a tailer was polled. */
 export type PollReason = 'start' | 'write' | 'wake' | 'interval' | 'backpressure' | 'eof'
 
-/** What a consumer is given on each poll (the seed's ReadEvent). */
+/** What a consumer is given on each poll (the Go `aof` package's ReadEvent). */
 export interface ReadEvent {
   /** When the poll happened: `process.hrtime.bigint()` nanoseconds, as a number. */
   readonly time: number
@@ -55,7 +55,7 @@ export interface ReadEvent {
   contents(): Uint8Array
 }
 
-/** A consumer of a file's data (the seed's Consumer). */
+/** A consumer of a file's data (the Go `aof` package's Consumer). */
 export interface Consumer {
   /** Consumes some of `event.tail` and returns the offset consumed up to (`begin..end`). */
   pollRead(event: ReadEvent): number
@@ -215,7 +215,8 @@ export class Tailer {
   #deliver(begin: number, end: number, fileState: FileState, eof: boolean, reason: PollReason): void {
     const source = this.#source
     // An object literal, not a class instance: measured against a class with the source in a
-    // private field, the literal gave the lower p99 in 4 runs of 4 (docs/BENCHMARKS.md).
+    // private field, the literal gave the lower p99 in 4 runs of 4 (docs/PERFORMANCE.md, "The
+    // scheduler and cross-process latency").
     const event: ReadEvent = {
       time: nowNs(),
       tailer: this,

@@ -1,5 +1,5 @@
 /**
- * AppendOnlyFile: a single-writer, memory-mapped append-only file (the seed's AOF).
+ * AppendOnlyFile: a single-writer, memory-mapped append-only file (the Go `aof` package's AOF).
  *
  * The file is mapped once, at `geometry.sizeUpper`; appends copy into the mapping and never
  * remap. After every write the 8-byte MagicTail follows the data and the committed size is
@@ -318,7 +318,7 @@ export class AppendOnlyFile {
   }
 
   /**
-   * Follows the file with `consumer` (the seed's Subscribe / SubscribeInterval): it is polled
+   * Follows the file with `consumer` (the Go `aof` package's Subscribe / SubscribeInterval): it is polled
    * with the data committed since its position, once per tick however many writes happened,
    * or every `intervalMs`. A consumer that returns less than `event.end` is polled again on the
    * next tick; one that throws is closed with that error. finish() delivers a last event with
@@ -333,7 +333,7 @@ export class AppendOnlyFile {
   }
 
   /**
-   * Polls every tailer on the next tick, whether or not data arrived (the seed's Wake): a
+   * Polls every tailer on the next tick, whether or not data arrived (the Go `aof` package's Wake): a
    * tailer with nothing new gets an event with an empty `tail` and the reason `'wake'`. Readers
    * in other threads and processes are woken too, and poll their tailers if data arrived.
    */

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 
 import { ErrorCode, GROWTH_STEP_DEFAULT, Geometry, SIZE_UPPER_DEFAULT, isAofkitError } from '../../src/index.ts'
 
-test('defaults follow the seed', () => {
+test('defaults follow the Go aof package', () => {
   const geometry = new Geometry()
   assert.equal(geometry.sizeNow, geometry.pageSize)
   assert.equal(geometry.sizeUpper, SIZE_UPPER_DEFAULT)

@@ -12,7 +12,7 @@ const seedStatNames =
   'UnmapsDur UnmapErrors UnmapErrorsDur Finalizes FinalizesDur Truncates TruncatesDur TruncateErrors ' +
   'TruncateErrorsDur Chmods ChmodsDur ChmodErrors ChmodErrorsDur'
 
-test('stats has every counter of the seed, in camelCase, all zero at first', () => {
+test('stats has every counter of the Go aof package, in camelCase, all zero at first', () => {
   const expected = seedStatNames.split(' ').map((name) => name[0]!.toLowerCase() + name.slice(1))
   const stats = new Manager({ flushIntervalMs: 0 }).stats()
   assert.deepEqual(Object.keys(stats), expected)

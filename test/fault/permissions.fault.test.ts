@@ -1,4 +1,4 @@
-// Guarantee 5 for files: permissions are judged by the owner's mode bits (so they hold even for
+// Guarantee 6 of the README: permissions are judged by the owner's mode bits (so they hold even for
 // root), a directory or a missing file is refused with its code, and only one writer may hold a
 // file, whether the other writer is in another process or in this one.
 import assert from 'node:assert/strict'

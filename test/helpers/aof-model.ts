@@ -2,7 +2,7 @@
  * A byte-level model of what AppendOnlyFile lays out on disk, for recovery tests: data from
  * offset 0, a MagicTail after every write, checkpoint() writing a MagicCheckpoint into the
  * stream, finish() writing a MagicCheckpoint after the data and truncating. Written from
- * DESIGN.md and the seed, not from src/aof, so that it can disagree with the implementation.
+ * docs/FORMAT.md and the Go `aof` package's documentation, not from src/aof, so that it can disagree with the implementation.
  */
 import { MAGIC_CHECKPOINT, MAGIC_TAIL } from '../../src/aof/magic.ts'
 

@@ -1,4 +1,4 @@
-// Guarantee 4 of the README for memory: a file or sidecar truncated under a writer, a reader or
+// Guarantee 7 of the README: a file or sidecar truncated under a writer, a reader or
 // a read-only open in another process raises no SIGBUS there. What the file lost reads as zeros
 // in the mappings, and the library reports it with ERR_AOF_REPLACED: the writer's sync(), the
 // reader's end, an open whose recovery read it. AOFKIT_SOAK=1 races `aof inspect` with
