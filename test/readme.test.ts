@@ -1,8 +1,10 @@
 // Runs every ```js example of README.md against the sources, checking what each prints
-// against the `// value` comments on its console.log lines.
+// against the `// value` comments on its console.log lines. An example's temporary files go to
+// a directory of the test's own (TMPDIR), removed after it, not to the system's.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
@@ -28,8 +30,17 @@ examples.forEach((source, index) => {
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     const script = join(dir, `example-${index + 1}.mts`)
     writeFileSync(script, source.replaceAll("from 'aofkit'", `from '${join(root, 'src', 'index.ts')}'`))
-    const result = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: root })
+    const temporary = join(dir, 'tmp')
+    mkdirSync(temporary)
+    const before = new Set(readdirSync(tmpdir()))
+    const result = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      cwd: root,
+      env: { ...process.env, TMPDIR: temporary },
+    })
     assert.equal(result.status, 0, result.stderr)
+    const left = readdirSync(tmpdir()).filter((name) => name.startsWith('example-') && !before.has(name))
+    assert.deepEqual(left, [], 'the example left files in the system temporary directory')
     const printed = result.stdout.trim().split('\n')
     assert.deepEqual(printed, expectedOutput(source))
   })
