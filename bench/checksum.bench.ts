@@ -14,14 +14,20 @@
  * 100-byte entry's record checksums: 11 header bytes + data), 4 KiB, and 32 KiB (a full block).
  *
  * Run: node --import tsx bench/checksum.bench.ts [--json]
+ * The two native addons compared are in bench/package.json: npm install --prefix bench.
  * @module
  */
 import './built.ts'
 import { randomBytes } from 'node:crypto'
 import { checksumRange, recordChecksum } from '../dist/log/checksum.js'
-import { xxh64 as napiXxh64 } from '@node-rs/xxhash'
-import xxhashAddon from 'xxhash-addon'
 import xxhashWasm from 'xxhash-wasm'
+import { comparedPackage } from './harness.ts'
+
+// The compared native addons come from bench/package.json (npm install --prefix bench); a
+// package that is not installed is left out of the table.
+// Both are CommonJS: their exports are the default export.
+const napiXxhash = await comparedPackage<{ default: { xxh64: (bytes: Uint8Array) => bigint } }>('@node-rs/xxhash')
+const xxhashAddon = await comparedPackage<{ default: { XXHash64: { hash: (bytes: Buffer) => Buffer } } }>('xxhash-addon')
 
 const hasher = await xxhashWasm()
 const xxhash64 = (bytes: Uint8Array): bigint => hasher.h64Raw(bytes)
@@ -205,12 +211,15 @@ const subjects: Subject[] = [
   },
   { name: 'xxhash-wasm h64Raw (wasm, bigint)', low32: (b) => Number(BigInt.asUintN(32, hasher.h64Raw(b))) },
   { name: 'pure TypeScript, 32-bit halves', low32: pureLow32 },
-  { name: '@node-rs/xxhash xxh64 (napi, bigint)', low32: (b) => Number(napiXxh64(b) & 0xffffffffn) },
-  {
-    name: 'xxhash-addon XXHash64.hash (C, Buffer)',
-    low32: (b) => xxhashAddon.XXHash64.hash(b as Buffer).readUInt32BE(4),
-  },
 ]
+if (napiXxhash !== null) {
+  const { xxh64 } = napiXxhash.default
+  subjects.push({ name: '@node-rs/xxhash xxh64 (napi, bigint)', low32: (b) => Number(xxh64(b) & 0xffffffffn) })
+}
+if (xxhashAddon !== null) {
+  const { XXHash64 } = xxhashAddon.default
+  subjects.push({ name: 'xxhash-addon XXHash64.hash (C, Buffer)', low32: (b) => XXHash64.hash(b as Buffer).readUInt32BE(4) })
+}
 
 /** The offset field of a record-shaped input (bytes 3..10, little-endian; kept below 2^48). */
 function headerOffset(bytes: Uint8Array): number {

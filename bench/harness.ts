@@ -49,6 +49,20 @@ export function counterDelta(before: ThreadCounters, after: ThreadCounters): Thr
 }
 
 /** Monotonic nanoseconds. */
+/**
+ * Imports a package a benchmark compares with, listed in bench/package.json rather than in
+ * aofkit's own dependencies; null, with a note on stderr, when it is not installed.
+ */
+export async function comparedPackage<T>(name: string): Promise<T | null> {
+  try {
+    return (await import(name)) as T
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    process.stderr.write(`${name} is not installed, so it is left out: run npm install --prefix bench\n`)
+    return null
+  }
+}
+
 export function nowNs(): number {
   return Number(process.hrtime.bigint())
 }

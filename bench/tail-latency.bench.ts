@@ -174,9 +174,15 @@ function readWatch(path: string, ready: () => void): Promise<number[]> {
 }
 
 async function readTail(path: string, ready: () => void): Promise<number[]> {
-  // The npm `tail` package: text lines, fs.watch underneath.
+  // The npm `tail` package (bench/package.json: npm install --prefix bench): text lines,
+  // fs.watch underneath.
   const specifier = 'tail' // no type declarations: keep tsc from resolving it
-  const { Tail } = (await import(specifier)) as {
+  const { Tail } = (await import(specifier).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new Error('the npm tail package, a baseline, is not installed: run npm install --prefix bench', { cause: error })
+    }
+    throw error
+  })) as {
     Tail: new (path: string, options: object) => {
       on(event: 'line', listener: (line: string) => void): void
       on(event: 'error', listener: (error: unknown) => void): void

@@ -53,6 +53,8 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
  */
 function load(): RawBinding {
   const where = `${process.platform}-${process.arch}, Node ${process.version}`
+  // Linux only: on macOS fsync does not reach the platter (only F_FULLFSYNC does), so sync()
+  // could not keep its promise there.
   if (process.platform !== 'linux') {
     throw new AofkitError(ErrorCode.AddonUnavailable, `aofkit runs on Linux only; this is ${where}`)
   }
@@ -156,7 +158,7 @@ export const fallocateAsync: (fd: number, offset: number, length: number) => Pro
 )
 /** ftruncate to `length` bytes. */
 export const ftruncate: (fd: number, length: number) => number = sync(raw.ftruncate)
-/** fdatasync (fsync on macOS). */
+/** fdatasync. */
 export const fdatasync: (fd: number) => number = sync(raw.fdatasync)
 /** fdatasync on the libuv pool. */
 export const fdatasyncAsync: (fd: number) => Promise<number> = async(raw.fdatasyncAsync)
