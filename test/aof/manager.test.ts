@@ -127,7 +127,16 @@ test('statsFile publishes the statistics for other processes, atomically, and on
   const file = manager.open('a.aof', { create: true })
   file.write(Buffer.from('x'))
   await file.sync()
-  await new Promise((resolve) => setTimeout(resolve, 80))
+  // Published every 20 ms: poll until a publication shows the sync.
+  const published = (): ReturnType<typeof readPublishedStats> | null => {
+    try {
+      return readPublishedStats(`${dir}/app.stats.json`)
+    } catch {
+      return null
+    }
+  }
+  const deadline = Date.now() + 10_000
+  while ((published()?.stats.syncs ?? 0) < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
   const live = readPublishedStats(`${dir}/app.stats.json`)
   assert.equal(live.pid, process.pid)
   assert.equal(live.closed, false)

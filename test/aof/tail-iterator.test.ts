@@ -141,7 +141,9 @@ test('a reader stays counted as a waiter across a wake-up, and stops at its next
   await woken
   // Resumed, and not waiting: still counted, so that waiting again costs nothing.
   assert.equal(waiters(path), 1)
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  // Uncounted at its next liveness check (every 30 ms) with nobody waiting on it.
+  const deadline = Date.now() + 10_000
+  while (waiters(path) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
   assert.equal(waiters(path), 0)
 
   for await (const chunk of reader.tail()) {

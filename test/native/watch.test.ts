@@ -75,8 +75,18 @@ test('watchFile calls back from the event loop after writes, reads, renames, and
   watch.close()
   watch.close() // idempotent
   const closedAt = calls.count
+  // A second watch on the same inotify instance is the barrier: its event comes after the
+  // write to the closed watch's file, so once it is called, a call of the closed one would
+  // have come already.
+  const sentinelPath = join(dir, 'sentinel')
+  writeFileSync(sentinelPath, '')
+  let sentinelCalled: () => void = () => undefined
+  const sentinelWoken = new Promise<void>((resolve) => (sentinelCalled = resolve))
+  const sentinel = native.watchFile(sentinelPath, () => sentinelCalled())!
+  t.after(() => sentinel.close())
   writeFileSync(join(dir, 'renamed'), 'e')
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  writeFileSync(sentinelPath, 'x')
+  await sentinelWoken
   assert.equal(calls.count, closedAt)
 })
 
