@@ -146,7 +146,7 @@ describe('StateStore: an entry the application cannot take back', () => {
         deserialize: (bytes) => {
           const text = Buffer.from(bytes).toString()
           if (where !== 'apply' && text === poisoned) throw new SyntaxError('cannot decode')
-          return JSON.parse(text)
+          return JSON.parse(text) as unknown
         },
         apply: (state, update) => {
           if (update === 'poison') throw new Error('cannot apply')
