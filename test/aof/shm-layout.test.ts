@@ -31,6 +31,8 @@ const WIDTHS: Record<keyof typeof ShmOffset, { bytes: number; element: number }>
   birthNanoseconds: { bytes: 4, element: 4 },
   birthSeconds: { bytes: 8, element: 8 },
   head: { bytes: HEAD_SIZE, element: 0 },
+  syncedSize: { bytes: 8, element: 8 },
+  mountId: { bytes: 8, element: 8 },
 }
 
 test('every field is aligned, inside the page and apart from the others; ShmIndex points at it', () => {
