@@ -30,7 +30,9 @@ interface RawBinding {
   flock: (fd: number, operation: number) => number
   mountId: (fd: number) => number
   pread: (fd: number, target: Uint8Array, offset: number, length: number, position: number) => number
-  lockConstants: { exclusive: number; unlock: number; nonBlocking: number }
+  lockConstants: { exclusive: number; unlock: number; nonBlocking: number; read: number; write: number; release: number }
+  ofdLock: (fd: number, start: number, length: number, type: number) => number
+  ofdLockHeld: (fd: number, start: number, length: number, type: number) => boolean
   futexWake: (words: Int32Array, index: number, count?: number) => number
   pageSize: number
   /** Linux only. */
@@ -170,6 +172,16 @@ export const syncFileRangeAsync: (fd: number, offset: number, length: number) =>
 export const mountId: (fd: number) => number = sync(raw.mountId)
 /** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
 export const flock: (fd: number, operation: number) => number = sync(raw.flock)
+
+/**
+ * Takes (`lock.read`, `lock.write`) or drops (`lock.release`) an open file description lock on
+ * `[start, start + length)` without waiting (F_OFD_SETLK): EAGAIN when held elsewhere, ENOSYS
+ * where the system has none.
+ */
+export const ofdLock: (fd: number, start: number, length: number, type: number) => void = sync(raw.ofdLock)
+
+/** Whether another open file description holds a lock conflicting with `type` there (F_OFD_GETLK). */
+export const ofdLockHeld: (fd: number, start: number, length: number, type: number) => boolean = sync(raw.ofdLockHeld)
 
 /**
  * pread(2) into `target[offset, offset + length)` from file position `position`: the bytes read,

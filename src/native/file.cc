@@ -154,6 +154,56 @@ Napi::Value MountId(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// ofdLock(fd, start, length, type): takes (F_RDLCK, F_WRLCK) or drops (F_UNLCK) an open file
+// description lock on [start, start + length) without waiting; EAGAIN when another description
+// holds a conflicting one. ENOSYS where there are no such locks (not Linux).
+Napi::Value OfdLock(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t start = ArgInt64(info, 1, "start");
+  int64_t length = ArgInt64(info, 2, "length");
+  int type = static_cast<int>(ArgInt64(info, 3, "type"));
+#ifdef F_OFD_SETLK
+  struct flock lock = {};
+  lock.l_type = static_cast<short>(type);
+  lock.l_whence = SEEK_SET;
+  lock.l_start = static_cast<off_t>(start);
+  lock.l_len = static_cast<off_t>(length);
+  int result;
+  do {
+    result = fcntl(fd, F_OFD_SETLK, &lock);
+  } while (result != 0 && errno == EINTR);
+  return ResultOrThrow(info.Env(), result == 0 ? 0 : -errno, "fcntl");
+#else
+  (void)fd, (void)start, (void)length, (void)type;
+  return ResultOrThrow(info.Env(), -ENOSYS, "fcntl");
+#endif
+}
+
+// ofdLockHeld(fd, start, length, type): whether another open file description holds a lock on
+// the range that conflicts with one of `type` (F_OFD_GETLK). Takes nothing.
+Napi::Value OfdLockHeld(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t start = ArgInt64(info, 1, "start");
+  int64_t length = ArgInt64(info, 2, "length");
+  int type = static_cast<int>(ArgInt64(info, 3, "type"));
+#ifdef F_OFD_GETLK
+  struct flock lock = {};
+  lock.l_type = static_cast<short>(type);
+  lock.l_whence = SEEK_SET;
+  lock.l_start = static_cast<off_t>(start);
+  lock.l_len = static_cast<off_t>(length);
+  int result;
+  do {
+    result = fcntl(fd, F_OFD_GETLK, &lock);
+  } while (result != 0 && errno == EINTR);
+  if (result != 0) return ResultOrThrow(info.Env(), -errno, "fcntl");
+  return Napi::Boolean::New(info.Env(), lock.l_type != F_UNLCK);
+#else
+  (void)fd, (void)start, (void)length, (void)type;
+  return ResultOrThrow(info.Env(), -ENOSYS, "fcntl");
+#endif
+}
+
 }  // namespace
 
 void InitFile(Napi::Env env, Napi::Object exports) {
@@ -164,12 +214,17 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync, "fdatasyncAsync"));
   exports.Set("syncFileRangeAsync", Napi::Function::New(env, SyncFileRangeAsync, "syncFileRangeAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("ofdLock", Napi::Function::New(env, OfdLock, "ofdLock"));
+  exports.Set("ofdLockHeld", Napi::Function::New(env, OfdLockHeld, "ofdLockHeld"));
   exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
   exports.Set("mountId", Napi::Function::New(env, MountId, "mountId"));
   Napi::Object lock = Napi::Object::New(env);
   lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));
   lock.Set("unlock", Napi::Number::New(env, LOCK_UN));
   lock.Set("nonBlocking", Napi::Number::New(env, LOCK_NB));
+  lock.Set("read", Napi::Number::New(env, F_RDLCK));
+  lock.Set("write", Napi::Number::New(env, F_WRLCK));
+  lock.Set("release", Napi::Number::New(env, F_UNLCK));
   exports.Set("lockConstants", lock);
 }
 
