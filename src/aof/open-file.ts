@@ -17,6 +17,7 @@ import { Geometry, SIZE_UPPER_MAX, alignToPage } from './geometry.ts'
 import type { GeometryOptions } from './geometry.ts'
 import { DEFAULT_MAGIC, MAGIC_SIZE, magicBytes } from './magic.ts'
 import type { Magic } from './magic.ts'
+import { holdWriterLock, releaseWriterLock } from './liveness.ts'
 import { reconcile } from './reconcile.ts'
 import type { SidecarTrust } from './reconcile.ts'
 import { RecoveryKind, recoverWithMagic } from './recovery.ts'
@@ -270,6 +271,8 @@ export function openFile(
   try {
     if (!readOnly) {
       lockExclusive(fd, path)
+      // Readers judge this writer alive by a lock it holds (liveness.ts), not by its pid.
+      holdWriterLock(fd)
       locked = true
     }
     const stat = fstatSync(fd)
@@ -369,6 +372,7 @@ export function openFile(
     } else if (!readOnly) {
       // A finished file: nothing will be written, so let other writers see it is free.
       unlock(fd, path)
+      releaseWriterLock(fd)
       sidecar?.close()
       sidecar = null
     }

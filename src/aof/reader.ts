@@ -5,16 +5,19 @@
  * inotify event the writer raises while readers wait, or busy-polls if asked.
  * @module
  */
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { checkBytes, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
-import { alignToPage } from './geometry.ts'
-import { recoverWithMagic } from './recovery.ts'
-import { SHM_SIZE, ShmIndex, parseSidecar, processAlive, sidecarPath } from './shm.ts'
+import { writerHolds } from './liveness.ts'
+import { sameFile } from './reconcile.ts'
+import { recoverFromEnd } from './recovery.ts'
+import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar } from './shm.ts'
+import type { FileIdentity } from './shm.ts'
 import { followData, waitForChange } from './follow-data.ts'
 import type { TailOptions } from './follow-data.ts'
 import type { TailSource } from './tail-source.ts'
@@ -43,7 +46,10 @@ const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {
-  /** Opens `path` for reading. Throws `ERR_AOF_NOT_FOUND`, `ERR_AOF_IS_DIRECTORY`, `ERR_AOF_READ_PERMISSION`. */
+  /**
+   * Opens `path` for reading. Throws `ERR_AOF_NOT_FOUND`, `ERR_AOF_IS_DIRECTORY`,
+   * `ERR_AOF_NOT_REGULAR_FILE`, `ERR_AOF_READ_PERMISSION`, `ERR_AOF_BAD_SIDECAR`.
+   */
   static open(path: string, given?: ReaderOptions): FileReader {
     if (typeof path !== 'string' || path.length === 0) {
       throw invalidArgument('path must be a non-empty string')
@@ -62,14 +68,22 @@ export class FileReader {
   readonly #fd: number
   readonly #inode: number
   readonly #device: number
+  readonly #owner: number
+  readonly #identity: FileIdentity
   readonly #busyPoll: boolean
   readonly #checkIntervalMs: number
-  #sidecarFd = -1
-  #sidecarMapping: ArrayBuffer | null = null
+  #sidecar: Sidecar | null = null
+  /** The sidecar is mapped read-only: its writer runs as another user (ReaderWaiter). */
+  #sidecarReadOnly = false
   #words: Int32Array | null = null
   #floats: Float64Array | null = null
   /** Size and state when there is no live writer to follow. */
   #staticSize = 0
+  /**
+   * A writer holds the file but has not set up its sidecar yet (or the file is still empty):
+   * the reader follows it as open, and attaches to the sidecar at its next check.
+   */
+  #pending = false
   #failure: Error | null = null
   #closed = false
   /** The writer's close was seen and the path checked (once) for a replacement. */
@@ -84,7 +98,7 @@ export class FileReader {
    */
   readonly #waiting = new WaitList()
   #registered = false
-  readonly #waiter: ReaderWaiter
+  #waiter: ReaderWaiter
   #checkTimer: NodeJS.Timeout | null = null
   #lastSeenSize = -1
   readonly #source: TailSource
@@ -100,29 +114,31 @@ export class FileReader {
       throw fromSystemError(error, path, 'stat')
     }
     if (stat.isDirectory()) throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
+    if (!stat.isFile()) {
+      throw new AofkitError(ErrorCode.NotRegularFile, `path '${path}' is not a regular file (a FIFO, device or socket)`, { path })
+    }
     if ((stat.mode & 0o400) === 0) {
       throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
     }
+    // Without blocking: a FIFO put at the path since the stat is refused, not waited on.
+    this.#fd = openRegularFile(path)
     try {
-      this.#fd = openSync(path, 'r')
+      const opened = fstatSync(this.#fd)
+      this.#inode = opened.ino
+      this.#device = opened.dev
+      this.#owner = opened.uid
+      this.#identity = fileIdentity(this.#fd)
+      const attached = this.#attachSidecar()
+      if (attached !== 'attached') {
+        if (attached === 'none' && this.#writerSettingUp(opened.size)) this.#pending = true
+        else this.#recoverStatic(opened.size)
+      }
     } catch (error) {
-      throw fromSystemError(error, path, 'open')
+      this.#sidecar?.close()
+      closeSync(this.#fd)
+      throw error
     }
-    const opened = fstatSync(this.#fd)
-    this.#inode = opened.ino
-    this.#device = opened.dev
-    this.#attachSidecar()
-    if (this.#floats === null) this.#recoverStatic(opened.size)
-    this.#waiter = new ReaderWaiter({
-      path,
-      words: this.#words,
-      busyPoll: this.#busyPoll,
-      checkIntervalMs: this.#checkIntervalMs,
-      onWake: this.#onWake,
-      onSpin: () => {
-        if (this.size !== this.#lastSeenSize) this.#onChange()
-      },
-    })
+    this.#waiter = this.#newWaiter()
     this.#source = {
       committedSize: () => this.size,
       fileState: () => this.state,
@@ -141,43 +157,95 @@ export class FileReader {
     }
   }
 
-  /** Maps the sidecar if it belongs to this very file and a writer has (or had) it open. */
-  #attachSidecar(): void {
-    const path = sidecarPath(this.#path)
-    let fd = -1
-    try {
-      fd = openSync(path, 'r+')
-      if (fstatSync(fd).size < SHM_SIZE) throw new Error('short sidecar')
-      const mapping = native.map(fd, SHM_SIZE, true)
-      const words = new Int32Array(mapping, 0, SHM_SIZE / 4)
-      const floats = new Float64Array(mapping, 0, SHM_SIZE / 8)
-      const page = parseSidecar(words, floats)
-      const valid =
-        page !== null && page.inode === this.#inode && page.device === this.#device && page.fileState === FileState.Opened
-      if (!valid) {
-        native.unmap(mapping)
-        closeSync(fd)
-        return
+  /**
+   * Maps the sidecar if it belongs to this very file (device, inode, birth time and first bytes)
+   * and a writer has (or had) it open; read-only when this user may not write it. True when it
+   * did; `'finished'` when the page is this file's and says its writer finished it. Throws
+   * `ERR_AOF_BAD_SIDECAR` when what stands at `<file>-shm` is not a sidecar.
+   */
+  #attachSidecar(): 'attached' | 'finished' | 'none' {
+    const opened = Sidecar.openForReader(this.#path, this.#owner)
+    if (opened === null) return 'none'
+    const { sidecar, writable } = opened
+    const page = parseSidecar(sidecar.words, sidecar.floats)
+    let belongs = page !== null && (page.fileState === FileState.Opened || page.fileState === FileState.EOF)
+    if (belongs) {
+      const head = new Uint8Array(HEAD_SIZE)
+      const fileSize = fstatSync(this.#fd).size
+      const count = Math.min(HEAD_SIZE, fileSize)
+      for (let done = 0; done < count; ) {
+        const read = native.pread(this.#fd, head, done, count - done, done)
+        if (read === 0) break
+        done += read
       }
-      this.#sidecarFd = fd
-      this.#sidecarMapping = mapping
-      this.#words = words
-      this.#floats = floats
-    } catch {
-      if (fd >= 0) closeSync(fd)
+      belongs = sameFile(page!, this.#identity, head, count)
     }
+    if (!belongs || page!.fileState === FileState.EOF) {
+      sidecar.close()
+      return belongs ? 'finished' : 'none'
+    }
+    this.#sidecar = sidecar
+    this.#sidecarReadOnly = !writable
+    this.#words = sidecar.words
+    this.#floats = sidecar.floats
+    return 'attached'
   }
 
-  /** No live writer: find the data's end once, by recovery, without modifying anything. */
+  /**
+   * Whether the file, without a sidecar of its own yet, is being set up by a writer: one holds
+   * it, or it is still empty (a writer allocates its file before anything else, so an empty
+   * file is one whose writer has not started).
+   */
+  #writerSettingUp(fileSize: number): boolean {
+    return fileSize === 0 || writerHolds(this.#fd, 0)
+  }
+
+  #newWaiter(): ReaderWaiter {
+    return new ReaderWaiter({
+      path: this.#path,
+      words: this.#words,
+      readOnly: this.#sidecarReadOnly,
+      busyPoll: this.#busyPoll,
+      checkIntervalMs: this.#checkIntervalMs,
+      onWake: this.#onWake,
+      onSpin: () => {
+        if (this.size !== this.#lastSeenSize) this.#onChange()
+      },
+    })
+  }
+
+  /**
+   * A pending reader's check: attach to the sidecar once the writer has made it, or read the
+   * file as it is once no writer holds it. True when still pending.
+   */
+  #settle(): boolean {
+    const attached = this.#attachSidecar()
+    if (attached === 'attached') {
+      this.#pending = false
+      // Wait through the live sidecar from now on.
+      this.#waiter.close()
+      this.#waiter = this.#newWaiter()
+      if (this.#registered) this.#waiter.register()
+      return false
+    }
+    const fileSize = fstatSync(this.#fd).size
+    if (attached === 'none' && this.#writerSettingUp(fileSize)) return true
+    this.#pending = false
+    this.#recoverStatic(fileSize)
+    return false
+  }
+
+  /** No live writer: find the data's end once, by recovery, reading the file's end (never mapping it). */
   #recoverStatic(fileSize: number): void {
     if (fileSize === 0) return
-    const mapping = native.map(this.#fd, alignToPage(fileSize), false)
-    try {
-      const result = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined)
-      this.#staticSize = result.tail
-    } finally {
-      native.unmap(mapping)
-    }
+    const result = recoverFromEnd(fileSize, (target, position) => {
+      for (let done = 0; done < target.length; ) {
+        const read = native.pread(this.#fd, target, done, target.length - done, position + done)
+        if (read === 0) throw new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path })
+        done += read
+      }
+    })
+    this.#staticSize = result.tail
   }
 
   /** The path being read. */
@@ -199,6 +267,7 @@ export class FileReader {
   /** The writer's {@link FileState}: Opened while it writes, EOF once finished, Closed after close. */
   get state(): FileState {
     if (this.#closed) return FileState.Closed
+    if (this.#pending) return FileState.Opened
     const words = this.#words
     // Without a live writer's sidecar the file is read as it is: finished.
     if (words === null) return FileState.EOF
@@ -296,8 +365,7 @@ export class FileReader {
     if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
     this.#checkTimer = null
     this.#waiting.resumeAll()
-    if (this.#sidecarMapping !== null) native.unmap(this.#sidecarMapping)
-    if (this.#sidecarFd >= 0) closeSync(this.#sidecarFd)
+    this.#sidecar?.close()
     closeSync(this.#fd)
   }
 
@@ -387,6 +455,7 @@ export class FileReader {
     // Nobody waited again since the last wake-up: stop counting as a waiter, unref the watcher.
     this.#updateWaiting()
     if (this.#closed || this.#failure !== null) return
+    if (this.#pending && this.#settle()) return
     const words = this.#words
     const lost = this.#sidecarLoss()
     if (lost !== null) {
@@ -394,8 +463,10 @@ export class FileReader {
       return
     }
     if (words !== null && this.state === FileState.Opened) {
+      // Judged by the lock the writer holds, not by its pid, which may name another process
+      // (or none) in another PID namespace.
       const pid = Atomics.load(words, ShmIndex.writerPid)
-      if (!processAlive(pid)) {
+      if (!writerHolds(this.#fd, pid)) {
         this.#fail(new AofkitError(ErrorCode.WriterDied, `the writer of '${this.#path}' (pid ${pid}) is gone`, { path: this.#path }))
         return
       }

@@ -82,8 +82,12 @@ function validSize(size: number, fileSize: number): boolean {
   return Number.isSafeInteger(size) && size >= 0 && size + MAGIC_SIZE <= fileSize
 }
 
-/** Whether the page was written for this very file (not for another once at its path). */
-function sameFile(page: SidecarSnapshot, identity: FileIdentity, bytes: Uint8Array, fileSize: number): boolean {
+/**
+ * Whether the page was written for this very file (not for another once at its path): the
+ * same device, inode and birth time, and `bytes` (the file's first bytes, `fileSize` in all)
+ * begin with the page's `head`.
+ */
+export function sameFile(page: SidecarSnapshot, identity: FileIdentity, bytes: Uint8Array, fileSize: number): boolean {
   if (page.device !== identity.device || page.inode !== identity.inode) return false
   if (page.birthSeconds !== identity.birthSeconds || page.birthNanoseconds !== identity.birthNanoseconds) return false
   const head = page.head

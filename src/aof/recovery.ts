@@ -156,3 +156,44 @@ export function recoverWithMagic(fileSize: number, bytes: Uint8Array, magic: Mag
     return result
   }
 }
+
+/** The largest window {@link recoverFromEnd} reads at once. */
+const WINDOW_MAX = 1 << 30
+
+/**
+ * {@link recoverWithMagic} for a file read through `read(target, position)` rather than held in
+ * memory (a file larger than any mapping, or a reader that never maps): it reads a window at
+ * the end of the file, and a larger one while the window holds only zeros, or no magic number
+ * and no checkpoint to go by. A corrupted file whose last checkpoint lies more than 1 GiB
+ * before its end is reported with tail 0.
+ */
+export function recoverFromEnd(
+  fileSize: number,
+  read: (target: Uint8Array, position: number) => void,
+  magic: Magic = DEFAULT_MAGIC,
+): RecoveryResult {
+  let window = Math.min(fileSize, 1 << 16)
+  for (;;) {
+    const base = fileSize - window
+    const bytes = new Uint8Array(window)
+    read(bytes, base)
+    const result = recoverWithMagic(window, bytes, magic)
+    const last = lastNonZero(bytes, window)
+    // Decided within the window: the 8 bytes that end the data lie in it, and for corrupted
+    // data, the checkpoint recovery falls back to.
+    const decided =
+      base === 0 ||
+      (last >= MAGIC_SIZE - 1 &&
+        (result.outcome === RecoveryKind.Tail ||
+          result.outcome === RecoveryKind.Checkpoint ||
+          (result.outcome === RecoveryKind.Corrupted && result.checkpoint >= 0)))
+    if (decided) {
+      return { ...result, fileSize, tail: result.tail + base, checkpoint: result.checkpoint >= 0 ? result.checkpoint + base : -1 }
+    }
+    if (window >= WINDOW_MAX) {
+      const error = new Error(`no magic number and no checkpoint in the last ${window} bytes`)
+      return { magic, outcome: RecoveryKind.Corrupted, fileSize, checkpoint: -1, tail: 0, error }
+    }
+    window = Math.min(fileSize, window * 4)
+  }
+}

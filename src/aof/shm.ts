@@ -10,6 +10,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync,
 
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
+import { allocate } from './allocate.ts'
 
 /** The sidecar's file name for a data file. */
 export function sidecarPath(dataPath: string): string {
@@ -147,17 +148,7 @@ export interface SidecarSnapshot {
   syncedSize: number
 }
 
-/** Whether process `pid` exists (a sidecar's writer, for example); 0 and below never do. */
-export function processAlive(pid: number): boolean {
-  if (pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export { processAlive } from './liveness.ts'
 
 /** The `head` bytes of a page, as many as `headLength` says (none when it says more than fit). */
 function headOf(words: Int32Array): Uint8Array {
@@ -211,7 +202,7 @@ function openChecked(path: string, flags: number, owners: readonly number[]): { 
     if (code === 'ELOOP') throw badSidecar(path, 'a symbolic link', error)
     if (code === 'EISDIR') throw badSidecar(path, 'a directory', error)
     if (code === 'ENXIO') throw badSidecar(path, 'a socket or FIFO', error)
-    throw fromSystemError(error, path, 'open')
+    throw fromSystemError(error, path, (flags & (fsConstants.O_WRONLY | fsConstants.O_RDWR)) === 0 ? 'open' : 'openForWrite')
   }
   try {
     const stat = fstatSync(fd)
@@ -278,10 +269,42 @@ export class Sidecar {
 
   static #map(fd: number, size: number): Sidecar {
     try {
-      if (size < SHM_SIZE) native.fallocate(fd, 0, SHM_SIZE)
+      if (size < SHM_SIZE) allocate(fd, 0, SHM_SIZE)
       return new Sidecar(fd, native.map(fd, SHM_SIZE, true))
     } catch (error) {
       closeSync(fd)
+      throw error
+    }
+  }
+
+  /**
+   * Opens the existing sidecar of `dataPath` for a reader: read-write, so that it can count
+   * itself among the waiters, or read-only when this user may not write it (a writer running
+   * as another user made it 0644); null when there is none. Checked as {@link openExisting}.
+   */
+  static openForReader(dataPath: string, dataOwner: number): { sidecar: Sidecar; writable: boolean } | null {
+    const path = sidecarPath(dataPath)
+    const owners = ownersOf(dataOwner)
+    let opened: { fd: number; size: number } | null
+    let writable = true
+    try {
+      opened = openChecked(path, fsConstants.O_RDWR, owners)
+    } catch (error) {
+      const code = ((error as { cause?: { code?: unknown } }).cause ?? error as { code?: unknown }).code
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error
+      writable = false
+      opened = openChecked(path, fsConstants.O_RDONLY, owners)
+    }
+    // A page its writer has not allocated yet holds nothing to follow.
+    if (opened === null) return null
+    if (opened.size < SHM_SIZE) {
+      closeSync(opened.fd)
+      return null
+    }
+    try {
+      return { sidecar: new Sidecar(opened.fd, native.map(opened.fd, SHM_SIZE, writable)), writable }
+    } catch (error) {
+      closeSync(opened.fd)
       throw error
     }
   }

@@ -185,12 +185,12 @@ function watchSidecar(path: string, onWake: () => void): SidecarWatch | Error {
 let pollingWarned = false
 
 /** Tells the process, once, that a reader waits by its timer: new data reaches it late. */
-function warnPolling(path: string, cause: Error, intervalMs: number): void {
+function warnPolling(path: string, cause: Error, intervalMs: number, remedy?: string): void {
   if (pollingWarned) return
   pollingWarned = true
   process.emitWarning(`a reader of '${path}' could not watch its sidecar (${cause.message}): it finds new data by its check every ${intervalMs} ms`, {
     code: 'AOFKIT_READER_POLLING',
-    detail: 'Raise fs.inotify.max_user_watches or fs.inotify.max_user_instances, or close unused file descriptors. reader.wakeup tells how each reader waits.',
+    detail: `${remedy ?? 'Raise fs.inotify.max_user_watches or fs.inotify.max_user_instances, or close unused file descriptors.'} reader.wakeup tells how each reader waits.`,
   })
 }
 
@@ -200,6 +200,11 @@ export interface ReaderWaiterOptions {
   readonly path: string
   /** The live sidecar's 32-bit words, or null when there is no live writer to wait for. */
   readonly words: Int32Array | null
+  /**
+   * The sidecar is mapped read-only (its writer runs as another user): the reader can neither
+   * count itself among the waiters nor be poked, so it finds new data by its check timer.
+   */
+  readonly readOnly?: boolean
   readonly busyPoll: boolean
   /** Named in the warning of a reader left to its check timer. */
   readonly checkIntervalMs: number
@@ -235,13 +240,21 @@ export class ReaderWaiter {
     if (this.#registered) return
     this.#registered = true
     const { words, busyPoll } = this.#options
+    if (words !== null && this.#options.readOnly === true && !busyPoll) {
+      if (this.#wakeup === null) {
+        this.#wakeup = 'timer'
+        const { path, checkIntervalMs } = this.#options
+        warnPolling(path, new Error('this user may not write it, so it cannot ask to be woken'), checkIntervalMs, 'Run the reader as the writer\'s user, or give that user\'s group write access to the sidecar; or lower checkIntervalMs.')
+      }
+      return
+    }
     if (busyPoll) {
       if (words !== null) this.#wakeup = 'busy-poll'
       this.#spin()
     } else if (words !== null && this.#watcher === null) {
       this.#watch()
     }
-    if (words !== null) {
+    if (words !== null && this.#options.readOnly !== true) {
       // The watch kind first: the writer picks its poke by it once it sees a waiter.
       if (this.#watcher?.kind === 'fs.watch') Atomics.add(words, WRITE_WATCHERS, 1)
       Atomics.add(words, WAITERS, 1)
@@ -254,7 +267,7 @@ export class ReaderWaiter {
     if (!this.#registered) return
     this.#registered = false
     const words = this.#options.words
-    if (words !== null) {
+    if (words !== null && this.#options.readOnly !== true) {
       Atomics.sub(words, WAITERS, 1)
       if (this.#watcher?.kind === 'fs.watch') Atomics.sub(words, WRITE_WATCHERS, 1)
     }

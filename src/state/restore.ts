@@ -4,11 +4,12 @@
  * docs/FORMAT.md, "The state log", for every deviation).
  * @module
  */
-import { closeSync, openSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { invalidArgument } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
+import { AofkitError, ErrorCode, isAofkitError } from '../errors.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import { encodedSize, readU64 } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
@@ -205,12 +206,8 @@ export function openSource(source: RestoreSource): { source: LogSource; release:
   if (source instanceof Uint8Array) return { source: new MemorySource(source), release: null }
   if (source instanceof AppendOnlyFile) return { source: new AppendOnlyFileSource(source), release: null }
   if (typeof source === 'string') {
-    let fd: number
-    try {
-      fd = openSync(source, 'r')
-    } catch (error) {
-      throw fromSystemError(error, source, 'open')
-    }
+    // A regular file only, opened without blocking: a FIFO at the path is refused, not waited on.
+    const fd = openRegularFile(source)
     try {
       return { source: new FileSource(fd, { path: source }), release: () => closeSync(fd) }
     } catch (error) {
