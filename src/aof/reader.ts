@@ -15,7 +15,8 @@ import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { writerHolds } from './liveness.ts'
 import { sameFile } from './reconcile.ts'
-import { recoverFromEnd } from './recovery.ts'
+import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
+import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
 import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar } from './shm.ts'
 import type { FileIdentity } from './shm.ts'
 import { followData, waitForChange } from './follow-data.ts'
@@ -235,17 +236,30 @@ export class FileReader {
     return false
   }
 
-  /** No live writer: find the data's end once, by recovery, reading the file's end (never mapping it). */
+  /**
+   * No live writer: find the data's end once, by recovery, without modifying anything. A file
+   * larger than any mapping is read at its end instead; past 256 MiB of zeros there, it is
+   * taken to hold no data (a writer never allocates that far ahead).
+   */
   #recoverStatic(fileSize: number): void {
     if (fileSize === 0) return
-    const result = recoverFromEnd(fileSize, (target, position) => {
-      for (let done = 0; done < target.length; ) {
-        const read = native.pread(this.#fd, target, done, target.length - done, position + done)
-        if (read === 0) throw new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path })
-        done += read
+    if (fileSize <= SIZE_UPPER_MAX) {
+      const mapping = native.map(this.#fd, alignToPage(fileSize), false)
+      try {
+        this.#staticSize = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined).tail
+      } finally {
+        native.unmap(mapping)
       }
-    })
-    this.#staticSize = result.tail
+      return
+    }
+    const read = (target: Uint8Array, position: number): void => {
+      for (let done = 0; done < target.length; ) {
+        const count = native.pread(this.#fd, target, done, target.length - done, position + done)
+        if (count === 0) throw new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path })
+        done += count
+      }
+    }
+    this.#staticSize = recoverFromEnd(fileSize, read, undefined, { zerosMax: 256 << 20 }).tail
   }
 
   /** The path being read. */

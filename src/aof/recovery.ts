@@ -157,43 +157,53 @@ export function recoverWithMagic(fileSize: number, bytes: Uint8Array, magic: Mag
   }
 }
 
-/** The largest window {@link recoverFromEnd} reads at once. */
-const WINDOW_MAX = 1 << 30
-
 /**
  * {@link recoverWithMagic} for a file read through `read(target, position)` rather than held in
- * memory (a file larger than any mapping, or a reader that never maps): it reads a window at
- * the end of the file, and a larger one while the window holds only zeros, or no magic number
- * and no checkpoint to go by. A corrupted file whose last checkpoint lies more than 1 GiB
- * before its end is reported with tail 0.
+ * memory (a file larger than any mapping, or a reader that never maps), with one buffer of
+ * `chunk` bytes (1 MiB): it finds the last non-zero byte going back a chunk at a time, runs
+ * recoverWithMagic on the chunk that ends there and, when that finds corrupted data without a
+ * checkpoint, searches the chunks before it for the last MagicCheckpoint. Same result; except
+ * that past `zerosMax` bytes of zeros at the end it gives up: Corrupted, tail 0.
  */
 export function recoverFromEnd(
   fileSize: number,
   read: (target: Uint8Array, position: number) => void,
   magic: Magic = DEFAULT_MAGIC,
+  { chunk = 1 << 20, zerosMax = Number.POSITIVE_INFINITY }: { chunk?: number; zerosMax?: number } = {},
 ): RecoveryResult {
-  let window = Math.min(fileSize, 1 << 16)
-  for (;;) {
-    const base = fileSize - window
-    const bytes = new Uint8Array(window)
-    read(bytes, base)
-    const result = recoverWithMagic(window, bytes, magic)
-    const last = lastNonZero(bytes, window)
-    // Decided within the window: the 8 bytes that end the data lie in it, and for corrupted
-    // data, the checkpoint recovery falls back to.
-    const decided =
-      base === 0 ||
-      (last >= MAGIC_SIZE - 1 &&
-        (result.outcome === RecoveryKind.Tail ||
-          result.outcome === RecoveryKind.Checkpoint ||
-          (result.outcome === RecoveryKind.Corrupted && result.checkpoint >= 0)))
-    if (decided) {
-      return { ...result, fileSize, tail: result.tail + base, checkpoint: result.checkpoint >= 0 ? result.checkpoint + base : -1 }
-    }
-    if (window >= WINDOW_MAX) {
-      const error = new Error(`no magic number and no checkpoint in the last ${window} bytes`)
+  const buffer = new Uint8Array(Math.min(Math.max(chunk, 2 * MAGIC_SIZE), Math.max(fileSize, 1)))
+  let last = -1
+  for (let end = fileSize; end > 0 && last < 0; end -= buffer.length) {
+    if (fileSize - end > zerosMax) {
+      // Pages of zeros only, further back than a writer ever allocates ahead: no data to find.
+      const error = new Error(`the last ${fileSize - end} bytes are zeros`)
       return { magic, outcome: RecoveryKind.Corrupted, fileSize, checkpoint: -1, tail: 0, error }
     }
-    window = Math.min(fileSize, window * 4)
+    const begin = Math.max(0, end - buffer.length)
+    const view = buffer.subarray(0, end - begin)
+    read(view, begin)
+    const index = lastNonZero(view, view.length)
+    if (index >= 0) last = begin + index
   }
+  if (last < 0) return { magic, outcome: RecoveryKind.Empty, fileSize, checkpoint: -1, tail: 0 }
+  // The window ends at the last non-zero byte; when it does not start at 0 it is a whole
+  // buffer long, so it holds the 8 bytes that end the data.
+  const base = Math.max(0, last + 1 - buffer.length)
+  const window = buffer.subarray(0, last + 1 - base)
+  read(window, base)
+  const result = recoverWithMagic(window.length, window, magic)
+  if (result.outcome !== RecoveryKind.Corrupted || result.checkpoint >= 0 || base === 0) {
+    const tail = result.outcome === RecoveryKind.Panic ? 0 : result.tail + (result.outcome === RecoveryKind.Corrupted && result.checkpoint < 0 ? 0 : base)
+    return { ...result, fileSize, tail, checkpoint: result.checkpoint >= 0 ? result.checkpoint + base : -1 }
+  }
+  // Corrupted, and no checkpoint in the window: look for one before it.
+  for (let end = base + MAGIC_SIZE - 1; end >= MAGIC_SIZE; end -= buffer.length - (MAGIC_SIZE - 1)) {
+    const begin = Math.max(0, end - buffer.length)
+    const view = buffer.subarray(0, end - begin)
+    read(view, begin)
+    const found = findLastCheckpoint(view, view.length, magic.checkpoint)
+    if (found >= 0) return { ...result, fileSize, checkpoint: begin + found, tail: begin + found + MAGIC_SIZE }
+    if (begin === 0) break
+  }
+  return { ...result, fileSize, checkpoint: -1, tail: 0 }
 }
