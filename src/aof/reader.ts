@@ -535,7 +535,7 @@ export class FileReader {
    * zeros since (the addon's SIGBUS guard), so the state and size it shows mean nothing.
    */
   #sidecarLoss(): AofkitError | null {
-    const mapping = this.#sidecarMapping
+    const mapping = this.#sidecar?.mapping ?? null
     if (mapping === null || this.#closed || native.faults(mapping) === 0) return null
     return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.#path}' was truncated under its reader`, { path: this.#path })
   }
