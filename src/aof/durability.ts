@@ -29,6 +29,12 @@ export class Durability {
   readonly #groupSync: GroupSync
   #flushedSize: number
   #flushing: Promise<void> | null = null
+  /**
+   * The first failure of write-back (an fdatasync, a flush): the kernel may have dropped the
+   * pages it could not write and marked them clean, so a later fdatasync can succeed without
+   * them. From then on no sync of this file reports success.
+   */
+  #failed: AofkitError | null = null
 
   constructor(file: FileResources, target: DurabilityTarget) {
     this.#file = file
@@ -51,9 +57,18 @@ export class Durability {
     return flushing
   }
 
-  /** Resolves once every byte written before the call is durable; concurrent calls share. */
+  /**
+   * Resolves once every byte written before the call is durable; concurrent calls share. Once
+   * write-back of the file failed, rejects for good (see {@link Durability.failed}).
+   */
   sync(): Promise<void> {
+    if (this.#failed !== null) return Promise.reject(this.#stillFailed())
     return this.#groupSync.sync()
+  }
+
+  /** The failure that made the file's durability unknown, or null. */
+  get failed(): AofkitError | null {
+    return this.#failed
   }
 
   /**
@@ -64,6 +79,7 @@ export class Durability {
    * (docs/FORMAT.md, "After a power cut").
    */
   async fdatasync(): Promise<void> {
+    if (this.#failed !== null) throw this.#stillFailed()
     const target = this.#target
     const startNs = nowNs()
     // Every byte committed before the call is covered by the fdatasync below.
@@ -72,15 +88,17 @@ export class Durability {
       await native.fdatasyncAsync(this.#file.fd)
     } catch (error) {
       target.stats.record(Operation.sync, startNs, false)
-      throw fromSystemError(error, target.path(), 'sync')
+      throw this.#fail(fromSystemError(error, target.path(), 'sync'))
     }
     // Someone cut the file under the mapping: stores there went to zero pages, not to the file.
     const mapping = this.#file.mapping
     if (!(mapping instanceof SharedArrayBuffer) && mapping.byteLength > 0 && native.faults(mapping) > 0) {
       target.stats.record(Operation.sync, startNs, false)
-      throw new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
-        path: target.path(),
-      })
+      throw this.#fail(
+        new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
+          path: target.path(),
+        }),
+      )
     }
     const sidecar = this.#file.sidecar
     if (sidecar !== null) {
@@ -89,7 +107,7 @@ export class Durability {
         await native.fdatasyncAsync(sidecar.fd)
       } catch (error) {
         target.stats.record(Operation.sync, startNs, false)
-        throw fromSystemError(error, target.path(), 'sync')
+        throw this.#fail(fromSystemError(error, target.path(), 'sync'))
       }
     }
     target.stats.record(Operation.sync, startNs, true)
@@ -148,7 +166,23 @@ export class Durability {
       target.stats.record(Operation.flush, startNs, true)
     } catch (error) {
       target.stats.record(Operation.flush, startNs, false)
-      throw fromSystemError(error, target.path(), 'flush')
+      throw this.#fail(fromSystemError(error, target.path(), 'flush'))
     }
+  }
+
+  #fail(error: AofkitError): AofkitError {
+    this.#failed ??= error
+    return error
+  }
+
+  /** A sync after write-back failed: it cannot vouch for the data, so it fails too. */
+  #stillFailed(): AofkitError {
+    const failed = this.#failed!
+    const path = this.#target.path()
+    return new AofkitError(
+      failed.code,
+      `file '${path}': an earlier write-back failed (${failed.message}); the kernel may have dropped what it could not write, so no later sync can make the data durable. Reopen the file: recovery finds what is on disk`,
+      { path, cause: failed },
+    )
   }
 }

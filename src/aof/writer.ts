@@ -275,7 +275,9 @@ export class AppendOnlyFile {
 
   /**
    * Resolves once every byte written before the call is durable (survives power loss).
-   * Concurrent callers share one fdatasync.
+   * Concurrent callers share one fdatasync. Once a sync or flush of the file failed, every
+   * later sync() (and finish()) fails too, with the same code: the kernel may have dropped
+   * what it could not write, so no later sync can vouch for it. Reopen the file then.
    */
   sync(): Promise<void> {
     if (this.#state === FileState.Closing || this.#state === FileState.Closed) return Promise.reject(this.#closedError())
