@@ -45,10 +45,24 @@ function checkMode(name: string, value: unknown, fallback: number): number {
   return value
 }
 
+/** The options of an open that found `path` open already: those it gives must be the first open's. */
+function checkSameOptions(path: string, first: OpenOptions, again: OpenOptions): void {
+  const differs = (name: string): never => {
+    throw invalidArgument(`'${path}' is open already with other ${name}: close it first, or open it with the same options`)
+  }
+  if (again.recovery !== undefined && again.recovery !== first.recovery) differs('recovery')
+  if (again.mode !== undefined && again.mode !== first.mode) differs('mode')
+  const geometry = again.geometry
+  if (geometry !== undefined) {
+    const before = (first.geometry ?? {}) as Record<string, unknown>
+    for (const [key, value] of Object.entries(geometry)) if (value !== before[key]) differs(`geometry (${key})`)
+  }
+}
+
 /** Opens files, shares open instances, flushes in the background and keeps statistics. */
 export class Manager {
-  /** Directory that relative names resolve against. */
-  readonly dir: string
+  /** The `dir` option, resolved; null when relative names follow the working directory. */
+  readonly #dir: string | null
   /** Mode bits of created files. */
   readonly writeMode: number
   /** Mode bits of finished files. */
@@ -58,6 +72,8 @@ export class Manager {
 
   readonly #stats = new StatsRecorder()
   readonly #files = new Map<string, WeakRef<AppendOnlyFile>>()
+  /** The options each file was first opened with. */
+  readonly #options = new WeakMap<AppendOnlyFile, OpenOptions>()
   readonly #finalizer: FinalizationRegistry<{ key: string; fd: number; sidecarFd: number; mappedBytes: number }>
   readonly #owner: FileOwner
   #flushTimer: NodeJS.Timeout | null = null
@@ -72,7 +88,7 @@ export class Manager {
     if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
       throw invalidArgument('dir must be a non-empty string')
     }
-    this.dir = resolve(options.dir ?? '.')
+    this.#dir = options.dir === undefined ? null : resolve(options.dir)
     this.writeMode = checkMode('writeMode', options.writeMode, 0o644)
     this.readMode = checkMode('readMode', options.readMode, 0o444)
     const interval = options.flushIntervalMs ?? 1000
@@ -131,15 +147,31 @@ export class Manager {
   }
 
   /**
-   * Opens (or creates) `name`, resolved against `dir`. While a file is open, opening the same
-   * name again returns the same instance. Synchronous; throws an {@link AofkitError}.
+   * Directory that relative names resolve against: the `dir` option, or else the working
+   * directory at the time of each call.
+   */
+  get dir(): string {
+    return this.#dir ?? process.cwd()
+  }
+
+  /**
+   * Opens (or creates) `name`, resolved against {@link Manager.dir} now. While a file is open,
+   * opening the same name again returns the same instance, and counts: each `open()` needs its
+   * own `close()`, and only the last one closes the file (`finish()` ends it for all). Options
+   * given again must be those of the first open (`create` aside): others are refused with
+   * `ERR_AOF_INVALID_ARGUMENT`, since the file cannot have two geometries. Synchronous; throws
+   * an {@link AofkitError}.
    */
   open(name: string, options: OpenOptions = {}): AppendOnlyFile {
     this.#checkOpen()
     checkOpenArguments(name, options)
     const path = isAbsolute(name) ? name : resolve(this.dir, name)
     const existing = this.#live(path)
-    if (existing !== null) return existing
+    if (existing !== null) {
+      checkSameOptions(path, this.#options.get(existing) ?? {}, options)
+      existing.retain()
+      return existing
+    }
     const startNs = nowNs()
     let resources: FileResources
     try {
@@ -150,13 +182,15 @@ export class Manager {
     }
     this.#stats.record(Operation.open, startNs, true)
     this.#stats.add('activeFileSize', resources.allocated)
-    return this.#adopt(path, resources)
+    const file = this.#adopt(path, resources)
+    this.#options.set(file, options)
+    return file
   }
 
   /**
    * Opens a memory-only file of `size` bytes (rounded up to a page) with the same API. It never
    * grows: writing past its size throws `ERR_AOF_FULL`. The same name while open returns the
-   * same instance.
+   * same instance, counted as {@link Manager.open} counts.
    */
   openAnonymous(name: string, size: number): AppendOnlyFile {
     this.#checkOpen()
@@ -165,7 +199,10 @@ export class Manager {
     }
     const key = `anonymous:${name}`
     const existing = this.#live(key)
-    if (existing !== null) return existing
+    if (existing !== null) {
+      existing.retain()
+      return existing
+    }
     const resources = openAnonymous(name, size)
     this.#stats.add('activeAnonymousMemory', resources.mappedBytes)
     return this.#adopt(key, resources)
@@ -191,7 +228,7 @@ export class Manager {
     this.#closed = true
     if (this.#flushTimer !== null) clearInterval(this.#flushTimer)
     this.#flushTimer = null
-    await Promise.all(this.files().map((file) => file.close()))
+    await Promise.all(this.files().map((file) => file.closeAll()))
     if (this.#statsTimer !== null) clearInterval(this.#statsTimer)
     this.#statsTimer = null
     if (this.#statsFile !== null) this.#publishStats(true)

@@ -54,7 +54,9 @@ export class AppendOnlyFile {
   /**
    * Opens (or, with `create: true`, creates) an append-only file through the default manager.
    * Synchronous: returns the file, or throws an {@link AofkitError}. Opening a path that is
-   * already open through the default manager returns the same instance.
+   * already open through the default manager returns the same instance, counted: each open
+   * needs its close() ({@link Manager.open}). A relative path resolves against the working
+   * directory of the call.
    */
   static open(path: string, options: OpenOptions = {}): AppendOnlyFile {
     return entry().open(path, options)
@@ -92,6 +94,8 @@ export class AppendOnlyFile {
   readonly #growth: Growth
   readonly #durability: Durability
   #closing: Promise<void> | null = null
+  /** Opens of this file not closed yet (a manager hands the same file to each). */
+  #opens = 1
   #finishing: Promise<void> | null = null
 
   /** @internal Makes the file over what {@link openFile} opened: a {@link Manager}'s part. */
@@ -305,11 +309,17 @@ export class AppendOnlyFile {
   /**
    * Closes the file: waits for background growth, flushes and syncs in flight, then unmaps,
    * releases the lock and closes the descriptor. Views from {@link contents} become empty.
-   * Idempotent. Data already written stays in the file; close() does not sync.
+   * Idempotent. Data already written stays in the file; close() does not sync. A file opened
+   * more than once through a manager closes at the last of their close() calls; the earlier
+   * ones resolve at once and leave it open for the other callers.
    */
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing
     if (this.#state === FileState.Closed) return Promise.resolve()
+    if (this.#opens > 1) {
+      this.#opens--
+      return Promise.resolve()
+    }
     const startNs = nowNs()
     this.#state = FileState.Closing
     this.#closing = this.#close().finally(() => {
@@ -370,6 +380,17 @@ export class AppendOnlyFile {
   nextChange(signal?: AbortSignal): Promise<void> {
     // Resumed at the next commit, finish or close.
     return waitForChange(this.#tailSource, signal)
+  }
+
+  /** @internal The manager handed this file to one more open: one more close() to come. */
+  retain(): void {
+    this.#opens++
+  }
+
+  /** @internal Closes the file whatever the opens not closed yet (the manager's close()). */
+  closeAll(): Promise<void> {
+    this.#opens = 1
+    return this.close()
   }
 
   /**

@@ -376,7 +376,10 @@ test('AppendOnlyFile.open uses the default manager: same path, same instance', a
   const a = AppendOnlyFile.open(path, { create: true })
   const b = AppendOnlyFile.open(path)
   assert.equal(a, b)
+  // Two opens, two closes: the first leaves the file open for the other caller.
   await a.close()
+  assert.equal(b.write(Buffer.from('b')), 1)
+  await b.close()
   const c = AppendOnlyFile.open(path)
   assert.notEqual(c, a)
   await c.close()

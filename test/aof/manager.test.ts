@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
+import { existsSync, realpathSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 
-import { ErrorCode, FileState, Manager, STATS_KEYS, isAofkitError } from '../../src/index.ts'
+import { ErrorCode, FileState, Manager, RecoveryReadOnly, STATS_KEYS, isAofkitError } from '../../src/index.ts'
+import type { OpenOptions } from '../../src/index.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
 const seedStatNames =
@@ -55,18 +58,61 @@ test('stats count creates, opens, maps, syncs, finishes, chmods, closes and gaug
   await manager.close()
 })
 
-test('open returns the same instance for the same name while it is open', async (t) => {
+test('open returns the same instance for the same name while it is open, and counts the opens', async (t) => {
   const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
   const a = manager.open('a', { create: true })
   assert.equal(manager.open('a'), a)
   assert.equal(manager.open(`${manager.dir}/a`), a)
   assert.deepEqual(manager.files(), [a])
+  // Three opens: one caller's close() does not break another's write().
   await a.close()
+  await a.close()
+  assert.equal(a.write(Buffer.from('still open')), 10)
+  await a.close()
+  assert.equal(a.state, FileState.Closed)
+  assert.throws(() => a.write(Buffer.from('x')), (error) => isAofkitError(error, ErrorCode.Closed))
   const b = manager.open('a')
   assert.notEqual(b, a)
+  manager.open('a')
+  // The manager's close() closes its files whatever opens are left.
   await manager.close()
   assert.equal(b.state, FileState.Closed)
   assert.throws(() => manager.open('a'), (error) => isAofkitError(error, ErrorCode.Closed))
+})
+
+test('a second open with options other than the first is refused; the same or none are not', async (t) => {
+  const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
+  t.after(() => manager.close())
+  const geometry = { sizeNow: 8192, sizeUpper: 1024 * 1024 }
+  const a = manager.open('a', { create: true, geometry })
+  const refused: OpenOptions[] = [
+    { geometry: { sizeUpper: 2 * 1024 * 1024 } },
+    { geometry: { ...geometry, growthStep: 4096 } },
+    { recovery: RecoveryReadOnly },
+    { mode: 0o600 },
+  ]
+  for (const options of refused) {
+    assert.throws(() => manager.open('a', options), (error) => isAofkitError(error, ErrorCode.InvalidArgument) && /open already with other/.test(error.message), Object.keys(options).join())
+  }
+  for (const options of [{}, { create: true }, { geometry }, { geometry: { sizeUpper: 1024 * 1024 } }]) assert.equal(manager.open('a', options), a)
+})
+
+test('relative names resolve against the working directory of each call when there is no dir', async (t) => {
+  const [first, second] = [tmpDir(t), tmpDir(t)]
+  const manager = new Manager({ flushIntervalMs: 0 })
+  const before = process.cwd()
+  t.after(async () => {
+    process.chdir(before)
+    await manager.close()
+  })
+  process.chdir(first)
+  const a = manager.open('rel.aof', { create: true })
+  process.chdir(second)
+  assert.equal(manager.dir, realpathSync(second))
+  const b = manager.open('rel.aof', { create: true })
+  assert.notEqual(b, a)
+  assert.equal(b.path, join(realpathSync(second), 'rel.aof'))
+  assert.ok(existsSync(join(second, 'rel.aof')))
 })
 
 test('a second manager in the same process cannot take the writer lock', async (t) => {
@@ -99,6 +145,9 @@ test('anonymous files have the same API, in memory, and never grow', async () =>
   await file.finish()
   assert.equal(file.state, FileState.EOF)
   assert.deepEqual([...file.contents(0, 7)], [97, 98, 99, 1, 2, 3, 4])
+  // Opened twice: the second close() closes it.
+  await file.close()
+  assert.equal(file.state, FileState.EOF)
   await file.close()
   assert.equal(manager.stats().activeAnonymousMemory, 0)
   assert.throws(() => manager.openAnonymous('bad', 0), (error) => isAofkitError(error, ErrorCode.InvalidArgument))
