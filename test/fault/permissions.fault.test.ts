@@ -139,6 +139,9 @@ describe('permissions and locks', () => {
     // The refused open must not have disturbed the writer.
     file.write(DATA)
     assert.equal(first.open(path), file, 'the same manager hands out the open instance')
+    // Opened twice through `first`: the lock goes with the second close.
+    await file.close()
+    assert.throws(() => second.open(path), code('ERR_AOF_LOCKED'))
     await file.close()
     const again = second.open(path)
     assert.deepEqual(Buffer.from(again.contents()), Buffer.concat([DATA, DATA]))
