@@ -80,7 +80,7 @@ test('open returns the same instance for the same name while it is open, and cou
   assert.throws(() => manager.open('a'), (error) => isAofkitError(error, ErrorCode.Closed))
 })
 
-test('a second open with options other than the first is refused; the same or none are not', async (t) => {
+test('a second open with options other than the first is refused; the same or none are not', (t) => {
   const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
   t.after(() => manager.close())
   const geometry = { sizeNow: 8192, sizeUpper: 1024 * 1024 }
@@ -97,7 +97,7 @@ test('a second open with options other than the first is refused; the same or no
   for (const options of [{}, { create: true }, { geometry }, { geometry: { sizeUpper: 1024 * 1024 } }]) assert.equal(manager.open('a', options), a)
 })
 
-test('relative names resolve against the working directory of each call when there is no dir', async (t) => {
+test('relative names resolve against the working directory of each call when there is no dir', (t) => {
   const [first, second] = [tmpDir(t), tmpDir(t)]
   const manager = new Manager({ flushIntervalMs: 0 })
   const before = process.cwd()

@@ -123,7 +123,7 @@ describe('the writer’s liveness, judged by its lock', () => {
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     const ready = new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         if (chunk.includes('R')) resolve()
       })
       child.on('close', (code) => reject(new Error(`the holder exited (${code})`)))
@@ -181,7 +181,7 @@ describe('the writer’s liveness, judged by its lock', () => {
 })
 
 describe('a file without a writer', () => {
-  it('over 4 GiB is read to its end without mapping it', async (t) => {
+  it('over 4 GiB is read to its end without mapping it', (t) => {
     const dir = tmpDir(t, 'aofkit-huge-')
     const path = join(dir, 'huge.aof')
     // A finished file of 5 GiB: sparse zeros, then data and its MagicCheckpoint.
