@@ -33,6 +33,28 @@ export function lockExclusive(fd: number, path: string, what = 'file'): void {
 }
 
 /**
+ * Opens `path` for writing and takes the single-writer lock on it, as a repair or a rewrite
+ * does before it changes a file no writer may hold: the descriptor, which the caller closes.
+ * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the file; the open's codes
+ *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ...) otherwise.
+ */
+export function openLocked(path: string, what: string): number {
+  let fd: number
+  try {
+    fd = openSync(path, fsConstants.O_RDWR)
+  } catch (error) {
+    throw fromSystemError(error, path, 'openForWrite')
+  }
+  try {
+    lockExclusive(fd, path, what)
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+  return fd
+}
+
+/**
  * Takes the exclusive lock on `fd` without waiting, when it is free.
  * @returns False when another descriptor holds it.
  * @throws {@link AofkitError} system codes when flock fails otherwise.

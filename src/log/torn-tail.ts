@@ -5,10 +5,9 @@
  * tail that still holds a complete entry: cutting there would lose entries, so it is refused.
  * @module
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs'
-import { fromSystemError } from '../errors.ts'
+import { closeSync } from 'node:fs'
 import { truncateDurably } from '../io/durable.ts'
-import { lockExclusive } from '../io/lock.ts'
+import { openLocked } from '../io/lock.ts'
 import { findEntry, scanLog } from './scan.ts'
 import type { DamagedRange, LogScan } from './scan.ts'
 import type { LogSource } from './sources.ts'
@@ -67,14 +66,8 @@ export function lastWholeEntryEnd(source: LogSource): number | null {
  *   ERR_AOF_NOT_FOUND and other system codes.
  */
 export function cutTornTail(path: string, tail: TornTail): number {
-  let fd: number
+  const fd = openLocked(path, 'record log')
   try {
-    fd = openSync(path, fsConstants.O_RDWR)
-  } catch (error) {
-    throw fromSystemError(error, path, 'openForWrite')
-  }
-  try {
-    lockExclusive(fd, path, 'record log')
     truncateDurably(fd, tail.offset, path)
   } finally {
     closeSync(fd)

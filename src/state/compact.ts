@@ -4,12 +4,11 @@
  * refused when the caller says otherwise.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
+import { closeSync, fstatSync } from 'node:fs'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { invalidArgument } from '../arguments.ts'
-import { fromSystemError } from '../errors.ts'
-import { lockExclusive } from '../io/lock.ts'
+import { openLocked } from '../io/lock.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import { installCompaction, prepareAppendOnlyCompaction, prepareFileCompaction, removeStaleCompaction } from './compaction.ts'
 import type { CompactResult } from './compaction.ts'
@@ -43,14 +42,8 @@ export async function compactFile(path: string, options: CompactFileOptions = {}
   if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
     return compactAppendOnlyPath(path, options.appendOnlyFile === true ? {} : options.appendOnlyFile)
   }
-  let fd: number
+  const fd = openLocked(path, 'state log')
   try {
-    fd = openSync(path, fsConstants.O_RDWR)
-  } catch (error) {
-    throw fromSystemError(error, path, 'openForWrite')
-  }
-  try {
-    lockExclusive(fd, path, 'state log')
     if (isAppendOnlyFile(fd, path)) {
       const what = `'${path}' holds an append-only file (magic numbers or a -shm sidecar of its own)`
       throw invalidArgument(`${what}: compact it with { appendOnlyFile: true }`, path)

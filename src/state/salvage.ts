@@ -14,7 +14,7 @@ import type { OpenOptions } from '../aof/open-file.ts'
 import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
 import { fdatasyncSync } from '../io/durable.ts'
-import { lockExclusive } from '../io/lock.ts'
+import { openLocked } from '../io/lock.ts'
 import { encodedSize } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { findEntries, scanLog } from '../log/scan.ts'
@@ -212,14 +212,8 @@ export async function salvageFile(path: string, options: SalvageOptions = {}): P
   const skip = new Set((options.skip ?? []).map((offset) => checkOffset(offset, 'skip')))
   const cutAt = options.cutAt === undefined ? Infinity : checkOffset(options.cutAt, 'cutAt')
   let appendOnly = options.appendOnlyFile
-  let fd: number
+  const fd = openLocked(path, 'state log')
   try {
-    fd = openSync(path, fsConstants.O_RDWR)
-  } catch (error) {
-    throw fromSystemError(error, path, 'openForWrite')
-  }
-  try {
-    lockExclusive(fd, path, 'state log')
     appendOnly ??= isAppendOnlyFile(fd, path)
     if (appendOnly === false) {
       removeStaleCompaction(path)
