@@ -154,27 +154,33 @@ Napi::Value MountId(const Napi::CallbackInfo& info) {
 #endif
 }
 
+#ifdef F_OFD_SETLK
+// Runs fcntl(fd, command) on an open file description lock of `type` on [start, start + length)
+// taken from the call's arguments (fd, start, length, type); 0 or -errno. `lock` holds the
+// result (F_OFD_GETLK writes the conflicting lock, or F_UNLCK, into it).
+int64_t OfdFcntl(const Napi::CallbackInfo& info, int command, struct flock* lock) {
+  int fd = ArgFd(info, 0);
+  *lock = {};
+  lock->l_start = static_cast<off_t>(ArgInt64(info, 1, "start"));
+  lock->l_len = static_cast<off_t>(ArgInt64(info, 2, "length"));
+  lock->l_type = static_cast<short>(ArgInt64(info, 3, "type"));
+  lock->l_whence = SEEK_SET;
+  int result;
+  do {
+    result = fcntl(fd, command, lock);
+  } while (result != 0 && errno == EINTR);
+  return result == 0 ? 0 : -errno;
+}
+#endif
+
 // ofdLock(fd, start, length, type): takes (F_RDLCK, F_WRLCK) or drops (F_UNLCK) an open file
 // description lock on [start, start + length) without waiting; EAGAIN when another description
 // holds a conflicting one. ENOSYS where there are no such locks (not Linux).
 Napi::Value OfdLock(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  int64_t start = ArgInt64(info, 1, "start");
-  int64_t length = ArgInt64(info, 2, "length");
-  int type = static_cast<int>(ArgInt64(info, 3, "type"));
 #ifdef F_OFD_SETLK
-  struct flock lock = {};
-  lock.l_type = static_cast<short>(type);
-  lock.l_whence = SEEK_SET;
-  lock.l_start = static_cast<off_t>(start);
-  lock.l_len = static_cast<off_t>(length);
-  int result;
-  do {
-    result = fcntl(fd, F_OFD_SETLK, &lock);
-  } while (result != 0 && errno == EINTR);
-  return ResultOrThrow(info.Env(), result == 0 ? 0 : -errno, "fcntl");
+  struct flock lock;
+  return ResultOrThrow(info.Env(), OfdFcntl(info, F_OFD_SETLK, &lock), "fcntl");
 #else
-  (void)fd, (void)start, (void)length, (void)type;
   return ResultOrThrow(info.Env(), -ENOSYS, "fcntl");
 #endif
 }
@@ -182,24 +188,12 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
 // ofdLockHeld(fd, start, length, type): whether another open file description holds a lock on
 // the range that conflicts with one of `type` (F_OFD_GETLK). Takes nothing.
 Napi::Value OfdLockHeld(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  int64_t start = ArgInt64(info, 1, "start");
-  int64_t length = ArgInt64(info, 2, "length");
-  int type = static_cast<int>(ArgInt64(info, 3, "type"));
-#ifdef F_OFD_GETLK
-  struct flock lock = {};
-  lock.l_type = static_cast<short>(type);
-  lock.l_whence = SEEK_SET;
-  lock.l_start = static_cast<off_t>(start);
-  lock.l_len = static_cast<off_t>(length);
-  int result;
-  do {
-    result = fcntl(fd, F_OFD_GETLK, &lock);
-  } while (result != 0 && errno == EINTR);
-  if (result != 0) return ResultOrThrow(info.Env(), -errno, "fcntl");
+#ifdef F_OFD_SETLK
+  struct flock lock;
+  int64_t result = OfdFcntl(info, F_OFD_GETLK, &lock);
+  if (result != 0) return ResultOrThrow(info.Env(), result, "fcntl");
   return Napi::Boolean::New(info.Env(), lock.l_type != F_UNLCK);
 #else
-  (void)fd, (void)start, (void)length, (void)type;
   return ResultOrThrow(info.Env(), -ENOSYS, "fcntl");
 #endif
 }
