@@ -4,10 +4,11 @@
  * process, which live in that process's memory.
  * @module
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 
 import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
+import { rename } from '../io/durable.ts'
 import { STATS_KEYS } from './stats.ts'
 import type { Stats } from './stats.ts'
 
@@ -31,7 +32,7 @@ export interface PublishedStats {
 export function writePublishedStats(path: string, published: PublishedStats): void {
   const temporary = `${path}.${process.pid}.tmp`
   writeFileSync(temporary, `${JSON.stringify(published, null, 2)}\n`)
-  renameSync(temporary, path)
+  rename(temporary, path)
 }
 
 /**

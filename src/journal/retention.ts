@@ -4,10 +4,11 @@
  * open segment is never deleted.
  * @module
  */
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { sidecarPath } from '../aof/shm.ts'
+import { rename } from '../io/durable.ts'
 import { consumerNames, readPosition } from './consumer-position.ts'
 import { RETENTION_STATUS_NAME, offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
 import type { RetentionOptions } from './options.ts'
@@ -131,7 +132,7 @@ function writeStatus(dir: string, heldBy: readonly RetentionHolder[]): void {
   }
   try {
     writeFileSync(temporary, text)
-    renameSync(temporary, path)
+    rename(temporary, path)
   } catch {
     // Only a report: retention itself is done.
   }

@@ -7,9 +7,10 @@
  * records past the data).
  * @module
  */
-import { closeSync, fdatasync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 
 import { fromSystemError } from '../errors.ts'
+import { fdatasyncAsync } from '../io/durable.ts'
 
 /** Bytes per index record. */
 export const INDEX_RECORD_SIZE = 16
@@ -145,18 +146,15 @@ export class IndexWriter {
     return run
   }
 
-  #fdatasync(): Promise<void> {
-    if (!this.#dirty) return Promise.resolve()
+  async #fdatasync(): Promise<void> {
+    if (!this.#dirty) return
     this.#dirty = false
-    return new Promise((resolve, reject) => {
-      fdatasync(this.#fd, (error) => {
-        if (error === null) resolve()
-        else {
-          this.#dirty = true
-          reject(fromSystemError(error, this.path, 'sync'))
-        }
-      })
-    })
+    try {
+      await fdatasyncAsync(this.#fd, this.path)
+    } catch (error) {
+      this.#dirty = true
+      throw error
+    }
   }
 
   /** Closes the file once the syncs in flight are done. */

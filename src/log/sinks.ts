@@ -10,11 +10,12 @@
  * @module
  */
 import { constants } from 'node:buffer'
-import { fdatasync, fstatSync, writeSync } from 'node:fs'
+import { fstatSync, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { checkBytes, descriptorOf, invalidArgument, optionsOf } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
+import { fdatasyncAsync } from '../io/durable.ts'
 import { BLOCK_SIZE } from './format.ts'
 
 /**
@@ -215,21 +216,8 @@ export class FileSink implements LogSink {
    */
   async sync(): Promise<void> {
     this.flush()
-    await fdatasyncFile(this.#fd, this.#path)
+    await fdatasyncAsync(this.#fd, this.#path)
   }
-}
-
-/**
- * `fdatasync` of `fd` on the libuv pool, as a Promise.
- * @throws {@link AofkitError} ERR_AOF_IO and the other system codes, naming `path`.
- */
-export function fdatasyncFile(fd: number, path: string | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    fdatasync(fd, (error) => {
-      if (error === null) resolve()
-      else reject(fromSystemError(error, path, 'sync'))
-    })
-  })
 }
 
 /**
