@@ -16,7 +16,7 @@ import { Manager } from '../../aof/manager.ts'
 import { RecoveryKind, recoverWithMagic } from '../../aof/recovery.ts'
 import type { RecoveryFunction } from '../../aof/recovery.ts'
 import { ErrorCode, fromSystemError } from '../../errors.ts'
-import { tryLockExclusive, unlock } from '../../io/lock.ts'
+import { isLocked } from '../../io/lock.ts'
 import { scanLog } from '../../log/scan.ts'
 import type { LogScan } from '../../log/scan.ts'
 import { cutTornTail } from '../../log/torn-tail.ts'
@@ -63,19 +63,8 @@ function scanWithProgress(input: Input): LogScan {
 
 /** Throws ERR_AOF_LOCKED (exit 1) if a writer holds the file's lock. Takes and drops it. */
 function checkUnlocked(path: string): void {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (error) {
-    throw fromSystemError(error, path, 'open')
-  }
-  try {
-    if (!tryLockExclusive(fd, path)) {
-      throw problemError(`'${path}' is locked by a writer: recover never touches a file a writer holds`, ErrorCode.Locked)
-    }
-    unlock(fd, path)
-  } finally {
-    closeSync(fd)
+  if (isLocked(path)) {
+    throw problemError(`'${path}' is locked by a writer: recover never touches a file a writer holds`, ErrorCode.Locked)
   }
 }
 
