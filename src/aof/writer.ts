@@ -4,26 +4,23 @@
  * The file is mapped once, at `geometry.sizeUpper`; appends copy into the mapping and never
  * remap. After every write the 8-byte MagicTail follows the data and the committed size is
  * published in the `-shm` sidecar, so a writer killed at any instant loses at most the write in
- * flight. The file grows ahead of the writer (`growth.ts`); flushes and syncs are in
- * `durability.ts`; followers are woken through `wake-up.ts`.
+ * flight. The appends themselves are in `write-path.ts`; the file grows ahead of the writer
+ * (`growth.ts`); flushes and syncs are in `durability.ts`; followers are woken through
+ * `wake-up.ts`.
  * @module
  */
-import { closeSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { invalidArgument } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
-import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import type { Geometry } from './geometry.ts'
-import { FillEvent } from './append-event.ts'
 import type { AppendFunction } from './append-event.ts'
 import { Durability } from './durability.ts'
-import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts'
+import { MAGIC_SIZE } from './magic.ts'
 import type { FileResources, OpenOptions, OpenRecovery } from './open-file.ts'
 import { Growth } from './growth.ts'
 import type { Sidecar } from './shm.ts'
-import { HEAD_SIZE, ShmIndex } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 import { followData, waitForChange } from './follow-data.ts'
@@ -32,7 +29,10 @@ import type { TailSource } from './tail-source.ts'
 import { Tailer } from './tailer.ts'
 import type { Consumer, SubscribeOptions } from './tailer.ts'
 import { WriterWakeups } from './wake-up.ts'
+import { WritePath } from './write-path.ts'
 import { entry } from './entry-points.ts'
+import { closeHoldings, sealFinished } from './file-end.ts'
+import type { FileHoldings } from './file-end.ts'
 import type { ReaderOptions, FileReader } from './reader.ts'
 
 /** @internal What the manager provides to the files it opens. */
@@ -44,10 +44,6 @@ export interface FileOwner {
   /** Called when the file was renamed from `previousPath`. */
   renamed(file: AppendOnlyFile, previousPath: string): void
 }
-
-const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
-const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
-const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** A single-writer, many-reader, memory-mapped append-only file. */
 export class AppendOnlyFile {
@@ -79,18 +75,13 @@ export class AppendOnlyFile {
   readonly #recovery: OpenRecovery
   readonly #mappedBytes: number
   #mapping: ArrayBuffer | SharedArrayBuffer
-  #bytes: Uint8Array
-  #view: DataView
   #sidecar: Sidecar | null
-  /** The sidecar's float fields, or a private stand-in, so the hot path never branches. */
-  #published: Float64Array
   /** Followers in this thread and readers elsewhere. */
   readonly #wakeups: WriterWakeups
   readonly #tailSource: TailSource
   #state: FileState
-  #size: number
-  #lastCheckpoint: number
-  #appending = false
+  /** The data and how it is appended: the committed size, the last checkpoint. */
+  readonly #data: WritePath
   readonly #growth: Growth
   readonly #durability: Durability
   #closing: Promise<void> | null = null
@@ -113,27 +104,23 @@ export class AppendOnlyFile {
     this.#recovery = resources.recovery
     this.#mappedBytes = resources.mappedBytes
     this.#mapping = resources.mapping
-    this.#bytes = resources.bytes
-    this.#view = new DataView(resources.mapping)
     this.#sidecar = resources.sidecar
-    this.#published = resources.sidecar?.floats ?? new Float64Array(COMMITTED_INDEX + 1)
-    const wakeups = new WriterWakeups(resources.sidecar, () => this.#size)
+    const wakeups = new WriterWakeups(resources.sidecar, () => this.#data.size)
     this.#wakeups = wakeups
     this.#tailSource = wakeups.source({
-      committedSize: () => this.#size,
+      committedSize: () => this.#data.size,
       fileState: () => this.#state,
-      read: (begin, end) => this.#bytes.subarray(begin, end),
+      read: (begin, end) => this.#data.bytes.subarray(begin, end),
     })
     this.#state = resources.state
-    this.#size = resources.size
-    this.#lastCheckpoint = resources.lastCheckpoint
     const growable = this.#state === FileState.Opened && !this.#anonymous
     this.#growth = new Growth(resources, owner.stats, growable, () => this.#path, (size) => this.#sidecar?.setAllocatedSize(size))
-    this.#durability = new Durability(resources, { stats: owner.stats, path: () => this.#path, committedSize: () => this.#size })
+    this.#data = new WritePath(resources, this.#growth, wakeups)
+    this.#durability = new Durability(resources, { stats: owner.stats, path: () => this.#path, committedSize: () => this.#data.size })
     if (growable) {
       // Fault in what is allocated already, on the pool, before the first writes reach it.
-      void this.#growth.prefault(this.#size, resources.allocated)
-      this.#growth.growAhead(this.#size)
+      void this.#growth.prefault(resources.size, resources.allocated)
+      this.#growth.growAhead(resources.size)
     }
   }
 
@@ -144,7 +131,7 @@ export class AppendOnlyFile {
 
   /** Logical data bytes: everything every returned write wrote. */
   get size(): number {
-    return this.#size
+    return this.#data.size
   }
 
   /** Bytes of the file on disk: allocated so far (open) or present (finished, read-only). */
@@ -174,19 +161,20 @@ export class AppendOnlyFile {
 
   /** Offset of the last checkpoint written, or -1. */
   get lastCheckpoint(): number {
-    return this.#lastCheckpoint
+    return this.#data.lastCheckpoint
   }
 
   /**
    * A zero-copy view of the data `[begin, end)` (default: all of it). The view reads the
    * mapping itself: it is valid until the file is closed and must not be written to.
    */
-  contents(begin = 0, end: number = this.#size): Uint8Array {
+  contents(begin = 0, end: number = this.#data.size): Uint8Array {
     this.#checkReadable()
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > this.#size) {
-      throw invalidArgument(`range [${String(begin)}, ${String(end)}) is not within the data [0, ${this.#size})`)
+    const size = this.#data.size
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin || end > size) {
+      throw invalidArgument(`range [${String(begin)}, ${String(end)}) is not within the data [0, ${size})`)
     }
-    return this.#bytes.subarray(begin, end)
+    return this.#data.bytes.subarray(begin, end)
   }
 
   /**
@@ -234,37 +222,17 @@ export class AppendOnlyFile {
    * `fill` are those of `append`.
    */
   appendFill(size: number, fill: (target: Uint8Array, at: number) => void): void {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
     if (!Number.isSafeInteger(size) || size < 0 || size + MAGIC_SIZE > this.#geometry.sizeUpper) {
       throw invalidArgument(`size must be a non-negative integer that fits below geometry.sizeUpper, got ${String(size)}`)
     }
-    const begin = this.#size
-    const end = begin + size
-    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
-    this.#appending = true
-    try {
-      fill(this.#bytes, begin)
-    } catch (error) {
-      this.#undoFill(begin, end)
-      throw error
-    } finally {
-      this.#appending = false
-    }
-    this.#commit(end)
+    this.#data.appendFill(size, fill)
   }
 
   /** Writes a MagicCheckpoint into the stream and returns its offset. */
   checkpoint(): number {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
-    const begin = this.#size
-    const end = begin + MAGIC_SIZE
-    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
-    this.#view.setUint32(begin, CHECKPOINT_LOW, true)
-    this.#view.setUint32(begin + 4, CHECKPOINT_HIGH, true)
-    this.#commit(end)
-    this.#lastCheckpoint = begin
-    this.#sidecar?.setLastCheckpoint(begin)
-    return begin
+    if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
+    return this.#data.checkpoint()
   }
 
   /**
@@ -297,9 +265,9 @@ export class AppendOnlyFile {
     if (this.#finishing !== null) return this.#finishing
     if (this.#state === FileState.EOF) return Promise.resolve()
     if (this.#state !== FileState.Opened) return Promise.reject(this.#closedError())
-    if (this.#appending) this.#throwNotWritable()
+    if (this.#data.appending) this.#throwNotWritable()
     this.#state = FileState.EOF
-    this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => this.#finish()).finally(() => {
+    this.#finishing = this.#owner.stats.timeAsync(Operation.finish, () => sealFinished(this.#holdings(), this.#owner.readMode)).finally(() => {
       // Tailers get their last event (eof: true); iterators read to the end and stop.
       this.#wakeups.wakeFollowers()
     })
@@ -405,35 +373,15 @@ export class AppendOnlyFile {
 
   // ---- internals ----
 
-  #commit(end: number): void {
-    // MagicTail first, then the committed size: a reader or a recovery that sees the size
-    // always finds the bytes and the magic before it.
-    const view = this.#view
-    view.setUint32(end, TAIL_LOW, true)
-    view.setUint32(end + 4, TAIL_HIGH, true)
-    // The file's first bytes go to the sidecar before a size that covers them: they tell
-    // recovery that the sidecar is this file's (docs/FORMAT.md, "When the sidecar counts").
-    if (this.#size < HEAD_SIZE) this.#sidecar?.noteHead(this.#bytes, end)
-    this.#size = end
-    this.#published[COMMITTED_INDEX] = end
-    const growth = this.#growth
-    if (end + growth.lowWater > growth.allocated && !growth.growing) growth.growAhead(end)
-    this.#wakeups.committed(end)
-  }
-
   #write(bytes: Uint8Array, blocking: boolean): number {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
     if (!(bytes instanceof Uint8Array)) throw invalidArgument('bytes must be a Uint8Array or Buffer')
-    const begin = this.#size
-    const end = begin + bytes.length
-    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
-    this.#bytes.set(bytes, begin)
-    this.#commit(end)
+    this.#data.write(bytes, blocking)
     return bytes.length
   }
 
   #append(reserve: number, fn: AppendFunction, blocking: boolean): number {
-    if (this.#state !== FileState.Opened || this.#appending) this.#throwNotWritable()
+    if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
     if (typeof fn !== 'function') {
       throw new AofkitError(ErrorCode.AppendFuncMissing, 'append needs a function to fill the reserved bytes')
     }
@@ -443,80 +391,29 @@ export class AppendOnlyFile {
     if (reserve + MAGIC_SIZE > this.#geometry.sizeUpper) {
       throw invalidArgument(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)
     }
-    const begin = this.#size
-    const end = begin + reserve
-    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
-    const bytes = this.#bytes
-    let used: unknown
-    this.#appending = true
-    try {
-      used = fn(new FillEvent(bytes, begin, end))
-    } catch (error) {
-      this.#undoFill(begin, end)
-      throw error
-    } finally {
-      this.#appending = false
-    }
-    let count = typeof used === 'number' && used > 0 ? Math.floor(used) : 0
-    if (count > reserve) count = reserve
-    if (count < reserve) bytes.fill(0, begin + count, end)
-    this.#commit(begin + count)
-    return count
+    return this.#data.append(reserve, fn, blocking)
   }
 
-  /** Erases what a failed fill scribbled over `[begin, end)`, including the MagicTail at `begin`. */
-  #undoFill(begin: number, end: number): void {
-    this.#bytes.fill(0, begin, end)
-    this.#view.setUint32(begin, TAIL_LOW, true)
-    this.#view.setUint32(begin + 4, TAIL_HIGH, true)
-  }
-
-  async #finish(): Promise<void> {
-    await this.#growth.stop()
-    const end = this.#size + MAGIC_SIZE
-    this.#view.setUint32(this.#size, CHECKPOINT_LOW, true)
-    this.#view.setUint32(this.#size + 4, CHECKPOINT_HIGH, true)
-    if (this.#anonymous) return
-    this.#durability.truncate(end)
-    this.#growth.truncatedTo(end)
-    await this.#durability.sealReadOnly(this.#owner.readMode)
-    const sidecar = this.#sidecar
-    if (sidecar !== null) {
-      sidecar.setAllocatedSize(end)
-      // Readers are woken once finish() settles (WriterWakeups.wakeFollowers).
-      sidecar.setFileState(FileState.EOF)
+  /** What the file holds, for its end (file-end.ts). */
+  #holdings(): FileHoldings {
+    return {
+      anonymous: this.#anonymous,
+      fd: this.#fd,
+      mapping: this.#mapping,
+      mappedBytes: this.#mappedBytes,
+      sidecar: this.#sidecar,
+      data: this.#data,
+      growth: this.#growth,
+      durability: this.#durability,
+      wakeups: this.#wakeups,
+      stats: this.#owner.stats,
     }
   }
 
   async #close(): Promise<void> {
-    const growthStopped = this.#growth.stop()
-    for (const tailer of [...this.#wakeups.tailers]) tailer.close('file closed')
-    this.#wakeups.wakeFollowers()
-    await this.#finishing?.catch(() => undefined)
-    await growthStopped
-    await this.#durability.syncsIdle()
-    await this.#durability.flushIdle()
-    const stats = this.#owner.stats
-    const sidecar = this.#sidecar
-    if (sidecar !== null) {
-      sidecar.setWriterPid(0)
-      sidecar.setFileState(FileState.Closed)
-      this.#wakeups.detachSidecar()
-      sidecar.close()
-      this.#sidecar = null
-    }
-    if (!this.#anonymous) {
-      stats.time(Operation.unmap, () => native.unmap(this.#mapping as ArrayBuffer))
-      closeSync(this.#fd)
-      stats.add('activeMappedMemory', -this.#mappedBytes)
-      stats.add('activeFileSize', -this.#growth.allocated)
-    } else {
-      stats.add('activeAnonymousMemory', -this.#mappedBytes)
-    }
-    stats.add('activeMaps', -1)
-    this.#bytes = new Uint8Array(0)
+    await closeHoldings(this.#holdings(), this.#finishing)
+    this.#sidecar = null
     this.#mapping = new ArrayBuffer(0)
-    this.#view = new DataView(this.#mapping)
     this.#state = FileState.Closed
   }
 
@@ -529,7 +426,7 @@ export class AppendOnlyFile {
   }
 
   #throwNotWritable(): never {
-    if (this.#appending) throw invalidArgument('an append function must not write to the file it is appending to')
+    if (this.#data.appending) throw invalidArgument('an append function must not write to the file it is appending to')
     if (this.#state === FileState.EOF) {
       throw new AofkitError(ErrorCode.ReadOnly, `file '${this.#path}' is read-only (finished or without write permission)`, {
         path: this.#path,

@@ -1,0 +1,167 @@
+/**
+ * The write path of an {@link AppendOnlyFile}: make room, fill the mapping, commit. A commit
+ * writes the 8-byte MagicTail after the data, then publishes the committed size in the `-shm`
+ * sidecar, then wakes the followers: a reader or a recovery that sees a size always finds the
+ * bytes and the magic before it. The file checks its state and the caller's arguments first.
+ * @module
+ */
+import { FillEvent } from './append-event.ts'
+import type { AppendFunction } from './append-event.ts'
+import type { Growth } from './growth.ts'
+import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts'
+import type { Sidecar } from './shm.ts'
+import { HEAD_SIZE, ShmIndex } from './shm.ts'
+import type { WriterWakeups } from './wake-up.ts'
+
+const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
+const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
+const COMMITTED_INDEX = ShmIndex.committedSize
+
+/** @internal What the write path writes into and publishes through. */
+export interface WriteTarget {
+  /** The whole mapping. */
+  bytes: Uint8Array
+  sidecar: Sidecar | null
+  /** Committed data bytes when the file was opened. */
+  size: number
+  lastCheckpoint: number
+}
+
+/**
+ * @internal The data bytes of an open file and how they are appended: the committed size, the
+ * last checkpoint, and whether an append function is filling a reservation.
+ */
+export class WritePath {
+  /** Committed data bytes: everything every returned write wrote. */
+  size: number
+  /** Offset of the last checkpoint written, or -1. */
+  lastCheckpoint: number
+  /** An append function is filling its reservation: nothing else may write meanwhile. */
+  appending = false
+  /** The whole mapping (empty once the file is closed). */
+  bytes: Uint8Array
+  #view: DataView
+  #sidecar: Sidecar | null
+  /** The sidecar's float fields, or a private stand-in, so the hot path never branches. */
+  #published: Float64Array
+  readonly #growth: Growth
+  readonly #wakeups: WriterWakeups
+
+  constructor(target: WriteTarget, growth: Growth, wakeups: WriterWakeups) {
+    this.size = target.size
+    this.lastCheckpoint = target.lastCheckpoint
+    this.bytes = target.bytes
+    this.#view = new DataView(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength)
+    this.#sidecar = target.sidecar
+    this.#published = target.sidecar?.floats ?? new Float64Array(COMMITTED_INDEX + 1)
+    this.#growth = growth
+    this.#wakeups = wakeups
+  }
+
+  /** Appends `bytes`; `blocking`: may grow the file itself (else `ERR_AOF_WOULD_BLOCK`). */
+  write(bytes: Uint8Array, blocking: boolean): void {
+    const begin = this.size
+    const end = begin + bytes.length
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
+    this.bytes.set(bytes, begin)
+    this.#commit(end)
+  }
+
+  /**
+   * Reserves `reserve` bytes, lets `fn` fill them through a {@link FillEvent}, and commits as
+   * many as it says it used (the rest zeroed). A throwing `fn` leaves nothing behind.
+   */
+  append(reserve: number, fn: AppendFunction, blocking: boolean): number {
+    const begin = this.size
+    const end = begin + reserve
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
+    const bytes = this.bytes
+    let used: unknown
+    this.appending = true
+    try {
+      used = fn(new FillEvent(bytes, begin, end))
+    } catch (error) {
+      this.#undoFill(begin, end)
+      throw error
+    } finally {
+      this.appending = false
+    }
+    let count = typeof used === 'number' && used > 0 ? Math.floor(used) : 0
+    if (count > reserve) count = reserve
+    if (count < reserve) bytes.fill(0, begin + count, end)
+    this.#commit(begin + count)
+    return count
+  }
+
+  /** Appends exactly `size` bytes that `fill` writes into the mapping at `at`; growth blocks. */
+  appendFill(size: number, fill: (target: Uint8Array, at: number) => void): void {
+    const begin = this.size
+    const end = begin + size
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
+    this.appending = true
+    try {
+      fill(this.bytes, begin)
+    } catch (error) {
+      this.#undoFill(begin, end)
+      throw error
+    } finally {
+      this.appending = false
+    }
+    this.#commit(end)
+  }
+
+  /** Writes a MagicCheckpoint into the stream and returns its offset. */
+  checkpoint(): number {
+    const begin = this.size
+    const end = begin + MAGIC_SIZE
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
+    this.#view.setUint32(begin, CHECKPOINT_LOW, true)
+    this.#view.setUint32(begin + 4, CHECKPOINT_HIGH, true)
+    this.#commit(end)
+    this.lastCheckpoint = begin
+    this.#sidecar?.setLastCheckpoint(begin)
+    return begin
+  }
+
+  /**
+   * Finishing: writes the MagicCheckpoint that ends the file over the MagicTail after the data
+   * (the committed size stays) and returns the file's final length.
+   */
+  sealWithCheckpoint(): number {
+    const at = this.size
+    this.#view.setUint32(at, CHECKPOINT_LOW, true)
+    this.#view.setUint32(at + 4, CHECKPOINT_HIGH, true)
+    return at + MAGIC_SIZE
+  }
+
+  /** The file closed: its mapping and sidecar are gone; nothing is read or written through them. */
+  release(): void {
+    this.bytes = new Uint8Array(0)
+    this.#view = new DataView(this.bytes.buffer)
+    this.#sidecar = null
+    this.#published = new Float64Array(COMMITTED_INDEX + 1)
+  }
+
+  #commit(end: number): void {
+    // MagicTail first, then the committed size: a reader or a recovery that sees the size
+    // always finds the bytes and the magic before it.
+    const view = this.#view
+    view.setUint32(end, TAIL_LOW, true)
+    view.setUint32(end + 4, TAIL_HIGH, true)
+    // The file's first bytes go to the sidecar before a size that covers them: they tell
+    // recovery that the sidecar is this file's (docs/FORMAT.md, "When the sidecar counts").
+    if (this.size < HEAD_SIZE) this.#sidecar?.noteHead(this.bytes, end)
+    this.size = end
+    this.#published[COMMITTED_INDEX] = end
+    const growth = this.#growth
+    if (end + growth.lowWater > growth.allocated && !growth.growing) growth.growAhead(end)
+    this.#wakeups.committed(end)
+  }
+
+  /** Erases what a failed fill scribbled over `[begin, end)`, including the MagicTail at `begin`. */
+  #undoFill(begin: number, end: number): void {
+    this.bytes.fill(0, begin, end)
+    this.#view.setUint32(begin, TAIL_LOW, true)
+    this.#view.setUint32(begin + 4, TAIL_HIGH, true)
+  }
+}
