@@ -2,10 +2,11 @@
  * FileReader: a read-only view of an append-only file for any thread or process, following
  * its writer live through the `-shm` sidecar. It reads with pread, never through a mapping, so
  * a file truncated or replaced under it is an error event, never a SIGBUS. It wakes on the
- * inotify event the writer raises while readers wait, or busy-polls if asked.
+ * inotify event the writer raises while readers wait, or busy-polls if asked. The file and
+ * its writer's sidecar, as the reader sees them, are in `followed-file.ts`.
  * @module
  */
-import { closeSync, fstatSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 import { checkBytes, invalidArgument, optionsOf } from '../arguments.ts'
@@ -13,12 +14,8 @@ import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { openRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
-import { writerHolds } from './liveness.ts'
-import { sameFile } from './reconcile.ts'
-import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
-import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar } from './shm.ts'
-import type { FileIdentity } from './shm.ts'
+import { FollowedFile } from './followed-file.ts'
+import { ShmIndex } from './shm.ts'
 import { followData, waitForChange } from './follow-data.ts'
 import type { TailOptions } from './follow-data.ts'
 import type { TailSource } from './tail-source.ts'
@@ -66,29 +63,12 @@ export class FileReader {
   }
 
   readonly #path: string
-  readonly #fd: number
-  readonly #inode: number
-  readonly #device: number
-  readonly #owner: number
-  readonly #identity: FileIdentity
   readonly #busyPoll: boolean
   readonly #checkIntervalMs: number
-  #sidecar: Sidecar | null = null
-  /** The sidecar is mapped read-only: its writer runs as another user (ReaderWaiter). */
-  #sidecarReadOnly = false
-  #words: Int32Array | null = null
-  #floats: Float64Array | null = null
-  /** Size and state when there is no live writer to follow. */
-  #staticSize = 0
-  /**
-   * A writer holds the file but has not set up its sidecar yet (or the file is still empty):
-   * the reader follows it as open, and attaches to the sidecar at its next check.
-   */
-  #pending = false
+  /** The file, and its writer's sidecar once it has one. */
+  readonly #file: FollowedFile
   #failure: Error | null = null
   #closed = false
-  /** The writer's close was seen and the path checked (once) for a replacement. */
-  #closeChecked = false
 
   readonly #tailers = new Set<Tailer>()
   /**
@@ -122,23 +102,7 @@ export class FileReader {
       throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
     }
     // Without blocking: a FIFO put at the path since the stat is refused, not waited on.
-    this.#fd = openRegularFile(path)
-    try {
-      const opened = fstatSync(this.#fd)
-      this.#inode = opened.ino
-      this.#device = opened.dev
-      this.#owner = opened.uid
-      this.#identity = fileIdentity(this.#fd)
-      const attached = this.#attachSidecar()
-      if (attached !== 'attached') {
-        if (attached === 'none' && this.#writerSettingUp(opened.size)) this.#pending = true
-        else this.#recoverStatic(opened.size)
-      }
-    } catch (error) {
-      this.#sidecar?.close()
-      closeSync(this.#fd)
-      throw error
-    }
+    this.#file = new FollowedFile(path, openRegularFile(path))
     this.#waiter = this.#newWaiter()
     this.#source = {
       committedSize: () => this.size,
@@ -158,54 +122,11 @@ export class FileReader {
     }
   }
 
-  /**
-   * Maps the sidecar if it belongs to this very file (device, inode, birth time and first bytes)
-   * and a writer has (or had) it open; read-only when this user may not write it. True when it
-   * did; `'finished'` when the page is this file's and says its writer finished it. Throws
-   * `ERR_AOF_BAD_SIDECAR` when what stands at `<file>-shm` is not a sidecar.
-   */
-  #attachSidecar(): 'attached' | 'finished' | 'none' {
-    const opened = Sidecar.openForReader(this.#path, this.#owner)
-    if (opened === null) return 'none'
-    const { sidecar, writable } = opened
-    const page = parseSidecar(sidecar.words, sidecar.floats)
-    let belongs = page !== null && (page.fileState === FileState.Opened || page.fileState === FileState.EOF)
-    if (belongs) {
-      const head = new Uint8Array(HEAD_SIZE)
-      const fileSize = fstatSync(this.#fd).size
-      const count = Math.min(HEAD_SIZE, fileSize)
-      for (let done = 0; done < count; ) {
-        const read = native.pread(this.#fd, head, done, count - done, done)
-        if (read === 0) break
-        done += read
-      }
-      belongs = sameFile(page!, this.#identity, head, count)
-    }
-    if (!belongs || page!.fileState === FileState.EOF) {
-      sidecar.close()
-      return belongs ? 'finished' : 'none'
-    }
-    this.#sidecar = sidecar
-    this.#sidecarReadOnly = !writable
-    this.#words = sidecar.words
-    this.#floats = sidecar.floats
-    return 'attached'
-  }
-
-  /**
-   * Whether the file, without a sidecar of its own yet, is being set up by a writer: one holds
-   * it, or it is still empty (a writer allocates its file before anything else, so an empty
-   * file is one whose writer has not started).
-   */
-  #writerSettingUp(fileSize: number): boolean {
-    return fileSize === 0 || writerHolds(this.#fd, 0)
-  }
-
   #newWaiter(): ReaderWaiter {
     return new ReaderWaiter({
       path: this.#path,
-      words: this.#words,
-      readOnly: this.#sidecarReadOnly,
+      words: this.#file.words,
+      readOnly: this.#file.sidecarReadOnly,
       busyPoll: this.#busyPoll,
       checkIntervalMs: this.#checkIntervalMs,
       onWake: this.#onWake,
@@ -220,46 +141,14 @@ export class FileReader {
    * file as it is once no writer holds it. True when still pending.
    */
   #settle(): boolean {
-    const attached = this.#attachSidecar()
-    if (attached === 'attached') {
-      this.#pending = false
+    const settled = this.#file.settle()
+    if (settled === 'attached') {
       // Wait through the live sidecar from now on.
       this.#waiter.close()
       this.#waiter = this.#newWaiter()
       if (this.#registered) this.#waiter.register()
-      return false
     }
-    const fileSize = fstatSync(this.#fd).size
-    if (attached === 'none' && this.#writerSettingUp(fileSize)) return true
-    this.#pending = false
-    this.#recoverStatic(fileSize)
-    return false
-  }
-
-  /**
-   * No live writer: find the data's end once, by recovery, without modifying anything. A file
-   * larger than any mapping is read at its end instead; past 256 MiB of zeros there, it is
-   * taken to hold no data (a writer never allocates that far ahead).
-   */
-  #recoverStatic(fileSize: number): void {
-    if (fileSize === 0) return
-    if (fileSize <= SIZE_UPPER_MAX) {
-      const mapping = native.map(this.#fd, alignToPage(fileSize), false)
-      try {
-        this.#staticSize = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined).tail
-      } finally {
-        native.unmap(mapping)
-      }
-      return
-    }
-    const read = (target: Uint8Array, position: number): void => {
-      for (let done = 0; done < target.length; ) {
-        const count = native.pread(this.#fd, target, done, target.length - done, position + done)
-        if (count === 0) throw new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path })
-        done += count
-      }
-    }
-    this.#staticSize = recoverFromEnd(fileSize, read, undefined, { zerosMax: 256 << 20 }).tail
+    return settled === 'pending'
   }
 
   /** The path being read. */
@@ -269,8 +158,7 @@ export class FileReader {
 
   /** Committed data bytes: what the writer has published (or all data, for a file without writer). */
   get size(): number {
-    const floats = this.#floats
-    return floats === null ? this.#staticSize : floats[COMMITTED_INDEX]!
+    return this.#file.size
   }
 
   /** True once {@link FileReader.close} was called: nothing more can be read through it. */
@@ -281,12 +169,7 @@ export class FileReader {
   /** The writer's {@link FileState}: Opened while it writes, EOF once finished, Closed after close. */
   get state(): FileState {
     if (this.#closed) return FileState.Closed
-    if (this.#pending) return FileState.Opened
-    const words = this.#words
-    // Without a live writer's sidecar the file is read as it is: finished.
-    if (words === null) return FileState.EOF
-    const state = Atomics.load(words, FILE_STATE_INDEX)
-    return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
+    return this.#file.state
   }
 
   /**
@@ -300,7 +183,7 @@ export class FileReader {
 
   /** The error that ended following (writer died, file replaced), or null. */
   get failure(): Error | null {
-    return this.#failure ?? this.#replacedWhenClosed()
+    return (this.#failure ??= this.#file.replacedWhenClosed())
   }
 
   /** Reads `[begin, end)` of the data into a new buffer. Never reads past the committed size. */
@@ -339,9 +222,9 @@ export class FileReader {
   #readFully(target: Uint8Array, count: number, begin: number): void {
     let done = 0
     while (done < count) {
-      const read = native.pread(this.#fd, target, done, count - done, begin + done)
+      const read = native.pread(this.#file.fd, target, done, count - done, begin + done)
       if (read === 0) {
-        this.#fail(new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated under its reader`, { path: this.#path }))
+        this.#fail(this.#file.truncated())
         throw this.#failure!
       }
       done += read
@@ -379,8 +262,7 @@ export class FileReader {
     if (this.#checkTimer !== null) clearInterval(this.#checkTimer)
     this.#checkTimer = null
     this.#waiting.resumeAll()
-    this.#sidecar?.close()
-    closeSync(this.#fd)
+    this.#file.close()
   }
 
   #checkOpen(): void {
@@ -443,8 +325,8 @@ export class FileReader {
    * costs (docs/PERFORMANCE.md, "The scheduler and cross-process latency").
    */
   readonly #onWake = (): void => {
-    const floats = this.#floats
-    const words = this.#words
+    const floats = this.#file.floats
+    const words = this.#file.words
     if (this.#closed || floats === null || words === null) return
     const size = floats[COMMITTED_INDEX]!
     if (size === this.#lastSeenSize || this.#failure !== null || Atomics.load(words, FILE_STATE_INDEX) !== FileState.Opened) {
@@ -469,75 +351,13 @@ export class FileReader {
     // Nobody waited again since the last wake-up: stop counting as a waiter, unref the watcher.
     this.#updateWaiting()
     if (this.#closed || this.#failure !== null) return
-    if (this.#pending && this.#settle()) return
-    const words = this.#words
-    const lost = this.#sidecarLoss()
-    if (lost !== null) {
-      this.#fail(lost)
-      return
-    }
-    if (words !== null && this.state === FileState.Opened) {
-      // Judged by the lock the writer holds, not by its pid, which may name another process
-      // (or none) in another PID namespace.
-      const pid = Atomics.load(words, ShmIndex.writerPid)
-      if (!writerHolds(this.#fd, pid)) {
-        this.#fail(new AofkitError(ErrorCode.WriterDied, `the writer of '${this.#path}' (pid ${pid}) is gone`, { path: this.#path }))
-        return
-      }
-    }
-    try {
-      const current = statSync(this.#path)
-      if (current.ino !== this.#inode || current.dev !== this.#device) throw new Error('replaced')
-      if (fstatSync(this.#fd).size < this.size) throw new Error('truncated')
-    } catch (error) {
-      this.#fail(
-        new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was truncated, replaced or deleted under its reader`, {
-          path: this.#path,
-          cause: error,
-        }),
-      )
+    if (this.#file.pending && this.#settle()) return
+    const failure = this.#file.check()
+    if (failure !== null) {
+      this.#fail(failure)
       return
     }
     this.#onChange()
-  }
-
-  /**
-   * When the writer closed, tells whether it did so because its file was replaced (a state
-   * log's compaction renames a new file over it, then closes the old one): a follower must then
-   * fail with ERR_AOF_REPLACED rather than end as if the log were complete. Checked once.
-   */
-  #replacedWhenClosed(): Error | null {
-    const words = this.#words
-    if (this.#closeChecked || words === null) return null
-    const state = Atomics.load(words, FILE_STATE_INDEX)
-    if (state === FileState.Opened || state === FileState.EOF) return null
-    this.#closeChecked = true
-    const lost = this.#sidecarLoss()
-    if (lost !== null) {
-      this.#failure = lost
-      return lost
-    }
-    let current
-    try {
-      current = statSync(this.#path)
-    } catch {
-      current = null
-    }
-    if (current !== null && current.ino === this.#inode && current.dev === this.#device) return null
-    this.#failure = new AofkitError(ErrorCode.Replaced, `file '${this.#path}' was replaced or deleted under its reader`, {
-      path: this.#path,
-    })
-    return this.#failure
-  }
-
-  /**
-   * The error to end with when the sidecar was truncated under the reader: its page reads as
-   * zeros since (the addon's SIGBUS guard), so the state and size it shows mean nothing.
-   */
-  #sidecarLoss(): AofkitError | null {
-    const mapping = this.#sidecar?.mapping ?? null
-    if (mapping === null || this.#closed || native.faults(mapping) === 0) return null
-    return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.#path}' was truncated under its reader`, { path: this.#path })
   }
 
   #fail(error: Error): void {
