@@ -191,12 +191,14 @@ export async function inspectJournal(dir: string, options: { json?: boolean }, v
   const lastSegment = segments.at(-1)
   const next = lastSegment === undefined ? 0 : lastSegment.base + lastSegment.entries
   const damaged = segments.filter((segment) => segment.damage !== null)
-  const writer = writerOf(dir)
   const consumers = listConsumers(dir)
+  const damagedConsumers = consumers.filter((info) => info.error !== null)
+  const status = damaged.length === 0 && damagedConsumers.length === 0 ? ExitCode.ok : ExitCode.problem
+  const writer = writerOf(dir)
   const dataBytes = segments.reduce((sum, segment) => sum + segment.dataBytes, 0)
   if (options.json === true) {
-    printJson({ dir, kind: 'journal', firstPosition: first, nextPosition: next, dataBytes, writer, segments, consumers, damaged: damaged.length > 0 })
-    return damaged.length === 0 ? ExitCode.ok : ExitCode.problem
+    printJson({ dir, kind: 'journal', firstPosition: first, nextPosition: next, dataBytes, writer, segments, consumers, damaged: status !== ExitCode.ok })
+    return status
   }
   let out = ''
   if (!verifyOnly) {
@@ -206,7 +208,7 @@ export async function inspectJournal(dir: string, options: { json?: boolean }, v
       ['segments', `${segments.length}, ${bytesText(dataBytes)} of data`],
       ['times', `${timeText(segments[0]?.firstTime ?? null)} to ${timeText(lastSegment?.lastTime ?? null)}`],
       ['writer', writer.open ? color.green(`pid ${writer.pid ?? '?'}, open`) : `none open${writer.pid === null ? '' : ` (last: pid ${writer.pid})`}`],
-      ['consumers', consumers.length === 0 ? 'none' : consumers.map((info) => `${info.name} (committed ${info.committed}, lag ${info.lag}${info.holdsRetention ? ', holds retention' : ''})`).join(', ')],
+      ['consumers', consumers.length === 0 ? 'none' : consumers.map((info) => `${info.name} (${info.error === null ? `committed ${info.committed}` : color.red('damaged')}, lag ${info.lag}${info.holdsRetention ? ', holds retention' : ''})`).join(', ')],
     ])
     out += table(
       ['segment', 'entries', 'data', 'state', 'first time', 'last time'],
@@ -223,7 +225,8 @@ export async function inspectJournal(dir: string, options: { json?: boolean }, v
     out += '\n'
   }
   for (const segment of damaged) out += `${color.red('damaged')}: segment ${segment.base}: ${segment.damage}\n`
-  if (verifyOnly && damaged.length === 0) out += `${color.green('ok')}: ${dir}: ${segments.length} segments, ${next - first} entries, every record checked\n`
+  for (const { name, error } of damagedConsumers) out += `${color.red('damaged')}: consumer ${name}: ${error?.code}: ${error?.message}\n`
+  if (verifyOnly && status === ExitCode.ok) out += `${color.green('ok')}: ${dir}: ${segments.length} segments, ${next - first} entries, every record checked\n`
   await write(out)
-  return damaged.length === 0 ? ExitCode.ok : ExitCode.problem
+  return status
 }

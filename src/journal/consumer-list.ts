@@ -1,11 +1,13 @@
 /**
  * `Journal.consumers(dir)`: every durable consumer of a journal with its committed position,
- * how far behind it is (entries and bytes), whether an instance is open, and whether it held
- * back the writer's last retention run.
+ * how far behind it is (entries and bytes), whether an instance is open, and whether it holds
+ * retention back. A consumer whose position file cannot be read is listed with its error; the
+ * others are listed as usual.
  * @module
  */
 import { statSync } from 'node:fs'
 
+import { ErrorCode, isAofkitError } from '../errors.ts'
 import { isLocked } from '../io/lock.ts'
 import { consumerLockPath, consumerNames, readPosition } from './consumer-position.ts'
 import { checkDirectory, checkJournal, listSegments, segmentPath } from './layout.ts'
@@ -27,8 +29,18 @@ export interface ConsumerInfo {
   readonly lagBytes: number
   /** True while an instance of the consumer is open (its lock is held). */
   readonly active: boolean
-  /** True when it kept the writer's last retention run from deleting a segment. */
+  /**
+   * True when it keeps retention from deleting the oldest segment: the writer's last retention
+   * run was held back by it, and it has not committed that segment's entries since.
+   */
   readonly holdsRetention: boolean
+  /**
+   * Why its position file cannot be read (a stable code, such as ERR_AOF_CORRUPTED for a
+   * damaged file, and a message), or null. Such a consumer is listed as at the start
+   * (`committed` -1, its lag from the first entry), as retention counts it, until it is reset
+   * or deleted.
+   */
+  readonly error: { readonly code: string; readonly message: string } | null
 }
 
 /** The committed data size of the segment at `base` (a finished one ends with 8 magic bytes). */
@@ -86,7 +98,15 @@ export function listConsumers(dir: string): ConsumerInfo[] {
   const holders = new Set(readRetentionHolders(dir))
   const infos: ConsumerInfo[] = []
   for (const name of consumerNames(dir)) {
-    const stored = readPosition(dir, name)
+    let stored: { next: number; time: number } | null
+    let error: ConsumerInfo['error'] = null
+    try {
+      stored = readPosition(dir, name)
+    } catch (failure) {
+      // One unreadable position file: that consumer is reported, the others still listed.
+      error = { code: isAofkitError(failure) ? failure.code : ErrorCode.Io, message: failure instanceof Error ? failure.message : String(failure) }
+      stored = { next: 0, time: 0 }
+    }
     if (stored === null) continue
     let active = false
     try {
@@ -100,7 +120,10 @@ export function listConsumers(dir: string): ConsumerInfo[] {
       committedAt: stored.time,
       ...lagOf(dir, bases, sizes, next, stored.next),
       active,
-      holdsRetention: holders.has(name),
+      // The last run stopped at the oldest segment [bases[0], bases[1]); a commit past it since
+      // then no longer holds anything back, even before the writer's next run.
+      holdsRetention: holders.has(name) && bases.length > 1 && stored.next < bases[1]!,
+      error,
     })
   }
   return infos

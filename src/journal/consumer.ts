@@ -4,7 +4,7 @@
  * last commit (at-least-once: never skipping, at most the uncommitted entries again).
  * @module
  */
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { invalidArgument, optionsOf } from '../arguments.ts'
@@ -193,8 +193,17 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
 }
 
 /**
+ * Throws ERR_AOF_NOT_FOUND unless consumer `name` has a position file (damaged or not: a damaged
+ * one is what a reset or a delete repairs).
+ */
+function checkExists(dir: string, name: string): void {
+  if (!existsSync(positionPath(dir, name))) throw new AofkitError(ErrorCode.NotFound, `journal '${dir}' has no consumer '${name}'`, { path: dir })
+}
+
+/**
  * Sets consumer `name`'s committed position to `position` (the next entry it gets is
- * `position + 1`; -1 starts it over at the journal's first), durably.
+ * `position + 1`; -1 starts it over at the journal's first), durably. A damaged position file
+ * is replaced.
  * @throws {@link AofkitError} ERR_AOF_LOCKED while an instance is open, ERR_AOF_NOT_FOUND for a
  *   consumer that does not exist, ERR_JOURNAL_OUT_OF_RANGE past the end.
  */
@@ -205,7 +214,7 @@ export async function resetConsumer(dir: string, name: string, position: number)
   checkJournal(dir)
   const lock = lockConsumer(dir, name)
   try {
-    if (readPosition(dir, name) === null) throw new AofkitError(ErrorCode.NotFound, `journal '${dir}' has no consumer '${name}'`, { path: dir })
+    checkExists(dir, name)
     const next = nextPosition(dir)
     if (position >= next) throw beyondEnd(dir, position, next)
     await writePosition(dir, name, position + 1)
@@ -215,7 +224,8 @@ export async function resetConsumer(dir: string, name: string, position: number)
 }
 
 /**
- * Deletes consumer `name`: it no longer holds retention back.
+ * Deletes consumer `name`: it no longer holds retention back. A damaged position file is
+ * deleted too.
  * @throws {@link AofkitError} ERR_AOF_LOCKED while an instance is open, ERR_AOF_NOT_FOUND for a
  *   consumer that does not exist.
  */
@@ -225,10 +235,14 @@ export function deleteConsumer(dir: string, name: string): Promise<void> {
   checkJournal(dir)
   const lock = lockConsumer(dir, name)
   try {
-    if (readPosition(dir, name) === null) throw new AofkitError(ErrorCode.NotFound, `journal '${dir}' has no consumer '${name}'`, { path: dir })
-    rmSync(positionPath(dir, name), { force: true })
-    rmSync(`${positionPath(dir, name)}.tmp`, { force: true })
-    rmSync(consumerLockPath(dir, name), { force: true })
+    checkExists(dir, name)
+    for (const path of [positionPath(dir, name), `${positionPath(dir, name)}.tmp`, consumerLockPath(dir, name)]) {
+      try {
+        unlinkSync(path)
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'ENOENT') throw fromSystemError(error, path, 'rename')
+      }
+    }
   } finally {
     unlockFile(lock)
   }

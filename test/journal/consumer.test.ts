@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
 import { ErrorCode, Journal } from '../../src/index.ts'
 import type { JournalConsumer, JournalEntry } from '../../src/index.ts'
+import { aof } from '../cli/fixtures.ts'
 import { spawnHelper } from '../helpers/child.ts'
 import { isJournalEntry, journalEntry } from '../helpers/journal-entries.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
@@ -154,5 +155,69 @@ test('consumer names must be safe file names; a damaged position file is reporte
   bytes[9]! ^= 1
   writeFileSync(path, bytes)
   await assert.rejects(Journal.openConsumer(dir, 'x'), { code: ErrorCode.Corrupted })
-  await assert.rejects(Journal.consumers(dir), { code: ErrorCode.Corrupted })
+})
+
+test('Journal.consumers lists the others when one position file is damaged, and reports it; reset and delete repair it', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 300)
+  t.after(() => journal.close())
+  for (const name of ['flipped', 'good', 'short', 'folder', 'zeros']) {
+    const consumer = await Journal.openConsumer(dir, name)
+    await consumer.commit(99)
+    await consumer.close()
+  }
+  const path = (name: string): string => join(dir, 'consumers', `${name}.position`)
+  const flipped = readFileSync(path('flipped'))
+  flipped[9]! ^= 1
+  writeFileSync(path('flipped'), flipped)
+  writeFileSync(path('short'), readFileSync(path('short')).subarray(0, 20))
+  writeFileSync(path('zeros'), new Uint8Array(32))
+  rmSync(path('folder'))
+  mkdirSync(path('folder'))
+  const list = await Journal.consumers(dir)
+  assert.deepEqual(
+    list.map(({ name, committed, lag, error }) => ({ name, committed, lag, code: error?.code ?? null })),
+    [
+      { name: 'flipped', committed: -1, lag: 300, code: ErrorCode.Corrupted },
+      { name: 'folder', committed: -1, lag: 300, code: ErrorCode.IsDirectory },
+      { name: 'good', committed: 99, lag: 200, code: null },
+      { name: 'short', committed: -1, lag: 300, code: ErrorCode.Corrupted },
+      { name: 'zeros', committed: -1, lag: 300, code: ErrorCode.Corrupted },
+    ],
+  )
+  assert.match(list[0]!.error!.message, /flipped\.position/)
+
+  const cli = await aof(['consumers', dir])
+  assert.equal(cli.status, 1, cli.stderr)
+  assert.match(cli.stdout, /\ngood\s+99\s+200\s/)
+  assert.match(cli.stdout, /\ndamaged: consumer flipped: ERR_AOF_CORRUPTED: /)
+  const json = JSON.parse((await aof(['consumers', '--json', dir])).stdout) as { consumers: { name: string; error: { code: string } | null }[] }
+  assert.deepEqual(
+    json.consumers.map(({ name, error }) => [name, error?.code ?? null]),
+    list.map(({ name, error }) => [name, error?.code ?? null]),
+  )
+  const verify = await aof(['verify', dir])
+  assert.equal(verify.status, 1)
+  assert.match(verify.stdout, /damaged: consumer short: ERR_AOF_CORRUPTED/)
+
+  // A reset writes a good position file over a damaged one; a delete removes it.
+  await Journal.resetConsumer(dir, 'flipped', 149)
+  await Journal.resetConsumer(dir, 'zeros', -1)
+  await Journal.deleteConsumer(dir, 'short')
+  // Not a file: refused with its code, never removed as a folder.
+  const folder = await aof(['consumers', dir, '--delete', 'folder'])
+  assert.notEqual(folder.status, 0)
+  assert.match(folder.stderr, /^aof: ERR_AOF_IS_DIRECTORY: /)
+  rmdirSync(path('folder'))
+  assert.deepEqual(
+    (await Journal.consumers(dir)).map(({ name, committed, error }) => [name, committed, error]),
+    [
+      ['flipped', 149, null],
+      ['good', 99, null],
+      ['zeros', -1, null],
+    ],
+  )
+  const resumed = await Journal.openConsumer(dir, 'flipped')
+  t.after(() => resumed.close())
+  assert.equal((await consume(resumed, 1))[0]!.position, 150)
 })

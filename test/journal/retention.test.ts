@@ -113,6 +113,36 @@ test('a consumer that has not committed holds retention back, and is reported; a
   assert.throws(() => [...hard.read({ from: 0 })], { code: ErrorCode.JournalTruncated })
 })
 
+test('a consumer that commits past the held segment no longer holds retention, before the writer runs it again', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await Journal.open(dir, { create: true, segmentBytes: 4096, retention: { maxSegments: 2 } })
+  t.after(() => journal.close())
+  const slow = await Journal.openConsumer(dir, 'slow')
+  t.after(() => slow.close())
+  while (journal.segmentCount < 4) journal.append(journalEntry(journal.nextPosition))
+  await until(() => journal.retention.heldBy.length > 0, 'retention held back')
+  assert.deepEqual(journal.retention.heldBy, [{ name: 'slow', committed: -1 }])
+  const other = await Journal.openConsumer(dir, 'other', { from: 'end' })
+  t.after(() => other.close())
+  const held = await Journal.consumers(dir)
+  assert.deepEqual(
+    held.map(({ name, holdsRetention }) => [name, holdsRetention]),
+    [
+      ['other', false],
+      ['slow', true],
+    ],
+  )
+  // No append, no roll: the writer does not run retention again, yet the listing is current.
+  await slow.commit(journal.nextPosition - 1)
+  assert.deepEqual(
+    (await Journal.consumers(dir)).map(({ name, holdsRetention }) => [name, holdsRetention]),
+    [
+      ['other', false],
+      ['slow', false],
+    ],
+  )
+})
+
 test('a reader in another process whose segments are deleted under it skips ahead (told what it lost) and never crashes', async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const journal = await Journal.open(dir, { create: true, segmentBytes: 4096, retention: { maxSegments: 2 } })

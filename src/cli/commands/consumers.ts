@@ -35,9 +35,10 @@ export async function consumers(dir: string, options: ConsumersOptions): Promise
     return ExitCode.ok
   }
   const list = await Journal.consumers(dir)
+  const status = list.some((info) => info.error !== null) ? ExitCode.problem : ExitCode.ok
   if (options.json === true) {
     printJson({ consumers: list })
-    return ExitCode.ok
+    return status
   }
   if (list.length === 0) {
     await write(`${dir}: no consumers\n`)
@@ -45,14 +46,19 @@ export async function consumers(dir: string, options: ConsumersOptions): Promise
   }
   const rows = list.map((info) => [
     info.name,
-    String(info.committed),
+    info.error === null ? String(info.committed) : color.red('?'),
     String(info.lag),
     bytesText(info.lagBytes),
     info.active ? color.green('open') : '-',
     info.holdsRetention ? color.yellow('holds retention') : '-',
   ])
-  await write(`${table(['consumer', 'committed', 'lag', 'lag bytes', 'instance', 'retention'], rows, ['left', 'right', 'right', 'right'])}\n`)
-  return ExitCode.ok
+  let out = `${table(['consumer', 'committed', 'lag', 'lag bytes', 'instance', 'retention'], rows, ['left', 'right', 'right', 'right'])}\n`
+  for (const { name, error } of list) {
+    if (error === null) continue
+    out += `${color.red('damaged')}: consumer ${name}: ${error.code}: ${error.message}; counted from the start until it is reset (--reset ${name} --to POSITION) or deleted (--delete ${name})\n`
+  }
+  await write(out)
+  return status
 }
 
 /** Registers `aof consumers`. */
@@ -61,11 +67,11 @@ export function register(program: Command, done: (code: number) => void): void {
     .command('consumers')
     .description("list a journal's durable consumers with their lag; reset or delete one")
     .argument('<dir>', 'a journal directory')
-    .option('--json', 'print one JSON object: {consumers: [{name, committed, committedAt, lag, lagBytes, active, holdsRetention}]}')
+    .option('--json', 'print one JSON object: {consumers: [{name, committed, committedAt, lag, lagBytes, active, holdsRetention, error}]}')
     .option('--reset <name>', 'set the committed position of consumer <name> (with --to)')
     .option('--to <position>', 'the committed position --reset sets (-1: nothing handled)')
     .option('--delete <name>', 'delete consumer <name>: it no longer holds retention back')
-    .addHelpText('after', '\nNo instance of a consumer may be open while it is reset or deleted (ERR_AOF_LOCKED, exit 1).\nExit codes: 0 ok, 1 refused (an open instance) or not a journal, 2 usage error or a missing directory.')
+    .addHelpText('after', '\nNo instance of a consumer may be open while it is reset or deleted (ERR_AOF_LOCKED, exit 1).\nExit codes: 0 ok, 1 a damaged consumer position file (the others are listed), refused (an open instance) or not a journal, 2 usage error or a missing directory.')
     .action(async (dir: string, options: ConsumersOptions) => {
       done(await consumers(dir, options))
     })
