@@ -20,6 +20,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 
 import { AppendOnlyFile, sidecarPath } from '../dist/index.js'
 import { ShmOffset } from '../dist/aof/shm.js'
+import { loadCommittedSize } from '../dist/aof/committed-size.js'
 import * as native from '../dist/native/binding.js'
 
 // 3000 warm-up records (0.6 s): with 500, the first samples still caught V8 optimizing the
@@ -123,7 +124,6 @@ function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void):
     const shmFd = openSync(sidecarPath(path), 'r+')
     const mapping = native.map(shmFd, 4096, true)
     const words = new Int32Array(mapping)
-    const floats = new Float64Array(mapping)
     // fs.watch sees writes only: ask the writer to poke with one, as FileReader does.
     if (viaFsWatch) Atomics.add(words, ShmOffset.writeWatchers / 4, 1)
     Atomics.add(words, ShmOffset.waiters / 4, 1)
@@ -131,7 +131,7 @@ function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void):
     const carry = { bytes: new Uint8Array(0) }
     let position = 0
     const onWake = (): void => {
-      const end = floats[ShmOffset.committedSize / 8]!
+      const end = loadCommittedSize(words)
       if (end <= position) return
       const buffer = Buffer.allocUnsafe(end - position)
       readSync(fd, buffer, 0, buffer.length, position)

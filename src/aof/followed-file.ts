@@ -10,6 +10,7 @@ import { closeSync, fstatSync, statSync } from 'node:fs'
 
 import { AofkitError, ErrorCode } from '../errors.ts'
 import * as native from '../native/binding.ts'
+import { loadCommittedSize } from './committed-size.ts'
 import { FileState } from './file-state.ts'
 import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
@@ -19,7 +20,6 @@ import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar } from './shm.
 import type { FileIdentity } from './shm.ts'
 
 const FILE_STATE_INDEX = ShmIndex.fileState
-const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** @internal An open data file as a reader sees it, with its writer's sidecar if it has one. */
 export class FollowedFile {
@@ -34,10 +34,11 @@ export class FollowedFile {
   sidecarReadOnly = false
   /** The sidecar's 32-bit words, while one is attached. */
   words: Int32Array | null = null
-  /** The sidecar's 64-bit fields, while one is attached. */
-  floats: Float64Array | null = null
-  /** Size when there is no live writer to follow. */
-  #staticSize = 0
+  /**
+   * The size when there is no live writer to follow; with one, the last committed size loaded
+   * (kept while the writer is in the middle of a 4 GiB step).
+   */
+  #knownSize = 0
   /**
    * A writer holds the file but has not set up its sidecar yet (or the file is still empty):
    * the reader follows it as open, and attaches to the sidecar at its next check.
@@ -70,8 +71,13 @@ export class FollowedFile {
 
   /** Committed data bytes: what the writer has published (or all data, for a file without writer). */
   get size(): number {
-    const floats = this.floats
-    return floats === null ? this.#staticSize : floats[COMMITTED_INDEX]!
+    const words = this.words
+    if (words === null) return this.#knownSize
+    // With acquire ordering: the bytes below it are in the file. NaN only while the writer is
+    // in the middle of a 4 GiB step (or died there): the last size seen holds until then.
+    const size = loadCommittedSize(words)
+    if (size === size) this.#knownSize = size
+    return this.#knownSize
   }
 
   /** The writer's {@link FileState}, as {@link FileReader.state} reports it while the reader is open. */
@@ -114,7 +120,6 @@ export class FollowedFile {
     this.#sidecar = sidecar
     this.sidecarReadOnly = !writable
     this.words = sidecar.words
-    this.floats = sidecar.floats
     return 'attached'
   }
 
@@ -155,7 +160,7 @@ export class FollowedFile {
     if (fileSize <= SIZE_UPPER_MAX) {
       const mapping = native.map(this.fd, alignToPage(fileSize), false)
       try {
-        this.#staticSize = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined).tail
+        this.#knownSize = recoverWithMagic(fileSize, new Uint8Array(mapping), undefined).tail
       } finally {
         native.unmap(mapping)
       }
@@ -168,7 +173,7 @@ export class FollowedFile {
         done += count
       }
     }
-    this.#staticSize = recoverFromEnd(fileSize, read, undefined, { zerosMax: 256 << 20 }).tail
+    this.#knownSize = recoverFromEnd(fileSize, read, undefined, { zerosMax: 256 << 20 }).tail
   }
 
   /** The error of a read that found the file shorter than its committed size. */
@@ -239,10 +244,14 @@ export class FollowedFile {
     return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.path}' was truncated under its reader`, { path: this.path })
   }
 
-  /** Unmaps the sidecar and closes the file. */
+  /** Unmaps the sidecar and closes the file; the size stays the last one seen. */
   close(): void {
-    this.#sidecar?.close()
-    this.#sidecar = null
+    if (this.#sidecar !== null) {
+      this.#knownSize = this.size
+      this.words = null
+      this.#sidecar.close()
+      this.#sidecar = null
+    }
     closeSync(this.fd)
   }
 }

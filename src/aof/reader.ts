@@ -40,7 +40,6 @@ export interface ReaderOptions {
 }
 
 const FILE_STATE_INDEX = ShmIndex.fileState
-const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** A read-only follower of an append-only file, usable from any thread or process. */
 export class FileReader {
@@ -325,10 +324,10 @@ export class FileReader {
    * costs (docs/PERFORMANCE.md, "The scheduler and cross-process latency").
    */
   readonly #onWake = (): void => {
-    const floats = this.#file.floats
-    const words = this.#file.words
-    if (this.#closed || floats === null || words === null) return
-    const size = floats[COMMITTED_INDEX]!
+    const file = this.#file
+    const words = file.words
+    if (this.#closed || words === null) return
+    const size = file.size
     if (size === this.#lastSeenSize || this.#failure !== null || Atomics.load(words, FILE_STATE_INDEX) !== FileState.Opened) {
       this.#onChange()
       return

@@ -3,7 +3,8 @@
  * for its WAL). The writer publishes the committed size, its pid, the file state and the last
  * checkpoint there; readers in other threads and processes follow it, and recovery uses the
  * committed size to cut a write that a killed writer left half done. The data file itself stays
- * byte-compatible with the Go `aof` package. The layout is in docs/FORMAT.md.
+ * byte-compatible with the Go `aof` package. The layout is in `shm-layout.ts` and
+ * docs/FORMAT.md; the committed size's ordering in `committed-size.ts`.
  * @module
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs'
@@ -11,72 +12,15 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync,
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { allocate } from './allocate.ts'
+import { loadCommittedSize, publishCommittedSize } from './committed-size.ts'
+import { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmIndex, ShmOffset } from './shm-layout.ts'
 
 /** The sidecar's file name for a data file. */
 export function sidecarPath(dataPath: string): string {
   return `${dataPath}-shm`
 }
 
-/** "ASHM", little-endian. */
-export const SHM_MAGIC = 0x4d485341
-/** Layout version. */
-export const SHM_VERSION = 1
-/** Bytes of the sidecar file. */
-export const SHM_SIZE = 4096
-
-/** Byte offsets of the sidecar's fields (all little-endian, naturally aligned). */
-export const ShmOffset = {
-  magic: 0, // u32
-  version: 4, // u32
-  writerPid: 8, // u32, 0 once the writer closed cleanly
-  fileState: 12, // u32, a FileState
-  committedSize: 16, // f64: data bytes every returned write covers
-  lastCheckpoint: 24, // f64: offset of the last checkpoint() or -1
-  allocatedSize: 32, // f64: bytes of the data file allocated so far
-  inode: 40, // f64: the data file's inode, to notice a replaced file
-  device: 48, // f64: the data file's device
-  commitSequence: 56, // u32: bumped on wake-ups; a reader may futex-wait on it
-  waiters: 60, // u32: readers currently waiting, by any means
-  bootId: 64, // 4 x u32: the kernel's boot id when the writer opened (zeros where unknown)
-  futexWaiters: 80, // u32: readers among `waiters` blocked in a futex wait on commitSequence
-  writeWatchers: 84, // u32: readers among `waiters` whose watch sees writes only (fs.watch)
-  headLength: 88, // u32: bytes of `head` that hold the data file's first bytes
-  birthNanoseconds: 92, // u32: the nanoseconds of the data file's birth time (0 where unknown)
-  birthSeconds: 96, // f64: the data file's birth time in seconds (0 where unknown)
-  head: 104, // HEAD_SIZE bytes: the data file's first committed bytes, as the writer stored them
-  syncedSize: 136, // f64: data bytes the last completed sync() made durable (this page synced after them)
-  mountId: 144, // f64: the id of the mount the writer opened the data file on (0 where unknown)
-} as const
-
-/**
- * Where each field of {@link ShmOffset} sits in the page's typed views: the 32-bit fields in
- * {@link Sidecar.words}, the 64-bit ones in {@link Sidecar.floats}. The one table the writer,
- * the readers and the wake-up protocol index the page with.
- */
-export const ShmIndex = {
-  magic: ShmOffset.magic / 4,
-  version: ShmOffset.version / 4,
-  writerPid: ShmOffset.writerPid / 4,
-  fileState: ShmOffset.fileState / 4,
-  committedSize: ShmOffset.committedSize / 8,
-  lastCheckpoint: ShmOffset.lastCheckpoint / 8,
-  allocatedSize: ShmOffset.allocatedSize / 8,
-  inode: ShmOffset.inode / 8,
-  device: ShmOffset.device / 8,
-  commitSequence: ShmOffset.commitSequence / 4,
-  waiters: ShmOffset.waiters / 4,
-  bootId: ShmOffset.bootId / 4,
-  futexWaiters: ShmOffset.futexWaiters / 4,
-  writeWatchers: ShmOffset.writeWatchers / 4,
-  headLength: ShmOffset.headLength / 4,
-  birthNanoseconds: ShmOffset.birthNanoseconds / 4,
-  birthSeconds: ShmOffset.birthSeconds / 8,
-  syncedSize: ShmOffset.syncedSize / 8,
-  mountId: ShmOffset.mountId / 8,
-} as const
-
-/** Bytes of the data file's beginning the writer copies into the sidecar (`head`). */
-export const HEAD_SIZE = 32
+export { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmIndex, ShmOffset } from './shm-layout.ts'
 
 /** Who a data file is, as far as its sidecar can tell: it must match for the sidecar to count. */
 export interface FileIdentity {
@@ -163,7 +107,7 @@ export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSn
   return {
     writerPid: words[ShmIndex.writerPid]!,
     fileState: words[ShmIndex.fileState]!,
-    committedSize: floats[ShmIndex.committedSize]!,
+    committedSize: loadCommittedSize(words),
     lastCheckpoint: floats[ShmIndex.lastCheckpoint]!,
     allocatedSize: floats[ShmIndex.allocatedSize]!,
     inode: floats[ShmIndex.inode]!,
@@ -367,7 +311,7 @@ export class Sidecar {
     words[ShmIndex.version] = SHM_VERSION
     words[ShmIndex.writerPid] = process.pid
     words[ShmIndex.fileState] = state.fileState
-    floats[ShmIndex.committedSize] = state.committedSize
+    publishCommittedSize(words, state.committedSize)
     floats[ShmIndex.lastCheckpoint] = state.lastCheckpoint
     floats[ShmIndex.allocatedSize] = state.allocatedSize
     floats[ShmIndex.inode] = identity.inode

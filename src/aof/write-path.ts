@@ -7,6 +7,7 @@
  */
 import { FillEvent } from './append-event.ts'
 import type { AppendFunction } from './append-event.ts'
+import { publishCommittedSize } from './committed-size.ts'
 import type { Growth } from './growth.ts'
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts'
 import type { Sidecar } from './shm.ts'
@@ -15,7 +16,6 @@ import type { WriterWakeups } from './wake-up.ts'
 
 const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
 const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
-const COMMITTED_INDEX = ShmIndex.committedSize
 
 /** @internal What the write path writes into and publishes through. */
 export interface WriteTarget {
@@ -42,8 +42,8 @@ export class WritePath {
   bytes: Uint8Array
   #view: DataView
   #sidecar: Sidecar | null
-  /** The sidecar's float fields, or a private stand-in, so the hot path never branches. */
-  #published: Float64Array
+  /** The sidecar's 32-bit words, or a private stand-in, so the hot path never branches. */
+  #published: Int32Array
   readonly #growth: Growth
   readonly #wakeups: WriterWakeups
 
@@ -53,7 +53,7 @@ export class WritePath {
     this.bytes = target.bytes
     this.#view = new DataView(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength)
     this.#sidecar = target.sidecar
-    this.#published = target.sidecar?.floats ?? new Float64Array(COMMITTED_INDEX + 1)
+    this.#published = target.sidecar?.words ?? new Int32Array(ShmIndex.committedHigh + 1)
     this.#growth = growth
     this.#wakeups = wakeups
   }
@@ -139,12 +139,12 @@ export class WritePath {
     this.bytes = new Uint8Array(0)
     this.#view = new DataView(this.bytes.buffer)
     this.#sidecar = null
-    this.#published = new Float64Array(COMMITTED_INDEX + 1)
+    this.#published = new Int32Array(ShmIndex.committedHigh + 1)
   }
 
   #commit(end: number): void {
-    // MagicTail first, then the committed size: a reader or a recovery that sees the size
-    // always finds the bytes and the magic before it.
+    // MagicTail first, then the committed size, with release ordering: a reader or a recovery
+    // that sees the size always finds the bytes and the magic before it.
     const view = this.#view
     view.setUint32(end, TAIL_LOW, true)
     view.setUint32(end + 4, TAIL_HIGH, true)
@@ -152,7 +152,7 @@ export class WritePath {
     // recovery that the sidecar is this file's (docs/FORMAT.md, "When the sidecar counts").
     if (this.size < HEAD_SIZE) this.#sidecar?.noteHead(this.bytes, end)
     this.size = end
-    this.#published[COMMITTED_INDEX] = end
+    publishCommittedSize(this.#published, end)
     const growth = this.#growth
     if (end + growth.lowWater > growth.allocated && !growth.growing) growth.growAhead(end)
     this.#wakeups.committed(end)

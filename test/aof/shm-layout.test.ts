@@ -17,7 +17,8 @@ const WIDTHS: Record<keyof typeof ShmOffset, { bytes: number; element: number }>
   version: { bytes: 4, element: 4 },
   writerPid: { bytes: 4, element: 4 },
   fileState: { bytes: 4, element: 4 },
-  committedSize: { bytes: 8, element: 8 },
+  // A u64 in two 32-bit words (ShmIndex.committedLow and committedHigh; committed-size.ts).
+  committedSize: { bytes: 8, element: 0 },
   lastCheckpoint: { bytes: 8, element: 8 },
   allocatedSize: { bytes: 8, element: 8 },
   inode: { bytes: 8, element: 8 },
@@ -51,6 +52,9 @@ test('every field is aligned, inside the page and apart from the others; ShmInde
     }
   }
   assert.ok(end <= SHM_SIZE, `the fields end at ${end}, past the page`)
+  assert.equal(ShmOffset.committedSize % 8, 0, 'committedSize is aligned as a u64')
+  assert.equal(ShmIndex.committedLow, ShmOffset.committedSize / 4, 'ShmIndex.committedLow')
+  assert.equal(ShmIndex.committedHigh, ShmOffset.committedSize / 4 + 1, 'ShmIndex.committedHigh')
 })
 
 test('a writer\'s sidecar holds the magic, version, pid, state, committed size and head at their offsets', async (t) => {
@@ -65,7 +69,7 @@ test('a writer\'s sidecar holds the magic, version, pid, state, committed size a
   assert.equal(page.readUInt32LE(ShmOffset.version), SHM_VERSION)
   assert.equal(page.readUInt32LE(ShmOffset.writerPid), process.pid)
   assert.equal(page.readUInt32LE(ShmOffset.fileState), FileState.Opened)
-  assert.equal(page.readDoubleLE(ShmOffset.committedSize), 5)
+  assert.equal(page.readBigUInt64LE(ShmOffset.committedSize), 5n)
   assert.ok(page.readDoubleLE(ShmOffset.allocatedSize) >= 5 + 8)
   const headLength = page.readUInt32LE(ShmOffset.headLength)
   assert.ok(headLength > 0 && headLength <= HEAD_SIZE)
