@@ -4,6 +4,8 @@
  * from deep inside.
  * @module
  */
+import { types } from 'node:util'
+
 import { AofkitError, ErrorCode } from './errors.ts'
 
 /** ERR_AOF_INVALID_ARGUMENT: the one way to make it, for every check in every layer. */
@@ -16,6 +18,8 @@ export function invalidArgument(message: string, path?: string): AofkitError {
  * `[object Object]`).
  */
 export function describeValue(value: unknown): string {
+  // First: a Proxy may throw from any trap, and a revoked one from every operation.
+  if (types.isProxy(value)) return 'a Proxy'
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return `an array of ${value.length}`
   if (value !== null && typeof value === 'object') return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
@@ -25,18 +29,81 @@ export function describeValue(value: unknown): string {
 /** `options` as given, or `{}` when left out; anything but an object is refused. */
 export function optionsOf<T extends object>(options: T | undefined, name = 'options'): T {
   if (options === undefined) return {} as T
-  if (options === null || typeof options !== 'object') throw invalidArgument(`${name} must be an object, got ${String(options)}`)
+  if (options === null || typeof options !== 'object') throw invalidArgument(`${name} must be an object, got ${describeValue(options)}`)
   return options
 }
 
 /** Refuses anything but an object (a sink, a source, a file). */
 export function checkObject(value: unknown, what: string): void {
-  if (value === null || typeof value !== 'object') throw invalidArgument(`${what}, got ${String(value)}`)
+  if (value === null || typeof value !== 'object') throw invalidArgument(`${what}, got ${describeValue(value)}`)
 }
 
-/** Refuses anything but a Uint8Array (a Buffer is one). */
+/**
+ * `%TypedArray%.prototype[Symbol.toStringTag]`: a typed array's own kind, `undefined` for anything else
+ * (a Proxy of one too).
+ */
+const typedArrayName = (
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag) as { get: (this: unknown) => string | undefined }
+).get
+
+/**
+ * True when `buffer` was detached (transferred to another thread, or by `structuredClone`): its
+ * views then read as empty, and copying from them throws.
+ */
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false
+  try {
+    buffer.slice(0, 0)
+    return false
+  } catch {
+    return true
+  }
+}
+
+/**
+ * The ERR_AOF_INVALID_ARGUMENT for `value` given as the bytes `name` that are not bytes aofkit
+ * can read, saying what it is instead.
+ * @param cause - What reading it threw, if it was read.
+ */
+export function invalidBytes(value: unknown, name: string, cause?: unknown): AofkitError {
+  const what = typedArrayName.call(value) === 'Uint8Array' && isDetached((value as Uint8Array).buffer) ? 'a Uint8Array whose buffer was detached (transferred)' : describeValue(value)
+  const message = `${name} must be a Uint8Array or Buffer, got ${what}`
+  return new AofkitError(ErrorCode.InvalidArgument, message, cause === undefined ? {} : { cause })
+}
+
+/**
+ * Refuses anything but bytes aofkit can read: a real Uint8Array (a Buffer is one; a view of a
+ * SharedArrayBuffer too), not a Proxy of one, another typed array or an object dressed as one,
+ * nor a view of a detached buffer.
+ */
 export function checkBytes(value: unknown, name: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgument(`${name} must be a Uint8Array or Buffer, got ${String(value)}`)
+  if (!isBytes(value)) throw invalidBytes(value, name)
+}
+
+/** True for what {@link checkBytes} accepts. */
+export function isBytes(value: unknown): value is Uint8Array {
+  return typedArrayName.call(value) === 'Uint8Array' && ((value as Uint8Array).byteLength !== 0 || !isDetached((value as Uint8Array).buffer))
+}
+
+/**
+ * The longest delay Node's timers keep, in ms (2^31 − 1, about 24.8 days): a longer one fires
+ * after 1 ms instead.
+ */
+export const TIMER_MS_MAX = 2 ** 31 - 1
+
+/**
+ * Checks an option that sets a timer's period in ms: a number from `minimum` to
+ * {@link TIMER_MS_MAX} (above zero unless `minimum` is 0), or `fallback` when left out.
+ * @throws {@link AofkitError} ERR_AOF_INVALID_ARGUMENT for anything else, a period too long for
+ *   a timer included.
+ */
+export function intervalMs(value: unknown, name: string, fallback: number, minimum = Number.MIN_VALUE): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= minimum && value <= TIMER_MS_MAX)) {
+    const low = minimum === Number.MIN_VALUE ? '(0' : `[${minimum}`
+    throw invalidArgument(`${name} must be a number of ms in ${low}, ${TIMER_MS_MAX}], got ${describeValue(value)}`)
+  }
+  return value
 }
 
 /** The descriptor of an open file given as a descriptor or a FileHandle (-1 once closed). */

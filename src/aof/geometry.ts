@@ -5,7 +5,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer'
 
-import { describeValue, invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
 import { pageSize } from '../native/binding.ts'
 
 /** Geometry as given by a caller; every field is optional. */
@@ -59,10 +59,8 @@ export class Geometry {
    * page size, and a `sizeUpper` below `sizeNow` is raised to it. Unlike the Go `aof` package, negative,
    * fractional, NaN or non-number sizes throw `ERR_AOF_INVALID_ARGUMENT` instead of passing.
    */
-  constructor(options: GeometryOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw invalidArgument('geometry must be an object')
-    }
+  constructor(given?: GeometryOptions) {
+    const options = optionsOf(given, 'geometry')
     const sizeNow = checkSize('sizeNow', options.sizeNow)
     const sizeUpper = checkSize('sizeUpper', options.sizeUpper)
     const growthStep = checkSize('growthStep', options.growthStep)

@@ -6,7 +6,7 @@
 import { closeSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 
-import { describeValue, invalidArgument } from '../arguments.ts'
+import { describeValue, intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { AppendOnlyFile } from './writer.ts'
 import type { FileOwner } from './writer.ts'
@@ -81,28 +81,20 @@ export class Manager {
   #statsTimer: NodeJS.Timeout | null = null
   #closed = false
 
-  constructor(options: ManagerOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw invalidArgument('manager options must be an object')
-    }
+  constructor(given?: ManagerOptions) {
+    const options = optionsOf(given, 'manager options')
     if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.length === 0)) {
       throw invalidArgument('dir must be a non-empty string')
     }
     this.#dir = options.dir === undefined ? null : resolve(options.dir)
     this.writeMode = checkMode('writeMode', options.writeMode, 0o644)
     this.readMode = checkMode('readMode', options.readMode, 0o444)
-    const interval = options.flushIntervalMs ?? 1000
-    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
-      throw invalidArgument(`flushIntervalMs must be a non-negative number, got ${String(interval)}`)
-    }
-    this.flushIntervalMs = interval
+    // 0: no background flush.
+    this.flushIntervalMs = intervalMs(options.flushIntervalMs, 'flushIntervalMs', 1000, 0)
     if (options.statsFile !== undefined && (typeof options.statsFile !== 'string' || options.statsFile.length === 0)) {
       throw invalidArgument('statsFile must be a non-empty string')
     }
-    const statsInterval = options.statsIntervalMs ?? 1000
-    if (typeof statsInterval !== 'number' || !Number.isFinite(statsInterval) || statsInterval < 10) {
-      throw invalidArgument(`statsIntervalMs must be a number >= 10, got ${String(statsInterval)}`)
-    }
+    const statsInterval = intervalMs(options.statsIntervalMs, 'statsIntervalMs', 1000, 10)
     this.#statsFile = options.statsFile === undefined ? null : resolve(this.dir, options.statsFile)
     if (this.#statsFile !== null) {
       this.#publishStats(false)

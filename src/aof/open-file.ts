@@ -7,7 +7,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, statSync, unlinkSync } from 'node:fs'
 import type { Stats as FsStats } from 'node:fs'
 
-import { invalidArgument } from '../arguments.ts'
+import { invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { lockExclusive, unlock } from '../io/lock.ts'
 import * as native from '../native/binding.ts'
@@ -108,10 +108,7 @@ function normalizeRecovery(recovery: OpenOptions['recovery']): Required<Recovery
 /** Validates the options object as a whole; field checks happen where each is used. */
 export function checkOpenArguments(path: unknown, options: unknown): asserts options is OpenOptions {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path must be a non-empty string')
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw invalidArgument('options must be an object')
-  }
-  const create = (options as OpenOptions | undefined)?.create
+  const create = optionsOf(options as OpenOptions | undefined).create
   if (create !== undefined && typeof create !== 'boolean') throw invalidArgument('options.create must be a boolean')
 }
 

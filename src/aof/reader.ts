@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
-import { checkBytes, invalidArgument, optionsOf } from '../arguments.ts'
+import { checkBytes, intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { openRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
@@ -54,10 +54,7 @@ export class FileReader {
     const options = optionsOf(given)
     const { busyPoll, checkIntervalMs } = options
     if (busyPoll !== undefined && typeof busyPoll !== 'boolean') throw invalidArgument(`busyPoll must be a boolean, got ${String(busyPoll)}`)
-    // A timer's longest delay: past it, Node fires every millisecond instead.
-    if (checkIntervalMs !== undefined && !(typeof checkIntervalMs === 'number' && checkIntervalMs > 0 && checkIntervalMs <= 2 ** 31 - 1)) {
-      throw invalidArgument(`checkIntervalMs must be a number of ms in (0, 2^31 - 1], got ${String(checkIntervalMs)}`)
-    }
+    intervalMs(checkIntervalMs, 'checkIntervalMs', 200)
     return new FileReader(path, options)
   }
 

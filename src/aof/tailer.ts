@@ -5,7 +5,7 @@
  * tick. The pull form, an async iterator, is in `follow-data.ts`.
  * @module
  */
-import { invalidArgument, optionsOf } from '../arguments.ts'
+import { intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { FileState } from './file-state.ts'
 import { nowNs } from './stats.ts'
 import { pastTheEnd } from './tail-source.ts'
@@ -115,15 +115,12 @@ export class Tailer {
     if (!Number.isSafeInteger(from) || from < 0) {
       throw invalidArgument(`from must be a non-negative integer, got ${String(from)}`)
     }
-    const intervalMs = options.intervalMs
-    if (intervalMs !== undefined && (typeof intervalMs !== 'number' || !(intervalMs > 0) || !Number.isFinite(intervalMs))) {
-      throw invalidArgument(`intervalMs must be a positive number, got ${String(intervalMs)}`)
-    }
+    const interval = intervalMs(options.intervalMs, 'intervalMs', 0)
     this.#source = source
     this.#consumer = consumer
     this.#position = from
-    if (intervalMs !== undefined) {
-      this.#interval = setInterval(() => this.poll('interval'), intervalMs)
+    if (interval !== 0) {
+      this.#interval = setInterval(() => this.poll('interval'), interval)
     }
   }
 

@@ -5,6 +5,7 @@
  * bytes and the magic before it. The file checks its state and the caller's arguments first.
  * @module
  */
+import { invalidBytes } from '../arguments.ts'
 import { FillEvent } from './append-event.ts'
 import type { AppendFunction } from './append-event.ts'
 import { publishCommittedSize } from './committed-size.ts'
@@ -60,10 +61,26 @@ export class WritePath {
 
   /** Appends `bytes`; `blocking`: may grow the file itself (else `ERR_AOF_WOULD_BLOCK`). */
   write(bytes: Uint8Array, blocking: boolean): void {
+    // What passed the caller's instanceof test and still is not bytes (a Proxy, a view of a
+    // detached buffer, an object made to look like a Uint8Array) throws or gives no length
+    // here, and is refused before anything is copied: no check costs the hot path anything.
     const begin = this.size
-    const end = begin + bytes.length
-    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
-    this.bytes.set(bytes, begin)
+    let end: number
+    try {
+      end = begin + bytes.length
+    } catch (error) {
+      throw invalidBytes(bytes, 'bytes', error)
+    }
+    // Written so that a NaN end takes this branch too.
+    if (!(end + MAGIC_SIZE <= this.#growth.allocated)) {
+      if (!Number.isSafeInteger(end)) throw invalidBytes(bytes, 'bytes')
+      this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
+    }
+    try {
+      this.bytes.set(bytes, begin)
+    } catch (error) {
+      throw invalidBytes(bytes, 'bytes', error)
+    }
     this.#commit(end)
   }
 

@@ -11,7 +11,7 @@
  */
 import { Readable } from 'node:stream'
 
-import { invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument, invalidBytes } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import type { Geometry } from './geometry.ts'
@@ -375,7 +375,9 @@ export class AppendOnlyFile {
 
   #write(bytes: Uint8Array, blocking: boolean): number {
     if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
-    if (!(bytes instanceof Uint8Array)) throw invalidArgument('bytes must be a Uint8Array or Buffer')
+    // The hot path's only type test; what passes it and still is not bytes is refused by the
+    // write path, off its hot path.
+    if (!(bytes instanceof Uint8Array)) throw invalidBytes(bytes, 'bytes')
     this.#data.write(bytes, blocking)
     return bytes.length
   }
@@ -386,7 +388,7 @@ export class AppendOnlyFile {
       throw new AofkitError(ErrorCode.AppendFuncMissing, 'append needs a function to fill the reserved bytes')
     }
     if (!Number.isSafeInteger(reserve) || reserve < 0) {
-      throw invalidArgument(`reserve must be a non-negative integer, got ${String(reserve)}`)
+      throw invalidArgument(`reserve must be a non-negative integer, got ${describeValue(reserve)}`)
     }
     if (reserve + MAGIC_SIZE > this.#geometry.sizeUpper) {
       throw invalidArgument(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync } from 'node:fs'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
-import { invalidArgument } from '../arguments.ts'
+import { invalidArgument, optionsOf } from '../arguments.ts'
 import { openLocked } from '../io/lock.ts'
 import { AppendOnlyFileSource, FileSource } from '../log/sources.ts'
 import { installCompaction, prepareAppendOnlyCompaction, prepareFileCompaction, removeStaleCompaction } from './compaction.ts'
@@ -37,8 +37,9 @@ export interface CompactFileOptions {
  *   without `appendOnlyFile`, the file is an AppendOnlyFile (it has a `-shm` sidecar, or its
  *   data ends with a magic number), which compacting as a plain file would break; system codes.
  */
-export async function compactFile(path: string, options: CompactFileOptions = {}): Promise<CompactResult> {
+export async function compactFile(path: string, given?: CompactFileOptions): Promise<CompactResult> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path must be a non-empty string')
+  const options = optionsOf(given)
   if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
     return compactAppendOnlyPath(path, options.appendOnlyFile === true ? {} : options.appendOnlyFile)
   }

@@ -11,7 +11,7 @@
 import { closeSync, copyFileSync, existsSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
-import { invalidArgument } from '../arguments.ts'
+import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
 import { fdatasyncSync } from '../io/durable.ts'
 import { openLocked } from '../io/lock.ts'
@@ -191,7 +191,7 @@ function result(sizeBefore: number, planned: Plan, salvaged: boolean, backup: st
 
 function checkOffset(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArgument(`${name} must be a non-negative integer offset, got ${String(value)}`)
+    throw invalidArgument(`${name} must be a non-negative integer offset, got ${describeValue(value)}`)
   }
   return value
 }
@@ -207,9 +207,15 @@ function checkOffset(value: unknown, name: string): number {
  * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the log; ERR_AOF_NOT_FOUND;
  *   ERR_AOF_INVALID_ARGUMENT for an offset at which no entry starts; system codes.
  */
-export async function salvageFile(path: string, options: SalvageOptions = {}): Promise<SalvageResult> {
+export async function salvageFile(path: string, given?: SalvageOptions): Promise<SalvageResult> {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument('path must be a non-empty string')
-  const skip = new Set((options.skip ?? []).map((offset) => checkOffset(offset, 'skip')))
+  const options = optionsOf(given)
+  const skipGiven: unknown = options.skip ?? []
+  if (!Array.isArray(skipGiven)) throw invalidArgument(`skip must be an array of offsets, got ${describeValue(skipGiven)}`)
+  const skip = new Set(skipGiven.map((offset) => checkOffset(offset, 'skip')))
+  if (options.backup !== undefined && (typeof options.backup !== 'string' || options.backup.length === 0)) {
+    throw invalidArgument(`backup must be a non-empty path, got ${describeValue(options.backup)}`)
+  }
   const cutAt = options.cutAt === undefined ? Infinity : checkOffset(options.cutAt, 'cutAt')
   let appendOnly = options.appendOnlyFile
   const fd = openLocked(path, 'state log')

@@ -5,7 +5,7 @@
  * @module
  */
 import type { OpenOptions } from '../aof/open-file.ts'
-import { checkObject, invalidArgument } from '../arguments.ts'
+import { checkObject, invalidArgument, invalidBytes, isBytes } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import type { CompactResult } from './compaction.ts'
 import type { TailCut } from './recover.ts'
@@ -303,7 +303,9 @@ export class StateStore<T, U = unknown> {
     } catch (error) {
       throw new AofkitError(ErrorCode.InvalidArgument, `the ${what} cannot be serialized (${messageOf(error)}); nothing was logged`, { cause: error })
     }
-    if (!(bytes instanceof Uint8Array)) throw invalidArgument(`serialize must return a Uint8Array, got ${typeof bytes}; nothing was logged`)
+    // Checked like any bytes given to a writer: a view of a detached buffer, say, would fail the
+    // append after apply() ran, and leave the store and its log apart.
+    if (!isBytes(bytes)) throw invalidBytes(bytes, `serialize's result for the ${what}`)
     let decoded: unknown
     try {
       decoded = this.#deserialize(bytes)

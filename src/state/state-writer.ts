@@ -6,7 +6,7 @@
  */
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
-import { invalidArgument, optionsOf } from '../arguments.ts'
+import { checkBytes, intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { encodedSize } from '../log/format.ts'
 import { LogWriter } from '../log/log-writer.ts'
@@ -173,8 +173,7 @@ export class StateWriter {
     if (mode !== 'always' && mode !== 'interval' && mode !== 'none') {
       throw invalidArgument(`sync must be 'always', 'interval' or 'none', got ${String(mode)}`)
     }
-    const intervalMs = options.syncIntervalMs ?? 100
-    if (!(intervalMs > 0)) throw invalidArgument(`syncIntervalMs must be > 0`)
+    const syncIntervalMs = intervalMs(options.syncIntervalMs, 'syncIntervalMs', 100)
     const policy = options.compactWhen ?? null
     if (policy !== null && !(policy.ratio > 1)) {
       throw invalidArgument(`compactWhen.ratio must be > 1, got ${String(policy.ratio)}`)
@@ -187,16 +186,16 @@ export class StateWriter {
       if (isHeld(target)) {
         throw new AofkitError(ErrorCode.Locked, `state log '${target.path}' is held by another state writer`, { path: target.path })
       }
-      return new StateWriter(openAppendOnlyStorage(target, null, {}, repair), mode, intervalMs, null)
+      return new StateWriter(openAppendOnlyStorage(target, null, {}, repair), mode, syncIntervalMs, null)
     }
     if (typeof target !== 'string' || target.length === 0) {
       throw invalidArgument('target must be a path or an AppendOnlyFile')
     }
     if (options.appendOnlyFile !== undefined && options.appendOnlyFile !== false) {
       const openOptions: OpenOptions = options.appendOnlyFile === true ? {} : options.appendOnlyFile
-      return new StateWriter(await openPathStorage(target, openOptions, repair), mode, intervalMs, policy)
+      return new StateWriter(await openPathStorage(target, openOptions, repair), mode, syncIntervalMs, policy)
     }
-    return new StateWriter(await openPathStorage(target, null, repair), mode, intervalMs, policy)
+    return new StateWriter(await openPathStorage(target, null, repair), mode, syncIntervalMs, policy)
   }
 
   /**
@@ -336,9 +335,7 @@ export class StateWriter {
   #submit(type: EntryType, payload: Uint8Array): Promise<void> {
     try {
       this.#checkOpen()
-      if (!(payload instanceof Uint8Array)) {
-        throw invalidArgument('the entry must be a Uint8Array or Buffer')
-      }
+      checkBytes(payload, type === EntryType.Update ? 'the update' : 'the snapshot')
     } catch (error) {
       return Promise.reject(error)
     }
