@@ -139,6 +139,8 @@ type ErrnoTable = Readonly<Partial<Record<string, ErrorCode>>>
 
 /** Errnos that mean the same in every call that takes a path. */
 const ANY_OPERATION: ErrnoTable = { ENOENT: ErrorCode.NotFound, EISDIR: ErrorCode.IsDirectory }
+/** Errnos of opening a path that say what is there is no file: a socket, a device without a driver. */
+const NOT_A_FILE: ErrnoTable = { ENXIO: ErrorCode.NotRegularFile, ENODEV: ErrorCode.NotRegularFile }
 /** Errnos of calls that may need room on the file system. */
 const NEEDS_SPACE: ErrnoTable = { ENOSPC: ErrorCode.NoSpace, EDQUOT: ErrorCode.NoSpace }
 /** Errnos of opening for writing that say the file may not be written. */
@@ -146,9 +148,9 @@ const WRITE_DENIED: ErrnoTable = { EACCES: ErrorCode.ReadOnly, EPERM: ErrorCode.
 
 /** The code each errno maps to, per operation; an errno not listed for its operation is ERR_AOF_IO. */
 const ERRNO_CODES: Readonly<Record<SystemOperation, ErrnoTable>> = {
-  open: { ...ANY_OPERATION, EACCES: ErrorCode.ReadPermission },
-  openForWrite: { ...ANY_OPERATION, ...WRITE_DENIED, ...NEEDS_SPACE },
-  create: { ...ANY_OPERATION, ...WRITE_DENIED, ...NEEDS_SPACE },
+  open: { ...ANY_OPERATION, ...NOT_A_FILE, EACCES: ErrorCode.ReadPermission },
+  openForWrite: { ...ANY_OPERATION, ...NOT_A_FILE, ...WRITE_DENIED, ...NEEDS_SPACE },
+  create: { ...ANY_OPERATION, ...NOT_A_FILE, ...WRITE_DENIED, ...NEEDS_SPACE },
   lock: { EWOULDBLOCK: ErrorCode.Locked, EAGAIN: ErrorCode.Locked },
   stat: ANY_OPERATION,
   // A read by path (readFileSync) opens the file first.
@@ -194,6 +196,8 @@ export function fromSystemError(error: unknown, path: string | undefined, operat
       return new AofkitError(code, `file${where} cannot be written (${errno})`, options)
     case ErrorCode.ReadPermission:
       return new AofkitError(code, `file${where} cannot be read (${errno})`, options)
+    case ErrorCode.NotRegularFile:
+      return new AofkitError(code, `path${where} is not a regular file (a FIFO, device or socket: ${errno})`, options)
     default: {
       const message = typeof system.message === 'string' ? system.message : String(error)
       return new AofkitError(ErrorCode.Io, `${doing} failed${where}: ${message}`, options)

@@ -10,6 +10,7 @@ import type { Stats as FsStats } from 'node:fs'
 import { invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { lockExclusive, unlock } from '../io/lock.ts'
+import { checkRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
 import { allocate } from './allocate.ts'
 import { FileState } from './file-state.ts'
@@ -145,14 +146,6 @@ function runRecovery(recovery: Required<Recovery>, fileSize: number, bytes: Uint
   return valid ? result : panic(new Error('the recovery function returned no valid tail'))
 }
 
-/** Refuses what is not a regular file: a directory, a FIFO, a device, a socket. */
-function checkRegular(path: string, stat: FsStats): void {
-  if (stat.isDirectory()) throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
-  if (!stat.isFile()) {
-    throw new AofkitError(ErrorCode.NotRegularFile, `path '${path}' is not a regular file (a FIFO, device or socket)`, { path })
-  }
-}
-
 /** The data file, open. */
 interface OpenedData {
   fd: number
@@ -182,7 +175,7 @@ function createData(path: string, mode: number, stats: StatsRecorder): OpenedDat
  * (or the system says no), without blocking on anything that is not a regular file.
  */
 function openExistingData(path: string, stat: FsStats, readOnlyWanted: boolean, stats: StatsRecorder): OpenedData {
-  checkRegular(path, stat)
+  checkRegularFile(path, stat)
   // Permissions are judged by the owner's mode bits, as the Go `aof` package does, so they hold for root.
   if ((stat.mode & S_IRUSR) === 0) {
     throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
@@ -208,7 +201,7 @@ function openExistingData(path: string, stat: FsStats, readOnlyWanted: boolean, 
     }
   })
   try {
-    checkRegular(path, fstatSync(fd))
+    checkRegularFile(path, fstatSync(fd))
   } catch (error) {
     closeSync(fd)
     throw error

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream'
 
 import { checkBytes, intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import { openRegularFile } from '../io/regular-file.ts'
+import { checkRegularFile, openRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
 import { FileState } from './file-state.ts'
 import { FollowedFile } from './followed-file.ts'
@@ -90,10 +90,7 @@ export class FileReader {
     } catch (error) {
       throw fromSystemError(error, path, 'stat')
     }
-    if (stat.isDirectory()) throw new AofkitError(ErrorCode.IsDirectory, `path '${path}' is a directory`, { path })
-    if (!stat.isFile()) {
-      throw new AofkitError(ErrorCode.NotRegularFile, `path '${path}' is not a regular file (a FIFO, device or socket)`, { path })
-    }
+    checkRegularFile(path, stat)
     if ((stat.mode & 0o400) === 0) {
       throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
     }

@@ -4,9 +4,11 @@
  * every other failure keeps its system code.
  * @module
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs'
+import { closeSync } from 'node:fs'
+
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
+import { openRegularFile } from './regular-file.ts'
 
 function heldElsewhere(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
@@ -33,18 +35,14 @@ export function lockExclusive(fd: number, path: string, what = 'file'): void {
 }
 
 /**
- * Opens `path` for writing and takes the single-writer lock on it, as a repair or a rewrite
- * does before it changes a file no writer may hold: the descriptor, which the caller closes.
- * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the file; the open's codes
- *   (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ...) otherwise.
+ * Opens `path` for writing (creating it with `create`), checks that it is a regular file and
+ * takes the single-writer lock on it, as a repair, a rewrite or a state writer does before it
+ * changes a file no other writer may hold: the descriptor, which the caller closes.
+ * @throws {@link AofkitError} ERR_AOF_LOCKED when a writer holds the file; ERR_AOF_IS_DIRECTORY,
+ *   ERR_AOF_NOT_REGULAR_FILE; the open's codes (ERR_AOF_NOT_FOUND, ERR_AOF_READ_ONLY, ...).
  */
-export function openLocked(path: string, what: string): number {
-  let fd: number
-  try {
-    fd = openSync(path, fsConstants.O_RDWR)
-  } catch (error) {
-    throw fromSystemError(error, path, 'openForWrite')
-  }
+export function openLocked(path: string, what: string, create = false): number {
+  const fd = openRegularFile(path, create ? 'create' : 'write')
   try {
     lockExclusive(fd, path, what)
   } catch (error) {
@@ -84,16 +82,11 @@ export function unlock(fd: number, path: string): void {
 /**
  * True when a writer holds the lock of the file at `path` now: takes the lock and releases it
  * at once on a descriptor of its own (read-only; flock needs no write access).
- * @throws {@link AofkitError} ERR_AOF_NOT_FOUND and other system codes when the file cannot be opened.
+ * @throws {@link AofkitError} ERR_AOF_NOT_FOUND and other system codes when the file cannot be
+ *   opened; ERR_AOF_IS_DIRECTORY, ERR_AOF_NOT_REGULAR_FILE.
  */
 export function isLocked(path: string): boolean {
-  let fd: number
-  try {
-    // Non-blocking: opening a FIFO for reading would wait for a writer.
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
-  } catch (error) {
-    throw fromSystemError(error, path, 'open')
-  }
+  const fd = openRegularFile(path)
   try {
     return !tryLockExclusive(fd, path)
   } finally {

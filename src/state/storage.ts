@@ -4,15 +4,14 @@
  * sink. Each is a {@link Target}; opening one restores the log and finds where to append.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { GroupSync } from '../aof/group-sync.ts'
 import { Manager } from '../aof/manager.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { invalidArgument } from '../arguments.ts'
-import { fromSystemError } from '../errors.ts'
 import { truncateDurably } from '../io/durable.ts'
-import { lockExclusive } from '../io/lock.ts'
+import { openLocked } from '../io/lock.ts'
 import { LogWriter } from '../log/log-writer.ts'
 import { AppendOnlyFileSink, FileSink } from '../log/sinks.ts'
 import type { LogSink } from '../log/sinks.ts'
@@ -155,15 +154,8 @@ function recover(source: LogSource, repair: boolean): Recovered {
  * @internal
  */
 export function openFileStorage(path: string, repair: boolean): OpenedStorage | null {
-  let fd: number
+  const fd = openLocked(path, 'state log', true)
   try {
-    fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644)
-  } catch (error) {
-    throw fromSystemError(error, path, 'openForWrite')
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw invalidArgument(`'${path}' is not a regular file: a state log must be one`, path)
-    lockExclusive(fd, path, 'state log')
     if (isAppendOnlyFile(fd, path)) {
       // Opened as a plain file, its end marker and allocated space would be cut.
       closeSync(fd)

@@ -11,15 +11,17 @@ import {
   linkSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { basename, join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 
-import { AppendOnlyFile, ErrorCode, FileState, Manager, RecoveryReadOnly, restore } from '../../src/index.ts'
+import { AppendOnlyFile, ErrorCode, FileState, Manager, RecoveryReadOnly } from '../../src/index.ts'
 import { spawnHelper } from '../helpers/child.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
@@ -155,21 +157,43 @@ describe('a failed open leaves nothing behind', () => {
 })
 
 describe('a path that is not a regular file', () => {
-  it('/dev/null and a FIFO are refused with ERR_AOF_NOT_REGULAR_FILE by every opener, without blocking', async (t) => {
-    const dir = tmpDir(t, 'aofkit-fifo-')
+  /** Every way of opening a path the library has: the append-only file's and the state log's. */
+  const ways = ['write', 'create', 'read-only', 'reader', 'restore', 'state-writer', 'compact', 'salvage']
+
+  it('character devices, a FIFO, a socket, a directory and a symbolic link to each are refused by every opener, without blocking', async (t) => {
+    const dir = tmpDir(t, 'aofkit-kinds-')
     const fifo = join(dir, 'fifo')
     execFileSync('mkfifo', [fifo])
-    for (const path of ['/dev/null', fifo]) {
-      const ways = ['write', 'create', 'read-only', 'reader']
+    const socket = join(dir, 'socket')
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    t.after(() => server.close())
+    const directory = join(dir, 'directory')
+    mkdirSync(directory)
+    const kinds: Array<{ path: string; code: string }> = [
+      { path: '/dev/null', code: ErrorCode.NotRegularFile },
+      { path: '/dev/zero', code: ErrorCode.NotRegularFile },
+      { path: fifo, code: ErrorCode.NotRegularFile },
+      { path: socket, code: ErrorCode.NotRegularFile },
+      { path: directory, code: ErrorCode.IsDirectory },
+    ]
+    for (const kind of [...kinds]) {
+      const link = join(dir, `link-to-${kind.path.replaceAll('/', '_')}`)
+      symlinkSync(kind.path, link)
+      kinds.push({ path: link, code: kind.code })
+    }
+    for (const { path, code: expected } of kinds) {
       const child = spawnHelper('open-probe.ts', [path, ...ways])
       // A way that blocks never prints its line: wait for all of them up to a deadline.
-      const deadline = setTimeout(() => child.process.kill('SIGKILL'), 20_000)
+      const deadline = setTimeout(() => child.process.kill('SIGKILL'), 30_000)
       const { signal } = await child.exited
       clearTimeout(deadline)
       const lines = child.stdout().trim().split('\n')
       assert.equal(signal, null, `${path}: the child was killed, an open blocked; it printed: ${lines.join(', ')}`)
-      assert.deepEqual(lines, [...ways.map((way) => `${way} ERR_AOF_NOT_REGULAR_FILE`), 'done'], path)
+      assert.deepEqual(lines, [...ways.map((way) => `${way} ${expected}`), 'done'], path)
     }
-    assert.throws(() => restore(fifo), code(ErrorCode.NotRegularFile))
+    // Nothing was created beside them (no sidecar, no compaction or backup file).
+    assert.deepEqual(readdirSync(dir).sort(), ['directory', 'fifo', 'socket', ...kinds.slice(5).map((kind) => basename(kind.path))].sort())
+    assert.deepEqual(readdirSync(directory), [])
   })
 })

@@ -6,9 +6,10 @@
  *   node --import tsx test/helpers/open-probe.ts <path> <way>...
  *
  * Ways: `write` (AppendOnlyFile.open), `read-only` (RecoveryReadOnly), `reader` (openReader),
- * `create` (open with create: true).
+ * `create` (open with create: true), `restore`, `state-writer` (StateWriter.open),
+ * `compact` (compactFile), `salvage` (salvageFile).
  */
-import { AppendOnlyFile, RecoveryReadOnly } from '../../src/index.ts'
+import { AppendOnlyFile, RecoveryReadOnly, StateWriter, compactFile, restore, salvageFile } from '../../src/index.ts'
 
 const [path, ...ways] = process.argv.slice(2)
 if (path === undefined) {
@@ -30,6 +31,18 @@ async function attempt(way: string): Promise<string> {
         break
       case 'reader':
         AppendOnlyFile.openReader(path!).close()
+        break
+      case 'restore':
+        restore(path!)
+        break
+      case 'state-writer':
+        await (await StateWriter.open(path!)).close()
+        break
+      case 'compact':
+        await compactFile(path!)
+        break
+      case 'salvage':
+        await salvageFile(path!)
         break
       default:
         return `unknown way ${way}`
