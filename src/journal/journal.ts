@@ -28,6 +28,8 @@ import { JournalReader } from './journal-reader.ts'
 import { checkReadOptions } from './read-options.ts'
 import type { FollowOptions, ReadOptions } from './read-options.ts'
 import { applyRetention } from './retention.ts'
+import { StateConsumer } from './state-consumer.ts'
+import type { StateConsumerOptions } from './state-consumer.ts'
 import type { RetentionReport } from './retention.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 import { SegmentWriter } from './segment-writer.ts'
@@ -86,6 +88,18 @@ export class Journal {
    */
   static openConsumer(dir: string, name: string, options?: ConsumerOptions): Promise<JournalConsumer> {
     return JournalConsumer.open(dir, name, options)
+  }
+
+  /**
+   * Opens state consumer `name` of the journal in `dir`: a durable consumer that applies each
+   * entry to a state kept in a state log at `options.path`, exactly once across crashes. The
+   * position of each entry applied is written with its state change, in one durable write; on
+   * open the consumer resumes after the position its state holds (its committed position, as
+   * `Journal.consumers` lists it, follows). Iterate it, or call `applyAvailable()`.
+   * @throws {@link AofkitError} what `openConsumer` and `StateStore.open` throw.
+   */
+  static openStateConsumer<T>(dir: string, name: string, options: StateConsumerOptions<T>): Promise<StateConsumer<T>> {
+    return StateConsumer.open(dir, name, options)
   }
 
   /**
