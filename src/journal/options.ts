@@ -31,7 +31,13 @@ export interface JournalOptions {
    * (a larger entry gets a segment of its own). Default: 64 MiB; at least 4096.
    */
   segmentBytes?: number
-  /** Also roll once the open segment's first entry is this old (ms). Default: never. */
+  /**
+   * Also roll once the open segment's first entry is this old (ms), so that retention by age
+   * can delete an idle journal's entries too (it deletes finished segments only). Default: the
+   * smaller of `retention.maxAgeMs` and `retention.hardMaxAgeMs` when either is set (an entry
+   * is then deleted at most about twice that age after it was appended, even when nothing is
+   * appended after it), else never.
+   */
   segmentMs?: number
   /** What to delete, oldest segments first. Default: keep everything. */
   retention?: RetentionOptions
@@ -63,17 +69,16 @@ export function checkOptions(given: JournalOptions | undefined): CheckedOptions 
   if (options.create !== undefined && typeof options.create !== 'boolean') throw invalidArgument('options.create must be a boolean')
   const segmentBytes = options.segmentBytes === undefined ? SEGMENT_BYTES_DEFAULT : positive(options.segmentBytes, 'segmentBytes', SEGMENT_BYTES_MIN, SIZE_UPPER_MAX)
   if (!Number.isSafeInteger(segmentBytes)) throw invalidArgument(`segmentBytes must be an integer, got ${String(segmentBytes)}`)
-  const retention = optionsOf(options.retention, 'options.retention')
-  return {
-    create: options.create === true,
-    segmentBytes,
-    segmentMs: positive(options.segmentMs, 'segmentMs', 1),
-    retention: {
-      maxBytes: positive(retention.maxBytes, 'retention.maxBytes', 0),
-      maxAgeMs: positive(retention.maxAgeMs, 'retention.maxAgeMs', 0),
-      maxSegments: positive(retention.maxSegments, 'retention.maxSegments', 1),
-      hardMaxBytes: positive(retention.hardMaxBytes, 'retention.hardMaxBytes', 0),
-      hardMaxAgeMs: positive(retention.hardMaxAgeMs, 'retention.hardMaxAgeMs', 0),
-    },
+  const limits = optionsOf(options.retention, 'options.retention')
+  const retention = {
+    maxBytes: positive(limits.maxBytes, 'retention.maxBytes', 0),
+    maxAgeMs: positive(limits.maxAgeMs, 'retention.maxAgeMs', 0),
+    maxSegments: positive(limits.maxSegments, 'retention.maxSegments', 1),
+    hardMaxBytes: positive(limits.hardMaxBytes, 'retention.hardMaxBytes', 0),
+    hardMaxAgeMs: positive(limits.hardMaxAgeMs, 'retention.hardMaxAgeMs', 0),
   }
+  // Without a roll by age, an age limit would never reach the open segment: a journal that
+  // goes idle would keep its last entries forever.
+  const segmentMs = options.segmentMs === undefined ? Math.max(1, Math.min(retention.maxAgeMs, retention.hardMaxAgeMs)) : positive(options.segmentMs, 'segmentMs', 1)
+  return { create: options.create === true, segmentBytes, segmentMs, retention }
 }

@@ -58,6 +58,27 @@ test('retention by age deletes an idle segment: segmentMs rolls it, maxAgeMs del
   assert.equal(journal.append(journalEntry(10)), 10)
 })
 
+test('retention by age alone reaches an idle journal: segmentMs defaults to the age limit', async (t) => {
+  for (const retention of [{ maxAgeMs: 60 }, { hardMaxAgeMs: 60 }, { maxAgeMs: 5000, hardMaxAgeMs: 60 }]) {
+    const dir = join(tmpDir(t), 'journal')
+    const journal = await Journal.open(dir, { create: true, retention })
+    t.after(() => journal.close())
+    for (let position = 0; position < 10; position++) journal.append(journalEntry(position))
+    await until(() => journal.firstPosition === 10, `the idle segment rolled and deleted with ${JSON.stringify(retention)}`)
+    assert.equal(journal.nextPosition, 10)
+    assert.equal([...journal.read()].length, 0)
+    await journal.close()
+  }
+  // No age limit: no roll by age.
+  const dir = join(tmpDir(t), 'kept')
+  const journal = await Journal.open(dir, { create: true, retention: { maxSegments: 1 } })
+  t.after(() => journal.close())
+  journal.append(journalEntry(0))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(journal.segmentCount, 1)
+  assert.equal([...journal.read()].length, 1)
+})
+
 test('a consumer that has not committed holds retention back, and is reported; a hard limit overrides it', async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const journal = await Journal.open(dir, { create: true, segmentBytes: 4096, retention: { maxSegments: 2 } })
