@@ -204,3 +204,16 @@ export function fromSystemError(error: unknown, path: string | undefined, operat
     }
   }
 }
+
+/**
+ * The error a wait ends with when its `signal` aborts (a tail, a follow, a wait for a change):
+ * the signal's reason when that is an AbortError already, else an `AbortError` with the reason
+ * as `cause`, as Node's own APIs throw. Not an {@link AofkitError}: nothing failed.
+ */
+export function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  if (reason instanceof Error && reason.name === 'AbortError') return reason
+  const error = new Error('The operation was aborted', { cause: reason })
+  error.name = 'AbortError'
+  return error
+}

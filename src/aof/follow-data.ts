@@ -5,6 +5,7 @@
  * @module
  */
 import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
+import { abortError } from '../errors.ts'
 import type { AofkitError } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import { pastTheEnd } from './tail-source.ts'
@@ -23,15 +24,6 @@ export interface TailOptions {
   from?: number
   /** Stops the iteration (or destroys the stream) with an AbortError. */
   signal?: AbortSignal
-}
-
-/** The AbortError an aborted `signal` ends a tail with. */
-export function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason
-  if (reason instanceof Error && reason.name === 'AbortError') return reason
-  const error = new Error('The operation was aborted', { cause: reason })
-  error.name = 'AbortError'
-  return error
 }
 
 /** The error for a `signal` option that is not an AbortSignal, or null when it is one or absent. */

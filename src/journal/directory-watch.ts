@@ -8,7 +8,7 @@
 import { watch } from 'node:fs'
 import type { FSWatcher } from 'node:fs'
 
-import { abortError } from './abort.ts'
+import { abortError } from '../errors.ts'
 
 /** Counts the changes in a directory and lets callers wait for the next one. */
 export class DirectoryWatch {

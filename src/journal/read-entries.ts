@@ -5,8 +5,7 @@
  * @module
  */
 import { FileState } from '../aof/file-state.ts'
-import { abortError } from './abort.ts'
-import { AofkitError, ErrorCode } from '../errors.ts'
+import { AofkitError, ErrorCode, abortError } from '../errors.ts'
 import type { DirectoryWatch } from './directory-watch.ts'
 import { listSegments, notAJournal } from './layout.ts'
 import { SegmentCursor } from './segment-cursor.ts'
