@@ -4,36 +4,14 @@
 // Mounts need root; without it those tests are skipped with the reason.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import type { TestContext } from 'node:test'
 
 import { ErrorCode, FileState, Manager } from '../../src/index.ts'
 import { spawnHelper } from '../helpers/child.ts'
+import { mountFor } from '../helpers/mount.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
-
-/** Mounts a file system of `type` with `options` for the test, or says why it cannot. */
-function mount(t: TestContext, type: string, options: string): string | null {
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to mount')
-    return null
-  }
-  const point = mkdtempSync(join(tmpdir(), `aofkit-${type}-`))
-  try {
-    execFileSync('mount', ['-t', type, '-o', options, type, point], { stdio: 'pipe' })
-  } catch (error) {
-    rmdirSync(point)
-    t.skip(`cannot mount ${type}: ${String((error as { stderr?: unknown }).stderr ?? error).trim()}`)
-    return null
-  }
-  t.after(() => {
-    execFileSync('umount', [point], { stdio: 'pipe' })
-    rmdirSync(point)
-  })
-  return point
-}
 
 describe('creating a file', () => {
   it('two processes creating the same new files at once: one opens each, the other gets ERR_AOF_LOCKED', async (t) => {
@@ -59,7 +37,7 @@ describe('creating a file', () => {
   })
 
   it('on a full disk is ERR_AOF_NO_SPACE and leaves no data file and no sidecar', async (t) => {
-    const point = mount(t, 'tmpfs', 'size=1m')
+    const point = mountFor(t, 'tmpfs', 'size=1m')
     if (point === null) return
     // Fill the disk, leaving less than the file's first allocation (512 KiB of sizeNow).
     writeFileSync(join(point, 'ballast'), Buffer.alloc(900 * 1024))
@@ -78,7 +56,7 @@ describe('creating a file', () => {
   })
 
   it('on a file system without fallocate (ramfs), extends the file with zeros', async (t) => {
-    const point = mount(t, 'ramfs', 'mode=0755')
+    const point = mountFor(t, 'ramfs', 'mode=0755')
     if (point === null) return
     const manager = new Manager({ dir: point, flushIntervalMs: 0 })
     t.after(() => manager.close())

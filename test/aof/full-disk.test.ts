@@ -3,39 +3,14 @@
 // writes go on once space is freed. Runs on a small tmpfs, so it needs root; otherwise it is
 // skipped with the reason.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 
 import { ErrorCode, Manager, isAofkitError } from '../../src/index.ts'
 import type { AppendOnlyFile } from '../../src/index.ts'
-
-let mountPoint = ''
-let skipReason = ''
-
-before(() => {
-  if (process.getuid?.() !== 0) {
-    skipReason = 'needs root to mount a small tmpfs'
-    return
-  }
-  mountPoint = mkdtempSync(join(tmpdir(), 'aofkit-full-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'pipe' })
-  } catch (error) {
-    skipReason = `cannot mount a tmpfs: ${String((error as { stderr?: unknown }).stderr ?? error).trim()}`
-    rmdirSync(mountPoint)
-    mountPoint = ''
-  }
-})
-
-after(() => {
-  if (mountPoint === '') return
-  execFileSync('umount', [mountPoint], { stdio: 'pipe' })
-  rmdirSync(mountPoint)
-})
+import { mountFor } from '../helpers/mount.ts'
 
 const CHUNK = 16 * 1024
 
@@ -63,13 +38,9 @@ function expected(chunks: number): Buffer {
   return Buffer.concat(Array.from({ length: chunks }, (_, k) => Buffer.alloc(CHUNK, k % 251)))
 }
 
-function open(t: TestContext, name: string): { manager: Manager; file: AppendOnlyFile } {
-  const manager = new Manager({ dir: mountPoint, flushIntervalMs: 0 })
-  t.after(async () => {
-    await manager.close()
-    rmSync(join(mountPoint, name), { force: true })
-    rmSync(join(mountPoint, `${name}-shm`), { force: true })
-  })
+function open(t: TestContext, dir: string, name: string): { manager: Manager; file: AppendOnlyFile } {
+  const manager = new Manager({ dir, flushIntervalMs: 0 })
+  t.after(() => manager.close())
   // Steps of 64 KiB: growth ahead of the writer, in the background, meets the full disk.
   const file = manager.open(name, { create: true, geometry: { sizeNow: 64 * 1024, growthStep: 64 * 1024, sizeUpper: 64 * 1024 * 1024 } })
   return { manager, file }
@@ -78,13 +49,9 @@ function open(t: TestContext, name: string): { manager: Manager; file: AppendOnl
 describe('a full disk under non-blocking writes', () => {
   for (const kind of ['writeNonBlocking', 'appendNonBlocking'] as const) {
     it(`${kind} reports ERR_AOF_NO_SPACE, keeps the data, and writes again once space is freed`, async (t) => {
-      if (skipReason !== '') {
-        t.diagnostic(`skipped: ${skipReason}`)
-        t.skip(skipReason)
-        return
-      }
-      const name = `${kind}.aof`
-      const { file } = open(t, name)
+      const mountPoint = mountFor(t, 'tmpfs', 'size=1m')
+      if (mountPoint === null) return
+      const { file } = open(t, mountPoint, `${kind}.aof`)
       const write =
         kind === 'writeNonBlocking'
           ? (chunk: Uint8Array): void => void file.writeNonBlocking(chunk)
@@ -92,7 +59,6 @@ describe('a full disk under non-blocking writes', () => {
       // Room to free later, once the disk is full.
       const ballast = join(mountPoint, `${kind}.ballast`)
       writeFileSync(ballast, Buffer.alloc(256 * 1024))
-      t.after(() => rmSync(ballast, { force: true }))
 
       const first = await fill(write, 0)
       assert.equal((first.error as { code?: string }).code, ErrorCode.NoSpace, String(first.error))

@@ -3,54 +3,21 @@
 // root; otherwise it is skipped with the reason. The writer runs in a child so that a SIGBUS
 // shows as a signal exit and fails the test instead of killing the test runner.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, rmdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 
 import { FileState, Manager } from '../../src/index.ts'
 import { concat, crashRecord } from '../helpers/aof-model.ts'
 import { spawnHelper } from '../helpers/child.ts'
+import { mountFor } from '../helpers/mount.ts'
 
 const SEED = 4242
 
-let mountPoint = ''
-let skipReason = ''
-
-before(() => {
-  if (process.getuid?.() !== 0) {
-    skipReason = 'needs root to mount a small tmpfs'
-    return
-  }
-  mountPoint = mkdtempSync(join(tmpdir(), 'aofkit-enospc-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'pipe' })
-  } catch (error) {
-    skipReason = `cannot mount a tmpfs: ${String((error as { stderr?: unknown }).stderr ?? error).trim()}`
-    rmdirSync(mountPoint)
-    mountPoint = ''
-  }
-})
-
-after(() => {
-  if (mountPoint === '') return
-  execFileSync('umount', [mountPoint], { stdio: 'pipe' })
-  rmdirSync(mountPoint)
-})
-
 describe('a full disk', () => {
   it('fails the write that needs space with ERR_AOF_NO_SPACE, keeps earlier data, and reopens', async (t) => {
-    if (skipReason !== '') {
-      t.diagnostic(`skipped: ${skipReason}`)
-      t.skip(skipReason)
-      return
-    }
+    const mountPoint = mountFor(t, 'tmpfs', 'size=2m')
+    if (mountPoint === null) return
     const path = join(mountPoint, 'full.aof')
-    t.after(() => {
-      rmSync(path, { force: true })
-      rmSync(`${path}-shm`, { force: true })
-    })
     const child = spawnHelper('fill-writer.ts', [path, String(SEED)])
     const { code, signal } = await child.exited
     assert.equal(signal, null, `the writer died of ${signal} instead of getting an error; stderr: ${child.stderr()}`)
