@@ -91,13 +91,15 @@ export function planRepair(input: Input, options: PlanOptions = {}): Repair {
     const tail = findTornTail(input.source(), scanOf())
     if (tail.kind === 'whole') return { action: 'none', reason: 'the record log is whole' }
     if (tail.kind === 'damaged') {
-      const { range } = tail
+      const { range, notTorn } = tail
+      const why =
+        notTorn === undefined
+          ? `is damaged before its tail (bytes ${range.begin}..${range.end}: ${range.reason}); complete entries follow the damage`
+          : `ends in bytes ${range.begin}..${range.end} that a torn write cannot leave (${notTorn})`
       return {
         action: 'refuse',
         code: CliCode.Damaged,
-        reason:
-          `the record log '${input.path}' is damaged before its tail (bytes ${range.begin}..${range.end}: ${range.reason}); ` +
-          'complete entries follow the damage, so recover does not cut it (see aof verify --thorough)',
+        reason: `the record log '${input.path}' ${why}, so recover does not cut it (see aof verify --thorough)`,
       }
     }
     return { action: 'cut', method: 'record log', offset: tail.tail.offset, end: tail.tail.end, reason: tail.tail.reason }

@@ -12,9 +12,9 @@ import { LogReader } from '../log/log-reader.ts'
 import { rewind } from '../log/rewind.ts'
 import { findEntry, readEntry } from '../log/scan.ts'
 import type { LogSource } from '../log/sources.ts'
+import { notATornWrite } from '../log/torn-tail.ts'
 import { restoreFromLog } from './restore.ts'
 import type { RestoredAt } from './restore.ts'
-import { notATornWrite } from './torn-write.ts'
 
 /** A torn tail cut away on open. */
 export interface TailCut {
@@ -50,7 +50,7 @@ function completeEntryAfter(source: LogSource, from: number): boolean {
 }
 
 /**
- * Throws unless the bytes from `end` on are what a torn write leaves (see torn-write.ts): the
+ * Throws unless the bytes from `end` on are what a torn write leaves (see src/log/torn-tail.ts): the
  * rule that repair never cuts a complete entry, damage, or a file that is not a log.
  */
 function refuseUnlessTorn(source: LogSource, end: number, found: string): void {

@@ -8,11 +8,14 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { isAofkitError } from '../../src/errors.ts'
 import { lockExclusive } from '../../src/io/lock.ts'
+import { HEADER_SIZE } from '../../src/log/format.ts'
 import { LogReader } from '../../src/log/log-reader.ts'
 import { LogWriter } from '../../src/log/log-writer.ts'
 import { MemorySink } from '../../src/log/sinks.ts'
 import { MemorySource } from '../../src/log/sources.ts'
 import { cutTornTail, findTornTail, lastWholeEntryEnd } from '../../src/log/torn-tail.ts'
+import { EntryType, encodeStateEntry } from '../../src/state/entry.ts'
+import { StateWriter } from '../../src/state/state-writer.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 
 function log(sizes: number[]): { bytes: Uint8Array; ends: number[] } {
@@ -68,4 +71,41 @@ test('cutTornTail cuts under the lock, and refuses while a writer holds it', (t)
   let count = 0
   while (reader.read() !== null) count++
   assert.equal(count, 2)
+})
+
+test('a tail a torn write cannot leave is damage, not a torn tail: one rule with the state log, which refuses the same bytes on open', async (t) => {
+  const dir = tmpDir(t)
+  // A state log: a snapshot, then two updates of its epoch (0), so that both layers read it.
+  const sink = new MemorySink()
+  const writer = new LogWriter(sink)
+  const ends = [100, 200, 300].map((size, index) => {
+    writer.append(encodeStateEntry(index === 0 ? EntryType.Snapshot : EntryType.Update, 0, new Uint8Array(size).fill(index + 1)))
+    return writer.position
+  })
+  const bytes = sink.bytes().slice()
+  const lastStart = ends[1] as number
+  const cases: Array<{ name: string; bytes: Uint8Array; why: RegExp }> = []
+  // A flipped bit in the payload of the complete last entry: its record fails its checksum, so
+  // no whole entry is found after the damage, yet a torn write leaves complete records intact.
+  for (const at of [lastStart + HEADER_SIZE, lastStart + HEADER_SIZE + 150, (ends[2] as number) - 1]) {
+    const flipped = bytes.slice()
+    flipped[at] = (flipped[at] as number) ^ 0x01
+    cases.push({ name: `a bit flipped at ${at} in the last entry`, bytes: flipped, why: /fails its checksum/ })
+  }
+  // Bytes that are no record at all after the last entry.
+  cases.push({ name: 'junk after the last entry', bytes: Buffer.concat([bytes, Buffer.from('not a record, not zeros')]), why: /record of type|length|offset field/ })
+  for (const { name, bytes: damaged, why } of cases) {
+    const tail = findTornTail(new MemorySource(damaged))
+    assert.ok(tail.kind === 'damaged' && !tail.entryAfter && tail.notTorn !== undefined, `${name}: ${JSON.stringify(tail)}`)
+    assert.match(tail.notTorn, why, name)
+    // The state log's open judges the same bytes by the same rule.
+    const path = join(dir, `${name.replaceAll(' ', '-')}.state`)
+    writeFileSync(path, damaged)
+    await assert.rejects(StateWriter.open(path), (error: unknown) => isAofkitError(error, 'ERR_LOG_CORRUPTED'), name)
+    assert.equal(readFileSync(path).length, damaged.length, `${name}: the state log was cut`)
+  }
+  // What a torn write does leave is still a torn tail, for both.
+  const torn = bytes.subarray(0, lastStart + 50)
+  const tail = findTornTail(new MemorySource(torn))
+  assert.deepEqual(tail.kind === 'torn' ? tail.tail.offset : tail, lastStart)
 })
