@@ -13,16 +13,9 @@ import { AppendOnlyFile } from '../../src/index.ts'
 import { ROOT, spawnHelper } from '../helpers/child.ts'
 import type { Child } from '../helpers/child.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
+import { until } from '../helpers/until.ts'
 
 const SOAK = process.env['AOFKIT_SOAK'] === '1'
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 /** The last JSON line a child printed, once it exited by itself (not by a signal). */
 async function resultOf(child: Child, name: string): Promise<Record<string, unknown>> {
