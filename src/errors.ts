@@ -38,6 +38,8 @@ export const ErrorCode = {
   InvalidArgument: 'ERR_AOF_INVALID_ARGUMENT',
   /** A reader's writer process is gone while the file was still open for writing. */
   WriterDied: 'ERR_AOF_WRITER_DIED',
+  /** A reader's writer closed the file without finishing it, and the reader does not wait for the next writer. */
+  WriterClosed: 'ERR_AOF_WRITER_CLOSED',
   /** The file a reader follows was truncated, replaced or deleted under it. */
   Replaced: 'ERR_AOF_REPLACED',
   /** `<file>-shm` is not a sidecar aofkit may use: a link, a FIFO, another user's file. */

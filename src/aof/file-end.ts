@@ -67,7 +67,8 @@ export async function closeHoldings(file: FileHoldings, finishing: Promise<void>
   const sidecar = file.sidecar
   if (sidecar !== null) {
     sidecar.setWriterPid(0)
-    sidecar.setFileState(FileState.Closed)
+    // A finished file stays EOF for readers opened later; Closed says it may be written again.
+    if (sidecar.fileState() !== FileState.EOF) sidecar.setFileState(FileState.Closed)
     file.wakeups.detachSidecar()
     sidecar.close()
   }

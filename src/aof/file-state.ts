@@ -8,7 +8,10 @@ export const FileState = {
   EOF: 2,
   /** close() has begun; waiting for background work to end. */
   Closing: 3,
-  /** Closed: every further call throws `ERR_AOF_CLOSED`. */
+  /**
+   * Closed: every further call throws `ERR_AOF_CLOSED`. For a `FileReader`: its writer
+   * closed the file without finishing it (it may be written again), or the reader was closed.
+   */
   Closed: 4,
 } as const
 

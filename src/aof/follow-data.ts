@@ -171,8 +171,11 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
     const signal = this.#signal
     if (signal?.aborted === true) throw abortError(signal)
     const source = this.#source
-    const end = source.committedSize()
+    // The state and the failure before the size: a writer publishes its last size before it
+    // finishes or closes, so a size read after them covers every byte it committed.
+    const failure = source.failure()
     const state = source.fileState()
+    const end = source.committedSize()
     const position = this.#position
     if (position < end) {
       // Bounded chunks: a reader catching up reuses memory instead of mapping it all at once.
@@ -181,7 +184,6 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
       this.#position = chunkEnd
       return { value: chunk, done: false }
     }
-    const failure = source.failure()
     if (failure !== null) throw failure
     // Past the end of a finished file: never reached. Of a file still written: wait for it.
     if (position > end && state === FileState.EOF) throw pastTheEnd(position, end)

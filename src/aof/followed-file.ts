@@ -16,7 +16,7 @@ import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
 import { sameFile } from './reconcile.ts'
 import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar } from './shm.ts'
+import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar, sidecarPath } from './shm.ts'
 import type { FileIdentity } from './shm.ts'
 
 const FILE_STATE_INDEX = ShmIndex.fileState
@@ -29,7 +29,16 @@ export class FollowedFile {
   readonly #device: number
   readonly #owner: number
   readonly #identity: FileIdentity
+  /** Attach to the sidecar of a writer that closed the file, to follow the next one. */
+  readonly #waitForWriter: boolean
   #sidecar: Sidecar | null = null
+  /** The inode of the mapped sidecar file, to notice one made anew. */
+  #sidecarInode = -1
+  /**
+   * The state of a file without a live writer's sidecar: Closed when its sidecar says its
+   * last writer closed it without finishing it, else EOF (finished, or no writer of ours).
+   */
+  #staticState: FileState = FileState.EOF
   /** The sidecar is mapped read-only: its writer runs as another user (ReaderWaiter). */
   sidecarReadOnly = false
   /** The sidecar's 32-bit words, while one is attached. */
@@ -47,10 +56,14 @@ export class FollowedFile {
   /** The writer's close was seen and the path checked (once) for a replacement. */
   #closeChecked = false
 
-  /** Takes over `fd`, open on `path`: closes it if this throws. */
-  constructor(path: string, fd: number) {
+  /**
+   * Takes over `fd`, open on `path`: closes it if this throws.
+   * @param waitForWriter - Follow a sidecar whose writer closed the file (it may come back).
+   */
+  constructor(path: string, fd: number, waitForWriter: boolean) {
     this.path = path
     this.fd = fd
+    this.#waitForWriter = waitForWriter
     try {
       const opened = fstatSync(fd)
       this.#inode = opened.ino
@@ -59,8 +72,8 @@ export class FollowedFile {
       this.#identity = fileIdentity(fd)
       const attached = this.#attachSidecar()
       if (attached !== 'attached') {
-        if (attached === 'none' && this.#writerSettingUp(opened.size)) this.pending = true
-        else this.#recoverStatic(opened.size)
+        if (this.#writerSettingUp(attached, opened.size)) this.pending = true
+        else this.#recoverStatic(attached, opened.size)
       }
     } catch (error) {
       this.#sidecar?.close()
@@ -84,24 +97,26 @@ export class FollowedFile {
   get state(): FileState {
     if (this.pending) return FileState.Opened
     const words = this.words
-    // Without a live writer's sidecar the file is read as it is: finished.
-    if (words === null) return FileState.EOF
+    // Without a live writer's sidecar the file is read as it is: finished, or closed unfinished.
+    if (words === null) return this.#staticState
     const state = Atomics.load(words, FILE_STATE_INDEX)
     return state === FileState.Opened || state === FileState.EOF ? state : FileState.Closed
   }
 
   /**
    * Maps the sidecar if it belongs to this very file (device, inode, birth time and first bytes)
-   * and a writer has (or had) it open; read-only when this user may not write it. True when it
-   * did; `'finished'` when the page is this file's and says its writer finished it. Throws
+   * and a writer has it open (or, with waitForWriter, closed it); read-only when this user may
+   * not write it. `'attached'` when it did; `'finished'` or `'closed'` when the page is this
+   * file's and says its writer finished it, or closed it without finishing it. Throws
    * `ERR_AOF_BAD_SIDECAR` when what stands at `<file>-shm` is not a sidecar.
    */
-  #attachSidecar(): 'attached' | 'finished' | 'none' {
+  #attachSidecar(): 'attached' | 'finished' | 'closed' | 'none' {
     const opened = Sidecar.openForReader(this.path, this.#owner)
     if (opened === null) return 'none'
     const { sidecar, writable } = opened
     const page = parseSidecar(sidecar.words, sidecar.floats)
-    let belongs = page !== null && (page.fileState === FileState.Opened || page.fileState === FileState.EOF)
+    const state = page?.fileState
+    let belongs = state === FileState.Opened || state === FileState.EOF || state === FileState.Closed
     if (belongs) {
       const head = new Uint8Array(HEAD_SIZE)
       const fileSize = fstatSync(this.fd).size
@@ -113,23 +128,25 @@ export class FollowedFile {
       }
       belongs = sameFile(page!, this.#identity, head, count)
     }
-    if (!belongs || page!.fileState === FileState.EOF) {
+    if (!belongs || state === FileState.EOF || (state === FileState.Closed && !this.#waitForWriter)) {
       sidecar.close()
-      return belongs ? 'finished' : 'none'
+      return !belongs ? 'none' : state === FileState.EOF ? 'finished' : 'closed'
     }
     this.#sidecar = sidecar
+    this.#sidecarInode = fstatSync(sidecar.fd).ino
     this.sidecarReadOnly = !writable
     this.words = sidecar.words
     return 'attached'
   }
 
   /**
-   * Whether the file, without a sidecar of its own yet, is being set up by a writer: one holds
-   * it, or it is still empty (a writer allocates its file before anything else, so an empty
-   * file is one whose writer has not started).
+   * Whether the file, without a live sidecar of its own yet, is being set up by a writer: one
+   * holds it, or, without any sidecar of this file, it is still empty (a writer allocates its
+   * file before anything else, so an empty file is one whose writer has not started).
    */
-  #writerSettingUp(fileSize: number): boolean {
-    return fileSize === 0 || writerHolds(this.fd, 0)
+  #writerSettingUp(attached: 'finished' | 'closed' | 'none', fileSize: number): boolean {
+    if (attached === 'finished') return false
+    return (attached === 'none' && fileSize === 0) || writerHolds(this.fd, 0)
   }
 
   /**
@@ -144,10 +161,43 @@ export class FollowedFile {
       return 'attached'
     }
     const fileSize = fstatSync(this.fd).size
-    if (attached === 'none' && this.#writerSettingUp(fileSize)) return 'pending'
+    if (this.#writerSettingUp(attached, fileSize)) return 'pending'
     this.pending = false
-    this.#recoverStatic(fileSize)
+    this.#recoverStatic(attached, fileSize)
     return 'static'
+  }
+
+  /**
+   * With waitForWriter, while the writer is away: maps the sidecar anew when the one at the
+   * path is not the one mapped (removed and made again). When it did, calls `switched` (the
+   * reader waits through the new one from then on) before it unmaps the old one.
+   */
+  reattach(switched: () => void): void {
+    if (this.#sidecar !== null) {
+      try {
+        if (statSync(sidecarPath(this.path)).ino === this.#sidecarInode) return
+      } catch {
+        return
+      }
+    }
+    const previous = { sidecar: this.#sidecar, inode: this.#sidecarInode, words: this.words, readOnly: this.sidecarReadOnly }
+    this.#sidecar = null
+    let attached: 'attached' | 'finished' | 'closed' | 'none' | 'failed'
+    try {
+      attached = this.#attachSidecar()
+    } catch {
+      attached = 'failed'
+    }
+    if (attached !== 'attached') {
+      this.#sidecar = previous.sidecar
+      this.#sidecarInode = previous.inode
+      this.words = previous.words
+      this.sidecarReadOnly = previous.readOnly
+      return
+    }
+    this.#closeChecked = false
+    switched()
+    previous.sidecar?.close()
   }
 
   /**
@@ -155,7 +205,8 @@ export class FollowedFile {
    * larger than any mapping is read at its end instead; past 256 MiB of zeros there, it is
    * taken to hold no data (a writer never allocates that far ahead).
    */
-  #recoverStatic(fileSize: number): void {
+  #recoverStatic(attached: 'finished' | 'closed' | 'none', fileSize: number): void {
+    this.#staticState = attached === 'closed' ? FileState.Closed : FileState.EOF
     if (fileSize === 0) return
     if (fileSize <= SIZE_UPPER_MAX) {
       const mapping = native.map(this.fd, alignToPage(fileSize), false)
@@ -191,6 +242,8 @@ export class FollowedFile {
     if (lost !== null) return lost
     const words = this.words
     if (words !== null && this.state === FileState.Opened) {
+      // A writer is back (waitForWriter): its close is to be checked again.
+      this.#closeChecked = false
       // Judged by the lock the writer holds, not by its pid, which may name another process
       // (or none) in another PID namespace.
       const pid = Atomics.load(words, ShmIndex.writerPid)

@@ -37,6 +37,17 @@ export interface ReaderOptions {
    * looks for data a lost wake-up would have announced. Default: 200; at most 2^31 − 1.
    */
   checkIntervalMs?: number
+  /**
+   * When the writer closes the file without finishing it (`state` Closed), or had closed it
+   * before this reader opened, wait for a writer to open it again and follow that one, instead
+   * of ending: for a consumer that may start, or go on, while its producer is down. Applies to
+   * every follower of this reader (`tail()`, `stream()`, `subscribe()`, `nextChange()`,
+   * `tailLog`). `state` says Closed while no writer has the file. A finished file (EOF) still
+   * ends them, and a writer that died still fails them (`ERR_AOF_WRITER_DIED`). Without it,
+   * followers end with `ERR_AOF_WRITER_CLOSED` once they have every committed byte.
+   * Default: false.
+   */
+  waitForWriter?: boolean
 }
 
 const FILE_STATE_INDEX = ShmIndex.fileState
@@ -52,8 +63,11 @@ export class FileReader {
       throw invalidArgument('path must be a non-empty string')
     }
     const options = optionsOf(given)
-    const { busyPoll, checkIntervalMs } = options
+    const { busyPoll, checkIntervalMs, waitForWriter } = options
     if (busyPoll !== undefined && typeof busyPoll !== 'boolean') throw invalidArgument(`busyPoll must be a boolean, got ${String(busyPoll)}`)
+    if (waitForWriter !== undefined && typeof waitForWriter !== 'boolean') {
+      throw invalidArgument(`waitForWriter must be a boolean, got ${String(waitForWriter)}`)
+    }
     intervalMs(checkIntervalMs, 'checkIntervalMs', 200)
     return new FileReader(path, options)
   }
@@ -61,6 +75,7 @@ export class FileReader {
   readonly #path: string
   readonly #busyPoll: boolean
   readonly #checkIntervalMs: number
+  readonly #waitForWriter: boolean
   /** The file, and its writer's sidecar once it has one. */
   readonly #file: FollowedFile
   #failure: Error | null = null
@@ -84,6 +99,7 @@ export class FileReader {
     this.#path = path
     this.#busyPoll = options.busyPoll === true
     this.#checkIntervalMs = options.checkIntervalMs ?? 200
+    this.#waitForWriter = options.waitForWriter === true
     let stat
     try {
       stat = statSync(path)
@@ -95,11 +111,11 @@ export class FileReader {
       throw new AofkitError(ErrorCode.ReadPermission, `file '${path}' has no read permission`, { path })
     }
     // Without blocking: a FIFO put at the path since the stat is refused, not waited on.
-    this.#file = new FollowedFile(path, openRegularFile(path))
+    this.#file = new FollowedFile(path, openRegularFile(path), this.#waitForWriter)
     this.#waiter = this.#newWaiter()
     this.#source = {
       committedSize: () => this.size,
-      fileState: () => this.state,
+      fileState: () => this.#followedState(),
       // Followers ask only for committed ranges: no argument checks on their wake-up path.
       read: (begin, end) => this.#readRange(begin, end),
       detach: (tailer) => {
@@ -135,13 +151,15 @@ export class FileReader {
    */
   #settle(): boolean {
     const settled = this.#file.settle()
-    if (settled === 'attached') {
-      // Wait through the live sidecar from now on.
-      this.#waiter.close()
-      this.#waiter = this.#newWaiter()
-      if (this.#registered) this.#waiter.register()
-    }
+    if (settled === 'attached') this.#renewWaiter()
     return settled === 'pending'
+  }
+
+  /** Waits through the sidecar attached now. */
+  #renewWaiter(): void {
+    this.#waiter.close()
+    this.#waiter = this.#newWaiter()
+    if (this.#registered) this.#waiter.register()
   }
 
   /** The path being read. */
@@ -159,10 +177,27 @@ export class FileReader {
     return this.#closed
   }
 
-  /** The writer's {@link FileState}: Opened while it writes, EOF once finished, Closed after close. */
+  /**
+   * The writer's {@link FileState}: Opened while it writes (or sets the file up); EOF once it
+   * finished the file, and for a file without a sidecar of its own (read as it is); Closed once
+   * its writer closed it without finishing it (it may be written again: see
+   * {@link ReaderOptions.waitForWriter}), whether before this reader opened or after; and
+   * Closed after this reader's own close() ({@link FileReader.closed} tells which).
+   */
   get state(): FileState {
     if (this.#closed) return FileState.Closed
     return this.#file.state
+  }
+
+  /** Whether followers wait through a writer's close for the next writer ({@link ReaderOptions.waitForWriter}). */
+  get waitForWriter(): boolean {
+    return this.#waitForWriter
+  }
+
+  /** The state followers act on: with waitForWriter, a file closed unfinished is one still to be written. */
+  #followedState(): FileState {
+    const state = this.state
+    return state === FileState.Closed && this.#waitForWriter && !this.#closed ? FileState.Opened : state
   }
 
   /**
@@ -174,9 +209,23 @@ export class FileReader {
     return this.#waiter.wakeup
   }
 
-  /** The error that ended following (writer died, file replaced), or null. */
+  /**
+   * The error that ended following, or null: the writer died (`ERR_AOF_WRITER_DIED`), the file
+   * was replaced (`ERR_AOF_REPLACED`), or, without waitForWriter, the writer closed the file
+   * without finishing it (`ERR_AOF_WRITER_CLOSED`).
+   */
   get failure(): Error | null {
-    return (this.#failure ??= this.#file.replacedWhenClosed())
+    return (this.#failure ??= this.#file.replacedWhenClosed() ?? this.#writerClosed())
+  }
+
+  /** Without waitForWriter, the end of following a file whose writer closed it unfinished. */
+  #writerClosed(): AofkitError | null {
+    if (this.#waitForWriter || this.#closed || this.#file.state !== FileState.Closed) return null
+    return new AofkitError(
+      ErrorCode.WriterClosed,
+      `the writer of '${this.#path}' closed it without finishing it (open the reader with waitForWriter to wait for the next writer)`,
+      { path: this.#path },
+    )
   }
 
   /** Reads `[begin, end)` of the data into a new buffer. Never reads past the committed size. */
@@ -280,11 +329,11 @@ export class FileReader {
    */
   #wait(resume: () => void): void {
     this.#waiting.add(resume)
-    if (this.#registered && this.#failure === null && this.state === FileState.Opened) return
+    if (this.#registered && this.#failure === null && this.#followedState() === FileState.Opened) return
     this.#updateWaiting()
     // Registered now: anything committed from now on raises a wake-up. Re-check once, for what
     // was committed before the writer could see us waiting.
-    if (this.size !== this.#lastSeenSize || this.state !== FileState.Opened) this.#onChange()
+    if (this.size !== this.#lastSeenSize || this.#followedState() !== FileState.Opened) this.#onChange()
   }
 
   /**
@@ -345,6 +394,7 @@ export class FileReader {
     this.#updateWaiting()
     if (this.#closed || this.#failure !== null) return
     if (this.#file.pending && this.#settle()) return
+    if (this.#waitForWriter && this.#file.state === FileState.Closed) this.#file.reattach(() => this.#renewWaiter())
     const failure = this.#file.check()
     if (failure !== null) {
       this.#fail(failure)

@@ -338,6 +338,11 @@ export class Sidecar {
     Atomics.store(this.words, ShmIndex.headLength, length)
   }
 
+  /** The file state the page holds now. */
+  fileState(): number {
+    return Atomics.load(this.words, ShmIndex.fileState)
+  }
+
   setFileState(fileState: number): void {
     Atomics.store(this.words, ShmIndex.fileState, fileState)
   }

@@ -172,17 +172,20 @@ export class Tailer {
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
     const source = this.#source
+    // The state and the failure before the size: a writer publishes its last size before it
+    // finishes or closes, so a size read after them covers every byte it committed.
+    const failure = source.failure()
+    const fileState = source.fileState()
     const end = source.committedSize()
     const begin = this.#position
     if (begin < end) {
       // New data, the common case: offered first and by the shortest path (a reader in
       // another process runs it right after waking, with cold caches).
-      const fileState = source.fileState()
       this.#deliver(begin, end, fileState, isFinished(fileState), reason)
+      // A failure seen before the size: that was the last data; once consumed, the end.
+      if (failure !== null && this.#position >= end) this.close(failure)
       return
     }
-    const failure = source.failure()
-    const fileState = source.fileState()
     if (begin > end) {
       // Past the data: a file still written may reach the position, as tail() waits for it;
       // a finished one never will.

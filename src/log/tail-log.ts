@@ -47,18 +47,21 @@ export interface TailLogOptions {
 /**
  * Follows a record log live: yields every entry from `options.from` on as soon as its append is
  * committed, waits for more when caught up, and returns once the writer has finished the file
- * and every entry has been read.
+ * and every entry has been read (or once the AppendOnlyFile or FileReader passed is closed).
  *
  * The log must be appended whole entry by whole entry, as a {@link LogWriter} over an
  * `AppendOnlyFileSink` does; then a follower never sees half an entry. From another thread or
- * process, open the file with `AppendOnlyFile.openReader(path)` and pass the reader.
+ * process, open the file with `AppendOnlyFile.openReader(path)` and pass the reader. When that
+ * reader's writer closes the file without finishing it, following ends with
+ * ERR_AOF_WRITER_CLOSED after every entry it committed; a reader opened with
+ * `{ waitForWriter: true }` waits for the next writer instead, and goes on with what it appends.
  *
  * @param file - An open AppendOnlyFile holding a log, or a {@link FileReader} of one.
  * @param options - Start offset, abort signal, corruption handler.
  * @returns An async iterator of entries.
  * @throws {@link AofkitError} ERR_LOG_CORRUPTED on a damaged record (unless `onCorrupt` is
  *   given), ERR_LOG_UNEXPECTED_EOF when a finished log ends inside an entry, the reader's
- *   ERR_AOF_WRITER_DIED or ERR_AOF_REPLACED, ERR_AOF_INVALID_ARGUMENT for a bad `from` (when
+ *   ERR_AOF_WRITER_DIED, ERR_AOF_WRITER_CLOSED or ERR_AOF_REPLACED, ERR_AOF_INVALID_ARGUMENT for a bad `from` (when
  *   the first entry is due, or at once past the end of a finished file); an
  *   AbortError when `signal` aborts.
  */
@@ -88,9 +91,15 @@ export async function* tailLog(
     file instanceof AppendOnlyFile
       ? () => file.state === FileState.Closing || file.state === FileState.Closed
       : () => file.closed
+  // A reader waiting for its writer to come back follows a file closed unfinished as open.
+  const waits = file instanceof FileReader && file.waitForWriter
   for (;;) {
-    // The state before reading: a file finished after this point is read once more below.
+    // The state and the failure before reading: the writer publishes its last size before it
+    // finishes or closes, so what follows reads every entry it committed. A file finished or
+    // failed after this point is read once more below.
     const state = file.state
+    const open = state === FileState.Opened || (waits && state === FileState.Closed)
+    const failure = file instanceof AppendOnlyFile ? null : file.failure
     for (;;) {
       // Checked per entry: a consumer may abort or close while entries are still buffered.
       if (signal?.aborted === true) throw abortError(signal)
@@ -106,9 +115,8 @@ export async function* tailLog(
       if (data === null) break
       yield { offset: reader.entryOffset, data }
     }
-    const failure = file instanceof AppendOnlyFile ? null : file.failure
     if (failure !== null) throw failure
-    if (state !== FileState.Opened) return
+    if (!open) return
     await file.nextChange(signal)
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `aof tail [-f] FILE`: the last entries of a log (or the last lines or bytes of raw data);
  * with `-f`, follows a live writer in another process, as `tail -f` does, until interrupted
- * or until the writer finishes the file. Following reads through `AppendOnlyFile.openReader`
+ * or until the writer finishes the file (through a writer's close() it waits for the next one). Following reads through `AppendOnlyFile.openReader`
  * (and `tailLog` for entries): it never writes to the file, so the writer is not disturbed.
  * @module
  */
@@ -99,7 +99,8 @@ export async function tail(path: string, options: TailOptions): Promise<number> 
     if (options.follow === true && input.container !== Container.AppendOnly) {
       throw usageError(`'${path}' is a plain file: --follow needs an append-only file (a plain file has no writer to follow)`, CliCode.WrongKind)
     }
-    if (options.follow === true) reader = AppendOnlyFile.openReader(path)
+    // A writer that closes without finishing may come back: wait for it, as tail -f waits.
+    if (options.follow === true) reader = AppendOnlyFile.openReader(path, { waitForWriter: true })
     let from: number
     if (records) from = lastEntriesStart(input, count)
     else if (options.bytes !== undefined) from = Math.max(0, input.dataSize - integerOption('--bytes', options.bytes, 0))
