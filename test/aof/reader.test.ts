@@ -57,6 +57,15 @@ function followInWorker(path: string): { ready: Promise<void>; done: Promise<Fol
   return { ready, done }
 }
 
+/** Polls `condition` until it holds, up to a deadline. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 function fresh(t: TestContext) {
   const manager = new Manager({ dir: tmpDir(t), flushIntervalMs: 0 })
   t.after(() => manager.close())
@@ -107,14 +116,16 @@ test('a reader opened before the first write follows, and stops at finish', asyn
   t.after(() => reader.close())
   assert.equal(reader.size, 0)
   assert.equal(reader.state, FileState.Opened)
+  const chunks: Buffer[] = []
   const reading = (async () => {
-    const chunks: Buffer[] = []
     for await (const chunk of reader.tail()) chunks.push(Buffer.from(chunk))
     return Buffer.concat(chunks).toString()
   })()
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // The follower waits for the writer before the first write (its wake-up is set up then),
+  // and has the first write before the second.
+  await until(() => reader.wakeup !== null, 'the follower to wait')
   file.write(Buffer.from('first '))
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  await until(() => Buffer.concat(chunks).toString() === 'first ', 'the first write to reach the follower')
   file.write(Buffer.from('second'))
   await file.finish()
   assert.equal(await reading, 'first second')
@@ -162,7 +173,8 @@ test('a reader reports a writer killed with SIGKILL after delivering what it com
   const reading = (async () => {
     for await (const chunk of reader.tail()) chunks.push(Buffer.from(chunk))
   })()
-  await new Promise((resolve) => setTimeout(resolve, 30))
+  // Killed once the follower waits for more, caught up with what the writer committed.
+  await until(() => reader.wakeup !== null, 'the follower to wait')
   writer.kill('SIGKILL')
   await assert.rejects(reading, { code: ErrorCode.WriterDied })
   assert.equal(Buffer.concat(chunks).toString(), 'committed')

@@ -9,7 +9,8 @@ import { readFileSync, statSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
-import { AppendOnlyFile } from '../../src/index.ts'
+import { AppendOnlyFile, ErrorCode, RecoveryReadOnly, recoverWithMagic } from '../../src/index.ts'
+import type { Recovery } from '../../src/index.ts'
 import { ROOT, spawnHelper } from '../helpers/child.ts'
 import type { Child } from '../helpers/child.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
@@ -100,6 +101,27 @@ test('a finished file opened read-only, then cut, reads zeros and opens as repla
   assert.equal(result.length, 64 << 10)
   assert.equal(result.sum, 4096, 'what the file kept, then zeros')
   assert.equal(result.copied, 64 << 10)
+
+  // Opened again while it is cut: the read-only open's recovery reads zeros where the file
+  // was, and the open fails as replaced instead of reporting what it never read. The cut is
+  // made by the recovery function itself, at the moment recovery reads the mapping.
+  const again = join(tmpDir(t), 'g')
+  const writer = AppendOnlyFile.open(again, { create: true })
+  writer.write(new Uint8Array(64 << 10).fill(1))
+  await writer.finish()
+  await writer.close()
+  let cuts = 0
+  const cutWhileRead: Recovery = {
+    ...RecoveryReadOnly,
+    fn: (fileSize, bytes, magic) => {
+      cuts++
+      truncateSync(again, 4096)
+      return recoverWithMagic(fileSize, bytes, magic)
+    },
+  }
+  assert.throws(() => AppendOnlyFile.open(again, { recovery: cutWhileRead }), { code: ErrorCode.Replaced })
+  assert.equal(cuts, 1)
+  assert.equal(statSync(again).size, 4096)
 })
 
 test('aof inspect races a writer that finishes, and never dies of SIGBUS', { timeout: SOAK ? 1_800_000 : 120_000 }, async (t) => {
