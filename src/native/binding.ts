@@ -20,6 +20,17 @@ interface RawBinding {
   msync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => void
   msyncAsync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => Promise<number>
   madviseAsync: (mapping: ArrayBuffer, offset: number, length: number, advice: number) => Promise<number>
+  seekHole: (fd: number, offset: number) => number
+  syncChainAsync: (
+    mapping: ArrayBuffer,
+    fd: number,
+    sidecarFd: number,
+    bytes: Uint8Array,
+    position: number,
+    offset: number,
+    length: number,
+    advice: number,
+  ) => Promise<number>
   adviceConstants: { populateWrite: number }
   fallocate: (fd: number, offset: number, length: number) => number
   fallocateAsync: (fd: number, offset: number, length: number) => Promise<number>
@@ -152,6 +163,29 @@ export const madviseAsync: (
   length: number,
   adviceValue: number,
 ) => Promise<number> = async(raw.madviseAsync)
+/**
+ * One job on the libuv pool instead of three hops: fdatasync(fd); once that succeeded and
+ * `sidecarFd` is not -1, pwrite(sidecarFd, bytes, position) (at most 16 bytes) and
+ * fdatasync(sidecarFd); then, when `length` is not 0, madvise of `[offset, offset + length)` of
+ * `mapping` (the file's mapping) with `adviceValue`, its failure ignored. Rejects with the
+ * first failure.
+ */
+export const syncChainAsync: (
+  mapping: ArrayBuffer,
+  fd: number,
+  sidecarFd: number,
+  bytes: Uint8Array,
+  position: number,
+  offset: number,
+  length: number,
+  adviceValue: number,
+) => Promise<number> = async(raw.syncChainAsync)
+/**
+ * The offset of the first hole at or after `offset` (lseek SEEK_HOLE), the file's end when
+ * there is none; ENXIO past the end. Unwritten (fallocated) extents without cached pages may
+ * count as holes.
+ */
+export const seekHole: (fd: number, offset: number) => number = sync(raw.seekHole)
 /** Allocate real blocks for [offset, offset + length), extending the file if needed. */
 export const fallocate: (fd: number, offset: number, length: number) => number = sync(raw.fallocate)
 /** fallocate on the libuv pool. */

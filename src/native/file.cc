@@ -123,6 +123,21 @@ Napi::Value Pread(const Napi::CallbackInfo& info) {
   return ResultOrThrow(env, result < 0 ? -errno : result, "pread");
 }
 
+// seekHole(fd, offset): the offset of the first hole at or after `offset` (lseek SEEK_HOLE; the
+// file's end when it has none there). ENXIO when `offset` is past the end.
+Napi::Value SeekHole(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t offset = ArgInt64(info, 1, "offset");
+#ifdef SEEK_HOLE
+  off_t result = lseek(fd, static_cast<off_t>(offset), SEEK_HOLE);
+  return ResultOrThrow(info.Env(), result < 0 ? -errno : static_cast<int64_t>(result), "lseek");
+#else
+  (void)fd;
+  (void)offset;
+  return ResultOrThrow(info.Env(), -ENOSYS, "lseek");
+#endif
+}
+
 // flock(fd, operation): void. EWOULDBLOCK with LOCK_NB is thrown like any other errno.
 Napi::Value Flock(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
@@ -211,6 +226,7 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("ofdLock", Napi::Function::New(env, OfdLock, "ofdLock"));
   exports.Set("ofdLockHeld", Napi::Function::New(env, OfdLockHeld, "ofdLockHeld"));
   exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
+  exports.Set("seekHole", Napi::Function::New(env, SeekHole, "seekHole"));
   exports.Set("mountId", Napi::Function::New(env, MountId, "mountId"));
   Napi::Object lock = Napi::Object::New(env);
   lock.Set("exclusive", Napi::Number::New(env, LOCK_EX));

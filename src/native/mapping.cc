@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "async_call.h"
@@ -245,6 +247,19 @@ Napi::Value MsyncAsync(const Napi::CallbackInfo& info) {
                   [address, size, flags]() -> int64_t { return msync(address, size, flags) == 0 ? 0 : -errno; });
 }
 
+// madvise of [address, address + size) in steps of kAdviceStep bytes. MADV_POPULATE_WRITE holds
+// the process's mmap lock for as long as one call runs: in steps, an mmap() of the main thread
+// (a mapping fitted over a file that grew) waits for one step, not for the whole range.
+constexpr size_t kAdviceStep = 512 * 1024;
+
+int64_t MadviseSteps(char* address, size_t size, int advice) {
+  for (size_t done = 0; done < size; done += kAdviceStep) {
+    size_t step = size - done < kAdviceStep ? size - done : kAdviceStep;
+    if (madvise(address + done, step, advice) != 0) return -errno;
+  }
+  return 0;
+}
+
 // madviseAsync(mapping, offset, length, advice): Promise<number>
 Napi::Value MadviseAsync(const Napi::CallbackInfo& info) {
   std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
@@ -253,8 +268,63 @@ Napi::Value MadviseAsync(const Napi::CallbackInfo& info) {
   int advice = static_cast<int>(ArgInt64(info, 3, "advice"));
   char* address = RangeOf(info, *mapping, offset, length);
   size_t size = static_cast<size_t>(length);
-  return StartJob(info.Env(), "madvise", mapping, [address, size, advice]() -> int64_t {
-    return madvise(address, size, advice) == 0 ? 0 : -errno;
+  return StartJob(info.Env(), "madvise", mapping, [address, size, advice]() -> int64_t { return MadviseSteps(address, size, advice); });
+}
+
+int64_t DataSync(int fd) {
+#ifdef __linux__
+  return fdatasync(fd) == 0 ? 0 : -errno;
+#else
+  return fsync(fd) == 0 ? 0 : -errno;
+#endif
+}
+
+// syncChainAsync(mapping, fd, sidecarFd, bytes, position, offset, length, advice):
+// Promise<number>. One job on the pool, for one thread hop instead of three: fdatasync(fd);
+// once it succeeded and `sidecarFd` is not -1, pwrite(sidecarFd, bytes, position) and
+// fdatasync(sidecarFd); then, when `length` is not 0, madvise(mapping + offset, length,
+// advice) over the part of that range the file backs, whose failure is ignored (it is advice).
+// Rejects with the first failure (named fdatasync). `mapping` is the data file's mapping, `fd`
+// its descriptor.
+Napi::Value SyncChainAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
+  int fd = ArgFd(info, 1);
+  int sidecarFd = static_cast<int>(ArgInt64(info, 2, "sidecarFd"));
+  if (info.Length() < 4 || !info[3].IsTypedArray()) throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
+  Napi::TypedArray bytes = info[3].As<Napi::TypedArray>();
+  std::array<uint8_t, 16> record{};
+  size_t recordLength = bytes.ByteLength();
+  if (recordLength > record.size()) throw Napi::RangeError::New(env, "bytes: at most 16");
+  std::memcpy(record.data(), static_cast<uint8_t*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset(), recordLength);
+  int64_t position = ArgInt64(info, 4, "position");
+  int64_t offset = ArgInt64(info, 5, "offset");
+  int64_t length = ArgInt64(info, 6, "length");
+  int advice = static_cast<int>(ArgInt64(info, 7, "advice"));
+  if (position < 0) throw Napi::RangeError::New(env, "position must not be negative");
+  if (offset < 0 || length < 0) throw Napi::RangeError::New(env, "offset and length must not be negative");
+  // Advice is cut to the part of the range the file backs now (it may have been cut under us).
+  size_t backed = mapping->backed < mapping->length ? mapping->backed : mapping->length;
+  uint64_t begin = static_cast<uint64_t>(offset);
+  uint64_t end = begin + static_cast<uint64_t>(length);
+  if (end > backed) end = backed;
+  char* address = begin < end ? mapping->base + begin : nullptr;
+  size_t size = begin < end ? static_cast<size_t>(end - begin) : 0;
+  return StartJob(env, "fdatasync", mapping, [=]() -> int64_t {
+    int64_t result = DataSync(fd);
+    if (result != 0) return result;
+    if (sidecarFd >= 0) {
+      ssize_t written;
+      do {
+        written = pwrite(sidecarFd, record.data(), recordLength, static_cast<off_t>(position));
+      } while (written < 0 && errno == EINTR);
+      if (written < 0) return -errno;
+      if (static_cast<size_t>(written) != recordLength) return -EIO;
+      result = DataSync(sidecarFd);
+      if (result != 0) return result;
+    }
+    if (address != nullptr) MadviseSteps(address, size, advice);
+    return 0;
   });
 }
 
@@ -285,6 +355,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("msyncAsync", Napi::Function::New(env, MsyncAsync, "msyncAsync"));
   exports.Set("madviseAsync", Napi::Function::New(env, MadviseAsync, "madviseAsync"));
   exports.Set("mappingJobs", Napi::Function::New(env, Jobs, "mappingJobs"));
+  exports.Set("syncChainAsync", Napi::Function::New(env, SyncChainAsync, "syncChainAsync"));
   Napi::Object advice = Napi::Object::New(env);
 #ifdef MADV_POPULATE_WRITE
   advice.Set("populateWrite", Napi::Number::New(env, MADV_POPULATE_WRITE));
