@@ -8,7 +8,9 @@ import { fchmodSync } from 'node:fs'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { GroupSync } from './group-sync.ts'
+import type { Growth } from './growth.ts'
 import { MAGIC_SIZE } from './magic.ts'
+import { ShmOffset } from './shm.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 import type { FileResources } from './open-file.ts'
@@ -27,6 +29,7 @@ export class Durability {
   readonly #file: FileResources
   readonly #target: DurabilityTarget
   readonly #groupSync: GroupSync
+  readonly #growth: Growth | null
   #flushedSize: number
   #flushing: Promise<void> | null = null
   /**
@@ -36,9 +39,16 @@ export class Durability {
    */
   #failed: AofkitError | null = null
 
-  constructor(file: FileResources, target: DurabilityTarget) {
+  /** @param growth - The file's growth, told of each sync (it prefaults what the sync wrote back). */
+  constructor(file: FileResources, target: DurabilityTarget, growth: Growth | null = null) {
     this.#file = file
     this.#target = target
+    this.#growth = growth
+    if (growth !== null) {
+      growth.onWritebackFailure = (error) => {
+        this.#fail(fromSystemError(error, target.path(), 'sync'))
+      }
+    }
     // What open found is on disk already.
     this.#flushedSize = file.size
     this.#groupSync = new GroupSync(
@@ -84,31 +94,82 @@ export class Durability {
     const startNs = nowNs()
     // Every byte committed before the call is covered by the fdatasync below.
     const covered = target.committedSize()
+    const mapping = this.#file.mapping
+    const sidecar = this.#file.sidecar
+    if (mapping instanceof SharedArrayBuffer || mapping.byteLength === 0) {
+      await this.#fdatasyncApart(covered, startNs)
+      return
+    }
+    // The pages the writer goes on into were written back and write-protected by the
+    // fdatasync: the same job faults them in again, before the writer resumes.
+    const refault = this.#growth?.syncing(covered) ?? null
+    this.#checkNotCut(mapping, startNs, covered)
+    // One job on the pool: the data, then the synced size stored in the sidecar and the
+    // sidecar synced, then the prefault (docs/PERFORMANCE.md, "Durable appends").
+    const synced = new Float64Array([covered])
     try {
-      await native.fdatasyncAsync(this.#file.fd)
+      await native.syncChainAsync(
+        mapping,
+        this.#file.fd,
+        sidecar?.fd ?? -1,
+        new Uint8Array(synced.buffer),
+        ShmOffset.syncedSize,
+        refault?.begin ?? 0,
+        refault === null ? 0 : refault.end - refault.begin,
+        native.advice.populateWrite,
+      )
     } catch (error) {
       target.stats.record(Operation.sync, startNs, false)
       throw this.#fail(fromSystemError(error, target.path(), 'sync'))
     }
-    // Someone cut the file under the mapping: stores there went to zero pages, not to the file.
-    const mapping = this.#file.mapping
-    if (!(mapping instanceof SharedArrayBuffer) && mapping.byteLength > 0 && native.faults(mapping) > 0) {
-      target.stats.record(Operation.sync, startNs, false)
-      throw this.#fail(
-        new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
-          path: target.path(),
-        }),
-      )
+    this.#checkNotCut(mapping, startNs, covered)
+    target.stats.record(Operation.sync, startNs, true)
+  }
+
+  /**
+   * Someone cut the file under the mapping: stores there went to zero pages, not to the file;
+   * or growth extended the file again past the cut, leaving a hole where data was.
+   */
+  #checkNotCut(mapping: ArrayBuffer, startNs: number, covered: number): void {
+    if (native.faults(mapping) === 0 && !this.#holeBefore(covered)) return
+    const target = this.#target
+    target.stats.record(Operation.sync, startNs, false)
+    throw this.#fail(
+      new AofkitError(ErrorCode.Replaced, `file '${target.path()}' was truncated under its writer: written data is lost`, {
+        path: target.path(),
+      }),
+    )
+  }
+
+  /**
+   * A hole in what this writer committed, before `size`: data it wrote is written or in the
+   * page cache, never a hole (what the file held when opened is not looked at).
+   */
+  #holeBefore(size: number): boolean {
+    const pageSize = this.#file.geometry.pageSize
+    const begin = Math.ceil(this.#file.size / pageSize) * pageSize
+    const end = Math.floor(size / pageSize) * pageSize
+    if (end <= begin) return false
+    try {
+      return native.seekHole(this.#file.fd, begin) < end
+    } catch {
+      return false // a file system without SEEK_HOLE: the fault count alone tells
     }
-    const sidecar = this.#file.sidecar
-    if (sidecar !== null) {
-      try {
+  }
+
+  /** {@link fdatasync} of a file without a mapping of its own: one call at a time. */
+  async #fdatasyncApart(covered: number, startNs: number): Promise<void> {
+    const target = this.#target
+    try {
+      await native.fdatasyncAsync(this.#file.fd)
+      const sidecar = this.#file.sidecar
+      if (sidecar !== null) {
         sidecar.setSyncedSize(covered)
         await native.fdatasyncAsync(sidecar.fd)
-      } catch (error) {
-        target.stats.record(Operation.sync, startNs, false)
-        throw this.#fail(fromSystemError(error, target.path(), 'sync'))
       }
+    } catch (error) {
+      target.stats.record(Operation.sync, startNs, false)
+      throw this.#fail(fromSystemError(error, target.path(), 'sync'))
     }
     target.stats.record(Operation.sync, startNs, true)
   }

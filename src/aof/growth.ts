@@ -4,6 +4,12 @@
  * next are prefaulted there too (MADV_POPULATE_WRITE), so the writer's stores find them mapped.
  * A writer that catches up with the background growth doubles the look-ahead, up to
  * {@link AHEAD_MAX}.
+ *
+ * Prefaulting is queued from the writer's own commits ({@link Growth.advance}), so it keeps
+ * ahead of a writer that never lets the event loop turn. Once the file has been synced, it
+ * reaches only as far as the writer is expected to write before its next sync: every sync
+ * writes back the pages prefaulted ahead (zeros) and write-protects them again
+ * (docs/PERFORMANCE.md, "Prefaulting a synced file").
  * @module
  */
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
@@ -18,6 +24,12 @@ import type { StatsRecorder } from './stats.ts'
 
 /** Largest look-ahead of background growth. */
 export const AHEAD_MAX = 256 * 1024 * 1024
+/** The least a synced file's writer gets prefaulted ahead of it after each sync. */
+export const SYNCED_WINDOW_MIN = 64 * 1024
+/** How far ahead of a writer that never synced its file pages are prefaulted, at most. */
+export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
+/** The least a synced file's extents are written ahead of its writer. */
+export const HARDEN_AHEAD_MIN = 1024 * 1024
 
 /** The allocation of one open, file-backed append-only file. */
 export class Growth {
@@ -43,15 +55,47 @@ export class Growth {
    * allocated end.
    */
   lowWater: number
+  /** The committed data size now. */
+  readonly #size: () => number
+  /** Where the prefaulting handed to the pool so far ends. */
+  #prefaulted: number
+  /** The data size the last sync covered, or -1 while the file was never synced. */
+  #syncedSize = -1
+  /** How far ahead of a synced file's writer pages are prefaulted: what it wrote between its last syncs, and a quarter more. */
+  #syncedWindow = SYNCED_WINDOW_MIN
+  /**
+   * Where the range whose extents are written (not fallocate's unwritten extents) ends, as far
+   * as background hardening and syncs made it so; only tracked once the file was synced.
+   */
+  #hardened = 0
+  /** Background hardening in flight. */
+  #hardening: Promise<void> | null = null
+  /** The writer calls {@link advance} once its data reaches this size. */
+  nextCheck = 0
+  /**
+   * Called when background hardening could not start write-back: the file's durability is
+   * lost, as after a failed flush (set by its Durability).
+   */
+  onWritebackFailure: (error: unknown) => void = () => undefined
 
   /**
    * @param file - What open found: descriptor, geometry, mapping, allocated size.
    * @param growable - False for a file that never grows: memory-only, finished or read-only.
    * @param path - The path errors name (it changes when the file is renamed).
    * @param publishAllocated - Publishes a new allocated size (the sidecar's field).
+   * @param size - The committed data size now.
    */
-  constructor(file: FileResources, stats: StatsRecorder, growable: boolean, path: () => string, publishAllocated: (size: number) => void) {
+  constructor(
+    file: FileResources,
+    stats: StatsRecorder,
+    growable: boolean,
+    path: () => string,
+    publishAllocated: (size: number) => void,
+    size: () => number,
+  ) {
     this.#fd = file.fd
+    this.#size = size
+    this.#prefaulted = file.size
     this.#path = path
     this.#geometry = file.geometry
     this.#mapping = file.mapping
@@ -61,6 +105,52 @@ export class Growth {
     this.#stopped = !growable
     this.#aheadBytes = Math.min(this.#geometry.growthStep, this.#geometry.sizeUpper)
     this.lowWater = this.#aheadBytes / 2
+    this.#setCheck()
+  }
+
+  /**
+   * The writer's data reached {@link nextCheck}: starts growth when the allocation runs low,
+   * and hands the pool the next pages to prefault. Growth started in the background that has
+   * not landed by the time half the low-water room is used up is done here, synchronously (a
+   * writer in a synchronous loop never lets its completion run); its fallocate reserves extents
+   * and takes tens of microseconds.
+   */
+  advance(size: number): void {
+    if (this.#stopped) {
+      this.nextCheck = Infinity
+      return
+    }
+    if (size + this.lowWater > this.#allocated) {
+      if (this.#growing === null) this.growAhead(size)
+      else if (size + this.lowWater / 2 > this.#allocated) this.#growNow(size)
+    }
+    this.#prefaultAhead(size)
+    if (this.#syncedSize >= 0) this.#hardenAhead(size)
+    this.#setCheck()
+  }
+
+  /**
+   * A sync covering `covered` bytes is about to write the file back: every page dirty so far,
+   * the zeros prefaulted ahead of the writer included, is written and write-protected. Returns
+   * the range to prefault again once it has (what the writer is expected to write before its
+   * next sync), or null.
+   */
+  syncing(covered: number): { begin: number; end: number } | null {
+    const interval = this.#syncedSize < 0 ? 0 : covered - this.#syncedSize
+    this.#syncedSize = Math.max(this.#syncedSize, covered)
+    // The sync writes back what was prefaulted so far: its extents are written from then on.
+    this.#hardened = Math.max(this.#hardened, this.#prefaulted)
+    const pageSize = this.#geometry.pageSize
+    const wanted = Math.ceil((interval * 1.25) / pageSize) * pageSize
+    this.#syncedWindow = Math.min(Math.max(wanted, SYNCED_WINDOW_MIN), this.#aheadBytes)
+    if (this.#stopped || native.advice.populateWrite < 0) return null
+    const begin = Math.floor(this.#size() / pageSize) * pageSize
+    const end = Math.min(this.#allocated, begin + this.#syncedWindow)
+    // Later prefaulting goes on from there: what lies beyond was written back as zeros.
+    this.#prefaulted = Math.max(begin, end)
+    this.#hardenAhead(begin)
+    this.#setCheck()
+    return end > begin ? { begin, end } : null
   }
 
   /** Bytes of the file allocated so far. */
@@ -80,11 +170,7 @@ export class Growth {
   makeRoom(needed: number, size: number, blocking: boolean): void {
     const geometry = this.#geometry
     if (needed > geometry.sizeUpper) throw this.#full(needed)
-    // The writer caught up with background growth: look further ahead from now on.
-    if (this.#aheadBytes < AHEAD_MAX) {
-      this.#aheadBytes = Math.min(this.#aheadBytes * 2, AHEAD_MAX, geometry.sizeUpper)
-      this.lowWater = this.#aheadBytes / 2
-    }
+    this.#lookFurther()
     if (!blocking) {
       // A background growth that failed (a full disk, for one) is this write's answer, once;
       // the next call tries to grow again, for the space may have been freed meanwhile.
@@ -124,7 +210,8 @@ export class Growth {
     this.#setAllocated(target)
     // A writer in a synchronous burst never lets background growth finish: fault the new pages
     // in on the thread pool now, while it writes, so its stores do not page-fault one by one.
-    void this.prefault(from, target)
+    this.#prefaultAhead(size)
+    this.#setCheck()
   }
 
   /**
@@ -141,12 +228,14 @@ export class Growth {
     const minimal = Math.min(Math.ceil(needs / pageSize) * pageSize, target)
     this.#growing = this.#grow(from, target, minimal).finally(() => {
       this.#growing = null
+      this.#setCheck()
     })
+    this.#setCheck()
   }
 
   /**
    * Touches the pages of `[from, to)` on the thread pool (MADV_POPULATE_WRITE), not on the main
-   * thread, so the writer's stores find them mapped. {@link idle} waits for it.
+   * thread, so the writer's stores find them mapped. {@link stop} waits for it.
    */
   prefault(from: number, to: number): Promise<void> {
     const populate = native.advice.populateWrite
@@ -168,7 +257,9 @@ export class Growth {
    */
   async stop(): Promise<void> {
     this.#stopped = true
+    this.nextCheck = Infinity
     await this.#growing
+    await this.#hardening
     await Promise.all(this.#prefaults)
   }
 
@@ -204,6 +295,106 @@ export class Growth {
     // The reservation past the allocation reads as zeros: map the file over what it now has.
     this.#fitMapping()
     this.#publishAllocated(size)
+    this.#setCheck()
+  }
+
+  /** The writer caught up with background growth: look further ahead from now on. */
+  #lookFurther(): void {
+    if (this.#aheadBytes >= AHEAD_MAX) return
+    this.#aheadBytes = Math.min(this.#aheadBytes * 2, AHEAD_MAX, this.#geometry.sizeUpper)
+    this.lowWater = this.#aheadBytes / 2
+  }
+
+  /** Allocates ahead of the writer at `size` now, as background growth would; a failure is left to the write that needs the room. */
+  #growNow(size: number): void {
+    this.#lookFurther()
+    const from = this.#allocated
+    const target = this.#aheadTarget(from, size)
+    if (target <= from) return
+    const startNs = nowNs()
+    try {
+      this.#fitMapping()
+      allocate(this.#fd, from, target - from)
+    } catch {
+      this.#stats.record(Operation.truncate, startNs, false)
+      return
+    }
+    this.#stats.record(Operation.truncate, startNs, true)
+    this.#setAllocated(target)
+  }
+
+  /**
+   * Hands the pool the pages ahead of the writer at `size` not handed yet: as far as the
+   * allocation goes, or, once the file has been synced, as far as the writer is expected to
+   * write before its next sync.
+   */
+  #prefaultAhead(size: number): void {
+    const end = Math.min(this.#allocated, size + this.#reach())
+    const from = Math.max(this.#prefaulted, size)
+    if (end <= from) return
+    this.#prefaulted = end
+    void this.prefault(from, end)
+  }
+
+  /**
+   * For a synced file: writes the extents ahead of the writer at `size` on the pool, in the
+   * background (the pages faulted in and their write-back started), so that a sync finds only
+   * data to write and one journal commit serves many syncs. A sync that reaches into fallocate's unwritten extents must
+   * also convert them, a journal commit on every sync (docs/PERFORMANCE.md, "Durable appends").
+   */
+  #hardenAhead(size: number): void {
+    if (this.#hardening !== null || this.#stopped) return
+    const populate = native.advice.populateWrite
+    if (populate < 0) return
+    const pageSize = this.#geometry.pageSize
+    const ahead = Math.max(HARDEN_AHEAD_MIN, 4 * this.#syncedWindow)
+    const from = Math.max(this.#hardened, Math.floor(size / pageSize) * pageSize)
+    const to = Math.min(this.#allocated, size + ahead)
+    // In steps of half the distance, once the writer has used up half of it.
+    if (to <= from || from > size + ahead / 2) return
+    this.#hardening = this.#harden(from, to, populate).finally(() => {
+      this.#hardening = null
+    })
+  }
+
+  async #harden(from: number, to: number, populate: number): Promise<void> {
+    try {
+      await native.madviseAsync(this.#mapping as ArrayBuffer, from, to - from, populate)
+    } catch {
+      return // advice: the next sync converts what this did not
+    }
+    if (this.#stopped) return
+    // Write-back is started, not waited for: a wait would take the error a failed write-back
+    // reports once, from the sync() that must report it (the next sync waits for these pages).
+    try {
+      await native.syncFileRangeAsync(this.#fd, from, to - from)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSYS') this.onWritebackFailure(error)
+      return
+    }
+    this.#hardened = Math.max(this.#hardened, to)
+  }
+
+  /** Where the writer next calls {@link advance}. */
+  #setCheck(): void {
+    if (this.#stopped) {
+      this.nextCheck = Infinity
+      return
+    }
+    const allocated = this.#allocated
+    // A file allocated up to sizeUpper grows no more.
+    const grow = allocated >= this.#geometry.sizeUpper ? Infinity : allocated - (this.#growing === null ? this.lowWater : this.lowWater / 2)
+    // Prefaulting is renewed before the writer reaches its end, half-way, for a file never
+    // synced (in steps of half the reach); for a synced file, only when the writer went
+    // through its window: pages prefaulted before the writer's next sync would be written
+    // back as zeros.
+    const prefault = this.#prefaulted >= allocated ? Infinity : this.#prefaulted - (this.#syncedSize < 0 ? this.#reach() / 2 : 0)
+    this.nextCheck = Math.max(0, Math.min(grow, prefault))
+  }
+
+  /** How far ahead of the writer pages are prefaulted. */
+  #reach(): number {
+    return this.#syncedSize < 0 ? Math.min(this.#aheadBytes, PREFAULT_AHEAD_MAX) : this.#syncedWindow
   }
 
   #fitMapping(): void {
@@ -227,17 +418,18 @@ export class Growth {
       }
       stats.record(Operation.truncate, startNs, true)
       this.#failure = null
-      if (!this.#stopped) this.#setAllocated(end)
+      if (!this.#stopped) {
+        this.#setAllocated(end)
+        this.#prefaultAhead(this.#size())
+        this.#setCheck()
+      }
     } catch (error) {
       stats.record(Operation.truncate, startNs, false)
       // When even what a waiting write needs did not fit, that write's next try reports it. A
       // look-ahead nobody waits for yet fails quietly: the write that needs the room tries
       // again with what it needs, and a blocking write meets the condition itself.
       if (!this.#stopped && minimal > from) this.#failure = fromSystemError(error, this.#path(), 'allocate')
-      return
     }
-    if (this.#stopped) return
-    await this.prefault(from, end)
   }
 
   /** Where growth ahead of a writer at `size` ends: `aheadBytes` past the data, in geometry steps. */

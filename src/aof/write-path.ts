@@ -170,8 +170,7 @@ export class WritePath {
     if (this.size < HEAD_SIZE) this.#sidecar?.noteHead(this.bytes, end)
     this.size = end
     publishCommittedSize(this.#published, end)
-    const growth = this.#growth
-    if (end + growth.lowWater > growth.allocated && !growth.growing) growth.growAhead(end)
+    if (end >= this.#growth.nextCheck) this.#growth.advance(end)
     this.#wakeups.committed(end)
   }
 

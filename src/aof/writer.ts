@@ -114,14 +114,22 @@ export class AppendOnlyFile {
     })
     this.#state = resources.state
     const growable = this.#state === FileState.Opened && !this.#anonymous
-    this.#growth = new Growth(resources, owner.stats, growable, () => this.#path, (size) => this.#sidecar?.setAllocatedSize(size))
+    this.#growth = new Growth(
+      resources,
+      owner.stats,
+      growable,
+      () => this.#path,
+      (size) => this.#sidecar?.setAllocatedSize(size),
+      () => this.#data.size,
+    )
     this.#data = new WritePath(resources, this.#growth, wakeups)
-    this.#durability = new Durability(resources, { stats: owner.stats, path: () => this.#path, committedSize: () => this.#data.size })
-    if (growable) {
-      // Fault in what is allocated already, on the pool, before the first writes reach it.
-      void this.#growth.prefault(resources.size, resources.allocated)
-      this.#growth.growAhead(resources.size)
-    }
+    this.#durability = new Durability(
+      resources,
+      { stats: owner.stats, path: () => this.#path, committedSize: () => this.#data.size },
+      this.#growth,
+    )
+    // Fault in what is allocated already, on the pool, before the first writes reach it, and grow ahead.
+    if (growable) this.#growth.advance(resources.size)
   }
 
   /** The path the file was opened with (the name, for an anonymous file). */
