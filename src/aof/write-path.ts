@@ -84,6 +84,20 @@ export class WritePath {
     this.#commit(end)
   }
 
+  /** Appends `records`, `total` bytes together, with one commit; growth blocks. */
+  writeBatch(records: readonly Uint8Array[], total: number): void {
+    const begin = this.size
+    const end = begin + total
+    if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
+    const bytes = this.bytes
+    let at = begin
+    for (const record of records) {
+      bytes.set(record, at)
+      at += record.length
+    }
+    this.#commit(end)
+  }
+
   /**
    * Reserves `reserve` bytes, lets `fn` fill them through a {@link FillEvent}, and commits as
    * many as it says it used (the rest zeroed). A throwing `fn` leaves nothing behind.

@@ -195,6 +195,26 @@ export class AppendOnlyFile {
   }
 
   /**
+   * Appends every record of `records`, one after the other, as one write: one call, one commit
+   * (one MagicTail, one published size, one wake-up of the followers). Readers see all of them
+   * at once or none, and a writer killed during the call loses all of them or none. Returns
+   * the bytes written. For many small records it costs less per record than a `write()` each.
+   * Growth and errors as for {@link write}; nothing is written when an element is not a
+   * Uint8Array.
+   */
+  writeBatch(records: readonly Uint8Array[]): number {
+    if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
+    if (!Array.isArray(records)) throw invalidArgument('records must be an array of Uint8Arrays')
+    let total = 0
+    for (const record of records) {
+      if (!(record instanceof Uint8Array)) throw invalidArgument('every record must be a Uint8Array or Buffer')
+      total += record.length
+    }
+    this.#data.writeBatch(records, total)
+    return total
+  }
+
+  /**
    * Like {@link write}, but never grows the file nor waits for the disk: when the file must
    * grow first it starts that growth in the background and throws `ERR_AOF_WOULD_BLOCK`,
    * writing nothing. When that growth failed (a full disk), the next call throws its error
