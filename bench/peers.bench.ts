@@ -16,6 +16,7 @@
  * @module
  */
 import './built.ts'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -105,6 +106,25 @@ else {
 }
 for (const note of skipped) progress(note)
 
+/** The versions compared, for the record: each peer package's and redis-server's. */
+function versions(): string {
+  const found: string[] = []
+  for (const name of ['sonic-boom', 'lmdb', 'better-sqlite3', 'classic-level', 'hypercore', 'ioredis']) {
+    try {
+      const { version } = JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', name, 'package.json'), 'utf8')) as { version: string }
+      found.push(`${name} ${version}`)
+    } catch {
+      // Not installed: left out above.
+    }
+  }
+  if (redis !== null) {
+    const match = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))
+    if (match !== null) found.push(`redis-server ${match[1]!}`)
+  }
+  return found.join(', ')
+}
+const compared = versions()
+
 const results = new Map<Peer, Result>(peers.map((peer) => [peer, { rates: {}, allRates: {} }]))
 try {
   for (const scenario of SCENARIOS) {
@@ -157,11 +177,11 @@ try {
 }
 const loadAfter = loadavg()
 
-const command = `npm run bench:peers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).filter((arg) => arg !== '--write-docs' && arg !== '--json').join(' ')}` : ''}`.trimEnd()
+const command = process.argv.length > 2 ? `npm run bench:peers -- ${process.argv.slice(2).join(' ')}` : 'npm run bench:peers'
 const load = `load average ${loadBefore[0]!.toFixed(2)} at the start, ${loadAfter[0]!.toFixed(2)} at the end`
 const markdown = peersMarkdown(
   peers.map((peer) => ({ peer, result: results.get(peer)! })),
-  { command: command.endsWith('--') ? 'npm run bench:peers' : command, machine: `${machine()}; ${load}`, reps: REPS, samples: SAMPLES, warmup: WARMUP, skipped },
+  { command, machine: `${machine()}; ${load}`, versions: compared, reps: REPS, samples: SAMPLES, warmup: WARMUP, skipped },
 )
 
 /** The chart: the four rates and the two latencies, ratios to aofkit's first row with one. */
@@ -194,19 +214,19 @@ function chart(): Chart {
   const hasLatency = (peer: Peer): boolean => results.get(peer)!.latency !== undefined
   return {
     title: 'aofkit side by side with the peers (100 B records)',
-    subtitle: `records/s, median of ${REPS}; ratio to aofkit (blue). ${machine()}`,
+    subtitle: `records/s, median of ${REPS} runs; ratio to aofkit (blue). ${machine()}; ${load}`,
     panels: [
       panel('Appends, no fsync', 'rate', (r) => r.rates.append, () => true),
       panel('Durable: one fsync per 1,000 records', 'rate', (r) => r.rates.durable, () => true),
       panel(`Group commit: ${WRITERS} writers, each awaits durability`, 'rate', (r) => r.rates.group, () => true),
-      panel('Full read (with checksums where the peer has them)', 'rate', (r) => r.rates.read, () => true),
+      panel('Full read (with checksums where the peer has them)', 'rate', (r) => r.rates.read, (peer) => peer.trials.read !== undefined),
       panel('Cross-process write-to-observe, p50 (lower is better)', 'us', (r) => r.latency?.p50, hasLatency),
       panel('Cross-process write-to-observe, p99 (lower is better)', 'us', (r) => r.latency?.p99, hasLatency),
     ],
     footnotes: [
       '† Redis with appendfsync everysec acknowledges before the fsync (once a second): not durable per write.',
-      'n/a: the peer cannot do it (hypercore has no fsync of an append); only aofkit LogWriter, the framed log and fs.watch readers check or frame records.',
-      `Made by ${command.endsWith('--') ? 'npm run bench:peers' : command}; figures and method in docs/BENCHMARKS.md.`,
+      'n/a: hypercore cannot fsync an append. Reads: only aofkit LogWriter (XXH64) and the framed log (crc32) verify checksums; the others check nothing.',
+      `Made by ${command}; figures and method in docs/BENCHMARKS.md.`,
     ],
   }
 }

@@ -18,6 +18,8 @@ export interface Result {
 export interface ReportMeta {
   command: string
   machine: string
+  /** The peers' versions, one line. */
+  versions: string
   reps: number
   samples: number
   warmup: number
@@ -68,6 +70,8 @@ export function peersMarkdown(rows: readonly { peer: Peer; result: Result }[], m
   }
   const lines = [
     `\`${meta.command}\` on ${meta.machine}.`,
+    '',
+    `Compared: ${meta.versions === '' ? 'no peer package installed' : meta.versions}.`,
     '',
     `100 B records; records/s, median of ${meta.reps} runs; in parentheses the ratio to aofkit (its first row with a`,
     'figure in the column: the record log for the read), above 1 where the peer is faster, or for latency, slower.',

@@ -54,11 +54,12 @@ test('the table gives each figure with its ratio to the first aofkit row that ha
     { peer: peer('aofkit LogWriter', true), result: { rates: { append: 10e6, read: 8e6 }, allRates: {} } },
     { peer: { ...peer('lmdb'), readChecks: 'none' }, result: { rates: { append: 5e6, read: 2e6 }, allRates: {} } },
   ]
-  const text = peersMarkdown(rows, { command: 'npm run bench:peers', machine: 'a machine', reps: 3, samples: 2000, warmup: 100, skipped: ['Redis: not installed'] })
+  const text = peersMarkdown(rows, { command: 'npm run bench:peers', machine: 'a machine', versions: 'lmdb 3.5.6', reps: 3, samples: 2000, warmup: 100, skipped: ['Redis: not installed'] })
   const lines = text.split('\n')
   assert.ok(lines.includes('| **aofkit write()** | 20.00 M/s (1.00×) | — | — | — | 20.0 (1.00×) | 100 (1.00×) |'))
   assert.ok(lines.includes('| **aofkit LogWriter** | 10.00 M/s (0.50×) | — | — | 8.00 M/s (1.00×) | — | — |'))
   assert.ok(lines.includes('| lmdb | 5.00 M/s (0.25×) | — | — | 2.00 M/s (0.25×) | — | — |'))
   assert.ok(lines.includes('- lmdb: read checks: none.'))
   assert.ok(lines.includes('- Redis: not installed.'))
+  assert.ok(lines.includes('Compared: lmdb 3.5.6.'))
 })
