@@ -95,6 +95,30 @@ export function peersMarkdown(rows: readonly { peer: Peer; result: Result }[], m
       ].join(' | ')} |`,
     )
   }
+  lines.push(
+    '',
+    `Spread: the fastest of the ${meta.reps} runs over the slowest, per subject and column (durable figures follow the disk's`,
+    "fsync latency, which the host's other work moves).",
+    '',
+    '| subject | appends | durable | group commit | read | latency p50 | latency p99 |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  )
+  const spread = (values: readonly number[] | undefined): string =>
+    values === undefined || values.length === 0 ? '—' : `${(Math.max(...values) / Math.min(...values)).toFixed(2)}×`
+  for (const { peer, result } of rows) {
+    const runs = result.latency?.runs
+    lines.push(
+      `| ${[
+        peer.name,
+        spread(result.allRates.append),
+        spread(result.allRates.durable),
+        spread(result.allRates.group),
+        spread(result.allRates.read),
+        spread(runs?.map((run) => run.p50)),
+        spread(runs?.map((run) => run.p99)),
+      ].join(' | ')} |`,
+    )
+  }
   lines.push('', 'How each subject was driven, and what its read checks:', '')
   for (const { peer } of rows) {
     const notes = (Object.entries(peer.notes ?? {}) as [Scenario | 'latency', string][]).map(([key, text]) => `${SCENARIO_TEXT[key]}: ${text}`)

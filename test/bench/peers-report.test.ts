@@ -51,7 +51,7 @@ test('the table gives each figure with its ratio to the first aofkit row that ha
   const peer = (name: string, aofkit = false): Peer => ({ name, label: name, trials: {}, ...(aofkit ? { aofkit } : {}) })
   const rows: { peer: Peer; result: Result }[] = [
     { peer: peer('aofkit write()', true), result: { rates: { append: 20e6 }, allRates: {}, latency: { p50: 20, p99: 100, runs: [] } } },
-    { peer: peer('aofkit LogWriter', true), result: { rates: { append: 10e6, read: 8e6 }, allRates: {} } },
+    { peer: peer('aofkit LogWriter', true), result: { rates: { append: 10e6, read: 8e6 }, allRates: { append: [9e6, 10e6, 12e6] } } },
     { peer: { ...peer('lmdb'), readChecks: 'none' }, result: { rates: { append: 5e6, read: 2e6 }, allRates: {} } },
   ]
   const text = peersMarkdown(rows, { command: 'npm run bench:peers', machine: 'a machine', versions: 'lmdb 3.5.6', reps: 3, samples: 2000, warmup: 100, skipped: ['Redis: not installed'] })
@@ -60,6 +60,7 @@ test('the table gives each figure with its ratio to the first aofkit row that ha
   assert.ok(lines.includes('| **aofkit LogWriter** | 10.00 M/s (0.50×) | — | — | 8.00 M/s (1.00×) | — | — |'))
   assert.ok(lines.includes('| lmdb | 5.00 M/s (0.25×) | — | — | 2.00 M/s (0.25×) | — | — |'))
   assert.ok(lines.includes('- lmdb: read checks: none.'))
+  assert.ok(lines.includes('| aofkit LogWriter | 1.33× | — | — | — | — | — |'), 'the spread: fastest run over slowest')
   assert.ok(lines.includes('- Redis: not installed.'))
   assert.ok(lines.includes('Compared: lmdb 3.5.6.'))
 })
