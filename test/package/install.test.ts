@@ -79,7 +79,7 @@ describe('the published package', () => {
       /^dist\/.+\.(js|d\.ts|js\.map)$/,
       /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/,
       /^src\/native\/[^/]+\.(cc|h|md)$/,
-      /^docs\/[^/]+\.md$/,
+      /^docs\/[^/]+\.(md|svg)$/, // the README's chart is docs/peers.svg
     ]
     const extra = files.filter((file) => !allowed.some((pattern) => pattern.test(file)))
     assert.deepEqual(extra, [], 'files a user does not need')
