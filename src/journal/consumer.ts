@@ -96,6 +96,8 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   #committed: number
   #wanted: number
   #writing: Promise<void> | null = null
+  /** A next position of the journal seen by a commit: every position below it exists. */
+  #knownEnd = 0
   #closed = false
 
   private constructor(dir: string, name: string, lock: number, committed: number, options: ConsumerOptions) {
@@ -154,8 +156,13 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
     checkPosition(position, 'position')
     if (position <= this.#committed) return
     if (position > this.#wanted) {
-      const next = nextPosition(this.#dir)
-      if (position >= next) throw beyondEnd(this.#dir, position, next)
+      // Positions below an end seen once stay valid: the journal's files are read again only
+      // for a position past it (reading the last segment's end is far dearer than a commit's
+      // bookkeeping, and a consumer commits what it was given).
+      if (position >= this.#knownEnd) {
+        this.#knownEnd = nextPosition(this.#dir)
+        if (position >= this.#knownEnd) throw beyondEnd(this.#dir, position, this.#knownEnd)
+      }
       this.#wanted = position
     }
     while (this.#committed < position) {

@@ -71,6 +71,10 @@ export function resolveFrom(dir: string, from: unknown, next: () => number): num
   if (from === 'end') return next()
   if (typeof from === 'number') {
     if (!Number.isSafeInteger(from) || from < 0) throw invalidArgument(`from must be 'start', 'end', a position or { time }, got ${String(from)}`)
+    // Before the last segment: a position that exists (or existed). Only a position in the last
+    // segment needs its end, which a reader finds by reading that segment's end.
+    const bases = listSegments(dir)
+    if (bases.length > 1 && from < bases[bases.length - 1]!) return from
     const end = next()
     if (from > end) {
       throw new AofkitError(ErrorCode.JournalOutOfRange, `position ${from} is beyond the end of journal '${dir}' (next position ${end})`, { path: dir })
