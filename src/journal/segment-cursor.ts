@@ -4,12 +4,14 @@
  * index and giving each entry its time from the sparse time index.
  * @module
  */
+import { closeSync, openSync } from 'node:fs'
+
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import type { FileReader } from '../aof/reader.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { FileReaderSource } from '../log/sources.ts'
 import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
-import { lastAtMost, readIndex } from './sparse-index.ts'
+import { lastAtMost, readIndex, readIndexFrom } from './sparse-index.ts'
 import type { IndexRecords } from './sparse-index.ts'
 
 /** One entry of a journal. */
@@ -37,6 +39,7 @@ export class SegmentCursor {
   readonly #times: IndexRecords = { first: [], second: [] }
   #timeCursor = -1
   #timesReadAtSize = -1
+  #timeFd: number | null = null
 
   /**
    * Opens the segment starting at `base` of `dir` at `position` (which must be at least `base`).
@@ -98,7 +101,16 @@ export class SegmentCursor {
       // The writer adds a time record before the entry's data: once the data is seen, reading
       // the index finds every record up to it.
       this.#timesReadAtSize = this.file.size
-      readIndex(this.#timePath, times, times.first.length)
+      // Kept open while the cursor follows the segment: one pread per change, not an open, a
+      // read and a close (which cost a live follower a third of its wake-up latency).
+      if (this.#timeFd === null) {
+        try {
+          this.#timeFd = openSync(this.#timePath, 'r')
+        } catch {
+          // No time index (yet): the entries get time 0 until it appears.
+        }
+      }
+      if (this.#timeFd !== null) readIndexFrom(this.#timeFd, times, times.first.length)
       if (this.#timeCursor < 0) this.#timeCursor = Math.max(0, lastAtMost(times.second, position))
     }
     let cursor = this.#timeCursor
@@ -112,8 +124,12 @@ export class SegmentCursor {
     return this.#log.position
   }
 
-  /** Closes the data file's reader. */
+  /** Closes the data file's reader and the time index. */
   close(): void {
     this.file.close()
+    if (this.#timeFd !== null) {
+      closeSync(this.#timeFd)
+      this.#timeFd = null
+    }
   }
 }

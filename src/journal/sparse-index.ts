@@ -38,20 +38,17 @@ function decode(bytes: Uint8Array, length: number, into: IndexRecords): void {
   }
 }
 
+/** The read buffer of {@link readIndexFrom}: reads are synchronous, so one serves them all. */
+const chunk = new Uint8Array(64 * 1024)
+
 /**
- * Reads the records of the index at `path` from record `fromRecord` on, appending them to
- * `into`. A missing file reads as empty; a torn last record is left out.
- * @returns The number of records now in `into`.
+ * Reads the records of the index open as `fd` from record `fromRecord` on, appending them to
+ * `into`; a torn last record is left out. A follower of a growing index keeps its descriptor
+ * and calls this again for what was appended since.
+ * @returns `into`.
  */
-export function readIndex(path: string, into: IndexRecords = { first: [], second: [] }, fromRecord = 0): IndexRecords {
-  let fd: number
+export function readIndexFrom(fd: number, into: IndexRecords, fromRecord: number): IndexRecords {
   try {
-    fd = openSync(path, 'r')
-  } catch {
-    return into
-  }
-  try {
-    const chunk = new Uint8Array(64 * 1024)
     let position = fromRecord * INDEX_RECORD_SIZE
     for (;;) {
       const length = readSync(fd, chunk, 0, chunk.length, position)
@@ -64,11 +61,28 @@ export function readIndex(path: string, into: IndexRecords = { first: [], second
       if (length < chunk.length) break
     }
   } catch {
-    // An index deleted or cut while being read is only a missing hint.
+    // An index cut while being read is only a missing hint.
+  }
+  return into
+}
+
+/**
+ * Reads the records of the index at `path` from record `fromRecord` on, appending them to
+ * `into`. A missing file reads as empty; a torn last record is left out.
+ * @returns `into`.
+ */
+export function readIndex(path: string, into: IndexRecords = { first: [], second: [] }, fromRecord = 0): IndexRecords {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return into
+  }
+  try {
+    return readIndexFrom(fd, into, fromRecord)
   } finally {
     closeSync(fd)
   }
-  return into
 }
 
 /**
