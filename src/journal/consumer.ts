@@ -180,15 +180,25 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
     }
   }
 
-  /** Stops iterating, waits for commits in flight and releases the consumer's lock. Idempotent. */
+  /**
+   * Stops iterating, waits for every commit called before it to be written, and releases the
+   * consumer's lock. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#reader.close()
     try {
-      await this.#writing
-    } catch {
-      // Reported to the commit() that started it.
+      // Until no write is left: a commit() waiting behind the write in flight starts the next
+      // one when it lands, which must also be done before the lock goes to another instance
+      // (or that instance's commits could be overwritten by an older position).
+      while (this.#writing !== null) {
+        try {
+          await this.#writing
+        } catch {
+          // Reported to the commit() that started it.
+        }
+      }
     } finally {
       unlockFile(this.#lock)
     }

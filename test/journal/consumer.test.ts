@@ -87,6 +87,29 @@ test('commit: concurrent commits share writes, a lower one does nothing, past th
   assert.equal(info?.committed, 597)
 })
 
+test('close() waits for every commit called before it, so no write follows the release of the lock', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await filled(dir, 100)
+  t.after(() => journal.close())
+  for (const positions of [
+    [5, 10],
+    [5, 10, 20, 99],
+    [3, 2, 50],
+  ]) {
+    await Journal.resetConsumer(dir, 'x', -1).catch(() => undefined)
+    const consumer = await Journal.openConsumer(dir, 'x')
+    const commits = positions.map((position) => consumer.commit(position))
+    await consumer.close()
+    const last = Math.max(...positions)
+    assert.equal((await Journal.consumers(dir)).find((info) => info.name === 'x')?.committed, last)
+    await Promise.all(commits)
+    // The next instance owns the file: what it commits stays.
+    const next = await Journal.openConsumer(dir, 'x')
+    assert.equal(next.committed, last)
+    await next.close()
+  }
+})
+
 test('one live instance per name, across processes; a killed holder does not block', async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const journal = await filled(dir, 10)
