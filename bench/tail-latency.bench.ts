@@ -16,6 +16,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, watch, w
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
 import { AppendOnlyFile, sidecarPath } from '../dist/index.js'
@@ -23,13 +24,10 @@ import { ShmOffset } from '../dist/aof/shm.js'
 import { loadCommittedSize } from '../dist/aof/committed-size.js'
 import * as native from '../dist/native/binding.js'
 
-// 3000 warm-up records (0.6 s): with 500, the first samples still caught V8 optimizing the
-// readers' code, which set their p99.
-const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3000)
-const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 5000)
+// As a user measures it: a short warm-up, then 2000 samples, one record about every ms.
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100)
+const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 2000)
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
-/** Records written to one follower before the writer turns to the next. */
-const BLOCK = Number(process.env['BENCH_BLOCK'] ?? 1000)
 const SAME_PROCESS = 'same-process subscribe()'
 const WORKER_TAIL = 'worker thread openReader+tail()'
 const CROSS_TAIL = 'other process openReader+tail()'
@@ -40,8 +38,10 @@ const DIAGNOSTIC_FS_WATCH = 'diagnostic: fs.watch(sidecar) + readSync, no reader
 const WATCH = 'baseline: fs.watch + readSync'
 const TAIL = 'baseline: npm tail'
 const TOTAL = WARMUP + SAMPLES
-const PERIOD_NS = 200_000n
-const RECORD = 8
+/** The writer's pause after each record: `await` a timer of this many ms. */
+const PAUSE_MS = Number(process.env['BENCH_PAUSE_MS'] ?? 1)
+/** Each record is 16 bytes: the monotonic clock at the write (8 bytes), then 8 of padding. */
+const RECORD = 16
 const CATCH_UP_BYTES = Number(process.env['BENCH_CATCHUP_BYTES'] ?? 1024 * 1024 * 1024)
 const CHUNK = 1024 * 1024
 
@@ -304,8 +304,6 @@ function startWorker(mode: Mode, path: string): Remote {
   return { ready, result }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4))
-
 /** A reader following its own file, started and ready; the writer feeds it stamps. */
 interface Follower {
   name: string
@@ -322,49 +320,16 @@ interface Subject {
 }
 
 /**
- * Writes one record every PERIOD_NS, spread out, to the followers in turn: BLOCK records to
- * one, then BLOCK to the next (in an order fixed by `seed`), until each has had TOTAL. All
- * followers live through the whole run but only the one being written to is woken, so none
- * competes with another for the CPUs, and a drift of the machine during the run affects
- * every follower alike (run one after another, their p50 differed by up to 1.5× from drift).
- *
- * Between writes the writer sleeps in the kernel (Atomics.wait with a timeout) instead of
- * spinning, so it leaves the CPU to the reader; each write is followed by a setImmediate turn,
- * so microtasks and I/O run between writes as in a real server.
+ * Feeds one follower, the only reader running: TOTAL records, each stamped with the monotonic
+ * clock as it is written, and after each the writer awaits a timer of PAUSE_MS, as an
+ * application that writes now and then does: its thread sleeps in the event loop between
+ * writes, and whatever the write leaves to do (microtasks, wake-ups) runs before it sleeps.
  */
-function interleave(followers: readonly Follower[], seed: number): Promise<void> {
-  const written = new Map<Follower, number>(followers.map((follower) => [follower, 0]))
-  let order = shuffled(followers, seed)
-  let turn = 0
-  let inBlock = 0
-  return new Promise((resolve) => {
-    let next = process.hrtime.bigint()
-    const loop = (): void => {
-      let follower = order[turn]
-      while (follower !== undefined && written.get(follower)! >= TOTAL) follower = order[++turn]
-      if (follower === undefined) {
-        order = order.filter((candidate) => written.get(candidate)! < TOTAL)
-        if (order.length === 0) {
-          resolve()
-          return
-        }
-        order = shuffled(order, ++seed)
-        turn = 0
-        follower = order[0]!
-      }
-      const wait = Number(next - process.hrtime.bigint()) / 1e6
-      if (wait > 0.02) Atomics.wait(sleeper, 0, 0, wait)
-      follower.write(process.hrtime.bigint())
-      written.set(follower, written.get(follower)! + 1)
-      if (++inBlock === BLOCK) {
-        inBlock = 0
-        turn++
-      }
-      next = process.hrtime.bigint() + PERIOD_NS
-      setImmediate(loop)
-    }
-    setImmediate(loop)
-  })
+async function feed(follower: Follower): Promise<void> {
+  for (let written = 0; written < TOTAL; written++) {
+    follower.write(process.hrtime.bigint())
+    await sleep(PAUSE_MS)
+  }
 }
 
 interface Latency {
@@ -417,7 +382,8 @@ const stamp = Buffer.alloc(RECORD)
 
 async function startAof(dir: string, name: string, mode: Mode, remote: 'worker' | 'child'): Promise<Follower> {
   const path = join(dir, `${mode}-${remote}.aof`)
-  const file = AppendOnlyFile.open(path, { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
+  // The default geometry, as a user gets it.
+  const file = AppendOnlyFile.open(path, { create: true })
   const reader = remote === 'worker' ? startWorker(mode, path) : startChild(mode, path)
   await reader.ready
   return {
@@ -432,7 +398,7 @@ async function startAof(dir: string, name: string, mode: Mode, remote: 'worker' 
 }
 
 function startSameProcess(dir: string): Follower {
-  const file = AppendOnlyFile.open(join(dir, 'subscribe.aof'), { create: true, geometry: { sizeUpper: 64 * 1024 * 1024 } })
+  const file = AppendOnlyFile.open(join(dir, 'subscribe.aof'), { create: true })
   const out: number[] = []
   const carry = { bytes: new Uint8Array(0) }
   let done: (latencies: number[]) => void = () => undefined
@@ -483,13 +449,16 @@ async function startPlain(dir: string, name: string, mode: 'watch' | 'tail'): Pr
   }
 }
 
-/** Runs `subjects` together, interleaved, and returns each one's latencies. */
+/**
+ * Runs `subjects` one at a time, in an order fixed by `seed`: each one's reader is started
+ * (in its own process or thread), fed TOTAL records and closed before the next starts, so that
+ * no other reader runs meanwhile.
+ */
 async function measure(dir: string, subjects: readonly Subject[], seed: number): Promise<Map<string, Latency>> {
-  const followers: Follower[] = []
-  for (const subject of subjects) followers.push(await subject.start(dir))
-  await interleave(followers, seed)
   const results = new Map<string, Latency>()
-  for (const follower of followers) {
+  for (const subject of shuffled(subjects, seed)) {
+    const follower = await subject.start(dir)
+    await feed(follower)
     results.set(follower.name, summarize(follower.name, await follower.result))
     await follower.close()
   }
@@ -528,11 +497,13 @@ async function main(): Promise<void> {
   const print = console.log
   if (json) console.log = () => undefined
   try {
-    console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${SAMPLES} samples after ${WARMUP} warm-up, one record / ${Number(PERIOD_NS) / 1000} µs`)
-    // Every follower of a round runs at once and the writer feeds them in turn, BLOCK records
-    // each (see interleave). Rounds repeat that with fresh processes and files; the table
-    // pools every round's samples, and also shows the median of the ratios taken within each
-    // round and the number of rounds at or under fs.watch.
+    console.log(
+      `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${SAMPLES} samples after ${WARMUP} warm-up, ${RECORD}-byte records, the writer awaits a ${PAUSE_MS} ms timer after each`,
+    )
+    // One follower at a time (see measure), in a shuffled order each round; rounds repeat that
+    // with fresh processes and files. The table pools every round's samples, and also shows
+    // the median of the ratios taken within each round and the number of rounds at or under
+    // fs.watch.
     const subjects: Subject[] = [
       { name: SAME_PROCESS, start: (at) => Promise.resolve(startSameProcess(at)) },
       { name: WORKER_TAIL, start: (at) => startAof(at, WORKER_TAIL, 'aof', 'worker') },
@@ -543,8 +514,7 @@ async function main(): Promise<void> {
       { name: WATCH, start: (at) => startPlain(at, WATCH, 'watch') },
       { name: TAIL, start: (at) => startPlain(at, TAIL, 'tail') },
     ]
-    // A busy-polling reader spins on a core the whole time it follows: it runs alone, after
-    // the others, or it would slow whichever follower is being measured.
+    // A busy-polling reader spins on a core while it follows: it runs last in each round.
     const busy: Subject = { name: CROSS_BUSY, start: (at) => startAof(at, CROSS_BUSY, 'aof-busy', 'child') }
     const rounds: Map<string, Latency>[] = []
     for (let round = 0; round < ROUNDS; round++) {
