@@ -28,6 +28,8 @@ export const AHEAD_MAX = 256 * 1024 * 1024
 export const SYNCED_WINDOW_MIN = 64 * 1024
 /** How far ahead of a writer that never synced its file pages are prefaulted, at most. */
 export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
+/** How much further a writer goes before it asks again for a prefault held back by a running one. */
+export const PREFAULT_RETRY = 64 * 1024
 /** The least a synced file's extents are written ahead of its writer. */
 export const HARDEN_AHEAD_MIN = 1024 * 1024
 
@@ -59,6 +61,8 @@ export class Growth {
   readonly #size: () => number
   /** Where the prefaulting handed to the pool so far ends. */
   #prefaulted: number
+  /** Where the writer asks again for a prefault it could not start (one was running), or 0. */
+  #prefaultRetry = 0
   /** The data size the last sync covered, or -1 while the file was never synced. */
   #syncedSize = -1
   /** How far ahead of a synced file's writer pages are prefaulted: what it wrote between its last syncs, and a quarter more. */
@@ -332,6 +336,16 @@ export class Growth {
     const end = Math.min(this.#allocated, size + this.#reach())
     const from = Math.max(this.#prefaulted, size)
     if (end <= from) return
+    // One prefault at a time: each holds the process's mmap lock while it runs, and side by
+    // side they keep the writer's own mmap and brk waiting (docs/PERFORMANCE.md, "Growth ahead
+    // of the writer"). The pool says when one is done, so a synchronous loop asks again a
+    // little further on.
+    const mapping = this.#mapping
+    if (!(mapping instanceof SharedArrayBuffer) && this.#fd >= 0 && native.mappingAdvising(mapping) > 0) {
+      this.#prefaultRetry = size + PREFAULT_RETRY
+      return
+    }
+    this.#prefaultRetry = 0
     this.#prefaulted = end
     void this.prefault(from, end)
   }
@@ -388,7 +402,8 @@ export class Growth {
     // synced (in steps of half the reach); for a synced file, only when the writer went
     // through its window: pages prefaulted before the writer's next sync would be written
     // back as zeros.
-    const prefault = this.#prefaulted >= allocated ? Infinity : this.#prefaulted - (this.#syncedSize < 0 ? this.#reach() / 2 : 0)
+    const renew = this.#prefaulted >= allocated ? Infinity : this.#prefaulted - (this.#syncedSize < 0 ? this.#reach() / 2 : 0)
+    const prefault = Math.max(renew, this.#prefaultRetry)
     this.nextCheck = Math.max(0, Math.min(grow, prefault))
   }
 

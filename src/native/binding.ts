@@ -21,6 +21,7 @@ interface RawBinding {
   msyncAsync: (mapping: ArrayBuffer, offset: number, length: number, wait: boolean) => Promise<number>
   madviseAsync: (mapping: ArrayBuffer, offset: number, length: number, advice: number) => Promise<number>
   seekHole: (fd: number, offset: number) => number
+  mappingAdvising: (mapping: ArrayBuffer) => number
   syncChainAsync: (
     mapping: ArrayBuffer,
     fd: number,
@@ -144,6 +145,17 @@ export const fitMapping: (mapping: ArrayBuffer, fd: number, cutHere?: boolean) =
  * the mapping may be zeros that were never written.
  */
 export const faults: (mapping: ArrayBuffer) => number = sync(raw.faults)
+/**
+ * madviseAsync calls on the mapping whose madvise has not returned yet on the pool: known at
+ * once, without the event loop turning.
+ */
+export function mappingAdvising(mapping: ArrayBuffer): number {
+  try {
+    return raw.mappingAdvising(mapping)
+  } catch (error) {
+    throw withCode(error)
+  }
+}
 /** Asynchronous calls (msyncAsync, madviseAsync) in flight on the mapping. */
 export const mappingJobs: (mapping: ArrayBuffer) => number = sync(raw.mappingJobs)
 /**

@@ -268,7 +268,14 @@ Napi::Value MadviseAsync(const Napi::CallbackInfo& info) {
   int advice = static_cast<int>(ArgInt64(info, 3, "advice"));
   char* address = RangeOf(info, *mapping, offset, length);
   size_t size = static_cast<size_t>(length);
-  return StartJob(info.Env(), "madvise", mapping, [address, size, advice]() -> int64_t { return MadviseSteps(address, size, advice); });
+  // The job holds the mapping (StartJob's completion owns a reference) until it is done.
+  Mapping* advised = mapping.get();
+  advised->advising++;
+  return StartJob(info.Env(), "madvise", mapping, [address, size, advice, advised]() -> int64_t {
+    int64_t result = MadviseSteps(address, size, advice);
+    advised->advising--;
+    return result;
+  });
 }
 
 int64_t DataSync(int fd) {
@@ -328,6 +335,14 @@ Napi::Value SyncChainAsync(const Napi::CallbackInfo& info) {
   });
 }
 
+// advising(mapping): madviseAsync calls on the mapping whose madvise has not returned yet, as
+// the pool threads left it: known without the event loop turning (a writer in a synchronous
+// loop asks it before it queues another prefault).
+Napi::Value Advising(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
+  return Napi::Number::New(info.Env(), mapping->advising.load());
+}
+
 // jobs(mapping): asynchronous calls in flight on the mapping (for tests and diagnostics).
 Napi::Value Jobs(const Napi::CallbackInfo& info) {
   std::shared_ptr<Mapping> mapping = ArgMapping(info, 0);
@@ -355,6 +370,7 @@ void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("msyncAsync", Napi::Function::New(env, MsyncAsync, "msyncAsync"));
   exports.Set("madviseAsync", Napi::Function::New(env, MadviseAsync, "madviseAsync"));
   exports.Set("mappingJobs", Napi::Function::New(env, Jobs, "mappingJobs"));
+  exports.Set("mappingAdvising", Napi::Function::New(env, Advising, "mappingAdvising"));
   exports.Set("syncChainAsync", Napi::Function::New(env, SyncChainAsync, "syncChainAsync"));
   Napi::Object advice = Napi::Object::New(env);
 #ifdef MADV_POPULATE_WRITE

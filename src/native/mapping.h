@@ -2,6 +2,7 @@
 #include <napi.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +27,7 @@ struct Mapping {
   uint64_t faults = 0;          // the slot's count, kept when it is released
   uint64_t dropped = 0;         // pages fitMapping found cut by someone else
   int jobs = 0;                 // asynchronous calls in flight on the range
+  std::atomic<int> advising{0};  // madviseAsync calls not yet returned on the pool (read anywhere)
   bool unmapWanted = false;     // unmap() or the finalizer came while jobs ran
   bool released = false;        // munmap done
   bool inRegistry = false;
