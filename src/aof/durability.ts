@@ -44,11 +44,6 @@ export class Durability {
     this.#file = file
     this.#target = target
     this.#growth = growth
-    if (growth !== null) {
-      growth.onWritebackFailure = (error) => {
-        this.#fail(fromSystemError(error, target.path(), 'sync'))
-      }
-    }
     // What open found is on disk already.
     this.#flushedSize = file.size
     this.#groupSync = new GroupSync(
@@ -103,7 +98,7 @@ export class Durability {
     // The pages the writer goes on into were written back and write-protected by the
     // fdatasync: the same job faults them in again, before the writer resumes.
     const refault = this.#growth?.syncing(covered) ?? null
-    this.#checkNotCut(mapping, startNs, covered)
+    this.#checkNotCut(mapping, startNs)
     // One job on the pool: the data, then the synced size stored in the sidecar and the
     // sidecar synced, then the prefault (docs/PERFORMANCE.md, "Durable appends").
     const synced = new Float64Array([covered])
@@ -122,7 +117,7 @@ export class Durability {
       target.stats.record(Operation.sync, startNs, false)
       throw this.#fail(fromSystemError(error, target.path(), 'sync'))
     }
-    this.#checkNotCut(mapping, startNs, covered)
+    this.#checkNotCut(mapping, startNs)
     target.stats.record(Operation.sync, startNs, true)
   }
 
@@ -130,8 +125,8 @@ export class Durability {
    * Someone cut the file under the mapping: stores there went to zero pages, not to the file;
    * or growth extended the file again past the cut, leaving a hole where data was.
    */
-  #checkNotCut(mapping: ArrayBuffer, startNs: number, covered: number): void {
-    if (native.faults(mapping) === 0 && !this.#holeBefore(covered)) return
+  #checkNotCut(mapping: ArrayBuffer, startNs: number): void {
+    if (native.faults(mapping) === 0 && this.#growth?.lost !== true) return
     const target = this.#target
     target.stats.record(Operation.sync, startNs, false)
     throw this.#fail(
@@ -139,22 +134,6 @@ export class Durability {
         path: target.path(),
       }),
     )
-  }
-
-  /**
-   * A hole in what this writer committed, before `size`: data it wrote is written or in the
-   * page cache, never a hole (what the file held when opened is not looked at).
-   */
-  #holeBefore(size: number): boolean {
-    const pageSize = this.#file.geometry.pageSize
-    const begin = Math.ceil(this.#file.size / pageSize) * pageSize
-    const end = Math.floor(size / pageSize) * pageSize
-    if (end <= begin) return false
-    try {
-      return native.seekHole(this.#file.fd, begin) < end
-    } catch {
-      return false // a file system without SEEK_HOLE: the fault count alone tells
-    }
   }
 
   /** {@link fdatasync} of a file without a mapping of its own: one call at a time. */

@@ -30,8 +30,6 @@ export const SYNCED_WINDOW_MIN = 64 * 1024
 export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
 /** How much further a writer goes before it asks again for a prefault held back by a running one. */
 export const PREFAULT_RETRY = 64 * 1024
-/** The least a synced file's extents are written ahead of its writer. */
-export const HARDEN_AHEAD_MIN = 1024 * 1024
 
 /** The allocation of one open, file-backed append-only file. */
 export class Growth {
@@ -67,20 +65,16 @@ export class Growth {
   #syncedSize = -1
   /** How far ahead of a synced file's writer pages are prefaulted: what it wrote between its last syncs, and a quarter more. */
   #syncedWindow = SYNCED_WINDOW_MIN
-  /**
-   * Where the range whose extents are written (not fallocate's unwritten extents) ends, as far
-   * as background hardening and syncs made it so; only tracked once the file was synced.
-   */
-  #hardened = 0
-  /** Background hardening in flight. */
-  #hardening: Promise<void> | null = null
   /** The writer calls {@link advance} once its data reaches this size. */
   nextCheck = 0
   /**
-   * Called when background hardening could not start write-back: the file's durability is
-   * lost, as after a failed flush (set by its Durability).
+   * Background growth found a hole in what the writer committed: the file was cut while the
+   * growth's fallocate was on its way, and that fallocate extended it again past the cut, so
+   * no store faults there and the fault count does not tell. sync() then fails.
    */
-  onWritebackFailure: (error: unknown) => void = () => undefined
+  lost = false
+  /** The data size when the file was opened: what lies before it is not looked at for holes. */
+  readonly #openedSize: number
 
   /**
    * @param file - What open found: descriptor, geometry, mapping, allocated size.
@@ -100,6 +94,7 @@ export class Growth {
     this.#fd = file.fd
     this.#size = size
     this.#prefaulted = file.size
+    this.#openedSize = file.size
     this.#path = path
     this.#geometry = file.geometry
     this.#mapping = file.mapping
@@ -117,19 +112,19 @@ export class Growth {
    * and hands the pool the next pages to prefault. Growth started in the background that has
    * not landed by the time half the low-water room is used up is done here, synchronously (a
    * writer in a synchronous loop never lets its completion run); its fallocate reserves extents
-   * and takes tens of microseconds.
+   * and takes tens of microseconds. Not for a non-blocking write (`blocking` false), which
+   * never waits for the disk.
    */
-  advance(size: number): void {
+  advance(size: number, blocking = true): void {
     if (this.#stopped) {
       this.nextCheck = Infinity
       return
     }
     if (size + this.lowWater > this.#allocated) {
       if (this.#growing === null) this.growAhead(size)
-      else if (size + this.lowWater / 2 > this.#allocated) this.#growNow(size)
+      else if (blocking && size + this.lowWater / 2 > this.#allocated) this.#growNow(size)
     }
     this.#prefaultAhead(size)
-    if (this.#syncedSize >= 0) this.#hardenAhead(size)
     this.#setCheck()
   }
 
@@ -142,8 +137,6 @@ export class Growth {
   syncing(covered: number): { begin: number; end: number } | null {
     const interval = this.#syncedSize < 0 ? 0 : covered - this.#syncedSize
     this.#syncedSize = Math.max(this.#syncedSize, covered)
-    // The sync writes back what was prefaulted so far: its extents are written from then on.
-    this.#hardened = Math.max(this.#hardened, this.#prefaulted)
     const pageSize = this.#geometry.pageSize
     const wanted = Math.ceil((interval * 1.25) / pageSize) * pageSize
     this.#syncedWindow = Math.min(Math.max(wanted, SYNCED_WINDOW_MIN), this.#aheadBytes)
@@ -152,7 +145,6 @@ export class Growth {
     const end = Math.min(this.#allocated, begin + this.#syncedWindow)
     // Later prefaulting goes on from there: what lies beyond was written back as zeros.
     this.#prefaulted = Math.max(begin, end)
-    this.#hardenAhead(begin)
     this.#setCheck()
     return end > begin ? { begin, end } : null
   }
@@ -263,7 +255,6 @@ export class Growth {
     this.#stopped = true
     this.nextCheck = Infinity
     await this.#growing
-    await this.#hardening
     await Promise.all(this.#prefaults)
   }
 
@@ -351,42 +342,19 @@ export class Growth {
   }
 
   /**
-   * For a synced file: writes the extents ahead of the writer at `size` on the pool, in the
-   * background (the pages faulted in and their write-back started), so that a sync finds only
-   * data to write and one journal commit serves many syncs. A sync that reaches into fallocate's unwritten extents must
-   * also convert them, a journal commit on every sync (docs/PERFORMANCE.md, "Durable appends").
+   * A hole in what this writer committed since the file was opened (data it wrote is written
+   * or in the page cache, never a hole). One lseek, after each background allocation.
    */
-  #hardenAhead(size: number): void {
-    if (this.#hardening !== null || this.#stopped) return
-    const populate = native.advice.populateWrite
-    if (populate < 0) return
+  #holeInData(): boolean {
     const pageSize = this.#geometry.pageSize
-    const ahead = Math.max(HARDEN_AHEAD_MIN, 4 * this.#syncedWindow)
-    const from = Math.max(this.#hardened, Math.floor(size / pageSize) * pageSize)
-    const to = Math.min(this.#allocated, size + ahead)
-    // In steps of half the distance, once the writer has used up half of it.
-    if (to <= from || from > size + ahead / 2) return
-    this.#hardening = this.#harden(from, to, populate).finally(() => {
-      this.#hardening = null
-    })
-  }
-
-  async #harden(from: number, to: number, populate: number): Promise<void> {
+    const begin = Math.ceil(this.#openedSize / pageSize) * pageSize
+    const end = Math.floor(this.#size() / pageSize) * pageSize
+    if (end <= begin) return false
     try {
-      await native.madviseAsync(this.#mapping as ArrayBuffer, from, to - from, populate)
+      return native.seekHole(this.#fd, begin) < end
     } catch {
-      return // advice: the next sync converts what this did not
+      return false // a file system without SEEK_HOLE: the fault count alone tells
     }
-    if (this.#stopped) return
-    // Write-back is started, not waited for: a wait would take the error a failed write-back
-    // reports once, from the sync() that must report it (the next sync waits for these pages).
-    try {
-      await native.syncFileRangeAsync(this.#fd, from, to - from)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOSYS') this.onWritebackFailure(error)
-      return
-    }
-    this.#hardened = Math.max(this.#hardened, to)
   }
 
   /** Where the writer next calls {@link advance}. */
@@ -433,6 +401,7 @@ export class Growth {
       }
       stats.record(Operation.truncate, startNs, true)
       this.#failure = null
+      if (this.#holeInData()) this.lost = true
       if (!this.#stopped) {
         this.#setAllocated(end)
         this.#prefaultAhead(this.#size())

@@ -81,7 +81,7 @@ export class WritePath {
     } catch (error) {
       throw invalidBytes(bytes, 'bytes', error)
     }
-    this.#commit(end)
+    this.#commit(end, blocking)
   }
 
   /** Appends `records`, `total` bytes together, with one commit; growth blocks. */
@@ -120,7 +120,7 @@ export class WritePath {
     let count = typeof used === 'number' && used > 0 ? Math.floor(used) : 0
     if (count > reserve) count = reserve
     if (count < reserve) bytes.fill(0, begin + count, end)
-    this.#commit(begin + count)
+    this.#commit(begin + count, blocking)
     return count
   }
 
@@ -173,7 +173,8 @@ export class WritePath {
     this.#published = new Int32Array(ShmIndex.committedHigh + 1)
   }
 
-  #commit(end: number): void {
+  /** `blocking`: the caller may wait for the disk (growth), so a burst may grow here at once. */
+  #commit(end: number, blocking = true): void {
     // MagicTail first, then the committed size, with release ordering: a reader or a recovery
     // that sees the size always finds the bytes and the magic before it.
     const view = this.#view
@@ -184,7 +185,7 @@ export class WritePath {
     if (this.size < HEAD_SIZE) this.#sidecar?.noteHead(this.bytes, end)
     this.size = end
     publishCommittedSize(this.#published, end)
-    if (end >= this.#growth.nextCheck) this.#growth.advance(end)
+    if (end >= this.#growth.nextCheck) this.#growth.advance(end, blocking)
     this.#wakeups.committed(end)
   }
 

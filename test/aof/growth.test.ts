@@ -2,7 +2,7 @@
 // sync() leaves behind for the writer: checked by what the file and the main thread show (its
 // allocation, its page faults, the sync's outcome), never by time.
 import assert from 'node:assert/strict'
-import { readFileSync, statSync, truncateSync } from 'node:fs'
+import { readFileSync, truncateSync } from 'node:fs'
 import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 
@@ -40,6 +40,25 @@ test('in a synchronous burst with the default geometry, the allocation keeps ahe
   assert.equal(file.size, count * 100)
 })
 
+test('writeNonBlocking never grows the file itself, however far a synchronous loop goes', (t) => {
+  const file = fresh(t, { geometry: { sizeNow: 256 * 1024, growthStep: 256 * 1024, sizeUpper: 16 * MIB } })
+  const allocated = file.fileSize
+  const chunk = new Uint8Array(4096)
+  let written = 0
+  assert.throws(
+    () => {
+      for (;;) {
+        file.writeNonBlocking(chunk)
+        written++
+        // Background growth cannot land while this loop runs: the allocation is what open made.
+        assert.equal(file.fileSize, allocated)
+      }
+    },
+    (error: unknown) => isAofkitError(error) && error.code === ErrorCode.WouldBlock,
+  )
+  assert.equal(written, Math.floor((allocated - 8) / chunk.length))
+})
+
 test("a synced file's writer takes no page fault per page between its syncs", async (t) => {
   const file = fresh(t)
   const record = new Uint8Array(100).fill(3)
@@ -63,18 +82,27 @@ test("a synced file's writer takes no page fault per page between its syncs", as
   assert.ok(faults < pages / 4, `${faults} page faults writing ${Math.round(pages)} pages`)
 })
 
-test('sync() reports data lost when the file was cut under the writer and extended again over a hole', async (t) => {
-  const file = fresh(t)
+test('sync() reports data lost when the file is cut while background growth is on its way', async (t) => {
+  const file = fresh(t, { geometry: { sizeNow: 256 * 1024, growthStep: 256 * 1024, sizeUpper: 16 * MIB } })
   const chunk = new Uint8Array(4096).fill(9)
-  for (let i = 0; i < 96; i++) file.write(chunk)
-  await file.sync()
+  // Up to the allocation's end, so that the next write must wait for growth.
+  while (file.size + chunk.length + 8 <= file.fileSize) file.writeNonBlocking(chunk)
   const path = file.path
-  const allocated = statSync(path).size
-  // Someone cuts the file, then something extends it again to its old size: the mapping's pages
-  // past the cut now read as the hole's zeros and no store faults.
+  assert.throws(() => file.writeNonBlocking(chunk), (error: unknown) => isAofkitError(error) && error.code === ErrorCode.WouldBlock)
+  // Growth is on its way to the pool: cut the file now. Whether its fallocate lands before or
+  // after the cut, the data past the cut is lost, and sync() must say so (after the cut, the
+  // fallocate extends the file again over a hole, where no store faults).
   truncateSync(path, 64 * 1024)
-  truncateSync(path, allocated)
-  file.write(chunk)
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      file.writeNonBlocking(chunk)
+      break
+    } catch (error) {
+      if (!(isAofkitError(error) && error.code === ErrorCode.WouldBlock) || Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
   await assert.rejects(file.sync(), (error: unknown) => {
     assert.ok(isAofkitError(error), String(error))
     assert.equal(error.code, ErrorCode.Replaced)
