@@ -5,10 +5,11 @@
  * bytes and the magic before it. The file checks its state and the caller's arguments first.
  * @module
  */
-import { invalidBytes } from '../arguments.ts'
+import { checkBytes, describeValue, invalidArgument, invalidBytes } from '../arguments.ts'
 import { FillEvent } from './append-event.ts'
 import type { AppendFunction } from './append-event.ts'
 import { publishCommittedSize } from './committed-size.ts'
+import type { Geometry } from './geometry.ts'
 import type { Growth } from './growth.ts'
 import { MAGIC_CHECKPOINT, MAGIC_SIZE, MAGIC_TAIL, magicWords } from './magic.ts'
 import type { Sidecar } from './shm.ts'
@@ -17,6 +18,19 @@ import type { WriterWakeups } from './wake-up.ts'
 
 const [TAIL_LOW, TAIL_HIGH] = magicWords(MAGIC_TAIL)
 const [CHECKPOINT_LOW, CHECKPOINT_HIGH] = magicWords(MAGIC_CHECKPOINT)
+
+/**
+ * Refuses a count of bytes to reserve (`name`) that is not a non-negative integer or can never
+ * fit, with its MagicTail, below the geometry's `sizeUpper`.
+ */
+export function checkReserve(value: number, name: string, geometry: Geometry): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument(`${name} must be a non-negative integer, got ${describeValue(value)}`)
+  }
+  if (value + MAGIC_SIZE > geometry.sizeUpper) {
+    throw invalidArgument(`${name} ${value} can never fit below geometry.sizeUpper ${geometry.sizeUpper}`)
+  }
+}
 
 /** @internal What the write path writes into and publishes through. */
 export interface WriteTarget {
@@ -84,8 +98,15 @@ export class WritePath {
     this.#commit(end, blocking)
   }
 
-  /** Appends `records`, `total` bytes together, with one commit; growth blocks. */
-  writeBatch(records: readonly Uint8Array[], total: number): void {
+  /** Appends `records` together, with one commit, and returns their bytes; growth blocks. */
+  writeBatch(records: readonly Uint8Array[]): number {
+    const list: unknown = records
+    if (!Array.isArray(list)) throw invalidArgument(`records must be an array of Uint8Arrays, got ${describeValue(records)}`)
+    let total = 0
+    for (const record of records) {
+      checkBytes(record, 'every record')
+      total += record.length
+    }
     const begin = this.size
     const end = begin + total
     if (end + MAGIC_SIZE > this.#growth.allocated) this.#growth.makeRoom(end + MAGIC_SIZE, begin, true)
@@ -96,6 +117,7 @@ export class WritePath {
       at += record.length
     }
     this.#commit(end)
+    return total
   }
 
   /**

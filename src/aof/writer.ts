@@ -11,13 +11,12 @@
  */
 import { Readable } from 'node:stream'
 
-import { describeValue, invalidArgument, invalidBytes } from '../arguments.ts'
+import { invalidArgument, invalidBytes } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { FileState } from './file-state.ts'
 import type { Geometry } from './geometry.ts'
 import type { AppendFunction } from './append-event.ts'
 import { Durability } from './durability.ts'
-import { MAGIC_SIZE } from './magic.ts'
 import type { FileResources, OpenOptions, OpenRecovery } from './open-file.ts'
 import { Growth } from './growth.ts'
 import type { Sidecar } from './shm.ts'
@@ -29,7 +28,7 @@ import type { TailSource } from './tail-source.ts'
 import { Tailer } from './tailer.ts'
 import type { Consumer, SubscribeOptions } from './tailer.ts'
 import { WriterWakeups } from './wake-up.ts'
-import { WritePath } from './write-path.ts'
+import { WritePath, checkReserve } from './write-path.ts'
 import { entry } from './entry-points.ts'
 import { closeHoldings, sealFinished } from './file-end.ts'
 import type { FileHoldings } from './file-end.ts'
@@ -204,24 +203,17 @@ export class AppendOnlyFile {
    */
   writeBatch(records: readonly Uint8Array[]): number {
     if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
-    if (!Array.isArray(records)) throw invalidArgument('records must be an array of Uint8Arrays')
-    let total = 0
-    for (const record of records) {
-      if (!(record instanceof Uint8Array)) throw invalidArgument('every record must be a Uint8Array or Buffer')
-      total += record.length
-    }
-    this.#data.writeBatch(records, total)
-    return total
+    return this.#data.writeBatch(records)
   }
 
   /**
    * Like {@link write}, but never grows the file nor waits for the disk: when the file must
    * grow first it starts that growth in the background and throws `ERR_AOF_WOULD_BLOCK`,
    * writing nothing. When that growth failed (a full disk), the next call throws its error
-   * (`ERR_AOF_NO_SPACE`), and the one after starts it again. Its only system call is the one every commit makes while readers in other
-   * threads or processes wait for data: a wake-up that does not touch the disk (a one-byte read
-   * or rewrite of the sidecar's page, and a futex wake for readers blocked in one). With nobody
-   * waiting elsewhere, it makes none.
+   * (`ERR_AOF_NO_SPACE`), and the one after starts it again. Its only system call is the one
+   * every commit makes while readers in other threads or processes wait for data: a wake-up
+   * that does not touch the disk (a one-byte read or rewrite of the sidecar's page, and a futex
+   * wake for readers blocked in one). With nobody waiting elsewhere, it makes none.
    */
   writeNonBlocking(bytes: Uint8Array): number {
     return this.#write(bytes, false)
@@ -251,9 +243,7 @@ export class AppendOnlyFile {
    */
   appendFill(size: number, fill: (target: Uint8Array, at: number) => void): void {
     if (this.#state !== FileState.Opened || this.#data.appending) this.#throwNotWritable()
-    if (!Number.isSafeInteger(size) || size < 0 || size + MAGIC_SIZE > this.#geometry.sizeUpper) {
-      throw invalidArgument(`size must be a non-negative integer that fits below geometry.sizeUpper, got ${String(size)}`)
-    }
+    checkReserve(size, 'size', this.#geometry)
     this.#data.appendFill(size, fill)
   }
 
@@ -415,12 +405,7 @@ export class AppendOnlyFile {
     if (typeof fn !== 'function') {
       throw new AofkitError(ErrorCode.AppendFuncMissing, 'append needs a function to fill the reserved bytes')
     }
-    if (!Number.isSafeInteger(reserve) || reserve < 0) {
-      throw invalidArgument(`reserve must be a non-negative integer, got ${describeValue(reserve)}`)
-    }
-    if (reserve + MAGIC_SIZE > this.#geometry.sizeUpper) {
-      throw invalidArgument(`reserve ${reserve} can never fit below geometry.sizeUpper ${this.#geometry.sizeUpper}`)
-    }
+    checkReserve(reserve, 'reserve', this.#geometry)
     return this.#data.append(reserve, fn, blocking)
   }
 

@@ -50,6 +50,11 @@ test('writeBatch writes nothing when an element is not a Uint8Array, or the batc
   file.write(Buffer.from('kept'))
   assert.throws(() => file.writeBatch([Buffer.from('a'), 'b' as unknown as Uint8Array]), code(ErrorCode.InvalidArgument))
   assert.throws(() => file.writeBatch('ab' as unknown as Uint8Array[]), code(ErrorCode.InvalidArgument))
+  // Bytes that cannot be read: a view of a transferred buffer, a Proxy of a Uint8Array.
+  const detached = new Uint8Array(16)
+  structuredClone(detached.buffer, { transfer: [detached.buffer] })
+  assert.throws(() => file.writeBatch([Buffer.from('a'), detached]), code(ErrorCode.InvalidArgument))
+  assert.throws(() => file.writeBatch([new Proxy(new Uint8Array(4), {})]), code(ErrorCode.InvalidArgument))
   assert.throws(() => file.writeBatch([new Uint8Array(40 * 1024), new Uint8Array(40 * 1024)]), code(ErrorCode.Full))
   assert.equal(file.size, 4)
   assert.deepEqual(Buffer.from(file.contents()), Buffer.from('kept'))
