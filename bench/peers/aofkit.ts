@@ -71,6 +71,23 @@ const logAppend: Append = (file) => {
   return (i) => log.append(record(i))
 }
 
+/** `writeBatch()` of each 1,000 records: one call, one commit. */
+function batches(durable: boolean): MakeTrial {
+  return (dir, count) => {
+    const file = open(dir, count)
+    return {
+      run: () =>
+        inBatches(count, async (start, end) => {
+          const batch: Uint8Array[] = []
+          for (let i = start; i < end; i++) batch.push(record(i))
+          file.writeBatch(batch)
+          await (durable ? file.sync() : turn())
+        }),
+      close: () => file.close(),
+    }
+  }
+}
+
 export const aofkitPeers: Peer[] = [
   {
     name: 'aofkit AppendOnlyFile write()',
@@ -83,6 +100,13 @@ export const aofkitPeers: Peer[] = [
       group: '`write()` then `await sync()`, concurrent callers sharing one `fdatasync`',
       latency: '`openReader` + `subscribe()` in another process',
     },
+  },
+  {
+    name: 'aofkit AppendOnlyFile writeBatch(), 1,000 a call',
+    label: 'aofkit writeBatch()',
+    aofkit: true,
+    trials: { append: batches(false), durable: batches(true) },
+    notes: { durable: '`writeBatch()` of 1,000, then `await sync()`' },
   },
   {
     name: 'aofkit LogWriter on an AppendOnlyFile',
