@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { cpus, release } from 'node:os'
+import { createServer } from 'node:net'
 
 /** CPU time and minor page faults of one thread (Linux: /proc/self/task/<tid>/stat). */
 export interface ThreadCounters {
@@ -101,4 +102,16 @@ export function table(rows: readonly (readonly string[])[], rightAligned: readon
   const [header, ...body] = rows
   if (header === undefined) return ''
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...body.map(line)].join('\n')
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now, for a peer server a benchmark starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
 }

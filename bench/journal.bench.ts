@@ -23,14 +23,13 @@ import './built.ts'
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { AppendOnlyFileSink, Journal, LogWriter, Manager } from '../dist/index.js'
 import type { AppendOnlyFile } from '../dist/index.js'
-import { comparedPackage, counterDelta, machine, mainThreadCounters, median, table } from './harness.ts'
+import { comparedPackage, counterDelta, freePort, machine, mainThreadCounters, median, table } from './harness.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const ENTRY = 100
@@ -118,17 +117,6 @@ async function child(kind: string, where: string, total: number): Promise<void> 
 }
 
 // ---------------------------------------------------------------- helpers
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
-}
 
 function entries(count: number): Uint8Array[] {
   const pool = new Uint8Array(ENTRY + 4096)

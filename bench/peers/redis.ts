@@ -8,11 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { comparedPackage } from '../harness.ts'
+import { comparedPackage, freePort } from '../harness.ts'
 import { concurrently, expectCount, inBatches, record, type MakeTrial, type Peer } from './common.ts'
 
 export interface RedisClient {
@@ -47,16 +46,6 @@ export interface RedisServer {
   stop(): Promise<void>
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 /** Starts redis-server; a string says why it could not be. */
 export async function startRedis(Redis: RedisClass): Promise<RedisServer | string> {
