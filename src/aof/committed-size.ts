@@ -37,14 +37,19 @@ const PLAIN_STORE_RELEASES = process.arch === 'x64' || process.arch === 'ia32'
 export function publishCommittedSize(words: Int32Array, size: number): void {
   const low = size | 0
   const high = (size - (low >>> 0)) / TWO_32
-  if (words[HIGH] !== high) {
-    Atomics.store(words, HIGH, STEPPING)
-    Atomics.store(words, LOW, low)
-    Atomics.store(words, HIGH, high)
-    return
-  }
-  if (PLAIN_STORE_RELEASES) words[LOW] = low
+  if (words[HIGH] !== high) publishAcrossStep(words, low, high)
+  else if (PLAIN_STORE_RELEASES) words[LOW] = low
   else Atomics.store(words, LOW, low)
+}
+
+/**
+ * The rare half of {@link publishCommittedSize}, a function of its own so that the common half
+ * stays small enough for V8 to inline it into every write.
+ */
+function publishAcrossStep(words: Int32Array, low: number, high: number): void {
+  Atomics.store(words, HIGH, STEPPING)
+  Atomics.store(words, LOW, low)
+  Atomics.store(words, HIGH, high)
 }
 
 /**

@@ -105,9 +105,13 @@ export class WriterWakeups {
 
   /** Data was committed up to `end`: wake whoever follows, once this tick. */
   committed(end: number): void {
-    if (this.#scheduled) return
+    if (this.#scheduled || (this.#commitTailers | this.#waiting.size | this.#words[WAITERS]!) === 0) return
+    this.#schedule(end)
+  }
+
+  /** The rare half of {@link committed}, apart so that the half every write runs stays small. */
+  #schedule(end: number): void {
     const waiters = this.#words[WAITERS]!
-    if ((this.#commitTailers | this.#waiting.size | waiters) === 0) return
     this.#scheduled = true
     queueMicrotask(this.wakeFollowers)
     // Readers elsewhere are woken by the first commit of a tick at once, not when the tick
