@@ -12,7 +12,7 @@
  * Ratios are taken within the run. Latencies use process.hrtime.bigint(), the monotonic clock
  * every process shares.
  *
- *   npm run bench:journal [-- --json] [-- --quick]
+ *   npm run bench:journal [-- --json] [-- --quick] [-- --only append,consume,latency,seek]
  *
  * Environment: BENCH_BIG_GB (default 8; 0 leaves the open/seek rows out), BENCH_ENTRIES
  * (appends per round, default 2,000,000). The same script is the latency child process
@@ -45,6 +45,9 @@ const SAMPLES = QUICK ? 1000 : 3000
 const BIG_GB = Number(process.env['BENCH_BIG_GB'] ?? (QUICK ? 0 : 8))
 const SEEKS = 25
 const BATCH = 1000
+/** The parts to run (`--only a,b`): append, consume, latency, seek. Default: all. */
+const ONLY_AT = process.argv.indexOf('--only')
+const PARTS = new Set(ONLY_AT >= 0 ? (process.argv[ONLY_AT + 1] ?? '').split(',') : ['append', 'consume', 'latency', 'seek'])
 
 interface RedisClient {
   pipeline(): { xadd(...args: (string | Buffer | number)[]): unknown; exec(): Promise<unknown> }
@@ -282,260 +285,266 @@ async function run(root: string, cleanups: (() => Promise<void> | void)[]): Prom
   const results: Record<string, number | null> = {}
 
   // ---- Appends across segment rolls.
-  progress(`appends: ${APPENDS.toLocaleString('en-US')} entries of ${ENTRY} B`)
-  let journalDir = ''
-  // The journal and LogWriter, whose ratio has a target, alternate round by round.
-  let journalAppend = 0
-  let logWriterAppend = 0
-  const manager = new Manager({ dir: root, flushIntervalMs: 0 })
-  // Also the main thread's CPU time per append (10 ms ticks): on a loaded machine the wall
-  // clock also counts the time the scheduler gave to others.
-  let journalCpuMs = Infinity
-  let logWriterCpuMs = Infinity
-  let opened: Journal | null = null
-  let openedFile: AppendOnlyFile | null = null
-  for (let round = 0; round < ROUNDS; round++) {
-    const journalRound = await rateOf(
-      APPENDS,
-      async () => {
-        journalDir = join(root, `append-${Date.now()}`)
-        const journal = await Journal.open(journalDir, { create: true, segmentBytes: 64 * 1024 * 1024 })
-        opened = journal
-        return () => {
-          const before = mainThreadCounters()
-          for (let k = 0; k < APPENDS; k++) journal.append(data[k % BATCH]!)
-          journalCpuMs = Math.min(journalCpuMs, cpuMs(before))
-          results['segments'] = journal.segmentCount
-        }
-      },
-      async () => {
-        // Closed outside the timing, as the LogWriter's file is: close() waits for the rolled
-        // segments being finished (an fdatasync each), which the timed loop does not.
-        await opened?.close()
-        rmSync(journalDir, { recursive: true, force: true })
-      },
-      1,
-    )
-    const logWriterRound = await rateOf(
-      APPENDS,
-      () => {
-        rmSync(join(root, 'one.aof'), { force: true })
-        rmSync(join(root, 'one.aof-shm'), { force: true })
-        const file = manager.open('one.aof', { create: true, geometry: { sizeUpper: 2 * 1024 ** 3, growthStep: 64 * 1024 * 1024 } })
-        openedFile = file
-        return () => {
-          const before = mainThreadCounters()
-          const log = new LogWriter(new AppendOnlyFileSink(file))
-          for (let k = 0; k < APPENDS; k++) log.append(data[k % BATCH]!)
-          logWriterCpuMs = Math.min(logWriterCpuMs, cpuMs(before))
-        }
-      },
-      async () => {
-        await openedFile?.close()
-        rmSync(join(root, 'one.aof'), { force: true })
-        rmSync(join(root, 'one.aof-shm'), { force: true })
-      },
-      1,
-    )
-    journalAppend = Math.max(journalAppend, journalRound)
-    logWriterAppend = Math.max(logWriterAppend, logWriterRound)
-  }
-  let redisAppend: number | null = null
-  if (redis !== null) {
-    const client = redis
-    redisAppend = await rateOf(
-      REDIS_APPENDS,
-      async () => {
-        await client.del('append')
-        return async () => {
-          for (let k = 0; k < REDIS_APPENDS; k += BATCH) {
-            const pipeline = client.pipeline()
-            for (let j = 0; j < BATCH; j++) pipeline.xadd('append', '*', 'd', Buffer.from(data[j]!.buffer, data[j]!.byteOffset, ENTRY))
-            await pipeline.exec()
+  if (PARTS.has('append')) {
+    progress(`appends: ${APPENDS.toLocaleString('en-US')} entries of ${ENTRY} B`)
+    let journalDir = ''
+    // The journal and LogWriter, whose ratio has a target, alternate round by round.
+    let journalAppend = 0
+    let logWriterAppend = 0
+    const manager = new Manager({ dir: root, flushIntervalMs: 0 })
+    // Also the main thread's CPU time per append (10 ms ticks): on a loaded machine the wall
+    // clock also counts the time the scheduler gave to others.
+    let journalCpuMs = Infinity
+    let logWriterCpuMs = Infinity
+    let opened: Journal | null = null
+    let openedFile: AppendOnlyFile | null = null
+    for (let round = 0; round < ROUNDS; round++) {
+      const journalRound = await rateOf(
+        APPENDS,
+        async () => {
+          journalDir = join(root, `append-${Date.now()}`)
+          const journal = await Journal.open(journalDir, { create: true, segmentBytes: 64 * 1024 * 1024 })
+          opened = journal
+          return () => {
+            const before = mainThreadCounters()
+            for (let k = 0; k < APPENDS; k++) journal.append(data[k % BATCH]!)
+            journalCpuMs = Math.min(journalCpuMs, cpuMs(before))
+            results['segments'] = journal.segmentCount
           }
-        }
-      },
-      async () => void (await client.del('append')),
-    )
+        },
+        async () => {
+          // Closed outside the timing, as the LogWriter's file is: close() waits for the rolled
+          // segments being finished (an fdatasync each), which the timed loop does not.
+          await opened?.close()
+          rmSync(journalDir, { recursive: true, force: true })
+        },
+        1,
+      )
+      const logWriterRound = await rateOf(
+        APPENDS,
+        () => {
+          rmSync(join(root, 'one.aof'), { force: true })
+          rmSync(join(root, 'one.aof-shm'), { force: true })
+          const file = manager.open('one.aof', { create: true, geometry: { sizeUpper: 2 * 1024 ** 3, growthStep: 64 * 1024 * 1024 } })
+          openedFile = file
+          return () => {
+            const before = mainThreadCounters()
+            const log = new LogWriter(new AppendOnlyFileSink(file))
+            for (let k = 0; k < APPENDS; k++) log.append(data[k % BATCH]!)
+            logWriterCpuMs = Math.min(logWriterCpuMs, cpuMs(before))
+          }
+        },
+        async () => {
+          await openedFile?.close()
+          rmSync(join(root, 'one.aof'), { force: true })
+          rmSync(join(root, 'one.aof-shm'), { force: true })
+        },
+        1,
+      )
+      journalAppend = Math.max(journalAppend, journalRound)
+      logWriterAppend = Math.max(logWriterAppend, logWriterRound)
+    }
+    let redisAppend: number | null = null
+    if (redis !== null) {
+      const client = redis
+      redisAppend = await rateOf(
+        REDIS_APPENDS,
+        async () => {
+          await client.del('append')
+          return async () => {
+            for (let k = 0; k < REDIS_APPENDS; k += BATCH) {
+              const pipeline = client.pipeline()
+              for (let j = 0; j < BATCH; j++) pipeline.xadd('append', '*', 'd', Buffer.from(data[j]!.buffer, data[j]!.byteOffset, ENTRY))
+              await pipeline.exec()
+            }
+          }
+        },
+        async () => void (await client.del('append')),
+      )
+    }
+    let sqliteAppend: number | null = null
+    if (sqliteModule !== null) {
+      const Database = sqliteModule.default
+      let database: SqliteDatabase | null = null
+      sqliteAppend = await rateOf(
+        APPENDS,
+        () => {
+          rmSync(join(root, 'queue.db'), { force: true })
+          database = new Database(join(root, 'queue.db'))
+          database.pragma('journal_mode = WAL')
+          database.pragma('synchronous = NORMAL')
+          database.exec('CREATE TABLE q (id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
+          const insert = database.prepare('INSERT INTO q (data) VALUES (?)')
+          const batch = database.transaction((from: number) => {
+            for (let j = 0; j < BATCH; j++) insert.run(data[(from + j) % BATCH])
+          })
+          return () => {
+            for (let k = 0; k < APPENDS; k += BATCH) batch(k)
+          }
+        },
+        () => {
+          database?.close()
+          for (const suffix of ['', '-wal', '-shm']) rmSync(join(root, `queue.db${suffix}`), { force: true })
+        },
+      )
+    }
+    results['journalAppend'] = journalAppend
+    results['logWriterAppend'] = logWriterAppend
+    results['redisAppend'] = redisAppend
+    results['sqliteAppend'] = sqliteAppend
+    const appendVsLog = journalAppend / logWriterAppend
+    rows.push(['append, 100 B', `aofkit Journal.append (64 MiB segments, ${results['segments']} of them)`, perSecond(journalAppend), '', '', ''])
+    rows.push(['', 'LogWriter on one AppendOnlyFile', perSecond(logWriterAppend), ratio(appendVsLog), '≥ ×0.9', appendVsLog >= 0.9 ? 'yes' : 'NO'])
+    const cpuVsLog = logWriterCpuMs / journalCpuMs
+    results['journalAppendCpu'] = APPENDS / (journalCpuMs / 1000)
+    results['logWriterAppendCpu'] = APPENDS / (logWriterCpuMs / 1000)
+    rows.push(['', 'the same, per main-thread CPU second: aofkit', perSecond(APPENDS / (journalCpuMs / 1000)), '', '', ''])
+    rows.push(['', 'the same, per main-thread CPU second: LogWriter', perSecond(APPENDS / (logWriterCpuMs / 1000)), ratio(cpuVsLog), '≥ ×0.9', cpuVsLog >= 0.9 ? 'yes' : 'NO'])
+    if (redisAppend !== null) {
+      const vs = journalAppend / redisAppend
+      rows.push(['', 'Redis XADD, pipelined 1,000 at a time', perSecond(redisAppend), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
+    } else rows.push(['', 'Redis XADD', `skipped: ${redisSkipped}`, '', '≥ ×10', ''])
+    if (sqliteAppend !== null) rows.push(['', 'SQLite INSERT, 1,000 per transaction (WAL)', perSecond(sqliteAppend), ratio(journalAppend / sqliteAppend), '', ''])
   }
-  let sqliteAppend: number | null = null
-  if (sqliteModule !== null) {
-    const Database = sqliteModule.default
-    let database: SqliteDatabase | null = null
-    sqliteAppend = await rateOf(
-      APPENDS,
-      () => {
-        rmSync(join(root, 'queue.db'), { force: true })
-        database = new Database(join(root, 'queue.db'))
-        database.pragma('journal_mode = WAL')
-        database.pragma('synchronous = NORMAL')
-        database.exec('CREATE TABLE q (id INTEGER PRIMARY KEY, data BLOB NOT NULL)')
-        const insert = database.prepare('INSERT INTO q (data) VALUES (?)')
-        const batch = database.transaction((from: number) => {
-          for (let j = 0; j < BATCH; j++) insert.run(data[(from + j) % BATCH])
-        })
-        return () => {
-          for (let k = 0; k < APPENDS; k += BATCH) batch(k)
-        }
-      },
-      () => {
-        database?.close()
-        for (const suffix of ['', '-wal', '-shm']) rmSync(join(root, `queue.db${suffix}`), { force: true })
-      },
-    )
-  }
-  results['journalAppend'] = journalAppend
-  results['logWriterAppend'] = logWriterAppend
-  results['redisAppend'] = redisAppend
-  results['sqliteAppend'] = sqliteAppend
-  const appendVsLog = journalAppend / logWriterAppend
-  rows.push(['append, 100 B', `aofkit Journal.append (64 MiB segments, ${results['segments']} of them)`, perSecond(journalAppend), '', '', ''])
-  rows.push(['', 'LogWriter on one AppendOnlyFile', perSecond(logWriterAppend), ratio(appendVsLog), '≥ ×0.9', appendVsLog >= 0.9 ? 'yes' : 'NO'])
-  const cpuVsLog = logWriterCpuMs / journalCpuMs
-  results['journalAppendCpu'] = APPENDS / (journalCpuMs / 1000)
-  results['logWriterAppendCpu'] = APPENDS / (logWriterCpuMs / 1000)
-  rows.push(['', 'the same, per main-thread CPU second: aofkit', perSecond(APPENDS / (journalCpuMs / 1000)), '', '', ''])
-  rows.push(['', 'the same, per main-thread CPU second: LogWriter', perSecond(APPENDS / (logWriterCpuMs / 1000)), ratio(cpuVsLog), '≥ ×0.9', cpuVsLog >= 0.9 ? 'yes' : 'NO'])
-  if (redisAppend !== null) {
-    const vs = journalAppend / redisAppend
-    rows.push(['', 'Redis XADD, pipelined 1,000 at a time', perSecond(redisAppend), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
-  } else rows.push(['', 'Redis XADD', `skipped: ${redisSkipped}`, '', '≥ ×10', ''])
-  if (sqliteAppend !== null) rows.push(['', 'SQLite INSERT, 1,000 per transaction (WAL)', perSecond(sqliteAppend), ratio(journalAppend / sqliteAppend), '', ''])
 
   // ---- A consumer reading and committing every 1,000 entries.
-  progress(`consumers: ${CONSUME.toLocaleString('en-US')} entries, a commit every ${BATCH}`)
-  const consumeDir = join(root, 'consume')
-  {
-    const journal = await Journal.open(consumeDir, { create: true })
-    for (let k = 0; k < CONSUME; k++) journal.append(data[k % BATCH]!)
-    await journal.sync()
-    await journal.close()
-  }
-  let round = 0
-  const consumeJournal = async (awaitCommit: boolean): Promise<number> =>
-    rateOf(CONSUME, async () => {
-      const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
-      return async () => {
-        let seen = 0
-        let bytes = 0
-        for await (const entry of consumer) {
-          bytes += entry.data.length
-          if (++seen % BATCH === 0) {
-            if (awaitCommit) await consumer.commit(entry.position)
-            else void consumer.commit(entry.position)
-          }
-          if (seen === CONSUME) break
-        }
-        await consumer.commit(CONSUME - 1)
-        await consumer.close()
-        if (bytes !== CONSUME * ENTRY) throw new Error('short read')
-      }
-    })
-  const consumeAwaited = await consumeJournal(true)
-  const consumeBackground = await consumeJournal(false)
-  let redisConsume: number | null = null
-  if (redis !== null) {
-    const client = redis
-    await client.del('consume')
-    for (let k = 0; k < REDIS_CONSUME; k += BATCH) {
-      const pipeline = client.pipeline()
-      for (let j = 0; j < BATCH; j++) pipeline.xadd('consume', '*', 'd', Buffer.from(data[j]!.buffer, data[j]!.byteOffset, ENTRY))
-      await pipeline.exec()
+  if (PARTS.has('consume')) {
+    progress(`consumers: ${CONSUME.toLocaleString('en-US')} entries, a commit every ${BATCH}`)
+    const consumeDir = join(root, 'consume')
+    {
+      const journal = await Journal.open(consumeDir, { create: true })
+      for (let k = 0; k < CONSUME; k++) journal.append(data[k % BATCH]!)
+      await journal.sync()
+      await journal.close()
     }
-    let group = 0
-    redisConsume = await rateOf(REDIS_CONSUME, async () => {
-      const name = `g${group++}`
-      await client.xgroup('CREATE', 'consume', name, '0')
-      return async () => {
-        let seen = 0
-        while (seen < REDIS_CONSUME) {
-          const result = await client.xreadgroupBuffer('GROUP', name, 'c', 'COUNT', BATCH, 'STREAMS', 'consume', '>')
-          const messages = result?.[0]?.[1] ?? []
-          if (messages.length === 0) throw new Error('Redis stream ended early')
-          await client.xack('consume', name, ...messages.map(([id]) => id))
-          seen += messages.length
+    let round = 0
+    const consumeJournal = async (awaitCommit: boolean): Promise<number> =>
+      rateOf(CONSUME, async () => {
+        const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
+        return async () => {
+          let seen = 0
+          let bytes = 0
+          for await (const entry of consumer) {
+            bytes += entry.data.length
+            if (++seen % BATCH === 0) {
+              if (awaitCommit) await consumer.commit(entry.position)
+              else void consumer.commit(entry.position)
+            }
+            if (seen === CONSUME) break
+          }
+          await consumer.commit(CONSUME - 1)
+          await consumer.close()
+          if (bytes !== CONSUME * ENTRY) throw new Error('short read')
         }
+      })
+    const consumeAwaited = await consumeJournal(true)
+    const consumeBackground = await consumeJournal(false)
+    let redisConsume: number | null = null
+    if (redis !== null) {
+      const client = redis
+      await client.del('consume')
+      for (let k = 0; k < REDIS_CONSUME; k += BATCH) {
+        const pipeline = client.pipeline()
+        for (let j = 0; j < BATCH; j++) pipeline.xadd('consume', '*', 'd', Buffer.from(data[j]!.buffer, data[j]!.byteOffset, ENTRY))
+        await pipeline.exec()
       }
-    })
-    await client.del('consume')
-  }
-  let sqliteConsume: number | null = null
-  if (sqliteModule !== null) {
-    const database = new sqliteModule.default(join(root, 'consume.db'))
-    database.pragma('journal_mode = WAL')
-    database.pragma('synchronous = NORMAL')
-    database.exec('CREATE TABLE q (id INTEGER PRIMARY KEY, data BLOB NOT NULL); CREATE TABLE offsets (name TEXT PRIMARY KEY, position INTEGER NOT NULL)')
-    const insert = database.prepare('INSERT INTO q (data) VALUES (?)')
-    database.transaction(() => {
-      for (let k = 0; k < CONSUME; k++) insert.run(data[k % BATCH])
-    })()
-    const select = database.prepare('SELECT id, data FROM q WHERE id > ? ORDER BY id LIMIT 1000')
-    const commit = database.prepare('INSERT INTO offsets (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position')
-    let consumerName = 0
-    sqliteConsume = await rateOf(CONSUME, () => {
-      const name = `c${consumerName++}`
-      return () => {
-        let position = 0
-        let seen = 0
-        while (seen < CONSUME) {
-          const batch = select.all(position)
-          if (batch.length === 0) throw new Error('SQLite queue ended early')
-          seen += batch.length
-          position = batch[batch.length - 1]!.id
-          commit.run(name, position)
+      let group = 0
+      redisConsume = await rateOf(REDIS_CONSUME, async () => {
+        const name = `g${group++}`
+        await client.xgroup('CREATE', 'consume', name, '0')
+        return async () => {
+          let seen = 0
+          while (seen < REDIS_CONSUME) {
+            const result = await client.xreadgroupBuffer('GROUP', name, 'c', 'COUNT', BATCH, 'STREAMS', 'consume', '>')
+            const messages = result?.[0]?.[1] ?? []
+            if (messages.length === 0) throw new Error('Redis stream ended early')
+            await client.xack('consume', name, ...messages.map(([id]) => id))
+            seen += messages.length
+          }
         }
-      }
-    })
-    database.close()
+      })
+      await client.del('consume')
+    }
+    let sqliteConsume: number | null = null
+    if (sqliteModule !== null) {
+      const database = new sqliteModule.default(join(root, 'consume.db'))
+      database.pragma('journal_mode = WAL')
+      database.pragma('synchronous = NORMAL')
+      database.exec('CREATE TABLE q (id INTEGER PRIMARY KEY, data BLOB NOT NULL); CREATE TABLE offsets (name TEXT PRIMARY KEY, position INTEGER NOT NULL)')
+      const insert = database.prepare('INSERT INTO q (data) VALUES (?)')
+      database.transaction(() => {
+        for (let k = 0; k < CONSUME; k++) insert.run(data[k % BATCH])
+      })()
+      const select = database.prepare('SELECT id, data FROM q WHERE id > ? ORDER BY id LIMIT 1000')
+      const commit = database.prepare('INSERT INTO offsets (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position')
+      let consumerName = 0
+      sqliteConsume = await rateOf(CONSUME, () => {
+        const name = `c${consumerName++}`
+        return () => {
+          let position = 0
+          let seen = 0
+          while (seen < CONSUME) {
+            const batch = select.all(position)
+            if (batch.length === 0) throw new Error('SQLite queue ended early')
+            seen += batch.length
+            position = batch[batch.length - 1]!.id
+            commit.run(name, position)
+          }
+        }
+      })
+      database.close()
+    }
+    rmSync(consumeDir, { recursive: true, force: true })
+    results['consumeAwaited'] = consumeAwaited
+    results['consumeBackground'] = consumeBackground
+    results['redisConsume'] = redisConsume
+    results['sqliteConsume'] = sqliteConsume
+    rows.push(['consume + commit every 1,000', 'aofkit consumer, await commit() (durable)', perSecond(consumeAwaited), '', '', ''])
+    rows.push(['', 'aofkit consumer, commit() not awaited', perSecond(consumeBackground), '', '', ''])
+    if (redisConsume !== null) {
+      const vs = consumeAwaited / redisConsume
+      rows.push(['', 'Redis XREADGROUP COUNT 1000 + XACK', perSecond(redisConsume), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
+    } else rows.push(['', 'Redis XREADGROUP + XACK', `skipped: ${redisSkipped}`, '', '≥ ×10', ''])
+    if (sqliteConsume !== null) rows.push(['', 'SQLite SELECT LIMIT 1000 + offset UPDATE', perSecond(sqliteConsume), ratio(consumeAwaited / sqliteConsume), '', ''])
   }
-  rmSync(consumeDir, { recursive: true, force: true })
-  results['consumeAwaited'] = consumeAwaited
-  results['consumeBackground'] = consumeBackground
-  results['redisConsume'] = redisConsume
-  results['sqliteConsume'] = sqliteConsume
-  rows.push(['consume + commit every 1,000', 'aofkit consumer, await commit() (durable)', perSecond(consumeAwaited), '', '', ''])
-  rows.push(['', 'aofkit consumer, commit() not awaited', perSecond(consumeBackground), '', '', ''])
-  if (redisConsume !== null) {
-    const vs = consumeAwaited / redisConsume
-    rows.push(['', 'Redis XREADGROUP COUNT 1000 + XACK', perSecond(redisConsume), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
-  } else rows.push(['', 'Redis XREADGROUP + XACK', `skipped: ${redisSkipped}`, '', '≥ ×10', ''])
-  if (sqliteConsume !== null) rows.push(['', 'SQLite SELECT LIMIT 1000 + offset UPDATE', perSecond(sqliteConsume), ratio(consumeAwaited / sqliteConsume), '', ''])
 
   // ---- Write-to-observe latency across processes.
-  progress(`latency: ${SAMPLES} samples after ${WARMUP} warm-up, about 1 ms apart`)
-  const latencyDir = join(root, 'latency')
-  const writer = await Journal.open(latencyDir, { create: true })
-  const journalLatency = await latencyRun('journal', latencyDir, (entry) => void writer.append(entry))
-  await writer.close()
-  rmSync(latencyDir, { recursive: true, force: true })
-  let redisLatency: Latency | null = null
-  if (redis !== null) {
-    const client = redis
-    await client.del('latency')
-    redisLatency = await latencyRun('redis', String(redisPort), (entry) => client.xadd('latency', '*', 'd', entry))
-    await client.del('latency')
+  if (PARTS.has('latency')) {
+    progress(`latency: ${SAMPLES} samples after ${WARMUP} warm-up, about 1 ms apart`)
+    const latencyDir = join(root, 'latency')
+    const writer = await Journal.open(latencyDir, { create: true })
+    const journalLatency = await latencyRun('journal', latencyDir, (entry) => void writer.append(entry))
+    await writer.close()
+    rmSync(latencyDir, { recursive: true, force: true })
+    let redisLatency: Latency | null = null
+    if (redis !== null) {
+      const client = redis
+      await client.del('latency')
+      redisLatency = await latencyRun('redis', String(redisPort), (entry) => client.xadd('latency', '*', 'd', entry))
+      await client.del('latency')
+    }
+    results['journalP50'] = journalLatency.p50
+    results['journalP99'] = journalLatency.p99
+    results['redisP50'] = redisLatency?.p50 ?? null
+    results['redisP99'] = redisLatency?.p99 ?? null
+    rows.push(['write → observe, other process', 'aofkit append → follow()', `p50 ${micros(journalLatency.p50)}, p99 ${micros(journalLatency.p99)}`, '', '', ''])
+    if (redisLatency !== null) {
+      const vs = journalLatency.p50 / redisLatency.p50
+      rows.push([
+        '',
+        'Redis XADD → XREAD BLOCK',
+        `p50 ${micros(redisLatency.p50)}, p99 ${micros(redisLatency.p99)}`,
+        `p50 ${ratio(vs)}, p99 ${ratio(journalLatency.p99 / redisLatency.p99)}`,
+        'p50 ≤ ×0.33',
+        vs <= 1 / 3 ? 'yes' : 'NO',
+      ])
+    } else rows.push(['', 'Redis XADD → XREAD BLOCK', `skipped: ${redisSkipped}`, '', 'p50 ≤ ×0.33', ''])
   }
-  results['journalP50'] = journalLatency.p50
-  results['journalP99'] = journalLatency.p99
-  results['redisP50'] = redisLatency?.p50 ?? null
-  results['redisP99'] = redisLatency?.p99 ?? null
-  rows.push(['write → observe, other process', 'aofkit append → follow()', `p50 ${micros(journalLatency.p50)}, p99 ${micros(journalLatency.p99)}`, '', '', ''])
-  if (redisLatency !== null) {
-    const vs = journalLatency.p50 / redisLatency.p50
-    rows.push([
-      '',
-      'Redis XADD → XREAD BLOCK',
-      `p50 ${micros(redisLatency.p50)}, p99 ${micros(redisLatency.p99)}`,
-      `p50 ${ratio(vs)}, p99 ${ratio(journalLatency.p99 / redisLatency.p99)}`,
-      'p50 ≤ ×0.33',
-      vs <= 1 / 3 ? 'yes' : 'NO',
-    ])
-  } else rows.push(['', 'Redis XADD → XREAD BLOCK', `skipped: ${redisSkipped}`, '', 'p50 ≤ ×0.33', ''])
 
   // ---- Open and seek in a 1 GB and an 8 GB journal: two journals, measured alternately, so
   // that the machine's state (the page cache, the write-back of what was just written) weighs
   // on both alike.
-  if (BIG_GB > 0) {
+  if (BIG_GB > 0 && PARTS.has('seek')) {
     const block = entries(BATCH)
     const journals: { dir: string; gb: number; entries: number; opens: number[]; seeks: number[] }[] = []
     for (const gb of [1, BIG_GB]) {
