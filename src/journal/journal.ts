@@ -226,7 +226,11 @@ export class Journal {
     this.#checkOpen()
     checkBytes(data, 'data')
     const time = this.#now()
-    this.#rollIfNeeded([data.length], time)
+    // One entry: no list of sizes (an array per append was most of a burst's garbage).
+    const segment = this.#segment
+    if (segment.next !== segment.base && (segment.wouldExceed(data.length, this.#options.segmentBytes) || time - segment.firstTime >= this.#options.segmentMs)) {
+      this.#roll()
+    }
     return this.#segment.append(data, time)
   }
 
@@ -340,7 +344,7 @@ export class Journal {
   #rollIfNeeded(sizes: readonly number[], time: number): void {
     const segment = this.#segment
     if (segment.next === segment.base) return
-    const tooBig = segment.size + segment.bytesFor(sizes) > this.#options.segmentBytes
+    const tooBig = segment.position + segment.bytesFor(sizes) > this.#options.segmentBytes
     const tooOld = time - segment.firstTime >= this.#options.segmentMs
     if (tooBig || tooOld) this.#roll()
   }

@@ -71,6 +71,8 @@ export class SegmentWriter {
   readonly #times: IndexWriter
   #next: number
   #lastTime = -1
+  /** The time of the first entry, once known (-1: not yet looked up). */
+  #firstTime = -1
   #lastIndexed = 0
 
   /**
@@ -133,8 +135,24 @@ export class SegmentWriter {
 
   /** The time of the segment's first entry, or -1 when it holds none. */
   get firstTime(): number {
-    const times = this.#times.records
-    return this.#next > this.base && times.first.length > 0 ? times.first[0]! : -1
+    if (this.#next === this.base) return -1
+    if (this.#firstTime < 0) {
+      const times = this.#times.records
+      if (times.first.length === 0) return -1
+      this.#firstTime = times.first[0]!
+    }
+    return this.#firstTime
+  }
+
+  /** Where the next entry goes: the data bytes in the segment, outside a batch. */
+  get position(): number {
+    return this.#writer.position
+  }
+
+  /** True when an entry of `size` bytes, appended now, would end past `limit`. */
+  wouldExceed(size: number, limit: number): boolean {
+    const at = this.#writer.position
+    return at + encodedSize(at, size) > limit
   }
 
   /** The time of the segment's last entry, or -1 when it holds none. */
