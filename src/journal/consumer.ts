@@ -9,7 +9,7 @@ import { join } from 'node:path'
 
 import { invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
-import { checkConsumerName, consumerLockPath, positionPath, readPosition, writePosition } from './consumer-position.ts'
+import { PositionWriter, checkConsumerName, consumerLockPath, positionPath, readPosition, writePosition } from './consumer-position.ts'
 import { JournalReader } from './journal-reader.ts'
 import { CONSUMERS_DIR, checkDirectory, checkJournal } from './layout.ts'
 import { lockFile, unlockFile } from './lock-file.ts'
@@ -76,12 +76,14 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
     checkJournal(dir)
     const lock = lockConsumer(dir, name)
     try {
-      let next = readPosition(dir, name)?.next
-      if (next === undefined) {
-        next = resolveFrom(dir, options.from ?? 'start', () => nextPosition(dir))
-        await writePosition(dir, name, next)
+      if (readPosition(dir, name) === null) await writePosition(dir, name, resolveFrom(dir, options.from ?? 'start', () => nextPosition(dir)))
+      const positions = new PositionWriter(dir, name)
+      try {
+        return new JournalConsumer(dir, name, lock, positions, options)
+      } catch (error) {
+        positions.close()
+        throw error
       }
-      return new JournalConsumer(dir, name, lock, next - 1, options)
     } catch (error) {
       unlockFile(lock)
       throw error
@@ -91,6 +93,7 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   readonly #dir: string
   readonly #name: string
   readonly #lock: number
+  readonly #positions: PositionWriter
   readonly #reader: JournalReader
   readonly #options: ConsumerOptions
   #committed: number
@@ -100,12 +103,13 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   #knownEnd = 0
   #closed = false
 
-  private constructor(dir: string, name: string, lock: number, committed: number, options: ConsumerOptions) {
+  private constructor(dir: string, name: string, lock: number, positions: PositionWriter, options: ConsumerOptions) {
     this.#dir = dir
     this.#name = name
     this.#lock = lock
-    this.#committed = committed
-    this.#wanted = committed
+    this.#positions = positions
+    this.#committed = positions.stored.next - 1
+    this.#wanted = this.#committed
     this.#options = options
     this.#reader = JournalReader.open(dir)
   }
@@ -168,7 +172,9 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
     while (this.#committed < position) {
       if (this.#writing === null) {
         const target = this.#wanted
-        this.#writing = writePosition(this.#dir, this.#name, target + 1)
+        // Commits called while this write is in flight wait for it, then share the next one.
+        this.#writing = this.#positions
+          .write(target + 1)
           .then(() => {
             if (target > this.#committed) this.#committed = target
           })
@@ -200,6 +206,7 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
         }
       }
     } finally {
+      this.#positions.close()
       unlockFile(this.#lock)
     }
   }

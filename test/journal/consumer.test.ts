@@ -191,7 +191,9 @@ test('Journal.consumers lists the others when one position file is damaged, and 
   }
   const path = (name: string): string => join(dir, 'consumers', `${name}.position`)
   const flipped = readFileSync(path('flipped'))
+  // Both slots (a torn one alone leaves the other).
   flipped[9]! ^= 1
+  flipped[4096 + 9]! ^= 1
   writeFileSync(path('flipped'), flipped)
   writeFileSync(path('short'), readFileSync(path('short')).subarray(0, 20))
   writeFileSync(path('zeros'), new Uint8Array(32))
