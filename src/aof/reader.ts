@@ -323,6 +323,21 @@ export class FileReader {
   }
 
   /**
+   * @internal {@link FileReader.nextChange} without a promise: calls `resume` once at the next
+   * change (at once if one came since the last look), unless withdrawn with
+   * {@link FileReader.cancelOnNextChange} first. For followers that settle their own promises
+   * straight from the wake-up (the journal's); pass the same function each time.
+   */
+  onNextChange(resume: () => void): void {
+    this.#source.wait(resume)
+  }
+
+  /** @internal Withdraws a wait of {@link FileReader.onNextChange} that has not run yet. */
+  cancelOnNextChange(resume: () => void): void {
+    this.#source.cancelWait(resume)
+  }
+
+  /**
    * Calls `resume` at the next change (at once if one came since the last look). A reader
    * still registered from an earlier wait, following an open file, has nothing to re-check:
    * every commit since its last look has raised a wake-up.

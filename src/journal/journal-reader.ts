@@ -10,7 +10,8 @@ import { checkReadOptions } from './read-options.ts'
 import type { FollowOptions, ReadOptions } from './read-options.ts'
 import { checkDirectory, checkJournal } from './layout.ts'
 import { firstPosition, nextPosition, resolveFrom } from './positions.ts'
-import { followEntries, readEntries } from './read-entries.ts'
+import { followEntries } from './follower.ts'
+import { readEntries } from './read-entries.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 
 /** A read-only view of a journal (see `Journal.openReader`). */
