@@ -7,10 +7,11 @@
  * records past the data).
  * @module
  */
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 
 import { fromSystemError } from '../errors.ts'
 import { fdatasyncAsync } from '../io/durable.ts'
+import * as native from '../native/binding.ts'
 
 /** Bytes per index record. */
 export const INDEX_RECORD_SIZE = 16
@@ -58,7 +59,9 @@ export function readIndexFrom(fd: number, into: IndexRecords, fromRecord: number
   try {
     let position = fromRecord * INDEX_RECORD_SIZE
     for (;;) {
-      const length = readSync(fd, chunk, 0, chunk.length, position)
+      // The addon's pread: a live follower reads the time index at every wake-up, and
+      // fs.readSync's argument checks and request cost more than the system call.
+      const length = native.pread(fd, chunk, 0, chunk.length, position)
       const whole = length - (length % INDEX_RECORD_SIZE)
       if (whole === 0) break
       const before = into.first.length
