@@ -73,6 +73,9 @@ export class DirectoryWatch {
         watcher.close()
         if (this.#watcher === watcher) this.#watcher = null
       })
+      // Held by waiters only (#settle): a caller that stops instead of looking again and
+      // waiting must not leave its process held by the watch.
+      watcher.unref()
       this.#watcher = watcher
       return true
     } catch {

@@ -6,6 +6,9 @@
 //                                 were checked, prints 'ready' first and 'followed N' at the end
 //   consume DIR NAME              opens consumer NAME, prints 'open', waits
 //   skim DIR TOTAL                follows from 0 slowly, skipping deleted entries
+//   return DIR                    follows from the end and, while the next() waits, calls
+//                                 return(): prints 'returned <its done> <the waiting next()'s done>'
+//                                 and ends without closing the reader (the process must exit)
 import { Journal } from '../../src/index.ts'
 import { isJournalEntry, journalEntry } from './journal-entries.ts'
 
@@ -80,4 +83,11 @@ if (mode === 'hold') {
   }
   reader.close()
   process.stdout.write(`skimmed ${got} lost ${lost}\n`)
+} else if (mode === 'return') {
+  const reader = await Journal.openReader(dir)
+  const entries = reader.follow({ from: 'end' })
+  const waiting = entries.next()
+  const returned = await entries.return()
+  const next = await waiting
+  process.stdout.write(`returned ${String(returned.done)} ${String(next.done)}\n`)
 }
