@@ -25,31 +25,24 @@ function open(dir: string, count: number): AppendOnlyFile {
 type Append = (file: AppendOnlyFile) => (index: number) => void
 
 function trials(append: Append): Record<'append' | 'durable' | 'group', MakeTrial> {
+  /** Appends in batches, each followed by `end(file)`: a turn of the event loop, or a sync. */
+  const batched =
+    (end: (file: AppendOnlyFile) => Promise<unknown>): MakeTrial =>
+    (dir, count) => {
+      const file = open(dir, count)
+      const one = append(file)
+      return {
+        run: () =>
+          inBatches(count, async (start, stop) => {
+            for (let i = start; i < stop; i++) one(i)
+            await end(file)
+          }),
+        close: () => file.close(),
+      }
+    }
   return {
-    append: (dir, count) => {
-      const file = open(dir, count)
-      const one = append(file)
-      return {
-        run: () =>
-          inBatches(count, async (start, end) => {
-            for (let i = start; i < end; i++) one(i)
-            await turn()
-          }),
-        close: () => file.close(),
-      }
-    },
-    durable: (dir, count) => {
-      const file = open(dir, count)
-      const one = append(file)
-      return {
-        run: () =>
-          inBatches(count, async (start, end) => {
-            for (let i = start; i < end; i++) one(i)
-            await file.sync()
-          }),
-        close: () => file.close(),
-      }
-    },
+    append: batched(() => turn()),
+    durable: batched((file) => file.sync()),
     group: (dir, count) => {
       const file = open(dir, count)
       const one = append(file)
