@@ -3,7 +3,7 @@
  * choose one (docs/PERFORMANCE.md, "Our own XXH64"; figures in docs/BENCHMARKS.md).
  *
  * Subjects, all computing XXH64 (seed 0) and keeping the low 32 bits as logio does:
- * - aofkit's checksum (src/log/checksum.ts): our own XXH64 in WebAssembly (src/log/xxh64.wat),
+ * - aofkit's checksum (src/log/checksum.ts): our own XXH64 in WebAssembly (src/io/xxh64.wat),
  *   which returns the low 32 bits as a number, the choice;
  * - aofkit's record checksum as the writer calls it: from the header fields and the entry;
  * - `xxhash-wasm` `h64Raw` (WebAssembly, returns a bigint), the previous choice;

@@ -1,4 +1,4 @@
-// Compiles src/log/xxh64.wat into src/log/xxh64-wasm.ts (the module's bytes, base64), which is
+// Compiles src/io/xxh64.wat into src/io/xxh64-wasm.ts (the module's bytes, base64), which is
 // committed, so installing aofkit needs no WebAssembly tool. Run after editing the .wat:
 //
 //   node scripts/build-wasm.mjs
@@ -8,8 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import wabtInit from 'wabt'
 
-const watPath = fileURLToPath(new URL('../src/log/xxh64.wat', import.meta.url))
-const outPath = fileURLToPath(new URL('../src/log/xxh64-wasm.ts', import.meta.url))
+const watPath = fileURLToPath(new URL('../src/io/xxh64.wat', import.meta.url))
+const outPath = fileURLToPath(new URL('../src/io/xxh64-wasm.ts', import.meta.url))
 
 /** The module's bytes, compiled from the .wat source. */
 export async function compileXxh64() {

@@ -3,38 +3,14 @@
  * offset and data. The reference computes `uint32(h<<32) ^ uint32(h)`, which is just the low
  * half of `h` (docs/FORMAT.md).
  *
- * XXH64 runs in a 582-byte WebAssembly module of our own (xxh64.wat), which returns the low 32
- * bits as a plain number. The XXH64 packages we measured return a BigInt per call, and on a
+ * XXH64 runs in a 582-byte WebAssembly module of our own (src/io/xxh64.ts), which returns the
+ * low 32 bits as a plain number. The XXH64 packages we measured return a BigInt per call, and on a
  * 100-byte record that allocation, with the copy of the input into their memory, cost more than
  * the hash: the whole record checksum went from about 100 ns to about 45 ns
  * (docs/PERFORMANCE.md, "Our own XXH64"). Tests check every result against `xxhash-wasm`.
  * @module
  */
-import { XXH64_WASM } from './xxh64-wasm.ts'
-
-// The few WebAssembly names used here (the compiler's lib settings do not declare them).
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object) => { exports: unknown }
-}
-
-interface Xxh64Exports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number }
-  /** XXH64 (seed 0) of memory[0, length), low 32 bits (signed). */
-  checksum(length: number): number
-}
-
-// 582 bytes: compiled synchronously at import, in well under a millisecond.
-const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_WASM, 'base64')))
-  .exports as Xxh64Exports
-let memory = new Uint8Array(wasm.memory.buffer)
-
-/** Makes the module's memory hold at least `length` bytes. */
-function reserve(length: number): void {
-  if (length <= memory.length) return
-  wasm.memory.grow(Math.ceil((length - memory.length) / 65536))
-  memory = new Uint8Array(wasm.memory.buffer)
-}
+import { xxh64Input, xxh64Low, xxh64Memory } from '../io/xxh64.ts'
 
 /**
  * The logio checksum of `bytes[start, end)`: the low 32 bits of XXH64 with seed 0.
@@ -44,10 +20,7 @@ function reserve(length: number): void {
  * @returns The checksum as an unsigned 32-bit number.
  */
 export function checksumRange(bytes: Uint8Array, start: number, end: number): number {
-  const length = end - start
-  reserve(length)
-  memory.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
-  return wasm.checksum(length) >>> 0
+  return xxh64Low(bytes, start, end)
 }
 
 /**
@@ -62,14 +35,13 @@ export function checksumRange(bytes: Uint8Array, start: number, end: number): nu
  * @returns The checksum as an unsigned 32-bit number.
  */
 export function recordChecksum(type: number, length: number, offset: number, entry: Uint8Array, dataStart: number): number {
-  reserve(11 + length)
-  const target = memory
+  const target = xxh64Memory(11 + length)
   target[0] = type
   target[1] = length & 0xff
   target[2] = length >>> 8
   writeU64(target, 3, offset)
   target.set(dataStart === 0 && length === entry.length ? entry : entry.subarray(dataStart, dataStart + length), 11)
-  return wasm.checksum(11 + length) >>> 0
+  return xxh64Input(11 + length)
 }
 
 /**

@@ -7,7 +7,7 @@ import xxhashWasm from 'xxhash-wasm'
 
 import { compileXxh64 } from '../../scripts/build-wasm.mjs'
 import { checksumRange, recordChecksum } from '../../src/log/checksum.ts'
-import { XXH64_WASM } from '../../src/log/xxh64-wasm.ts'
+import { XXH64_WASM } from '../../src/io/xxh64-wasm.ts'
 
 // The reference: a widely used XXH64, all 64 bits; logio keeps the low 32.
 const hasher = await xxhashWasm()
@@ -15,8 +15,8 @@ const low32 = (bytes: Uint8Array): number => Number(BigInt.asUintN(32, hasher.h6
 
 test('the committed WebAssembly is what xxh64.wat compiles to', async () => {
   const compiled = await compileXxh64()
-  assert.equal(XXH64_WASM, compiled.toString('base64'), 'run node scripts/build-wasm.mjs after editing src/log/xxh64.wat')
-  assert.ok(readFileSync(join(import.meta.dirname, '..', '..', 'src', 'log', 'xxh64.wat'), 'utf8').includes('(module'))
+  assert.equal(XXH64_WASM, compiled.toString('base64'), 'run node scripts/build-wasm.mjs after editing src/io/xxh64.wat')
+  assert.ok(readFileSync(join(import.meta.dirname, '..', '..', 'src', 'io', 'xxh64.wat'), 'utf8').includes('(module'))
 })
 
 test('checksumRange equals the reference XXH64 for every length up to 300 and across the 32-byte stripes', () => {
