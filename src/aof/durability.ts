@@ -10,10 +10,13 @@ import * as native from '../native/binding.ts'
 import { GroupSync } from './group-sync.ts'
 import type { Growth } from './growth.ts'
 import { MAGIC_SIZE } from './magic.ts'
-import { ShmOffset } from './shm.ts'
+import { NOT_SYNCED, SYNC_RECORD_OFFSET } from './shm.ts'
+import { syncCheck } from './sync-check.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 import type { FileResources } from './open-file.ts'
+
+const NO_RECORD = new Uint8Array(0)
 
 /** What durability needs of its file, besides what open found. */
 export interface DurabilityTarget {
@@ -32,6 +35,8 @@ export class Durability {
   readonly #growth: Growth | null
   #flushedSize: number
   #flushing: Promise<void> | null = null
+  /** Data bytes a completed sync of this open made durable, or -1 before the first. */
+  #durableSize = -1
   /**
    * The first failure of write-back (an fdatasync, a flush): the kernel may have dropped the
    * pages it could not write and marked them clean, so a later fdatasync can succeed without
@@ -77,11 +82,14 @@ export class Durability {
   }
 
   /**
-   * One fdatasync of the file, now; then the size it made durable goes to the sidecar, and the
-   * sidecar is synced too. After a power cut the committed size in the sidecar may be older
-   * or newer than what reached the disk, and the MagicTail that ended the synced data may be
-   * overwritten by a later write: recovery then ends the data at this synced size
-   * (docs/FORMAT.md, "After a power cut").
+   * One fdatasync of the file, now, with the size it makes durable recorded in the sidecar.
+   * After a power cut the committed size in the sidecar may be older or newer than what
+   * reached the disk, and the MagicTail that ended the synced data may be overwritten by a
+   * later write: recovery then ends the data at the synced size (docs/FORMAT.md, "After a
+   * power cut"). The first sync of an open writes the record after the data's fdatasync and
+   * fdatasyncs the sidecar (its page may be new, its block not yet written); every later one
+   * writes the record, with the check of the data since the last sync, before the data's
+   * fdatasync, whose cache flush then covers both (docs/PERFORMANCE.md, "Durable appends").
    */
   async fdatasync(): Promise<void> {
     if (this.#failed !== null) throw this.#stillFailed()
@@ -99,25 +107,32 @@ export class Durability {
     // fdatasync: the same job faults them in again, before the writer resumes.
     const refault = this.#growth?.syncing(covered) ?? null
     this.#checkNotCut(mapping, startNs)
-    // One job on the pool: the data, then the synced size stored in the sidecar and the
-    // sidecar synced, then the prefault (docs/PERFORMANCE.md, "Durable appends").
-    const synced = new Float64Array([covered])
+    // The first sync of an open records its size after the data is durable; later ones, with
+    // the check of what they add, before.
+    const from = this.#durableSize
+    const checked = from >= 0 && from <= covered
+    const synced = checked ? { size: covered, from, check: syncCheck(new Uint8Array(mapping), from, covered), checked } : { ...NOT_SYNCED, size: covered }
+    const record = sidecar === null ? NO_RECORD : sidecar.syncRecord(synced)
+    // One job on the pool: the record in the sidecar and the data made durable, in the order
+    // above, then the prefault.
     try {
       await native.syncChainAsync(
         mapping,
         this.#file.fd,
         sidecar?.fd ?? -1,
-        new Uint8Array(synced.buffer),
-        ShmOffset.syncedSize,
+        record,
+        SYNC_RECORD_OFFSET,
         refault?.begin ?? 0,
         refault === null ? 0 : refault.end - refault.begin,
         native.advice.populateWrite,
+        checked,
       )
     } catch (error) {
       target.stats.record(Operation.sync, startNs, false)
       throw this.#fail(fromSystemError(error, target.path(), 'sync'))
     }
     this.#checkNotCut(mapping, startNs)
+    this.#durableSize = covered
     target.stats.record(Operation.sync, startNs, true)
   }
 

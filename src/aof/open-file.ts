@@ -353,7 +353,7 @@ export function openFile(
         sidecarCreated = true
       }
       sidecar.initialize(
-        { fileState: FileState.Opened, committedSize: size, lastCheckpoint, allocatedSize: allocated, syncedSize: decided.syncedSize },
+        { fileState: FileState.Opened, committedSize: size, lastCheckpoint, allocatedSize: allocated, synced: decided.synced },
         fileIdentity(fd),
         bytes,
       )

@@ -11,8 +11,9 @@ import { MAGIC_SIZE } from './magic.ts'
 import type { Magic } from './magic.ts'
 import { RecoveryKind, lastNonZero, readMagic } from './recovery.ts'
 import type { RecoveryResult } from './recovery.ts'
-import { HEAD_SIZE } from './shm.ts'
-import type { FileIdentity, SidecarSnapshot } from './shm.ts'
+import { HEAD_SIZE, NOT_SYNCED } from './shm.ts'
+import type { FileIdentity, SidecarSnapshot, SyncedRecord } from './shm.ts'
+import { syncCheck } from './sync-check.ts'
 
 /**
  * What became of the sidecar found next to a data file on open:
@@ -67,8 +68,11 @@ export interface Reconciliation {
   cutEnd: number | null
   /** Bytes of data past `size` that the cut removes (or, read-only, that are ignored). */
   cutBytes: number
-  /** Data bytes known to be durable already: the sidecar's synced size, when it is this file's and within `size`; else 0. */
-  syncedSize: number
+  /**
+   * What is known to be durable already, for the next writer to carry over: the sidecar's sync
+   * record when it is this file's and within `size` (see {@link carriedRecord}); else none.
+   */
+  synced: SyncedRecord
 }
 
 /** `offset` if a MagicCheckpoint sits there and ends within the first `end` bytes, else -1. */
@@ -80,6 +84,38 @@ export function checkpointAt(bytes: Uint8Array, offset: number, end: number, mag
 /** Whether `size` is a whole number of data bytes a file of `fileSize` bytes can hold, with its MagicTail. */
 function validSize(size: number, fileSize: number): boolean {
   return Number.isSafeInteger(size) && size >= 0 && size + MAGIC_SIZE <= fileSize
+}
+
+/**
+ * Where the data ends after a power cut, by the page's sync record: its size; or, for a record
+ * written before the flush of its data (`checked`), its `from` when the data `[from, size)`
+ * does not have the record's check (that flush did not complete, so only what an earlier sync
+ * made durable counts). 0 when the record says nothing: never synced, or sizes the file cannot
+ * hold.
+ */
+export function durableEnd(synced: SyncedRecord, bytes: Uint8Array, fileSize: number): number {
+  if (!validSize(synced.size, fileSize)) return 0
+  if (!synced.checked) return synced.size
+  if (!validSize(synced.from, fileSize) || synced.from > synced.size) return 0
+  return syncCheck(bytes, synced.from, synced.size) === synced.check ? synced.size : synced.from
+}
+
+/**
+ * The sync record a writer that opens the file at `size` carries over, so that a power cut
+ * before its own first sync still finds what was durable. After a power cut (`earlier-boot`),
+ * what {@link durableEnd} found is on the disk. Otherwise the page cache survived and the data
+ * is all there, but not all of it durable: a record written before its data's flush (a sync in
+ * flight when the writer died) is carried as it is, to be checked after a later power cut;
+ * never a record past `size`.
+ */
+function carriedRecord(page: SidecarSnapshot, trust: SidecarTrust, bytes: Uint8Array, fileSize: number, size: number): SyncedRecord {
+  const synced = page.synced
+  if (trust === 'earlier-boot') return { ...NOT_SYNCED, size: Math.min(durableEnd(synced, bytes, fileSize), size) }
+  if (!validSize(synced.size, fileSize)) return NOT_SYNCED
+  if (!synced.checked) return { ...NOT_SYNCED, size: Math.min(synced.size, size) }
+  if (!validSize(synced.from, fileSize) || synced.from > synced.size) return NOT_SYNCED
+  if (synced.size <= size) return { ...synced }
+  return { ...NOT_SYNCED, size: Math.min(synced.from, size) }
 }
 
 /**
@@ -158,7 +194,7 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     sidecar: judged.trust,
     cutEnd: cut && !readOnly ? Math.max(size, dataEnd) : null,
     cutBytes: cut ? Math.max(0, dataEnd - size) : 0,
-    syncedSize: judged.sameFile && page !== null && validSize(page.syncedSize, fileSize) ? Math.min(page.syncedSize, size) : 0,
+    synced: judged.sameFile && page !== null ? carriedRecord(page, judged.trust, bytes, fileSize, size) : NOT_SYNCED,
   })
   /** The last checkpoint within `[0, size)`: the one recovery found, else the sidecar's. */
   const checkpointWithin = (size: number): number => {
@@ -182,13 +218,14 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     }
   }
 
-  if (judged.trust === 'earlier-boot' && page !== null && validSize(page.syncedSize, fileSize) && page.syncedSize > 0) {
+  const synced = judged.trust === 'earlier-boot' && page !== null ? durableEnd(page.synced, bytes, fileSize) : 0
+  if (synced > 0 && page !== null) {
     // A power cut: writes after the last sync() may have reached the disk in any order, one
     // page here and not the one before it, and one over the MagicTail that ended the synced
     // data. The magic numbers cannot tell that from a whole file, so the data ends where the
-    // last sync() ended, unless a MagicTail stands exactly there. A file never synced keeps
-    // what its magic numbers find.
-    const synced = page.syncedSize
+    // last sync() ended (or the one before, when the data of the last did not all reach the
+    // disk), unless a MagicTail stands exactly there. A file never synced keeps what its
+    // magic numbers find.
     if (result.outcome === RecoveryKind.Tail && result.tail === synced) return decision(synced, 'magic', FileState.Opened, checkpointWithin(synced), false)
     return decision(synced, 'synced', FileState.Opened, checkpointAt(bytes, page.lastCheckpoint, synced, magic), true)
   }

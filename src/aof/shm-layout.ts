@@ -31,9 +31,19 @@ export const ShmOffset = {
   birthNanoseconds: 92, // u32: the nanoseconds of the data file's birth time (0 where unknown)
   birthSeconds: 96, // f64: the data file's birth time in seconds (0 where unknown)
   head: 104, // HEAD_SIZE bytes: the data file's first committed bytes, as the writer stored them
-  syncedSize: 136, // f64: data bytes the last completed sync() made durable (this page synced after them)
+  syncedSize: 136, // f64: data bytes the last sync() covered (see syncedChecked)
   mountId: 144, // f64: the id of the mount the writer opened the data file on (0 where unknown)
+  syncedFrom: 152, // f64: with syncedChecked 1, data bytes an earlier completed sync() made durable
+  syncedCheck: 160, // u32: with syncedChecked 1, the check of the data [syncedFrom, syncedSize) (sync-check.ts)
+  syncedChecked: 164, // u32: 1 when the page was written before the flush of the data syncedSize covers; 0 when after it
 } as const
+
+/**
+ * The sync's record: the bytes [syncedSize, syncedChecked] a sync writes into the page in one
+ * write, inside one 512-byte sector (so a power cut leaves all of it or none).
+ */
+export const SYNC_RECORD_OFFSET = ShmOffset.syncedSize
+export const SYNC_RECORD_SIZE = ShmOffset.syncedChecked + 4 - ShmOffset.syncedSize
 
 /**
  * Where each field of {@link ShmOffset} sits in the page's typed views: the 32-bit fields in
@@ -61,6 +71,9 @@ export const ShmIndex = {
   birthSeconds: ShmOffset.birthSeconds / 8,
   syncedSize: ShmOffset.syncedSize / 8,
   mountId: ShmOffset.mountId / 8,
+  syncedFrom: ShmOffset.syncedFrom / 8,
+  syncedCheck: ShmOffset.syncedCheck / 4,
+  syncedChecked: ShmOffset.syncedChecked / 4,
 } as const
 
 /** Bytes of the data file's beginning the writer copies into the sidecar (`head`). */

@@ -13,14 +13,14 @@ import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
 import { allocate } from './allocate.ts'
 import { loadCommittedSize, publishCommittedSize } from './committed-size.ts'
-import { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmIndex, ShmOffset } from './shm-layout.ts'
+import { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, SYNC_RECORD_OFFSET, SYNC_RECORD_SIZE, ShmIndex, ShmOffset } from './shm-layout.ts'
 
 /** The sidecar's file name for a data file. */
 export function sidecarPath(dataPath: string): string {
   return `${dataPath}-shm`
 }
 
-export { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, ShmIndex, ShmOffset } from './shm-layout.ts'
+export { HEAD_SIZE, SHM_MAGIC, SHM_SIZE, SHM_VERSION, SYNC_RECORD_OFFSET, SYNC_RECORD_SIZE, ShmIndex, ShmOffset } from './shm-layout.ts'
 
 /** Who a data file is, as far as its sidecar can tell: it must match for the sidecar to count. */
 export interface FileIdentity {
@@ -85,12 +85,26 @@ export interface SidecarSnapshot {
   sameBoot: boolean
   /** The mount the writer opened the data file on, 0 where unknown. */
   mountId: number
-  /**
-   * Data bytes the writer's last completed `sync()` made durable: the page itself is synced
-   * after each, so this survives a power cut that the committed size does not.
-   */
-  syncedSize: number
+  /** What the writer's last `sync()` made durable, which survives a power cut that the committed size does not. */
+  synced: SyncedRecord
 }
+
+/**
+ * A sync's record in the sidecar (docs/FORMAT.md, "After a power cut"). With `checked` false,
+ * the page was synced after the data: the first `size` data bytes are durable. With `checked`
+ * true, the page was written before the flush that made the data durable: the first `from`
+ * bytes are durable (an earlier sync made them so), and the first `size` once the data
+ * `[from, size)` has the check `check`.
+ */
+export interface SyncedRecord {
+  size: number
+  from: number
+  check: number
+  checked: boolean
+}
+
+/** The record of a file never synced. */
+export const NOT_SYNCED: SyncedRecord = { size: 0, from: 0, check: 0, checked: false }
 
 export { processAlive } from './liveness.ts'
 
@@ -117,7 +131,12 @@ export function parseSidecar(words: Int32Array, floats: Float64Array): SidecarSn
     head: headOf(words),
     sameBoot: currentBootWords().every((word, k) => words[ShmIndex.bootId + k] === word),
     mountId: floats[ShmIndex.mountId]!,
-    syncedSize: floats[ShmIndex.syncedSize]!,
+    synced: {
+      size: floats[ShmIndex.syncedSize]!,
+      from: floats[ShmIndex.syncedFrom]!,
+      check: words[ShmIndex.syncedCheck]! >>> 0,
+      checked: words[ShmIndex.syncedChecked] === 1,
+    },
   }
 }
 
@@ -202,6 +221,10 @@ export class Sidecar {
   readonly floats: Float64Array
   /** The page's bytes. */
   readonly bytes: Uint8Array
+  /** A sync's record, built by {@link syncRecord}. */
+  readonly #record = new Float64Array(SYNC_RECORD_SIZE / 8)
+  readonly #recordBytes = new Uint8Array(this.#record.buffer)
+  readonly #recordWords = new Uint32Array(this.#record.buffer)
 
   private constructor(fd: number, mapping: ArrayBuffer) {
     this.fd = fd
@@ -302,7 +325,7 @@ export class Sidecar {
    * bytes `data` holds.
    */
   initialize(
-    state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; syncedSize: number },
+    state: { fileState: number; committedSize: number; lastCheckpoint: number; allocatedSize: number; synced: SyncedRecord },
     identity: FileIdentity,
     data: Uint8Array,
   ): void {
@@ -319,7 +342,7 @@ export class Sidecar {
     floats[ShmIndex.birthSeconds] = identity.birthSeconds
     words[ShmIndex.birthNanoseconds] = identity.birthNanoseconds
     floats[ShmIndex.mountId] = identity.mountId
-    floats[ShmIndex.syncedSize] = state.syncedSize
+    this.#storeSynced(state.synced)
     words[ShmIndex.headLength] = 0
     this.noteHead(data, state.committedSize)
     words.set(currentBootWords(), ShmIndex.bootId)
@@ -357,7 +380,27 @@ export class Sidecar {
 
   /** Records that the first `size` data bytes are durable; the caller then syncs this page. */
   setSyncedSize(size: number): void {
-    this.floats[ShmIndex.syncedSize] = size
+    this.#storeSynced({ size, from: 0, check: 0, checked: false })
+  }
+
+  /**
+   * The bytes of the page from {@link SYNC_RECORD_OFFSET} on as they would be with `synced` as
+   * its record (the page is not changed): what a sync writes at that offset in one write. The
+   * view is reused by the next call.
+   */
+  syncRecord(synced: SyncedRecord): Uint8Array {
+    const floats = this.#record
+    floats[(ShmOffset.syncedSize - SYNC_RECORD_OFFSET) / 8] = synced.size
+    floats[(ShmOffset.mountId - SYNC_RECORD_OFFSET) / 8] = this.floats[ShmIndex.mountId]!
+    floats[(ShmOffset.syncedFrom - SYNC_RECORD_OFFSET) / 8] = synced.from
+    const words = this.#recordWords
+    words[(ShmOffset.syncedCheck - SYNC_RECORD_OFFSET) / 4] = synced.check
+    words[(ShmOffset.syncedChecked - SYNC_RECORD_OFFSET) / 4] = synced.checked ? 1 : 0
+    return this.#recordBytes
+  }
+
+  #storeSynced(synced: SyncedRecord): void {
+    this.bytes.set(this.syncRecord(synced), SYNC_RECORD_OFFSET)
   }
 
   setAllocatedSize(size: number): void {

@@ -31,6 +31,7 @@ interface RawBinding {
     offset: number,
     length: number,
     advice: number,
+    sidecarFirst: boolean,
   ) => Promise<number>
   adviceConstants: { populateWrite: number }
   fallocate: (fd: number, offset: number, length: number) => number
@@ -176,11 +177,13 @@ export const madviseAsync: (
   adviceValue: number,
 ) => Promise<number> = async(raw.madviseAsync)
 /**
- * One job on the libuv pool instead of three hops: fdatasync(fd); once that succeeded and
- * `sidecarFd` is not -1, pwrite(sidecarFd, bytes, position) (at most 16 bytes) and
- * fdatasync(sidecarFd); then, when `length` is not 0, madvise of `[offset, offset + length)` of
- * `mapping` (the file's mapping) with `adviceValue`, its failure ignored. Rejects with the
- * first failure.
+ * One job on the libuv pool instead of three hops. By default: fdatasync(fd); once that
+ * succeeded and `sidecarFd` is not -1, pwrite(sidecarFd, bytes, position) (at most 32 bytes)
+ * and fdatasync(sidecarFd). With `sidecarFirst`: the pwrite first, then sync_file_range of the
+ * written bytes, waiting until the device has them (not flushed from its cache), then
+ * fdatasync(fd), whose cache flush covers them. Then, when `length` is not 0, madvise of
+ * `[offset, offset + length)` of `mapping` (the file's mapping) with `adviceValue`, its failure
+ * ignored. Rejects with the first failure.
  */
 export const syncChainAsync: (
   mapping: ArrayBuffer,
@@ -191,6 +194,7 @@ export const syncChainAsync: (
   offset: number,
   length: number,
   adviceValue: number,
+  sidecarFirst: boolean,
 ) => Promise<number> = async(raw.syncChainAsync)
 /**
  * The offset of the first hole at or after `offset` (lseek SEEK_HOLE), the file's end when

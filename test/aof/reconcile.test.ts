@@ -11,7 +11,8 @@ import { DEFAULT_MAGIC, FileState, RecoveryKind, recoverWithMagic } from '../../
 import type { RecoveryResult } from '../../src/index.ts'
 import { judgeSidecar, reconcile } from '../../src/aof/reconcile.ts'
 import type { ReconcileInput, Reconciliation } from '../../src/aof/reconcile.ts'
-import { HEAD_SIZE } from '../../src/aof/shm.ts'
+import { HEAD_SIZE, NOT_SYNCED } from '../../src/aof/shm.ts'
+import { syncCheck } from '../../src/aof/sync-check.ts'
 import type { FileIdentity, SidecarSnapshot } from '../../src/aof/shm.ts'
 import { CHECKPOINT_BYTES, TAIL_BYTES, concat, liveImage, roundUp, streamOf } from '../helpers/aof-model.ts'
 import type { Op } from '../helpers/aof-model.ts'
@@ -41,7 +42,7 @@ function pageOf(data: Uint8Array, allocated: number, overrides: Partial<SidecarS
     head: data.slice(0, HEAD_SIZE),
     sameBoot: true,
     mountId: IDENTITY.mountId,
-    syncedSize: 0,
+    synced: NOT_SYNCED,
     ...overrides,
   }
 }
@@ -97,7 +98,7 @@ describe('reconcile: without a sidecar, the magic numbers decide', () => {
       sidecar: 'absent',
       cutEnd: null,
       cutBytes: 0,
-      syncedSize: 0,
+      synced: NOT_SYNCED,
     })
     const { image, stream } = liveImage([write(noise(10, 1)), checkpoint, write(noise(5, 2))], PAGE)
     const live = decide({ bytes: image })
@@ -271,7 +272,7 @@ describe('after a power cut: a page from an earlier boot or mount', () => {
   const later = noise(30, 31)
   const whole = liveImage([write(synced), write(later)], PAGE)
   const pageAfterSync = (overrides: Partial<SidecarSnapshot> = {}): SidecarSnapshot =>
-    pageOf(concat([synced, later]), whole.image.length, { syncedSize: synced.length, sameBoot: false, ...overrides })
+    pageOf(concat([synced, later]), whole.image.length, { synced: { ...NOT_SYNCED, size: synced.length }, sameBoot: false, ...overrides })
 
   it('a later write over the synced MagicTail, the rest lost: the data ends at the last sync', () => {
     const image = Uint8Array.from(whole.image)
@@ -279,7 +280,7 @@ describe('after a power cut: a page from an earlier boot or mount', () => {
     const decided = decide({ bytes: image, sidecar: pageAfterSync() })
     assert.deepEqual([decided.sidecar, decided.source, decided.size, decided.corrupted], ['earlier-boot', 'synced', synced.length, false])
     assert.equal(decided.cutBytes, 12)
-    assert.equal(decided.syncedSize, synced.length)
+    assert.deepEqual(decided.synced, { ...NOT_SYNCED, size: synced.length })
   })
 
   it('a whole-looking file past the last sync is cut back too: a page in between may be stale', () => {
@@ -304,9 +305,59 @@ describe('after a power cut: a page from an earlier boot or mount', () => {
 
   it('a file never synced, or a synced size that is not one, is left to its magic numbers', () => {
     for (const syncedSize of [0, 12.5, -8, Number.NaN, whole.image.length]) {
-      const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: pageAfterSync({ syncedSize }) })
+      const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: pageAfterSync({ synced: { ...NOT_SYNCED, size: syncedSize } }) })
       assert.deepEqual([decided.source, decided.size], ['magic', synced.length + later.length], `syncedSize ${syncedSize}`)
     }
+  })
+})
+
+describe('after a power cut: a sync whose record was written before its data was flushed', () => {
+  // The writer synced its first 40 bytes, then wrote 30 more and began a sync of all 70: its
+  // record (size 70, from 40, the check of those 30 bytes) went to the page before the data's
+  // flush, which may or may not have completed when the power went.
+  const first = noise(40, 40)
+  const second = noise(30, 41)
+  const whole = liveImage([write(first), write(second)], PAGE)
+  const all = first.length + second.length
+  const record = { size: all, from: first.length, check: syncCheck(whole.image, first.length, all), checked: true }
+  const page = (overrides: Partial<SidecarSnapshot> = {}): SidecarSnapshot =>
+    pageOf(concat([first, second]), whole.image.length, { synced: record, sameBoot: false, ...overrides })
+
+  it('the data it covers all on the disk: the file ends where the record says', () => {
+    const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: page() })
+    assert.deepEqual([decided.sidecar, decided.source, decided.size, decided.cutEnd], ['earlier-boot', 'magic', all, null])
+    assert.deepEqual(decided.synced, { ...NOT_SYNCED, size: all })
+  })
+
+  it('any of it missing, or stale: the file ends where the sync before it ended', () => {
+    for (const [from, to] of [
+      [first.length, all],
+      [first.length + 29, all],
+      [first.length, first.length + 1],
+      [all, all + 8], // its MagicTail: not covered by the check, so not cut for it
+    ] as const) {
+      const image = Uint8Array.from(whole.image)
+      image.fill(0, from, to)
+      const decided = decide({ bytes: image, sidecar: page() })
+      const expected = to <= all ? first.length : all
+      assert.equal(decided.size, expected, `bytes [${from}, ${to}) zero`)
+      assert.deepEqual(decided.synced, { ...NOT_SYNCED, size: expected })
+    }
+  })
+
+  it('a record whose earlier size is not one the file holds, or past its size, says nothing', () => {
+    for (const from of [-1, 12.5, Number.NaN, all + 1]) {
+      const decided = decide({ bytes: Uint8Array.from(whole.image), sidecar: page({ synced: { ...record, from } }) })
+      assert.deepEqual([decided.source, decided.size], ['magic', all], `from ${from}`)
+    }
+  })
+
+  it('the same boot: a new writer carries the record over as it is, to be checked after a later power cut', () => {
+    const live = decide({ bytes: Uint8Array.from(whole.image), sidecar: page({ sameBoot: true }) })
+    assert.deepEqual([live.sidecar, live.size, live.synced], ['trusted', all, record])
+    // A record past the data a writer opens with: only what the sync before it made durable.
+    const short = decide({ bytes: Uint8Array.from(whole.image), sidecar: page({ sameBoot: true, synced: { ...record, size: all + 8 } }) })
+    assert.deepEqual(short.synced, { ...NOT_SYNCED, size: first.length })
   })
 })
 

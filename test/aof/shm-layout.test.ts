@@ -34,6 +34,9 @@ const WIDTHS: Record<keyof typeof ShmOffset, { bytes: number; element: number }>
   head: { bytes: HEAD_SIZE, element: 0 },
   syncedSize: { bytes: 8, element: 8 },
   mountId: { bytes: 8, element: 8 },
+  syncedFrom: { bytes: 8, element: 8 },
+  syncedCheck: { bytes: 4, element: 4 },
+  syncedChecked: { bytes: 4, element: 4 },
 }
 
 test('every field is aligned, inside the page and apart from the others; ShmIndex points at it', () => {
