@@ -36,6 +36,16 @@ import type { JournalEntry } from './segment-cursor.ts'
 import { SegmentWriter } from './segment-writer.ts'
 
 /**
+ * Refuses what cannot be an entry: anything but a Uint8Array, and an empty one (the record log
+ * writes no record for it, so readers would not see it and every later position would name
+ * the entry after it).
+ */
+function checkEntry(data: unknown, name: string): asserts data is Uint8Array {
+  checkBytes(data, name)
+  if (data.length === 0) throw invalidArgument(`${name} is empty: a journal entry holds at least one byte`)
+}
+
+/**
  * Creates the journal directory if asked, refuses a directory that is not a journal.
  * @throws {@link AofkitError} ERR_AOF_NOT_FOUND, ERR_JOURNAL_NOT_A_JOURNAL.
  */
@@ -218,14 +228,16 @@ export class Journal {
 
   /**
    * Appends one entry, visible to readers at once (durable after `sync()`).
-   * @param data - The entry's bytes (copied; may be empty).
+   * @param data - The entry's bytes (copied; at least one: the record log has no record for an
+   *   empty entry, so a reader could not count it).
    * @returns The entry's position.
    * @throws {@link AofkitError} ERR_AOF_CLOSED after close(), ERR_AOF_INVALID_ARGUMENT for data
-   *   that is not a Uint8Array, ERR_AOF_NO_SPACE on a full disk; nothing is appended then.
+   *   that is not a Uint8Array or is empty, ERR_AOF_NO_SPACE on a full disk; nothing is appended
+   *   then.
    */
   append(data: Uint8Array): number {
     this.#checkOpen()
-    checkBytes(data, 'data')
+    checkEntry(data, 'data')
     const time = this.#now()
     // One entry: no list of sizes (an array per append was most of a burst's garbage).
     const segment = this.#segment
@@ -240,9 +252,10 @@ export class Journal {
    * of the process at any instant keeps all or none (they land as one append of the segment
    * file). They are durable together once `sync()` resolves; see docs/FORMAT.md for what a
    * power loss before that can keep.
-   * @param entries - The entries' bytes, in order.
+   * @param entries - The entries' bytes, in order (each at least one byte, as for `append`).
    * @returns The position of the first entry (the others follow it; for an empty list, the
    *   next position).
+   * @throws {@link AofkitError} as `append`; a list with one bad entry appends none.
    */
   appendBatch(entries: readonly Uint8Array[]): number {
     this.#checkOpen()
@@ -250,7 +263,7 @@ export class Journal {
     const given: unknown = entries
     if (!Array.isArray(given)) throw invalidArgument('entries must be an array of Uint8Arrays')
     entries.forEach((entry, k) => {
-      checkBytes(entry, `entries[${k}]`)
+      checkEntry(entry, `entries[${k}]`)
     })
     if (entries.length === 0) return this.nextPosition
     const time = this.#now()

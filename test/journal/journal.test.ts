@@ -254,3 +254,24 @@ test('bad input gets a stable code', async (t) => {
   assert.throws(() => journal.append(new Uint8Array(1)), { code: ErrorCode.Closed })
   await assert.rejects(journal.sync(), { code: ErrorCode.Closed })
 })
+
+test('an empty entry is refused (the record log has no record for it): positions keep naming the same bytes', async (t) => {
+  const dir = join(tmpDir(t), 'j')
+  const journal = await Journal.open(dir, { create: true })
+  journal.append(journalEntry(0))
+  assert.throws(() => journal.append(new Uint8Array(0)), { code: ErrorCode.InvalidArgument })
+  assert.throws(() => journal.appendBatch([journalEntry(1), new Uint8Array(0), journalEntry(2)]), { code: ErrorCode.InvalidArgument })
+  await assert.rejects(journal.appendDurable(new Uint8Array(0)), { code: ErrorCode.InvalidArgument })
+  assert.equal(journal.nextPosition, 1, 'nothing appended')
+  journal.append(journalEntry(1))
+  const read = [...journal.read()]
+  assert.deepEqual(
+    read.map(({ position }) => position),
+    [0, 1],
+  )
+  for (const entry of read) assert.ok(isJournalEntry(entry.position, entry.data))
+  await journal.close()
+  const reopened = await Journal.open(dir)
+  assert.equal(reopened.nextPosition, 2)
+  await reopened.close()
+})
