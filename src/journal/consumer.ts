@@ -7,9 +7,10 @@
 import { existsSync, mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { invalidArgument, optionsOf } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
+import { AofkitError, ErrorCode, abortError, fromSystemError } from '../errors.ts'
 import { PositionWriter, checkConsumerName, consumerLockPath, positionPath, readPosition, writePosition } from './consumer-position.ts'
+import { EntryBatches } from './entry-batches.ts'
 import { JournalReader } from './journal-reader.ts'
 import { CONSUMERS_DIR, checkDirectory, checkJournal } from './layout.ts'
 import { lockFile, unlockFile } from './lock-file.ts'
@@ -29,6 +30,32 @@ export interface ConsumerOptions {
   onTruncated?: OnTruncated
   /** Stops the iteration with an AbortError. */
   signal?: AbortSignal
+}
+
+/** Options of {@link JournalConsumer.poll}. */
+export interface PollOptions {
+  /** The most entries one call returns (1 to 1,000,000). Default: 1000. */
+  max?: number
+  /**
+   * How long to wait when no entry is available, in ms: the call then resolves with an empty
+   * array. 0 returns at once. Default: wait until an entry arrives.
+   */
+  waitMs?: number
+  /** Ends a wait with an AbortError. */
+  signal?: AbortSignal
+}
+
+/** Entries a consumer's async iterator takes from the journal at once. */
+const ITERATOR_BATCH = 1000
+const POLL_MAX_LIMIT = 1_000_000
+
+function checkPollOptions(given: PollOptions | undefined): { max: number; waitMs: number; signal: AbortSignal | undefined } {
+  const options = optionsOf(given)
+  const max = options.max ?? 1000
+  if (!Number.isSafeInteger(max) || max < 1 || max > POLL_MAX_LIMIT) throw invalidArgument(`max must be an integer from 1 to ${POLL_MAX_LIMIT}, got ${String(max)}`)
+  const waitMs = options.waitMs === Infinity ? Infinity : intervalMs(options.waitMs, 'waitMs', Infinity, 0)
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgument('signal must be an AbortSignal')
+  return { max, waitMs, signal: options.signal }
 }
 
 /** The lock of consumer `name` in `dir`: one live instance per name, across processes. */
@@ -99,6 +126,12 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   #committed: number
   #wanted: number
   #writing: Promise<void> | null = null
+  /** What poll() reads through, from its first call on. */
+  #polled: EntryBatches | null = null
+  /** The poll() in flight: calls run one after another. */
+  #polling: Promise<unknown> = Promise.resolve()
+  /** Every open batch reader (poll()'s and the iterations'), closed with the consumer. */
+  readonly #batches = new Set<EntryBatches>()
   /** A next position of the journal seen by a commit: every position below it exists. */
   #knownEnd = 0
   #closed = false
@@ -135,17 +168,86 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
    * iteration starts after the position committed when it starts: entries delivered but not
    * committed are delivered again. (After a power loss took entries that were not yet durable,
    * the committed position may lie past the journal's end: the iteration then starts at the
-   * end, and the new entries at those positions are delivered.)
+   * end, and the new entries at those positions are delivered.) Entries already in the journal
+   * are read a batch at a time (see {@link JournalConsumer.poll}), so an iteration that is
+   * behind waits for nothing between entries.
    */
   [Symbol.asyncIterator](): AsyncIterator<JournalEntry> {
     this.#checkOpen()
-    const { signal, onTruncated } = this.#options
+    const { signal } = this.#options
+    const batches = this.#openBatches()
+    let batch: JournalEntry[] = []
+    let at = 0
+    const finish = (): Promise<IteratorResult<JournalEntry>> => {
+      batches.close()
+      this.#batches.delete(batches)
+      return Promise.resolve({ value: undefined, done: true })
+    }
+    const refill = async (): Promise<IteratorResult<JournalEntry>> => {
+      try {
+        batch = await batches.next(ITERATOR_BATCH, Infinity, signal)
+      } catch (error) {
+        void finish()
+        throw error
+      }
+      at = 0
+      // Empty: the consumer (its reader) was closed.
+      if (batch.length === 0) return finish()
+      return { value: batch[at++]!, done: false }
+    }
+    return {
+      next: (): Promise<IteratorResult<JournalEntry>> => {
+        if (this.#closed) return finish()
+        if (signal?.aborted === true) {
+          void finish()
+          return Promise.reject(abortError(signal))
+        }
+        if (at < batch.length) return Promise.resolve({ value: batch[at++]!, done: false })
+        return refill()
+      },
+      return: finish,
+    }
+  }
+
+  /**
+   * The next entries, as many as are available up to `options.max` (default 1000): the first
+   * call starts after the committed position, each next one after the entries the previous
+   * returned (as Kafka's `poll()` and Redis's `XREADGROUP COUNT … BLOCK …`). When none is
+   * available it waits for the next (at most `options.waitMs`, then resolves with an empty
+   * array). Commit the last position of a batch once it is handled; entries returned but not
+   * committed are delivered again after a restart. Calls run one after another. Polling and
+   * iterating the consumer are separate: each iteration starts after the committed position.
+   * @throws {@link AofkitError} ERR_AOF_CLOSED, ERR_AOF_INVALID_ARGUMENT, ERR_JOURNAL_TRUNCATED
+   *   (unless the consumer was opened with `onTruncated`); an AbortError when `options.signal`
+   *   or the consumer's `signal` aborts.
+   */
+  poll(options?: PollOptions): Promise<JournalEntry[]> {
+    try {
+      this.#checkOpen()
+      const { max, waitMs, signal } = checkPollOptions(options)
+      const signals = [signal, this.#options.signal].filter((given): given is AbortSignal => given !== undefined)
+      const combined = signals.length === 2 ? AbortSignal.any(signals) : signals[0]
+      const run = this.#polling.then(() => {
+        this.#checkOpen()
+        this.#polled ??= this.#openBatches()
+        return this.#polled.next(max, waitMs, combined)
+      })
+      this.#polling = run.catch(() => undefined)
+      return run
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** A batch reader from after the committed position (or the end, see the iterator). */
+  #openBatches(): EntryBatches {
     // A commit past the end: a power loss cut the journal before entries the consumer had
     // seen (they were visible before they were durable). The entries now at those positions
     // are new: delivered (at least once), not skipped.
     const from = Math.min(this.#committed + 1, nextPosition(this.#dir))
-    const options = { from, ...(signal === undefined ? {} : { signal }), ...(onTruncated === undefined ? {} : { onTruncated }) }
-    return this.#reader.follow(options)
+    const batches = new EntryBatches(this.#dir, this.#reader, from, this.#options.onTruncated)
+    this.#batches.add(batches)
+    return batches
   }
 
   /**
@@ -193,6 +295,8 @@ export class JournalConsumer implements AsyncIterable<JournalEntry> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const batches of this.#batches) batches.close()
+    this.#batches.clear()
     this.#reader.close()
     try {
       // Until no write is left: a commit() waiting behind the write in flight starts the next
