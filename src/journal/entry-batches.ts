@@ -7,7 +7,7 @@
  */
 import { abortError } from '../errors.ts'
 import type { JournalReader } from './journal-reader.ts'
-import { readEntries } from './read-entries.ts'
+import { EntryReader } from './read-entries.ts'
 import type { OnTruncated } from './read-entries.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 
@@ -17,28 +17,24 @@ function isAborted(signal: AbortSignal | null | undefined): boolean {
 
 /** The entries of a journal from a position on, a batch at a time. */
 export class EntryBatches {
-  readonly #dir: string
   readonly #reader: JournalReader
   readonly #onTruncated: OnTruncated | undefined
-  /** The position of the next entry to hand out. */
-  #position: number
-  /** The synchronous reader, kept between batches; null once it reached the end. */
-  #entries: Generator<JournalEntry, void, undefined> | null = null
+  /** The synchronous reader, kept between batches (at the end too: it goes on from there). */
+  readonly #entries: EntryReader
   #closed = false
 
   /**
    * @param from - A position between the journal's first and next (the caller checked it).
    */
   constructor(dir: string, reader: JournalReader, from: number, onTruncated: OnTruncated | undefined) {
-    this.#dir = dir
     this.#reader = reader
-    this.#position = from
     this.#onTruncated = onTruncated
+    this.#entries = new EntryReader(dir, from, Infinity, onTruncated)
   }
 
   /** The position of the next entry to hand out. */
   get position(): number {
-    return this.#position
+    return this.#entries.position
   }
 
   /**
@@ -47,19 +43,12 @@ export class EntryBatches {
    */
   take(batch: JournalEntry[], max: number): void {
     if (this.#closed) return
-    let entries = this.#entries
+    const entries = this.#entries
     while (batch.length < max) {
-      // At the end last time: a new reader from there sees what was appended since.
-      entries ??= readEntries(this.#dir, this.#position, Infinity, this.#onTruncated)
-      const step = entries.next()
-      if (step.done === true) {
-        entries = null
-        break
-      }
-      batch.push(step.value)
-      this.#position = step.value.position + 1
+      const entry = entries.next()
+      if (entry === null) break
+      batch.push(entry)
     }
-    this.#entries = entries
   }
 
   /**
@@ -76,34 +65,33 @@ export class EntryBatches {
     if (batch.length > 0 || waitMs === 0 || this.#closed) return batch
     const timeout = waitMs === Infinity ? null : AbortSignal.timeout(waitMs)
     const signals = [signal, timeout].filter((given): given is AbortSignal => given !== undefined && given !== null)
-    const follower = this.#reader.follow({
-      from: this.#position,
-      ...(signals.length === 0 ? {} : { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) }),
-      ...(this.#onTruncated === undefined ? {} : { onTruncated: this.#onTruncated }),
-    })
-    try {
-      const step = await follower.next()
-      if (step.done === true) return batch
-      batch.push(step.value)
-      this.#position = step.value.position + 1
-    } catch (error) {
-      // Timed out (not aborted by the caller): an empty batch.
-      if (isAborted(timeout) && !isAborted(signal)) return batch
-      throw error
-    } finally {
-      await follower.return()
+    const waitSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0]! : AbortSignal.any(signals)
+    while (batch.length === 0) {
+      // Wait as follow() does for an entry at the position reached; the reader kept then takes
+      // it and what came with it.
+      const follower = this.#reader.follow({
+        from: this.position,
+        ...(waitSignal === undefined ? {} : { signal: waitSignal }),
+        ...(this.#onTruncated === undefined ? {} : { onTruncated: this.#onTruncated }),
+      })
+      try {
+        // Done: the reader (the consumer) was closed.
+        if ((await follower.next()).done === true) return batch
+      } catch (error) {
+        // Timed out (not aborted by the caller): an empty batch.
+        if (isAborted(timeout) && !isAborted(signal)) return batch
+        throw error
+      } finally {
+        await follower.return()
+      }
+      this.take(batch, max)
     }
-    // The reader kept is at the end: the next one starts after the entry the wait brought.
-    this.#entries?.return()
-    this.#entries = null
-    this.take(batch, max)
     return batch
   }
 
   /** Closes the reader kept between batches. Idempotent. */
   close(): void {
     this.#closed = true
-    this.#entries?.return()
-    this.#entries = null
+    this.#entries.close()
   }
 }

@@ -65,37 +65,89 @@ export function shortSegment(dir: string, cursor: SegmentCursor, end: number): A
   )
 }
 
-/** Entries from `from` up to `to` (exclusive) or the journal's end, whichever comes first. */
-export function* readEntries(dir: string, from: number, to: number, onTruncated?: OnTruncated): Generator<JournalEntry, void, undefined> {
-  let position = from
+/**
+ * The entries from a position up to `to` (exclusive) or the journal's end as it is when
+ * reached, one call at a time, across segments. At the end it keeps its segment open: a later
+ * call goes on with what was appended since (a consumer's batches read through one).
+ */
+export class EntryReader {
+  readonly #dir: string
+  readonly #to: number
+  readonly #onTruncated: OnTruncated | undefined
+  #position: number
+  #cursor: SegmentCursor | null = null
   // The position where a segment last read short of the next one: once more with a fresh
   // reader (one opened while its writer was still creating the file sees no data), then damage.
-  let short = -1
-  while (position < to) {
-    const { cursor } = openAt(dir, position, onTruncated)
-    try {
-      for (;;) {
-        const entry = cursor.next()
-        if (entry === null) break
-        if (entry.position >= to) return
-        position = entry.position + 1
-        yield entry
+  #short = -1
+
+  constructor(dir: string, from: number, to: number, onTruncated: OnTruncated | undefined) {
+    this.#dir = dir
+    this.#position = from
+    this.#to = to
+    this.#onTruncated = onTruncated
+  }
+
+  /** The position of the next entry. */
+  get position(): number {
+    return this.#position
+  }
+
+  /**
+   * The next entry, or null at `to` or at the journal's end as it is now.
+   * @throws {@link AofkitError} ERR_JOURNAL_TRUNCATED (without `onTruncated`), the record
+   *   log's errors, ERR_LOG_CORRUPTED for a segment short of the next one.
+   */
+  next(): JournalEntry | null {
+    const dir = this.#dir
+    for (;;) {
+      if (this.#position >= this.#to) return null
+      let cursor = this.#cursor
+      if (cursor === null) {
+        cursor = openAt(dir, this.#position, this.#onTruncated).cursor
+        this.#cursor = cursor
       }
-      position = cursor.position
+      const entry = cursor.next()
+      if (entry !== null) {
+        if (entry.position >= this.#to) return null
+        this.#position = entry.position + 1
+        return entry
+      }
+      const position = cursor.position
+      this.#position = position
       const end = cursor.end === Infinity ? segmentAfter(dir, cursor.base) : cursor.end
-      if (end === undefined) return
-      // Deleted under the reader: opening the position again finds it kept or truncated.
-      if (end === null) continue
-      if (position < end) {
-        // A roll since the listing: the segment may have received entries meanwhile.
-        if (cursor.end === Infinity || short !== position) {
-          short = position
-          continue
-        }
-        throw shortSegment(dir, cursor, end)
+      if (end === undefined) return null
+      // Deleted under the reader (end null): opening the position again finds it kept or
+      // truncated. Past its end: the next segment.
+      this.close()
+      if (end === null || position >= end) continue
+      // A roll since the listing: the segment may have received entries meanwhile.
+      if (cursor.end === Infinity || this.#short !== position) {
+        this.#short = position
+        continue
       }
-    } finally {
-      cursor.close()
+      throw shortSegment(dir, cursor, end)
     }
+  }
+
+  /** Closes the segment open, if any (a later next() opens it again). Idempotent. */
+  close(): void {
+    const cursor = this.#cursor
+    if (cursor === null) return
+    this.#cursor = null
+    cursor.close()
+  }
+}
+
+/** Entries from `from` up to `to` (exclusive) or the journal's end, whichever comes first. */
+export function* readEntries(dir: string, from: number, to: number, onTruncated?: OnTruncated): Generator<JournalEntry, void, undefined> {
+  const reader = new EntryReader(dir, from, to, onTruncated)
+  try {
+    for (;;) {
+      const entry = reader.next()
+      if (entry === null) return
+      yield entry
+    }
+  } finally {
+    reader.close()
   }
 }

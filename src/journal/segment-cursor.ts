@@ -9,8 +9,8 @@ import { closeSync, openSync } from 'node:fs'
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import type { FileReader } from '../aof/reader.ts'
 import { LogReader } from '../log/log-reader.ts'
-import { FileReaderSource } from '../log/sources.ts'
 import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
+import { SegmentSource } from './segment-source.ts'
 import { lastAtMost, readIndex, readIndexFrom } from './sparse-index.ts'
 import type { IndexRecords } from './sparse-index.ts'
 
@@ -20,7 +20,11 @@ export interface JournalEntry {
   readonly position: number
   /** When it was appended, in milliseconds since the epoch (the writer's clock, never decreasing). */
   readonly time: number
-  /** The entry's bytes (a copy the caller owns). */
+  /**
+   * The entry's bytes, owned by the caller: nothing writes them after they are returned. They
+   * are a view of a buffer of up to 256 KiB of the segment, which stays in memory while any
+   * entry read from it is kept (copy the bytes, `data.slice()`, to keep a few entries long).
+   */
   readonly data: Uint8Array
 }
 
@@ -59,7 +63,7 @@ export class SegmentCursor {
         start = index.first[at]!
         offset = index.second[at]!
       }
-      this.#log = new LogReader(new FileReaderSource(this.file), { offset, live: true })
+      this.#log = new LogReader(new SegmentSource(this.file), { offset, live: true })
       this.position = start
       // Entries before the one asked for, after the index record: skipped, at most one interval.
       while (this.position < position) {

@@ -114,3 +114,27 @@ test('the async iterator delivers every entry once, in order, across segments an
     break
   }
 })
+
+test('entries handed out stay as they were while reading goes on (live appends, many chunks, across segments)', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await Journal.open(dir, { create: true, segmentBytes: 1024 * 1024 })
+  t.after(() => journal.close())
+  const consumer = await Journal.openConsumer(dir, 'c')
+  t.after(() => consumer.close())
+  const kept: { position: number; data: Uint8Array }[] = []
+  let appended = 0
+  // Appends in small steps, each read before the next: the reader's buffers are read further
+  // while entries from them are held, and new ones are taken as it goes.
+  while (appended < 12_000) {
+    const step = 1 + (appended % 97)
+    for (let k = 0; k < step; k++) journal.append(journalEntry(appended++))
+    for (;;) {
+      const batch = await consumer.poll({ waitMs: 0 })
+      if (batch.length === 0) break
+      kept.push(...batch)
+    }
+  }
+  assert.ok(journal.segmentCount > 1)
+  assert.deepEqual(positions(kept), range(0, appended))
+  for (const entry of kept) assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position} changed`)
+})
