@@ -6,23 +6,20 @@
  *
  *   node --import tsx bench/tail-latency.bench.ts [--json]
  *
- * The same script is the child process (argv[2] === 'child') and the worker thread
- * (workerData.mode) of each subject.
+ * Each reader runs bench/latency-child.ts, in another process or a worker thread; the latency
+ * runs of bench/peers.bench.ts use the same child.
  * @module
  */
 import './built.ts'
 import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, watch, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 
-import { AppendOnlyFile, sidecarPath } from '../dist/index.js'
-import { ShmOffset } from '../dist/aof/shm.js'
-import { loadCommittedSize } from '../dist/aof/committed-size.js'
-import * as native from '../dist/native/binding.js'
+import { AppendOnlyFile } from '../dist/index.js'
 
 // As a user measures it: a short warm-up, then 2000 samples, one record about every ms.
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100)
@@ -45,14 +42,15 @@ const RECORD = 16
 const CATCH_UP_BYTES = Number(process.env['BENCH_CATCHUP_BYTES'] ?? 1024 * 1024 * 1024)
 const CHUNK = 1024 * 1024
 
-const SELF = fileURLToPath(import.meta.url)
+const CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
 const WORKER_ENTRY = fileURLToPath(new URL('../test/helpers/worker-entry.mjs', import.meta.url))
 
-type Mode = 'aof' | 'aof-busy' | 'aof-subscribe' | 'sidecar-watch' | 'sidecar-fs-watch' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
+/** The reader modes of bench/latency-child.ts used here. */
+type Mode = 'aof-tail' | 'aof-busy' | 'aof-subscribe' | 'sidecar-watch' | 'sidecar-fs-watch' | 'watch' | 'tail' | 'catchup-aof' | 'catchup-read'
 
-// ---------------------------------------------------------------- reader side
+// ---------------------------------------------------------------- writer side
 
-/** Latencies (ns) of the records in `chunk`, observed now. */
+/** Latencies (ns) of the records in `chunk`, observed now (the same-process subject's reader). */
 function observe(chunk: Uint8Array, out: number[], carry: { bytes: Uint8Array }): void {
   const now = process.hrtime.bigint()
   let data = chunk
@@ -70,201 +68,14 @@ function observe(chunk: Uint8Array, out: number[], carry: { bytes: Uint8Array })
   carry.bytes = data.slice(offset)
 }
 
-async function readAof(path: string, busyPoll: boolean, ready: () => void): Promise<number[]> {
-  const reader = AppendOnlyFile.openReader(path, { busyPoll })
-  const out: number[] = []
-  const carry = { bytes: new Uint8Array(0) }
-  ready()
-  for await (const chunk of reader.tail()) {
-    observe(chunk, out, carry)
-    if (out.length >= TOTAL) break
-  }
-  reader.close()
-  return out
-}
-
-/** The callback form: the reader's consumer is polled straight from the wake-up, no promise. */
-function subscribeAof(path: string, ready: () => void): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const reader = AppendOnlyFile.openReader(path)
-    const out: number[] = []
-    const carry = { bytes: new Uint8Array(0) }
-    const tailer = reader.subscribe({
-      pollRead(event) {
-        observe(event.tail, out, carry)
-        if (out.length >= TOTAL) {
-          queueMicrotask(() => {
-            tailer.close()
-            reader.close()
-            resolve(out)
-          })
-        }
-        return event.end
-      },
-      pollReadClosed(reason) {
-        if (out.length < TOTAL) reject(new Error(`reader closed early: ${String(reason)}`))
-      },
-    })
-    ready()
-  })
-}
-
-/**
- * A diagnostic, not a product path: the wake-up mechanism aofkit's readers use (an inotify
- * watch on the `-shm` sidecar, which the writer pokes; or fs.watch on it, the fallback) with
- * nothing else around it, reading the data with readSync as the fs.watch baseline does. The gap
- * between this row and the openReader rows is the cost of aofkit's reader code; the gap
- * between it and the baseline, that of the mechanism.
- */
-function readSidecarWatch(path: string, viaFsWatch: boolean, ready: () => void): Promise<number[]> {
-  return new Promise((resolve) => {
-    const fd = openSync(path, 'r')
-    // Count ourselves a waiter in the sidecar, as FileReader does, so that the writer pokes;
-    // read the committed size from it, as FileReader does, and exactly those bytes.
-    const shmFd = openSync(sidecarPath(path), 'r+')
-    const mapping = native.map(shmFd, 4096, true)
-    const words = new Int32Array(mapping)
-    // fs.watch sees writes only: ask the writer to poke with one, as FileReader does.
-    if (viaFsWatch) Atomics.add(words, ShmOffset.writeWatchers / 4, 1)
-    Atomics.add(words, ShmOffset.waiters / 4, 1)
-    const out: number[] = []
-    const carry = { bytes: new Uint8Array(0) }
-    let position = 0
-    const onWake = (): void => {
-      const end = loadCommittedSize(words)
-      if (end <= position) return
-      const buffer = Buffer.allocUnsafe(end - position)
-      readSync(fd, buffer, 0, buffer.length, position)
-      position = end
-      observe(buffer, out, carry)
-      if (out.length >= TOTAL) {
-        watcher.close()
-        Atomics.sub(words, ShmOffset.waiters / 4, 1)
-        if (viaFsWatch) Atomics.sub(words, ShmOffset.writeWatchers / 4, 1)
-        resolve(out)
-      }
-    }
-    const watcher = viaFsWatch ? watch(sidecarPath(path), onWake) : native.watchFile(sidecarPath(path), onWake)!
-    ready()
-  })
-}
-
-function readWatch(path: string, ready: () => void): Promise<number[]> {
-  return new Promise((resolve) => {
-    const fd = openSync(path, 'r')
-    const buffer = Buffer.allocUnsafe(64 * 1024)
-    const out: number[] = []
-    const carry = { bytes: new Uint8Array(0) }
-    let position = 0
-    const watcher = watch(path, () => {
-      for (;;) {
-        const count = readSync(fd, buffer, 0, buffer.length, position)
-        if (count === 0) break
-        position += count
-        observe(buffer.subarray(0, count), out, carry)
-      }
-      if (out.length >= TOTAL) {
-        watcher.close()
-        closeSync(fd)
-        resolve(out)
-      }
-    })
-    ready()
-  })
-}
-
-async function readTail(path: string, ready: () => void): Promise<number[]> {
-  // The npm `tail` package (bench/package.json: npm install --prefix bench): text lines,
-  // fs.watch underneath.
-  const specifier = 'tail' // no type declarations: keep tsc from resolving it
-  const { Tail } = (await import(specifier).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new Error('the npm tail package, a baseline, is not installed: run npm install --prefix bench', { cause: error })
-    }
-    throw error
-  })) as {
-    Tail: new (path: string, options: object) => {
-      on(event: 'line', listener: (line: string) => void): void
-      on(event: 'error', listener: (error: unknown) => void): void
-      unwatch(): void
-    }
-  }
-  return new Promise((resolve, reject) => {
-    const out: number[] = []
-    const tail = new Tail(path, { fromBeginning: true })
-    tail.on('line', (line) => {
-      out.push(Number(process.hrtime.bigint() - BigInt(line)))
-      if (out.length === TOTAL) {
-        tail.unwatch()
-        resolve(out)
-      }
-    })
-    tail.on('error', reject)
-    ready()
-  })
-}
-
-async function catchUpAof(path: string): Promise<number> {
-  const start = process.hrtime.bigint()
-  const reader = AppendOnlyFile.openReader(path)
-  let bytes = 0
-  for await (const chunk of reader.tail()) bytes += chunk.length
-  reader.close()
-  const ns = Number(process.hrtime.bigint() - start)
-  if (bytes !== CATCH_UP_BYTES) throw new Error(`read ${bytes} bytes, expected ${CATCH_UP_BYTES}`)
-  return ns
-}
-
-function catchUpRead(path: string): number {
-  const start = process.hrtime.bigint()
-  const fd = openSync(path, 'r')
-  const buffer = Buffer.allocUnsafe(CHUNK)
-  let bytes = 0
-  for (;;) {
-    const count = readSync(fd, buffer, 0, CHUNK, bytes)
-    if (count === 0) break
-    bytes += count
-  }
-  closeSync(fd)
-  const ns = Number(process.hrtime.bigint() - start)
-  if (bytes < CATCH_UP_BYTES) throw new Error(`read ${bytes} bytes, expected ${CATCH_UP_BYTES}`)
-  return ns
-}
-
-async function runReader(mode: Mode, path: string, ready: () => void): Promise<unknown> {
-  switch (mode) {
-    case 'aof':
-      return readAof(path, false, ready)
-    case 'aof-busy':
-      return readAof(path, true, ready)
-    case 'aof-subscribe':
-      return subscribeAof(path, ready)
-    case 'sidecar-watch':
-      return readSidecarWatch(path, false, ready)
-    case 'sidecar-fs-watch':
-      return readSidecarWatch(path, true, ready)
-    case 'watch':
-      return readWatch(path, ready)
-    case 'tail':
-      return readTail(path, ready)
-    case 'catchup-aof':
-      ready()
-      return catchUpAof(path)
-    case 'catchup-read':
-      ready()
-      return catchUpRead(path)
-  }
-}
-
-// ---------------------------------------------------------------- writer side
-
 interface Remote {
   ready: Promise<void>
   result: Promise<unknown>
 }
 
-function startChild(mode: Mode, path: string): Remote {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'child', mode, path], {
+/** Starts bench/latency-child.ts in a process, following `path` until it has seen `records` records (bytes, for catch-up). */
+function startChild(mode: Mode, path: string, records = TOTAL): Remote {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, path, String(records), String(RECORD)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   // For bench/wakeup-trace.ts, which tells the scheduler's events of each reader apart.
@@ -288,7 +99,7 @@ function startChild(mode: Mode, path: string): Remote {
 }
 
 function startWorker(mode: Mode, path: string): Remote {
-  const worker = new Worker(WORKER_ENTRY, { workerData: { script: SELF, mode, path } })
+  const worker = new Worker(WORKER_ENTRY, { workerData: { script: CHILD, mode, target: path, records: TOTAL, recordBytes: RECORD } })
   let onReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (onReady = resolve))
   const result = new Promise<unknown>((resolve, reject) => {
@@ -476,8 +287,8 @@ async function catchUp(dir: string): Promise<{ aof: number; read: number }> {
   let aof = Infinity
   let read = Infinity
   for (let run = 0; run < 3; run++) {
-    read = Math.min(read, (await startChild('catchup-read', path).result) as number)
-    aof = Math.min(aof, (await startChild('catchup-aof', path).result) as number)
+    read = Math.min(read, (await startChild('catchup-read', path, CATCH_UP_BYTES).result) as number)
+    aof = Math.min(aof, (await startChild('catchup-aof', path, CATCH_UP_BYTES).result) as number)
   }
   return { aof: CATCH_UP_BYTES / aof, read: CATCH_UP_BYTES / read }
 }
@@ -506,8 +317,8 @@ async function main(): Promise<void> {
     // fs.watch.
     const subjects: Subject[] = [
       { name: SAME_PROCESS, start: (at) => Promise.resolve(startSameProcess(at)) },
-      { name: WORKER_TAIL, start: (at) => startAof(at, WORKER_TAIL, 'aof', 'worker') },
-      { name: CROSS_TAIL, start: (at) => startAof(at, CROSS_TAIL, 'aof', 'child') },
+      { name: WORKER_TAIL, start: (at) => startAof(at, WORKER_TAIL, 'aof-tail', 'worker') },
+      { name: CROSS_TAIL, start: (at) => startAof(at, CROSS_TAIL, 'aof-tail', 'child') },
       { name: CROSS_SUBSCRIBE, start: (at) => startAof(at, CROSS_SUBSCRIBE, 'aof-subscribe', 'child') },
       { name: DIAGNOSTIC, start: (at) => startAof(at, DIAGNOSTIC, 'sidecar-watch', 'child') },
       { name: DIAGNOSTIC_FS_WATCH, start: (at) => startAof(at, DIAGNOSTIC_FS_WATCH, 'sidecar-fs-watch', 'child') },
@@ -594,17 +405,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (!isMainThread && parentPort !== null) {
-  const { mode, path } = workerData as { mode: Mode; path: string }
-  const port = parentPort
-  const result = await runReader(mode, path, () => port.postMessage({ ready: true }))
-  port.postMessage({ result })
-} else if (process.argv[2] === 'child') {
-  const mode = process.argv[3] as Mode
-  const path = process.argv[4]!
-  const result = await runReader(mode, path, () => process.stdout.write('ready\n'))
-  process.stdout.write(JSON.stringify(result))
-  process.exitCode = 0
-} else {
-  await main()
-}
+await main()

@@ -29,7 +29,7 @@ const BENCH = fileURLToPath(new URL('./tail-latency.bench.ts', import.meta.url))
 
 /** The benchmark's child modes, as its table names them. */
 const SUBJECTS: Record<string, string> = {
-  aof: 'other process openReader+tail()',
+  'aof-tail': 'other process openReader+tail()',
   'aof-subscribe': 'other process openReader+subscribe()',
   'sidecar-watch': 'diagnostic: inotify watch(sidecar) + readSync',
   'sidecar-fs-watch': 'diagnostic: fs.watch(sidecar) + readSync',

@@ -1,8 +1,8 @@
 /**
  * Cross-process write-to-observe latency: a writer here appends one 100 B record holding
  * `process.hrtime.bigint()` about every millisecond (the write, then `await` a 1 ms timer); a
- * reader in another process (latency-child.ts) subtracts it from the same monotonic clock on
- * arrival. One reader process at a time.
+ * reader in another process (bench/latency-child.ts, the reader of bench/tail-latency.bench.ts
+ * too) subtracts it from the same monotonic clock on arrival. One reader process at a time.
  * @module
  */
 import { spawn } from 'node:child_process'
@@ -14,7 +14,10 @@ import { AppendOnlyFile } from '../../dist/index.js'
 import { RECORD_SIZE } from './common.ts'
 import type { RedisClass } from './redis.ts'
 
-const CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
+const CHILD = fileURLToPath(new URL('../latency-child.ts', import.meta.url))
+
+/** How bench/latency-child.ts follows each kind: aofkit with `openReader` + `subscribe()`. */
+const READER_MODE = { aofkit: 'aof-subscribe', watch: 'watch', redis: 'redis' } as const
 
 export type LatencyKind = 'aofkit' | 'watch' | 'redis'
 
@@ -71,7 +74,7 @@ export async function measureLatency(
 ): Promise<Latency> {
   const total = options.warmup + options.samples
   const into = await target(kind, dir, options.redis, ++runs)
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, kind, into.address, String(total)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, READER_MODE[kind], into.address, String(total), String(RECORD_SIZE)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let text = ''
   let onReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (onReady = resolve))
