@@ -17,6 +17,12 @@ import type { StatsRecorder } from './stats.ts'
 import type { FileResources } from './open-file.ts'
 
 const NO_RECORD = new Uint8Array(0)
+/**
+ * The most data a sync checks (on the writer's thread, at about 4 GiB/s): a sync that covers
+ * more records its size after the data's fdatasync instead, with one more flush, as the first
+ * sync of an open does, so that a rare sync of much data never holds the event loop.
+ */
+export const SYNC_CHECK_MAX = 16 * 1024 * 1024
 
 /** What durability needs of its file, besides what open found. */
 export interface DurabilityTarget {
@@ -107,10 +113,10 @@ export class Durability {
     // fdatasync: the same job faults them in again, before the writer resumes.
     const refault = this.#growth?.syncing(covered) ?? null
     this.#checkNotCut(mapping, startNs)
-    // The first sync of an open records its size after the data is durable; later ones, with
-    // the check of what they add, before.
+    // The first sync of an open, and one that covers more than SYNC_CHECK_MAX, records its size
+    // after the data is durable; the others, with the check of what they add, before.
     const from = this.#durableSize
-    const checked = from >= 0 && from <= covered
+    const checked = from >= 0 && from <= covered && covered - from <= SYNC_CHECK_MAX
     const synced = checked ? { size: covered, from, check: syncCheck(new Uint8Array(mapping), from, covered), checked } : { ...NOT_SYNCED, size: covered }
     const record = sidecar === null ? NO_RECORD : sidecar.syncRecord(synced)
     // One job on the pool: the record in the sidecar and the data made durable, in the order
