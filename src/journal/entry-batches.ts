@@ -22,6 +22,8 @@ export class EntryBatches {
   /** The synchronous reader, kept between batches (at the end too: it goes on from there). */
   readonly #entries: EntryReader
   #closed = false
+  /** Aborts a wait in flight when closed. */
+  readonly #closing = new AbortController()
 
   /**
    * @param from - A position between the journal's first and next (the caller checked it).
@@ -64,22 +66,36 @@ export class EntryBatches {
     this.take(batch, max)
     if (batch.length > 0 || waitMs === 0 || this.#closed) return batch
     const timeout = waitMs === Infinity ? null : AbortSignal.timeout(waitMs)
-    const signals = [signal, timeout].filter((given): given is AbortSignal => given !== undefined && given !== null)
-    const waitSignal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0]! : AbortSignal.any(signals)
+    const signals = [signal, timeout, this.#closing.signal].filter((given): given is AbortSignal => given !== undefined && given !== null)
+    const waitSignal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals)
     while (batch.length === 0) {
-      // Wait as follow() does for an entry at the position reached; the reader kept then takes
-      // it and what came with it.
+      // At the end of a segment its writer still appends to: its next commit.
+      const changed = this.#entries.changed(waitSignal)
+      if (changed !== null) {
+        try {
+          await changed
+        } catch (error) {
+          // Closed, or timed out (not aborted by the caller): an empty batch.
+          if (this.#closed || (isAborted(timeout) && !isAborted(signal))) return batch
+          throw error
+        }
+        if (this.#closed) return batch
+        this.take(batch, max)
+        continue
+      }
+      // Else wait as follow() does (a roll, a writer gone and a new one) for an entry at the
+      // position reached; the reader kept then takes it and what came with it.
       const follower = this.#reader.follow({
         from: this.position,
-        ...(waitSignal === undefined ? {} : { signal: waitSignal }),
+        signal: waitSignal,
         ...(this.#onTruncated === undefined ? {} : { onTruncated: this.#onTruncated }),
       })
       try {
         // Done: the reader (the consumer) was closed.
         if ((await follower.next()).done === true) return batch
       } catch (error) {
-        // Timed out (not aborted by the caller): an empty batch.
-        if (isAborted(timeout) && !isAborted(signal)) return batch
+        // Closed, or timed out (not aborted by the caller): an empty batch.
+        if (this.#closed || (isAborted(timeout) && !isAborted(signal))) return batch
         throw error
       } finally {
         await follower.return()
@@ -91,7 +107,9 @@ export class EntryBatches {
 
   /** Closes the reader kept between batches. Idempotent. */
   close(): void {
+    if (this.#closed) return
     this.#closed = true
+    this.#closing.abort()
     this.#entries.close()
   }
 }

@@ -4,6 +4,7 @@
  * `read()` and `follow()`.
  * @module
  */
+import { FileState } from '../aof/file-state.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
 import { listSegments, notAJournal } from './layout.ts'
 import { SegmentCursor } from './segment-cursor.ts'
@@ -127,6 +128,19 @@ export class EntryReader {
       }
       throw shortSegment(dir, cursor, end)
     }
+  }
+
+  /**
+   * Resolves at the next change of the segment this reader reached the end of (its writer's
+   * next commit, finish or close), or null when that is not what to wait for: no segment open,
+   * or one that is finished or whose writer is gone (then wait as `follow()` does).
+   */
+  changed(signal: AbortSignal | undefined): Promise<void> | null {
+    const cursor = this.#cursor
+    if (cursor === null || cursor.end !== Infinity) return null
+    const file = cursor.file
+    if (file.state !== FileState.Opened || file.failure !== null) return null
+    return file.nextChange(signal)
   }
 
   /** Closes the segment open, if any (a later next() opens it again). Idempotent. */

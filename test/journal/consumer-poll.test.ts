@@ -138,3 +138,29 @@ test('entries handed out stay as they were while reading goes on (live appends, 
   assert.deepEqual(positions(kept), range(0, appended))
   for (const entry of kept) assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position} changed`)
 })
+
+test('a wait ends when the consumer is closed; with the writer gone it goes on once a new writer appends', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  let journal = await filled(dir, 3)
+  const consumer = await Journal.openConsumer(dir, 'c')
+  assert.equal((await consumer.poll()).length, 3)
+  // The writer closes while poll() waits at the end of its segment; a new one appends later.
+  const waiting = consumer.poll()
+  await new Promise((resolve) => setImmediate(resolve))
+  await journal.close()
+  journal = await Journal.open(dir)
+  t.after(() => journal.close())
+  journal.append(journalEntry(3))
+  assert.deepEqual(positions(await waiting), [3])
+  // Closed while a poll and an iteration wait: the poll resolves empty, the iteration ends.
+  const pending = consumer.poll()
+  const iteration = (async () => {
+    const got: number[] = []
+    for await (const entry of consumer) got.push(entry.position)
+    return got
+  })()
+  await new Promise((resolve) => setImmediate(resolve))
+  await consumer.close()
+  assert.deepEqual(await pending, [])
+  assert.deepEqual(await iteration, [0, 1, 2, 3])
+})
