@@ -33,7 +33,7 @@ import { StateConsumer } from './state-consumer.ts'
 import type { StateConsumerOptions } from './state-consumer.ts'
 import type { RetentionReport } from './retention.ts'
 import type { JournalEntry } from './segment-cursor.ts'
-import { SegmentWriter } from './segment-writer.ts'
+import { SegmentWriter, bytesFrom, segmentSizeUpper } from './segment-writer.ts'
 
 /**
  * Refuses what cannot be an entry: anything but a Uint8Array, and an empty one (the record log
@@ -242,7 +242,7 @@ export class Journal {
     // One entry: no list of sizes (an array per append was most of a burst's garbage).
     const segment = this.#segment
     if (segment.next !== segment.base && (segment.wouldExceed(data.length, this.#options.segmentBytes) || time - segment.firstTime >= this.#options.segmentMs)) {
-      this.#roll()
+      this.#roll(bytesFrom(0, [data.length]))
     }
     return this.#segment.append(data, time)
   }
@@ -360,18 +360,22 @@ export class Journal {
     if (segment.next === segment.base) return
     const tooBig = segment.position + segment.bytesFor(sizes) > this.#options.segmentBytes
     const tooOld = time - segment.firstTime >= this.#options.segmentMs
-    if (tooBig || tooOld) this.#roll()
+    if (tooBig || tooOld) this.#roll(bytesFrom(0, sizes))
   }
 
   /**
    * Starts the next segment and finishes the current one in the background. The new segment
    * exists before the old one is finished, so a reader that sees the old one finished finds
    * the next.
+   * @param firstBytes - What the append that rolls needs: the new segment is sized for it and
+   *   for the appends that fit in `segmentBytes` after it. Without it (a roll with no append:
+   *   by age, or at open), the new segment may take an entry of any size.
    */
-  #roll(): void {
+  #roll(firstBytes?: number): void {
     const old = this.#segment
     const base = old.next
-    this.#segment = new SegmentWriter(this.#dir, base, true)
+    const sizeUpper = firstBytes === undefined ? undefined : segmentSizeUpper(this.#options.segmentBytes, firstBytes)
+    this.#segment = new SegmentWriter(this.#dir, base, true, sizeUpper)
     this.#bases.push(base)
     this.#directoryDirty = true
     const sealing = old.seal().then(

@@ -25,6 +25,29 @@ export const OFFSET_INDEX_INTERVAL = 16 * 1024
  */
 const OFFSET_INDEX_BATCH = 64
 
+/**
+ * Room a segment made by a roll has past `segmentBytes` (or past its first entry, when that is
+ * larger): more than the MagicTail the file writes after its data.
+ */
+const SEGMENT_SLACK = 64 * 1024
+
+/**
+ * The `sizeUpper` of a segment a roll makes for an append of `firstBytes`: every later append
+ * that fits in `segmentBytes` goes to it, and none that does not. Opening a file costs more the
+ * larger its `sizeUpper` (its mapping), so a roll inside an append burst maps what the segment
+ * can hold, not the largest file there is.
+ */
+export function segmentSizeUpper(segmentBytes: number, firstBytes: number): number {
+  return Math.min(SIZE_UPPER_MAX, Math.max(segmentBytes, firstBytes) + SEGMENT_SLACK)
+}
+
+/** Bytes `sizes` take as entries appended in order from offset `at` of a segment. */
+export function bytesFrom(at: number, sizes: readonly number[]): number {
+  let end = at
+  for (const size of sizes) end += encodedSize(end, size)
+  return end - at
+}
+
 /** What counting a segment's entries found. */
 interface Scan {
   /** Entries in the segment (valid ones, up to any damage). */
@@ -77,11 +100,13 @@ export class SegmentWriter {
 
   /**
    * Opens (or, with `create`, creates) the segment of `dir` starting at `base`.
+   * @param sizeUpper - The most data it can take (see {@link segmentSizeUpper}); default the
+   *   largest file there is.
    * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
    */
-  constructor(dir: string, base: number, create: boolean) {
+  constructor(dir: string, base: number, create: boolean, sizeUpper = SIZE_UPPER_MAX) {
     this.base = base
-    this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper: SIZE_UPPER_MAX } })
+    this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper } })
     try {
       const size = this.file.size
       const found = readIndex(offsetIndexPath(dir, base))
@@ -162,9 +187,7 @@ export class SegmentWriter {
 
   /** Bytes the entries of `sizes` would add, appended in order from the segment's end. */
   bytesFor(sizes: readonly number[]): number {
-    let at = this.#writer.position
-    for (const size of sizes) at += encodedSize(at, size)
-    return at - this.#writer.position
+    return bytesFrom(this.#writer.position, sizes)
   }
 
   /**

@@ -275,3 +275,49 @@ test('an empty entry is refused (the record log has no record for it): positions
   assert.equal(reopened.nextPosition, 2)
   await reopened.close()
 })
+
+test('a segment made by a roll takes every entry up to segmentBytes, and an entry or batch larger than segmentBytes gets one of its own', async (t) => {
+  const dir = join(tmpDir(t), 'j')
+  const segmentBytes = 8192
+  let journal = await Journal.open(dir, { create: true, segmentBytes })
+  const sizes = new Map<number, number>()
+  const add = (size: number): void => {
+    const position = journal.nextPosition
+    sizes.set(position, size)
+    assert.equal(journal.append(journalEntry(position, size)), position)
+  }
+  for (let k = 0; k < 40; k++) add(300)
+  // Larger than a segment (and than the room a segment has past segmentBytes): its own, after
+  // a roll; then small ones fill the next to the limit.
+  add(200_000)
+  for (let k = 0; k < 40; k++) add(500)
+  add(segmentBytes - 200)
+  const first = journal.nextPosition
+  const batch = Array.from({ length: 5 }, (_, k) => journalEntry(first + k, 50_000))
+  batch.forEach((entry, k) => sizes.set(first + k, entry.length))
+  assert.equal(journal.appendBatch(batch), first)
+  for (let k = 0; k < 20; k++) add(700)
+  // Reopened, the last segment (made by a roll) takes more; a roll by age makes one that takes
+  // an entry of any size.
+  await journal.close()
+  journal = await Journal.open(dir, { segmentBytes, segmentMs: 20 })
+  t.after(() => journal.close())
+  add(400)
+  const before = journal.segmentCount
+  const deadline = Date.now() + 10_000
+  while (journal.segmentCount === before) {
+    assert.ok(Date.now() < deadline, 'no roll by age')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  add(300_000)
+  add(100)
+  const read = [...journal.read()]
+  assert.deepEqual(
+    read.map(({ position }) => position),
+    [...sizes.keys()],
+  )
+  for (const entry of read) {
+    assert.equal(entry.data.length, sizes.get(entry.position))
+    assert.deepEqual(entry.data, journalEntry(entry.position, entry.data.length))
+  }
+})
