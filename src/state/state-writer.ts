@@ -22,6 +22,9 @@ import type { OpenedStorage, Target } from './storage.ts'
 
 /** Largest entry built in the writer's reusable buffer; larger ones get a buffer of their own. */
 const SCRATCH_MAX = 64 * 1024
+/** What an update resolves with when it waits for nothing: one promise for all of them, not one each. */
+const RESOLVED: Promise<void> = Promise.resolve()
+const EMPTY = new Uint8Array(0)
 
 /**
  * When an entry is durable:
@@ -116,6 +119,8 @@ export class StateWriter {
   #closing: Promise<void> | null = null
   /** Where entries up to SCRATCH_MAX bytes are built (see #entry). */
   #scratch: Uint8Array = new Uint8Array(0)
+  /** The last view of `#scratch` handed to the log: the next entry of its size reuses it. */
+  #scratchView: Uint8Array = EMPTY
 
   private constructor(opened: OpenedStorage, mode: SyncMode, intervalMs: number, policy: CompactPolicy | null) {
     const { target, log, epoch, restored, cut } = opened
@@ -376,11 +381,17 @@ export class StateWriter {
   #entry(type: EntryType, payload: Uint8Array): Uint8Array {
     const size = ENTRY_HEADER_SIZE + payload.length
     if (size > SCRATCH_MAX) return buildStateEntry(type, this.#epoch, payload)
-    if (this.#scratch.length < size) this.#scratch = new Uint8Array(Math.max(size, Math.min(2 * this.#scratch.length, SCRATCH_MAX)))
+    if (this.#scratch.length < size) {
+      this.#scratch = new Uint8Array(Math.max(size, Math.min(2 * this.#scratch.length, SCRATCH_MAX)))
+      this.#scratchView = EMPTY
+    }
     const scratch = this.#scratch
     writeEntryHeader(scratch, 0, type, this.#epoch)
     scratch.set(payload, ENTRY_HEADER_SIZE)
-    return scratch.subarray(0, size)
+    // A view per entry was garbage per update; updates are mostly of one size.
+    let view = this.#scratchView
+    if (view.length !== size) view = this.#scratchView = scratch.subarray(0, size)
+    return view
   }
 
   #afterAppend(): Promise<void> {
@@ -405,7 +416,7 @@ export class StateWriter {
         }
       })
     }
-    return Promise.resolve()
+    return RESOLVED
   }
 
   #drainQueue(): void {
