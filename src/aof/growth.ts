@@ -25,7 +25,7 @@ import type { StatsRecorder } from './stats.ts'
 /** Largest look-ahead of background growth. */
 export const AHEAD_MAX = 256 * 1024 * 1024
 /** The least a synced file's writer gets prefaulted ahead of it after each sync. */
-export const SYNCED_WINDOW_MIN = 64 * 1024
+export const SYNCED_WINDOW_MIN = 16 * 1024
 /** How far ahead of a writer that never synced its file pages are prefaulted, at most. */
 export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
 /** How much further a writer goes before it asks again for a prefault held back by a running one. */

@@ -305,13 +305,12 @@ int64_t SyncRange(int fd, int64_t offset, int64_t length, unsigned int flags) {
 }
 
 // Writes [position, position + length) of `sidecarFd` to the device and then makes `fd`'s data
-// durable with fdatasync, whose cache flush comes after the sidecar's write completed: the
-// sidecar's write is started first and waited for while `fd`'s write-back runs, so the two
-// overlap. Where sync_file_range is missing, fdatasync of the sidecar, then of `fd`.
+// durable with fdatasync, whose cache flush comes after the sidecar's write completed: `fd`'s
+// write-back is started first, and the sidecar's write is made and waited for while it runs,
+// so the two overlap. Where sync_file_range is missing, fdatasync of the sidecar, then of `fd`.
 int64_t SidecarThenData(int sidecarFd, int64_t position, int64_t length, int fd) {
 #ifdef __linux__
-  int64_t result = SyncRange(sidecarFd, position, length, SYNC_FILE_RANGE_WRITE);
-  if (result == 0) result = SyncRange(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  int64_t result = SyncRange(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   if (result == 0) {
     result = SyncRange(sidecarFd, position, length,
                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
