@@ -8,6 +8,8 @@ import { describeValue, invalidArgument, optionsOf } from '../arguments.ts'
 import { abortError } from '../errors.ts'
 import type { AofkitError } from '../errors.ts'
 import { FileState } from './file-state.ts'
+import { DONE, StepIterator } from './step-iterator.ts'
+import type { Step } from './step-iterator.ts'
 import { pastTheEnd } from './tail-source.ts'
 import type { TailSource } from './tail-source.ts'
 
@@ -78,37 +80,18 @@ export function followData(source: TailSource, options: TailOptions): AsyncGener
   return new DataFollower(source, options)
 }
 
-type Step = IteratorResult<Uint8Array, void>
+/** The one thing a data follower waits for: the source's next change. */
+const WAIT_CHANGE = 0
 
-const DONE: Step = Object.freeze({ value: undefined, done: true })
-
-function noop(): void {}
-
-/**
- * One executor for every promise a follower makes: it hands over the resolving functions
- * through these two slots instead of a closure made per wait (the wake-up path of a reader in
- * another process runs through here).
- */
-let capturedResolve: ((step: Step) => void) | null = null
-let capturedReject: ((error: unknown) => void) | null = null
-function capture(resolve: (step: Step) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve
-  capturedReject = reject
-}
-
-class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
+class DataFollower extends StepIterator<Uint8Array, typeof WAIT_CHANGE> {
   readonly #source: TailSource
   readonly #signal: AbortSignal | undefined
   #position: number
   /** A bad `from` or `signal`, thrown by the first next() as the generator this replaces did. */
   #invalid: Error | null = null
-  #done = false
-  /** The consumer's unresolved next(), while waiting for a change, and how to settle it. */
-  #pending: Promise<Step> | null = null
-  #resolve: (step: Step) => void = noop
-  #reject: (error: unknown) => void = noop
 
   constructor(source: TailSource, given: TailOptions) {
+    super()
     this.#source = source
     let options: TailOptions = {}
     try {
@@ -127,46 +110,8 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
   }
 
-  [Symbol.asyncIterator](): this {
-    return this
-  }
-
-  next(): Promise<Step> {
-    // One next() at a time, as a generator queues them.
-    if (this.#pending !== null) return this.#pending.then(() => this.next(), () => this.next())
-    if (this.#done) return Promise.resolve(DONE)
-    let step: Step | null
-    try {
-      step = this.#step()
-    } catch (error) {
-      this.#end()
-      return Promise.reject(error)
-    }
-    if (step !== null) return Promise.resolve(step)
-    const promise = new Promise<Step>(capture)
-    this.#pending = promise
-    this.#resolve = capturedResolve!
-    this.#reject = capturedReject!
-    capturedResolve = null
-    capturedReject = null
-    this.#source.wait(this.#resume)
-    return promise
-  }
-
-  return(): Promise<Step> {
-    this.#settle(DONE, null)
-    this.#end()
-    return Promise.resolve(DONE)
-  }
-
-  throw(error: unknown): Promise<Step> {
-    this.#settle(DONE, null)
-    this.#end()
-    return Promise.reject(error)
-  }
-
-  /** What is there to hand over now: a chunk, the end, a thrown failure; null to wait. */
-  #step(): Step | null {
+  /** What is there to hand over now: a chunk, the end, a thrown failure; or to wait. */
+  protected step(): Step<Uint8Array> | typeof WAIT_CHANGE {
     if (this.#invalid !== null) throw this.#invalid
     const signal = this.#signal
     if (signal?.aborted === true) throw abortError(signal)
@@ -188,53 +133,23 @@ class DataFollower implements AsyncGenerator<Uint8Array, void, undefined> {
     // Past the end of a finished file: never reached. Of a file still written: wait for it.
     if (position > end && state === FileState.EOF) throw pastTheEnd(position, end)
     if (state === FileState.EOF || state === FileState.Closing || state === FileState.Closed) {
-      this.#end()
+      this.finish()
       return DONE
     }
-    return null
+    return WAIT_CHANGE
   }
 
-  /** The source changed (or may have): hand over what there is, or wait again. */
-  readonly #resume = (): void => {
-    // The source may keep us registered: #end's cancelWait settles that.
-    if (this.#pending === null) return
-    let step: Step | null
-    try {
-      step = this.#step()
-    } catch (error) {
-      this.#end()
-      this.#settle(null, error)
-      return
-    }
-    if (step === null) {
-      this.#source.wait(this.#resume)
-      return
-    }
-    this.#settle(step, null)
+  protected wait(): void {
+    this.#source.wait(this.resume)
   }
 
   readonly #onAbort = (): void => {
-    if (this.#pending === null) return
-    this.#end()
-    this.#settle(null, abortError(this.#signal!))
+    this.stopWith(null, abortError(this.#signal!))
   }
 
-  /** Settles the pending next(), if any: with `step`, or else rejected with `error`. */
-  #settle(step: Step | null, error: unknown): void {
-    if (this.#pending === null) return
-    const resolve = this.#resolve
-    const reject = this.#reject
-    this.#pending = null
-    this.#resolve = noop
-    this.#reject = noop
-    if (step !== null) resolve(step)
-    else reject(error)
-  }
-
-  #end(): void {
-    this.#done = true
+  protected release(): void {
     // Withdrawing a wait that never was, or already ran, is harmless.
-    this.#source.cancelWait(this.#resume)
+    this.#source.cancelWait(this.resume)
     this.#signal?.removeEventListener('abort', this.#onAbort)
   }
 }

@@ -10,6 +10,8 @@
  * @module
  */
 import { FileState } from '../aof/file-state.ts'
+import { DONE, StepIterator } from '../aof/step-iterator.ts'
+import type { Step } from '../aof/step-iterator.ts'
 import { abortError } from '../errors.ts'
 import type { DirectoryWatch } from './directory-watch.ts'
 import { openAt, segmentAfter, shortSegment } from './read-entries.ts'
@@ -33,26 +35,12 @@ export function followEntries(dir: string, from: number, watch: DirectoryWatch, 
   return new JournalFollower(dir, from, watch, options)
 }
 
-type Step = IteratorResult<JournalEntry, void>
-
-const DONE: Step = Object.freeze({ value: undefined, done: true })
-
 /** What a follower at the end waits for: its segment's writer, or a change in the directory. */
 const WAIT_FILE = 0
 const WAIT_DIRECTORY = 1
 type Wait = typeof WAIT_FILE | typeof WAIT_DIRECTORY
 
-function noop(): void {}
-
-/** One executor for every promise a follower makes (as in `aof/follow-data.ts`). */
-let capturedResolve: ((step: Step) => void) | null = null
-let capturedReject: ((error: unknown) => void) | null = null
-function capture(resolve: (step: Step) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve
-  capturedReject = reject
-}
-
-class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
+class JournalFollower extends StepIterator<JournalEntry, Wait> {
   readonly #dir: string
   readonly #watch: DirectoryWatch
   readonly #signal: AbortSignal | undefined
@@ -75,15 +63,11 @@ class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
   #state: FileState = FileState.Opened
   #failure: Error | null = null
   #generation = 0
-  /** The file waited on with #resume, if any. */
+  /** The file waited on with resume, if any. */
   #waitingOn: SegmentCursor | null = null
-  #done = false
-  /** The consumer's unresolved next(), while waiting, and how to settle it. */
-  #pending: Promise<Step> | null = null
-  #resolve: (step: Step) => void = noop
-  #reject: (error: unknown) => void = noop
 
   constructor(dir: string, from: number, watch: DirectoryWatch, options: FollowEntriesOptions) {
+    super()
     this.#dir = dir
     this.#position = from
     this.#watch = watch
@@ -93,53 +77,14 @@ class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
   }
 
-  [Symbol.asyncIterator](): this {
-    return this
-  }
-
-  next(): Promise<Step> {
-    // One next() at a time, as a generator queues them.
-    if (this.#pending !== null) return this.#pending.then(() => this.next(), () => this.next())
-    if (this.#done) return Promise.resolve(DONE)
-    let step: Step | Wait
-    try {
-      step = this.#step()
-    } catch (error) {
-      this.#end()
-      return Promise.reject(error)
-    }
-    if (typeof step === 'object') return Promise.resolve(step)
-    const promise = new Promise<Step>(capture)
-    this.#pending = promise
-    this.#resolve = capturedResolve!
-    this.#reject = capturedReject!
-    capturedResolve = null
-    capturedReject = null
-    // Pending first: the wait may resume at once, inside the call.
-    this.#wait(step)
-    return promise
-  }
-
-  return(): Promise<Step> {
-    this.#end()
-    this.#settle(DONE, null)
-    return Promise.resolve(DONE)
-  }
-
-  throw(error: unknown): Promise<Step> {
-    this.#end()
-    this.#settle(DONE, null)
-    return Promise.reject(error)
-  }
-
   /**
    * The next entry, DONE once stopped, or what to wait for: the writer's wake-up, or a change
    * in the directory. Throws what ends following.
    */
-  #step(): Step | Wait {
+  protected step(): Step<JournalEntry> | Wait {
     for (;;) {
       if (this.#stopped()) {
-        this.#end()
+        this.finish()
         return DONE
       }
       const signal = this.#signal
@@ -188,15 +133,15 @@ class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
   }
 
   /** Arranges to be resumed; a pending next() is set. */
-  #wait(wait: Wait): void {
+  protected wait(wait: Wait): void {
     if (wait === WAIT_FILE) {
       // The writer's wake-up: the same function every time, so waiting allocates nothing.
       const cursor = this.#cursor!
       this.#waitingOn = cursor
-      cursor.file.onNextChange(this.#resume)
+      cursor.file.onNextChange(this.resume)
     } else {
       // Rare (a writer gone): a promise per wait is fine here.
-      this.#watch.changedSince(this.#generation, this.#signal).then(this.#resume, this.#onWaitFailed)
+      this.#watch.changedSince(this.#generation, this.#signal).then(this.resume, this.#onWaitFailed)
     }
   }
 
@@ -208,47 +153,20 @@ class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
     this.#failure = file.failure
   }
 
-  /** The file or the directory changed (or may have): hand over what there is, or wait again. */
-  readonly #resume = (): void => {
+  /** The file or the directory changed (or may have): what the next step reads to the end acts on. */
+  protected override woke(): void {
     this.#waitingOn = null
-    if (this.#pending === null) return
-    if (this.#cursor !== null) this.#look()
-    let step: Step | Wait
-    try {
-      step = this.#step()
-    } catch (error) {
-      this.#end()
-      this.#settle(null, error)
-      return
-    }
-    if (typeof step === 'object') this.#settle(step, null)
-    else this.#wait(step)
+    if (this.waiting && this.#cursor !== null) this.#look()
   }
 
   /** A directory wait rejected (its signal aborted): as an abort. */
   readonly #onWaitFailed = (error: unknown): void => {
-    if (this.#pending === null) return
-    this.#end()
-    this.#settle(this.#stopped() ? DONE : null, error)
+    this.stopWith(this.#stopped() ? DONE : null, error)
   }
 
   readonly #onAbort = (): void => {
-    if (this.#pending === null) return
-    this.#end()
     // Closing the journal or reader aborts its followers' signal: they then return.
-    this.#settle(this.#stopped() ? DONE : null, abortError(this.#signal!))
-  }
-
-  /** Settles the pending next(), if any: with `step`, or else rejected with `error`. */
-  #settle(step: Step | null, error: unknown): void {
-    if (this.#pending === null) return
-    const resolve = this.#resolve
-    const reject = this.#reject
-    this.#pending = null
-    this.#resolve = noop
-    this.#reject = noop
-    if (step !== null) resolve(step)
-    else reject(error)
+    this.stopWith(this.#stopped() ? DONE : null, abortError(this.#signal!))
   }
 
   #closeCursor(): void {
@@ -257,13 +175,12 @@ class JournalFollower implements AsyncGenerator<JournalEntry, void, undefined> {
     this.#cursor = null
     if (this.#waitingOn === cursor) {
       this.#waitingOn = null
-      cursor.file.cancelOnNextChange(this.#resume)
+      cursor.file.cancelOnNextChange(this.resume)
     }
     cursor.close()
   }
 
-  #end(): void {
-    this.#done = true
+  protected release(): void {
     this.#closeCursor()
     this.#signal?.removeEventListener('abort', this.#onAbort)
   }
