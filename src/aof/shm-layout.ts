@@ -6,8 +6,12 @@
 
 /** "ASHM", little-endian. */
 export const SHM_MAGIC = 0x4d485341
-/** Layout version: 2 since the committed size is a u64 in two 32-bit words (a page of another version is not used). */
-export const SHM_VERSION = 2
+/**
+ * Layout version (a page of another version is not used): 3 since a sync's record carries the
+ * check of the data it covers (`syncedFrom`, `syncedCheck`, `syncedChecked`); 2 made the
+ * committed size a u64 in two 32-bit words.
+ */
+export const SHM_VERSION = 3
 /** Bytes of the sidecar file. */
 export const SHM_SIZE = 4096
 

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 
+import { SHM_VERSION, ShmOffset, sidecarPath } from '../../src/aof/shm.ts'
 import { FileState, Manager, RecoveryReadOnly } from '../../src/index.ts'
 import { CHECKPOINT_BYTES, TAIL_BYTES } from '../helpers/aof-model.ts'
 import { spawnHelper } from '../helpers/child.ts'
@@ -152,6 +153,25 @@ describe('the sidecar of a killed writer and another file at its path', () => {
     const file = manager.open(target, { geometry: GEOMETRY })
     assert.deepEqual([file.recovery.source, file.recovery.sidecar, file.recovery.cutBytes], ['sidecar', 'trusted', 16])
     assert.deepEqual(Buffer.from(file.contents()), committed)
+    await file.close()
+  })
+  it('a page of another layout version is not used: the magic numbers decide', async (t) => {
+    const { dir, manager } = setup(t)
+    const target = join(dir, 'older.aof')
+    await killWriters([target])
+    const raw = readFileSync(target)
+    Buffer.alloc(8, 0x77).copy(raw, 80)
+    TAIL_BYTES.forEach((byte, i) => (raw[88 + i] = byte))
+    writeFileSync(target, raw)
+    // The page as a writer of the layout before this one left it (the same fields would be
+    // read with other meanings: its synced size carries no check).
+    const page = readFileSync(sidecarPath(target))
+    page.writeUInt32LE(SHM_VERSION - 1, ShmOffset.version)
+    writeFileSync(sidecarPath(target), page)
+    const file = manager.open(target, { geometry: GEOMETRY })
+    assert.deepEqual([file.recovery.source, file.recovery.sidecar], ['magic', 'absent'])
+    // The magic numbers keep the torn record that the sidecar would have cut.
+    assert.equal(file.size, 88)
     await file.close()
   })
 })
