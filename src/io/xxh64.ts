@@ -30,10 +30,13 @@ let memory = new Uint8Array(wasm.memory.buffer)
  * the input at its start, then call {@link xxh64Input}.
  */
 export function xxh64Memory(length: number): Uint8Array {
-  if (length > memory.length) {
-    wasm.memory.grow(Math.ceil((length - memory.length) / 65536))
-    memory = new Uint8Array(wasm.memory.buffer)
-  }
+  return length <= memory.length ? memory : grownTo(length)
+}
+
+/** The rare half of {@link xxh64Memory}, apart so that the common half is inlined into every checksum. */
+function grownTo(length: number): Uint8Array {
+  wasm.memory.grow(Math.ceil((length - memory.length) / 65536))
+  memory = new Uint8Array(wasm.memory.buffer)
   return memory
 }
 
