@@ -60,6 +60,20 @@ async function assertOpensWith(manager: Manager, path: string, expected: Buffer)
   await again.close()
 }
 
+/**
+ * A file written by a writer killed with SIGKILL, then torn past its committed data: a record
+ * holding a MagicTail, torn right after it, which the magic numbers alone would keep. Returns
+ * the file's bytes.
+ */
+async function tornByItsWriter(target: string): Promise<Buffer> {
+  await killWriters([target])
+  const raw = readFileSync(target)
+  Buffer.alloc(8, 0x77).copy(raw, 80)
+  TAIL_BYTES.forEach((byte, i) => (raw[88 + i] = byte))
+  writeFileSync(target, raw)
+  return raw
+}
+
 describe('the sidecar of a killed writer and another file at its path', () => {
   it('a healthy file copied over it (same inode), of the same length, shorter, and longer', async (t) => {
     const { dir, manager } = setup(t)
@@ -138,12 +152,7 @@ describe('the sidecar of a killed writer and another file at its path', () => {
   it('the dead writer’s own file, torn, is still cut exactly by its sidecar, and read-only open shows its data', async (t) => {
     const { dir, manager } = setup(t)
     const target = join(dir, 'own.aof')
-    await killWriters([target])
-    // A record holding a MagicTail, torn right after it: the magic numbers alone would keep it.
-    const raw = readFileSync(target)
-    Buffer.alloc(8, 0x77).copy(raw, 80)
-    TAIL_BYTES.forEach((byte, i) => (raw[88 + i] = byte))
-    writeFileSync(target, raw)
+    const raw = await tornByItsWriter(target)
     const committed = Buffer.concat([Buffer.alloc(40, 0xaa), Buffer.alloc(40, 0xbb)])
     const readOnly = manager.open(target, { recovery: RecoveryReadOnly })
     assert.deepEqual([readOnly.state, readOnly.recovery.source], [FileState.EOF, 'sidecar'])
@@ -155,14 +164,11 @@ describe('the sidecar of a killed writer and another file at its path', () => {
     assert.deepEqual(Buffer.from(file.contents()), committed)
     await file.close()
   })
+
   it('a page of another layout version is not used: the magic numbers decide', async (t) => {
     const { dir, manager } = setup(t)
     const target = join(dir, 'older.aof')
-    await killWriters([target])
-    const raw = readFileSync(target)
-    Buffer.alloc(8, 0x77).copy(raw, 80)
-    TAIL_BYTES.forEach((byte, i) => (raw[88 + i] = byte))
-    writeFileSync(target, raw)
+    await tornByItsWriter(target)
     // The page as a writer of the layout before this one left it (the same fields would be
     // read with other meanings: its synced size carries no check).
     const page = readFileSync(sidecarPath(target))
