@@ -182,20 +182,10 @@ export const madviseAsync: (
  * and fdatasync(sidecarFd). With `sidecarFirst`: the pwrite first, then sync_file_range of the
  * written bytes, waiting until the device has them (not flushed from its cache), then
  * fdatasync(fd), whose cache flush covers them. Then, when `length` is not 0, madvise of
- * `[offset, offset + length)` of `mapping` (the file's mapping) with `adviceValue`, its failure
+ * `[offset, offset + length)` of `mapping` (the file's mapping) with `advice`, its failure
  * ignored. Rejects with the first failure.
  */
-export const syncChainAsync: (
-  mapping: ArrayBuffer,
-  fd: number,
-  sidecarFd: number,
-  bytes: Uint8Array,
-  position: number,
-  offset: number,
-  length: number,
-  adviceValue: number,
-  sidecarFirst: boolean,
-) => Promise<number> = async(raw.syncChainAsync)
+export const syncChainAsync: RawBinding['syncChainAsync'] = async(raw.syncChainAsync)
 /**
  * The offset of the first hole at or after `offset` (lseek SEEK_HOLE), the file's end when
  * there is none; ENXIO past the end. Unwritten (fallocated) extents without cached pages may
