@@ -115,10 +115,13 @@ export class Durability {
     this.#checkNotCut(mapping, startNs)
     // The first sync of an open, and one that covers more than SYNC_CHECK_MAX, records its size
     // after the data is durable; the others, with the check of what they add, before.
+    // Without a sidecar there is no record: nothing to check.
     const from = this.#durableSize
-    const checked = from >= 0 && from <= covered && covered - from <= SYNC_CHECK_MAX
-    const synced = checked ? { size: covered, from, check: syncCheck(new Uint8Array(mapping), from, covered), checked } : { ...NOT_SYNCED, size: covered }
-    const record = sidecar === null ? NO_RECORD : sidecar.syncRecord(synced)
+    const checked = sidecar !== null && from >= 0 && from <= covered && covered - from <= SYNC_CHECK_MAX
+    const record =
+      sidecar === null
+        ? NO_RECORD
+        : sidecar.syncRecord(checked ? { size: covered, from, check: syncCheck(new Uint8Array(mapping), from, covered), checked } : { ...NOT_SYNCED, size: covered })
     // One job on the pool: the record in the sidecar and the data made durable, in the order
     // above, then the prefault.
     try {

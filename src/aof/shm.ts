@@ -380,7 +380,7 @@ export class Sidecar {
 
   /** Records that the first `size` data bytes are durable; the caller then syncs this page. */
   setSyncedSize(size: number): void {
-    this.#storeSynced({ size, from: 0, check: 0, checked: false })
+    this.#storeSynced({ ...NOT_SYNCED, size })
   }
 
   /**
