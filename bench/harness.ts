@@ -3,9 +3,12 @@
  * page-fault counters of the main thread, and table formatting.
  * @module
  */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, release } from 'node:os'
 import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
 
 /** CPU time and minor page faults of one thread (Linux: /proc/self/task/<tid>/stat). */
 export interface ThreadCounters {
@@ -114,4 +117,42 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
+}
+
+/** bench/latency-child.ts: the one reader of the live-reader benchmarks, in a process (or a worker thread). */
+export const LATENCY_CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
+
+/** A reader process of {@link startLatencyChild}. */
+export interface LatencyChild<T> {
+  child: ChildProcess
+  /** Resolves once it follows its target. */
+  ready: Promise<void>
+  /** What it printed when done (JSON); rejects when it exits otherwise. */
+  result: Promise<T>
+}
+
+/**
+ * Starts {@link LATENCY_CHILD} in a process: in `mode`, following `target` until it has seen
+ * `count` records of `recordBytes` (see that file for the modes and what each prints).
+ */
+export function startLatencyChild<T = number[]>(mode: string, target: string, count: number, recordBytes: number): LatencyChild<T> {
+  const child = spawn(process.execPath, ['--import', 'tsx', LATENCY_CHILD, mode, target, String(count), String(recordBytes)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let text = ''
+  let onReady: () => void = () => undefined
+  const ready = new Promise<void>((resolve) => (onReady = resolve))
+  const result = new Promise<T>((resolve, reject) => {
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (data: string) => {
+      text += data
+      if (text.startsWith('ready\n')) onReady()
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`${mode} reader exited with ${String(code)}`))
+      else resolve(JSON.parse(text.slice('ready\n'.length)) as T)
+    })
+  })
+  return { child, ready, result }
 }

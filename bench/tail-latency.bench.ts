@@ -11,7 +11,6 @@
  * @module
  */
 import './built.ts'
-import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 
 import { AppendOnlyFile } from '../dist/index.js'
+import { LATENCY_CHILD, startLatencyChild } from './harness.ts'
 
 // As a user measures it: a short warm-up, then 2000 samples, one record about every ms.
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 100)
@@ -42,7 +42,6 @@ const RECORD = 16
 const CATCH_UP_BYTES = Number(process.env['BENCH_CATCHUP_BYTES'] ?? 1024 * 1024 * 1024)
 const CHUNK = 1024 * 1024
 
-const CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
 const WORKER_ENTRY = fileURLToPath(new URL('../test/helpers/worker-entry.mjs', import.meta.url))
 
 /** The reader modes of bench/latency-child.ts used here. */
@@ -75,31 +74,14 @@ interface Remote {
 
 /** Starts bench/latency-child.ts in a process, following `path` until it has seen `records` records (bytes, for catch-up). */
 function startChild(mode: Mode, path: string, records = TOTAL): Remote {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, path, String(records), String(RECORD)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const { child, ready, result } = startLatencyChild<unknown>(mode, path, records, RECORD)
   // For bench/wakeup-trace.ts, which tells the scheduler's events of each reader apart.
   if (process.env['BENCH_PIDS'] === '1') process.stderr.write(`bench-pid ${String(child.pid)} ${mode}\n`)
-  let text = ''
-  let onReady: () => void = () => undefined
-  const ready = new Promise<void>((resolve) => (onReady = resolve))
-  const result = new Promise<unknown>((resolve, reject) => {
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (data: string) => {
-      text += data
-      if (text.startsWith('ready\n')) onReady()
-    })
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`${mode} child exited with ${String(code)}`))
-      else resolve(JSON.parse(text.slice('ready\n'.length)) as unknown)
-    })
-  })
   return { ready, result }
 }
 
 function startWorker(mode: Mode, path: string): Remote {
-  const worker = new Worker(WORKER_ENTRY, { workerData: { script: CHILD, mode, target: path, records: TOTAL, recordBytes: RECORD } })
+  const worker = new Worker(WORKER_ENTRY, { workerData: { script: LATENCY_CHILD, mode, target: path, records: TOTAL, recordBytes: RECORD } })
   let onReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (onReady = resolve))
   const result = new Promise<unknown>((resolve, reject) => {

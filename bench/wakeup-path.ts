@@ -22,17 +22,15 @@
  * @module
  */
 import './built.ts'
-import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 import { AppendOnlyFile } from '../dist/index.js'
+import { startLatencyChild } from './harness.ts'
 
 const TRACING = '/sys/kernel/tracing'
-const CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
 const WARMUP = 100
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 1000)
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2)
@@ -58,18 +56,7 @@ const LINE = /^\s*\S+-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+):\s+([a-z_0-9]+)(.*)$/
 
 /** Follows `path` in a child while this process writes TOTAL records; the trace and what the child measured. */
 async function tracedRun(mode: Mode, path: string, write: (stamp: bigint) => void): Promise<{ events: Event[]; stamps: bigint[]; latencies: number[]; writer: number; reader: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, path, String(TOTAL), String(RECORD)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let text = ''
-  let onReady: () => void = () => undefined
-  const ready = new Promise<void>((resolve) => (onReady = resolve))
-  const result = new Promise<number[]>((resolve, reject) => {
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (data: string) => {
-      text += data
-      if (text.startsWith('ready\n')) onReady()
-    })
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text.slice('ready\n'.length)) as number[]) : reject(new Error(`${mode} reader exited with ${String(code)}`))))
-  })
+  const { child, ready, result } = startLatencyChild(mode, path, TOTAL, RECORD)
   await ready
   // fs.watch needs a moment to install its watch after the child says it is ready.
   await sleep(50)

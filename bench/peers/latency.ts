@@ -5,16 +5,14 @@
  * too) subtracts it from the same monotonic clock on arrival. One reader process at a time.
  * @module
  */
-import { spawn } from 'node:child_process'
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { AppendOnlyFile } from '../../dist/index.js'
 import { RECORD_SIZE } from './common.ts'
 import type { RedisClass } from './redis.ts'
+import { startLatencyChild } from '../harness.ts'
 
-const CHILD = fileURLToPath(new URL('../latency-child.ts', import.meta.url))
 
 /** How bench/latency-child.ts follows each kind: aofkit with `openReader` + `subscribe()`. */
 const READER_MODE = { aofkit: 'aof-subscribe', watch: 'watch', redis: 'redis' } as const
@@ -74,22 +72,7 @@ export async function measureLatency(
 ): Promise<Latency> {
   const total = options.warmup + options.samples
   const into = await target(kind, dir, options.redis, ++runs)
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, READER_MODE[kind], into.address, String(total), String(RECORD_SIZE)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let text = ''
-  let onReady: () => void = () => undefined
-  const ready = new Promise<void>((resolve) => (onReady = resolve))
-  const result = new Promise<number[]>((resolve, reject) => {
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (data: string) => {
-      text += data
-      if (text.startsWith('ready\n')) onReady()
-    })
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`${kind} reader exited with ${String(code)}`))
-      else resolve(JSON.parse(text.slice('ready\n'.length)) as number[])
-    })
-  })
+  const { ready, result } = startLatencyChild(READER_MODE[kind], into.address, total, RECORD_SIZE)
   await Promise.race([ready, result])
   const bytes = Buffer.alloc(RECORD_SIZE) // a Buffer: ioredis sends other views as text
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
