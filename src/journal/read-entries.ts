@@ -21,6 +21,9 @@ interface Opened {
   cursor: SegmentCursor
 }
 
+/** Listings before a segment that retention keeps deleting under the open is a failure. */
+const OPEN_ATTEMPTS = 100
+
 /**
  * Opens the segment holding `position`; a position retention deleted is skipped (telling
  * `onTruncated`) or refused with ERR_JOURNAL_TRUNCATED.
@@ -41,8 +44,9 @@ export function openAt(dir: string, position: number, onTruncated: OnTruncated |
       cursor.end = bases[at + 1] ?? Infinity
       return { cursor }
     } catch (error) {
-      // Deleted between the listing and the open (retention): list again.
-      if (attempt < 5 && error instanceof AofkitError && error.code === ErrorCode.NotFound) continue
+      // Deleted between the listing and the open (retention), whatever part of it the open
+      // missed (the file, or its sidecar unlinked after the file was opened): list again.
+      if (attempt < OPEN_ATTEMPTS && !listSegments(dir).includes(bases[at]!)) continue
       throw error
     }
   }
