@@ -46,12 +46,16 @@ export function spawnHelper(script: string, args: readonly string[], options: { 
   stderr.on('data', (chunk: string) => {
     err += chunk
   })
+  /** How the child ended, once it has. */
+  let closed: string | null = null
+  const rejectUnwritten = (waiter: { text: string; reject: (error: Error) => void }): void => {
+    waiter.reject(new Error(`child exited (${closed}) before writing '${waiter.text}'; stderr: ${err}`))
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     // 'close' fires after the exit and after stdout and stderr are drained.
     child.on('close', (code, signal) => {
-      for (const waiter of waiters.splice(0)) {
-        waiter.reject(new Error(`child exited (code ${code}, signal ${signal}) before writing '${waiter.text}'; stderr: ${err}`))
-      }
+      closed = `code ${code}, signal ${signal}`
+      for (const waiter of waiters.splice(0)) rejectUnwritten(waiter)
       resolve({ code, signal })
     })
   })
@@ -63,6 +67,8 @@ export function spawnHelper(script: string, args: readonly string[], options: { 
       new Promise<void>((resolve, reject) => {
         waiters.push({ text, resolve, reject })
         check()
+        // Asked after the child ended: what it did not write it never will.
+        if (closed !== null) for (const waiter of waiters.splice(0)) rejectUnwritten(waiter)
       }),
     exited,
   }
