@@ -19,7 +19,8 @@
  * Protocol on stdout (written synchronously): `R<n>;` once open (n: operations, entries or
  * updates already there), then `A<n>;` each time a `sync()` (or an update's promise) resolved,
  * n being how many the file then held for sure. Several syncs run at once, so acknowledgements
- * can arrive out of order; the largest counts.
+ * can arrive out of order; the largest counts. `F` when an AppendOnlyFile is full: it then
+ * holds what the last `A` says, and the child writes no more.
  *
  * AOFKIT_POWERLOSS_EARLY_ACK=1 makes the child lie: it acknowledges before `sync()` resolves (the
  * state store runs with `sync: 'none'`). The power loss tests must then fail: that is how to
@@ -52,30 +53,39 @@ if (mode === undefined || path === undefined) {
 }
 
 /**
- * Runs `step()` (which writes something and returns how many operations the file then holds)
- * in batches, starting a sync after each batch and acknowledging when it resolves.
+ * Runs `step()` (which writes something and returns how many operations the file then holds,
+ * or null when the file is full) in batches, starting a sync after each batch and
+ * acknowledging when it resolves. Once the file is full, says `F` after that last sync and
+ * waits to be killed.
  */
-async function writeAndSync(random: () => number, step: () => number, sync: () => Promise<void>): Promise<never> {
+async function writeAndSync(random: () => number, step: () => number | null, sync: () => Promise<void>): Promise<never> {
   const inFlight = new Set<Promise<void>>()
+  let isFull = false
+  let held = 0
   for (;;) {
     const batch = 1 + Math.floor(random() * 24)
-    let held = 0
-    for (let k = 0; k < batch; k++) held = step()
+    for (let k = 0; k < batch && !isFull; k++) {
+      const after = step()
+      if (after === null) isFull = true
+      else held = after
+    }
+    if (isFull) {
+      await Promise.all(inFlight)
+      await sync()
+      say(`A${held};F`)
+      setInterval(() => undefined, 1000)
+      return new Promise<never>(() => undefined)
+    }
     if (EARLY_ACK) say(`A${held};`)
+    const promised = held
     const syncing = sync().then(() => {
-      if (!EARLY_ACK) say(`A${held};`)
+      if (!EARLY_ACK) say(`A${promised};`)
     })
     inFlight.add(syncing)
     void syncing.finally(() => inFlight.delete(syncing))
     if (inFlight.size >= SYNCS_IN_FLIGHT) await Promise.race(inFlight)
     else await yieldToLoop()
   }
-}
-
-function full(): never {
-  say('F')
-  setInterval(() => undefined, 1000)
-  return undefined as never
 }
 
 async function runAof(): Promise<void> {
@@ -96,7 +106,7 @@ async function runAof(): Promise<void> {
         if (op.kind === 'checkpoint') file.checkpoint()
         else file.write(op.bytes)
       } catch (error) {
-        if (isAofkitError(error, 'ERR_AOF_FULL')) full()
+        if (isAofkitError(error, 'ERR_AOF_FULL')) return null
         throw error
       }
       return ++next
@@ -120,7 +130,7 @@ async function runLogAof(): Promise<void> {
       try {
         writer.append(logEntry(next))
       } catch (error) {
-        if (isAofkitError(error, 'ERR_AOF_FULL')) full()
+        if (isAofkitError(error, 'ERR_AOF_FULL')) return null
         throw error
       }
       return ++next
