@@ -11,7 +11,7 @@ import { MAGIC_SIZE } from './magic.ts'
 import type { Magic } from './magic.ts'
 import { RecoveryKind, lastNonZero, readMagic } from './recovery.ts'
 import type { RecoveryResult } from './recovery.ts'
-import { HEAD_SIZE, NOT_SYNCED } from './shm.ts'
+import { HEAD_SIZE, NOT_SYNCED, pageNamesFile } from './shm.ts'
 import type { FileIdentity, SidecarSnapshot, SyncedRecord } from './shm.ts'
 import { syncCheck } from './sync-check.ts'
 
@@ -119,13 +119,12 @@ function carriedRecord(page: SidecarSnapshot, trust: SidecarTrust, bytes: Uint8A
 }
 
 /**
- * Whether the page was written for this very file (not for another once at its path): the
- * same device, inode and birth time, and `bytes` (the file's first bytes, `fileSize` in all)
- * begin with the page's `head`.
+ * Whether the page was written for this very file (not for another once at its path): it
+ * names the file ({@link pageNamesFile}), and `bytes` (the file's first bytes, `fileSize` in
+ * all) begin with the page's `head`.
  */
 export function sameFile(page: SidecarSnapshot, identity: FileIdentity, bytes: Uint8Array, fileSize: number): boolean {
-  if (page.device !== identity.device || page.inode !== identity.inode) return false
-  if (page.birthSeconds !== identity.birthSeconds || page.birthNanoseconds !== identity.birthNanoseconds) return false
+  if (!pageNamesFile(page, identity)) return false
   const head = page.head
   if (head.length > fileSize) return false
   for (let index = 0; index < head.length; index++) if (bytes[index] !== head[index]) return false

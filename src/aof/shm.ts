@@ -49,6 +49,21 @@ export function fileIdentity(fd: number): FileIdentity {
   }
 }
 
+/**
+ * Whether a sidecar page was written for the file of `identity` (its first bytes aside, which
+ * recovery compares too): the same inode and birth time, and the same device while the file
+ * system is still the mount the page's writer saw. Mounted again, a file system may come
+ * through another device number (disks enumerated in another order at boot, another loop or
+ * device-mapper device) and still holds the same files, so across mounts the device does not
+ * count.
+ */
+export function pageNamesFile(page: Pick<SidecarSnapshot, 'device' | 'inode' | 'birthSeconds' | 'birthNanoseconds' | 'sameBoot' | 'mountId'>, identity: FileIdentity): boolean {
+  if (page.inode !== identity.inode) return false
+  if (page.birthSeconds !== identity.birthSeconds || page.birthNanoseconds !== identity.birthNanoseconds) return false
+  const sameMount = page.sameBoot && page.mountId === identity.mountId
+  return !sameMount || page.device === identity.device
+}
+
 let bootWords: Int32Array | null = null
 
 /** The kernel's boot id as four 32-bit words (zeros where the platform has none). */

@@ -14,7 +14,7 @@ import { Manager } from '../aof/manager.ts'
 import { RecoveryReadOnly } from '../aof/open-file.ts'
 import { RecoveryKind } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
-import { processAlive, readSidecarFile } from '../aof/shm.ts'
+import { fileIdentity, pageNamesFile, processAlive, readSidecarFile } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
@@ -103,10 +103,10 @@ export interface Input {
   close(): void
 }
 
-/** The sidecar of `path` if it belongs to this very file (same inode and device), else null. */
-function readSidecar(path: string, inode: number, device: number): SidecarInfo | null {
+/** The sidecar of `path` if it names the file open as `fd` ({@link pageNamesFile}), else null. */
+function readSidecar(path: string, fd: number): SidecarInfo | null {
   const sidecar = readSidecarFile(path)
-  if (sidecar === null || sidecar.inode !== inode || sidecar.device !== device) return null
+  if (sidecar === null || !pageNamesFile(sidecar, fileIdentity(fd))) return null
   return {
     writerPid: sidecar.writerPid,
     writerAlive: sidecar.fileState === FileState.Opened && processAlive(sidecar.writerPid),
@@ -222,7 +222,7 @@ export function readRange(fd: number, begin: number, end: number): Buffer {
 function classify(path: string, fd: number): Input {
   const stat = fstatSync(fd)
   const fileSize = stat.size
-  const sidecar = readSidecar(path, stat.ino, stat.dev)
+  const sidecar = readSidecar(path, fd)
   let container: Container = Container.Plain
   let life: Life | null = null
   let recovery: RecoveryResult | null = null

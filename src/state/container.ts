@@ -12,7 +12,7 @@ import type { OpenOptions } from '../aof/open-file.ts'
 import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
 import type { Magic } from '../aof/magic.ts'
-import { fileIdentity, readSidecarFile } from '../aof/shm.ts'
+import { fileIdentity, pageNamesFile, readSidecarFile } from '../aof/shm.ts'
 import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
 
@@ -42,10 +42,8 @@ function usedEnd(fd: number, size: number, path: string): number {
 }
 
 /**
- * True when the file open as `fd` at `path` is an AppendOnlyFile: a sidecar that belongs to
- * this very file (same device, inode and birth time: one left by another file at the path does
- * not count),
- * or data whose last non-zero bytes are a MagicTail or MagicCheckpoint. A plain state log ends
+ * True when the file open as `fd` at `path` is an AppendOnlyFile: a sidecar that names this
+ * very file (`pageNamesFile`: one left by another file at the path does not count), or data whose last non-zero bytes are a MagicTail or MagicCheckpoint. A plain state log ends
  * with a record's data; it could end in those 8 bytes only by a 2^-64 chance per value.
  */
 export function isAppendOnlyFile(fd: number, path: string): boolean {
@@ -57,13 +55,7 @@ export function isAppendOnlyFile(fd: number, path: string): boolean {
   }
   const sidecar = readSidecarFile(path)
   const identity = fileIdentity(fd)
-  const own =
-    sidecar !== null &&
-    sidecar.inode === identity.inode &&
-    sidecar.device === identity.device &&
-    sidecar.birthSeconds === identity.birthSeconds &&
-    sidecar.birthNanoseconds === identity.birthNanoseconds
-  if (own) return true
+  if (sidecar !== null && pageNamesFile(sidecar, identity)) return true
   const end = usedEnd(fd, stat.size, path)
   if (end < MAGIC_SIZE) return false
   const magic = new Uint8Array(MAGIC_SIZE)

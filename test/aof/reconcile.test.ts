@@ -294,6 +294,20 @@ describe('after a power cut: a page from an earlier boot or mount', () => {
     assert.deepEqual([decided.source, decided.size, decided.cutEnd], ['magic', synced.length, null])
   })
 
+  it('the file system mounted again through another device: the same file, its sync record counts', () => {
+    // A disk may come back under another device number (another loop or device-mapper device,
+    // disks enumerated in another order at boot): inode, birth time and first bytes still name it.
+    const image = Uint8Array.from(whole.image)
+    image.fill(0, synced.length + 12)
+    for (const page of [pageAfterSync({ device: IDENTITY.device + 1 }), pageAfterSync({ device: IDENTITY.device + 1, sameBoot: true, mountId: IDENTITY.mountId + 1 })]) {
+      const decided = decide({ bytes: image, sidecar: page })
+      assert.deepEqual([decided.sidecar, decided.source, decided.size, decided.corrupted], ['earlier-boot', 'synced', synced.length, false])
+    }
+    // Within the writer's own mount the device is the file system's: another one is another file.
+    const live = decide({ bytes: image, sidecar: pageAfterSync({ device: IDENTITY.device + 1, sameBoot: true }) })
+    assert.equal(live.sidecar, 'other-file')
+  })
+
   it('the same boot but another mount counts as a power cut; the same mount does not', () => {
     const image = Uint8Array.from(whole.image)
     image.fill(0, synced.length + 12)

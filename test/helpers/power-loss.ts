@@ -17,7 +17,7 @@
  *     // disk.dir is mounted again here: reopen, compare with what run.stdout acknowledged.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -65,6 +65,8 @@ export class PowerLossDisk {
   readonly #base: string
   readonly #image: string
   #mounted = false
+  /** The device number the file system was last mounted through. */
+  #device: bigint | null = null
   /** How many times the power was cut. */
   cuts = 0
 
@@ -87,10 +89,28 @@ export class PowerLossDisk {
     }
   }
 
-  /** Mounts the image (ext4 replays its journal, as after a reboot). */
-  mount(): void {
+  /**
+   * Mounts the image (ext4 replays its journal, as after a reboot). With `anotherDevice`, through
+   * another loop device than the last mount's, so that its files' device number changes, as a
+   * disk's may after a reboot (disks enumerated in another order, device-mapper numbers).
+   */
+  mount(options: { anotherDevice?: boolean } = {}): void {
     run('mount', ['-t', 'ext4', '-o', 'loop', this.#image, this.dir])
     this.#mounted = true
+    const previous = this.#device
+    this.#device = statSync(this.dir, { bigint: true }).dev
+    if (options.anotherDevice !== true || this.#device !== previous) return
+    // Back on the same loop device: hold it with a placeholder while mounting again.
+    this.unmount()
+    const placeholder = join(this.#base, 'placeholder.img')
+    run('truncate', ['-s', '1M', placeholder])
+    const held = execFileSync('losetup', ['--find', '--show', placeholder], { encoding: 'utf8' }).trim()
+    try {
+      this.mount()
+    } finally {
+      run('losetup', ['-d', held])
+    }
+    if (this.#device === previous) throw new Error(`the image came back on the same device (${String(previous)}) again`)
   }
 
   /** Unmounts (the loop device goes with it). Every file on it must be closed. */
@@ -242,7 +262,9 @@ export async function runUntilPowerCut(disk: PowerLossDisk, script: string, args
     await child.exited
   }
   disk.unmount()
-  disk.mount()
+  // Every other cut, the file system comes back through another device, as a disk may after a
+  // reboot: recovery must know its files all the same.
+  disk.mount({ anotherDevice: disk.cuts % 2 === 0 })
   return { stdout: promised, stdoutAll: child.stdout(), stderr: child.stderr() }
 }
 
