@@ -132,6 +132,16 @@ test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every 
     null,
     undefined,
     Symbol('entry'),
+    // Proxies that pass instanceof and answer a length: one whose bytes cannot be read, and
+    // one that would be written in pieces.
+    new Proxy(new Uint8Array(3), {
+      get: (target, key) => {
+        if (key === 'length') return 3
+        if (typeof key === 'string' && /^\d+$/.test(key)) throw new Error('unreadable')
+        return Reflect.get(target, key) as unknown
+      },
+    }),
+    new Proxy(new Uint8Array(3), { get: (target, key) => (key === 'length' ? 70_000 : (Reflect.get(target, key) as unknown)) }),
   ]
   for (const [name, sink, bytesOf] of sinks) {
     const writer = new LogWriter(sink)
@@ -143,7 +153,7 @@ test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every 
       assert.throws(
         () => writer.append(value as Uint8Array),
         (error: unknown) => isAofkitError(error, 'ERR_AOF_INVALID_ARGUMENT'),
-        `${name}: ${typeof value === 'symbol' ? 'a symbol' : JSON.stringify(value)}`,
+        `${name}: ${typeof value === 'symbol' ? 'a symbol' : value instanceof Uint8Array ? 'a Proxy' : JSON.stringify(value)}`,
       )
     }
     writer.flush()
