@@ -16,38 +16,70 @@ declare const WebAssembly: {
 
 interface Xxh64Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number }
-  /** XXH64 (seed 0) of memory[0, length), low 32 bits (signed). */
-  checksum(length: number): number
+  /** XXH64 (seed 0) of memory[at, at + length), low 32 bits (signed). */
+  checksum(at: number, length: number): number
 }
 
-// 582 bytes: compiled synchronously at import, in well under a millisecond.
+// 690 bytes: compiled synchronously at import, in well under a millisecond.
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_WASM, 'base64')))
   .exports as Xxh64Exports
-let memory = new Uint8Array(wasm.memory.buffer)
+
+/**
+ * The module's memory: a staging area of {@link XXH64_STAGE_SIZE} bytes, where a reader puts
+ * a block of records once to check each of them in place, then the input area, where every
+ * other input is copied before it is hashed (grown as needed).
+ */
+export const XXH64_STAGE_SIZE = 32 * 1024
+let input = new Uint8Array(wasm.memory.buffer, XXH64_STAGE_SIZE)
+let stage = new Uint8Array(wasm.memory.buffer, 0, XXH64_STAGE_SIZE)
+/** The token of what the staging area holds, 0 for nothing; and the last one handed out. */
+let staged = 0
+let lastToken = 0
 
 /**
  * The module's input: a view of at least `length` bytes, valid until the next call here. Write
  * the input at its start, then call {@link xxh64Input}.
  */
 export function xxh64Memory(length: number): Uint8Array {
-  return length <= memory.length ? memory : grownTo(length)
+  return length <= input.length ? input : grownTo(length)
 }
 
 /** The rare half of {@link xxh64Memory}, apart so that the common half is inlined into every checksum. */
 function grownTo(length: number): Uint8Array {
-  wasm.memory.grow(Math.ceil((length - memory.length) / 65536))
-  memory = new Uint8Array(wasm.memory.buffer)
-  return memory
+  wasm.memory.grow(Math.ceil((length - input.length) / 65536))
+  input = new Uint8Array(wasm.memory.buffer, XXH64_STAGE_SIZE)
+  stage = new Uint8Array(wasm.memory.buffer, 0, XXH64_STAGE_SIZE)
+  return input
 }
 
 /** XXH64 (seed 0) of the first `length` bytes of {@link xxh64Memory}, low 32 bits, unsigned. */
 export function xxh64Input(length: number): number {
-  return wasm.checksum(length) >>> 0
+  return wasm.checksum(XXH64_STAGE_SIZE, length) >>> 0
 }
 
 /** XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. */
 export function xxh64Low(bytes: Uint8Array, start: number, end: number): number {
   const length = end - start
   xxh64Memory(length).set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
-  return wasm.checksum(length) >>> 0
+  return wasm.checksum(XXH64_STAGE_SIZE, length) >>> 0
+}
+
+/**
+ * Copies `bytes` (at most {@link XXH64_STAGE_SIZE} of them) into the staging area, so that
+ * {@link xxh64Staged} can hash parts of them with no copy or view each, and returns the token
+ * that names them there. Staging anything else replaces them.
+ */
+export function xxh64Stage(bytes: Uint8Array): number {
+  stage.set(bytes)
+  staged = ++lastToken
+  return staged
+}
+
+/**
+ * XXH64 (seed 0), low 32 bits, of `[start, end)` of the bytes staged under `token`; or -1 when
+ * the staging area holds other bytes now (stage them again).
+ */
+export function xxh64Staged(token: number, start: number, end: number): number {
+  if (token !== staged || token === 0) return -1
+  return wasm.checksum(start, end - start) >>> 0
 }

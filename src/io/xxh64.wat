@@ -1,4 +1,4 @@
-;; XXH64 (seed 0) of memory[0, len), returning its low 32 bits: the record log's checksum
+;; XXH64 (seed 0) of memory[at, at + len), returning its low 32 bits: the record log's checksum
 ;; (docs/FORMAT.md). Written out here because the JavaScript wrappers of the XXH64 packages
 ;; return a 64-bit BigInt per call, which costs more than the hash of a 100-byte record
 ;; (docs/PERFORMANCE.md, "Our own XXH64"). Compiled by scripts/build-wasm.mjs into
@@ -9,7 +9,7 @@
 ;; then the avalanche. Primes: P1 0x9E3779B185EBCA87, P2 0xC2B2AE3D27D4EB4F,
 ;; P3 0x165667B19E3779F9, P4 0x85EBCA77C2B2AE63, P5 0x27D4EB2F165667C5.
 (module
-  ;; The caller copies the input to offset 0 and grows the memory for inputs over 64 KiB.
+  ;; The caller copies the input into the memory, growing it as needed, and names where it is.
   (memory (export "memory") 1)
 
   ;; round(acc, input) = rotl(acc + input * P2, 31) * P1
@@ -29,10 +29,11 @@
         (i64.const 0x9E3779B185EBCA87))
       (i64.const 0x85EBCA77C2B2AE63)))
 
-  (func (export "checksum") (param $len i32) (result i32)
+  (func (export "checksum") (param $at i32) (param $len i32) (result i32)
     (local $p i32) (local $end i32) (local $limit i32) (local $h i64)
     (local $v1 i64) (local $v2 i64) (local $v3 i64) (local $v4 i64)
-    (local.set $end (local.get $len))
+    (local.set $p (local.get $at))
+    (local.set $end (i32.add (local.get $at) (local.get $len)))
     (if (i32.ge_u (local.get $len) (i32.const 32))
       (then
         (local.set $v1 (i64.const 0x60EA27EEADC0B5D6)) ;; P1 + P2

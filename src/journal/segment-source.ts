@@ -18,6 +18,8 @@ const EMPTY = new Uint8Array(0)
 export class SegmentSource implements LogSource {
   /** Views it returns stay valid and unchanged: a chunk is never refilled. */
   readonly stable: boolean = true
+  /** Its chunks are its own copies: their bytes never change, whatever becomes of the file. */
+  readonly immutable: boolean = true
   readonly #reader: FileReader
   #chunk: Uint8Array = EMPTY
   /** The file offset of the chunk's first byte. */

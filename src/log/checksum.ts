@@ -3,7 +3,7 @@
  * offset and data. The reference computes `uint32(h<<32) ^ uint32(h)`, which is just the low
  * half of `h` (docs/FORMAT.md).
  *
- * XXH64 runs in a 582-byte WebAssembly module of our own (src/io/xxh64.ts), which returns the
+ * XXH64 runs in a small WebAssembly module of our own (src/io/xxh64.ts), which returns the
  * low 32 bits as a plain number. The XXH64 packages we measured return a BigInt per call, and on a
  * 100-byte record that allocation, with the copy of the input into their memory, cost more than
  * the hash: the whole record checksum went from about 100 ns to about 45 ns

@@ -263,6 +263,9 @@ export interface ParsedRecord {
   offset: number
 }
 
+/** The checksum of `block[start, end)` ({@link checksumRange}, or one a reader computes in place). */
+export type RangeChecksum = (block: Uint8Array, start: number, end: number) => number
+
 /**
  * Parses the record at `cursor` in `block` (the bytes of one block, or of its start when the
  * block is incomplete) exactly as the reference does, and says whether it is valid:
@@ -271,15 +274,16 @@ export interface ParsedRecord {
  * @param block - The block's bytes.
  * @param cursor - Index of the record in `block`.
  * @param out - Receives the header fields when the header could be read.
+ * @param checksum - Computes the record's checksum; by default {@link checksumRange}.
  * @returns True when the record is valid; its size is then `HEADER_SIZE + out.length`.
  */
-export function parseRecord(block: Uint8Array, cursor: number, out: ParsedRecord): boolean {
+export function parseRecord(block: Uint8Array, cursor: number, out: ParsedRecord, checksum: RangeChecksum = checksumRange): boolean {
   const size = block.length
   if (cursor >= size - HEADER_SIZE) return false
   const length = (block[cursor + 5] as number) | ((block[cursor + 6] as number) << 8)
   if (length > size - cursor - HEADER_SIZE) return false
   const dataEnd = cursor + HEADER_SIZE + length
-  if (checksumRange(block, cursor + HeaderField.Type, dataEnd) !== readU32(block, cursor)) return false
+  if (checksum(block, cursor + HeaderField.Type, dataEnd) !== readU32(block, cursor)) return false
   const type = block[cursor + 4] as number
   const offset = readU64(block, cursor + HeaderField.Offset)
   out.type = type

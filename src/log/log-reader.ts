@@ -7,8 +7,10 @@
  */
 import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
+import { XXH64_STAGE_SIZE, xxh64Stage, xxh64Staged } from '../io/xxh64.ts'
+import { checksumRange } from './checksum.ts'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord } from './format.ts'
-import type { ParsedRecord } from './format.ts'
+import type { ParsedRecord, RangeChecksum } from './format.ts'
 import type { LogSource } from './sources.ts'
 
 /** Options for {@link LogReader}. */
@@ -76,6 +78,13 @@ export class LogReader implements Iterable<Uint8Array> {
   #next: number
   #block: Uint8Array = EMPTY
   #blockStart: number
+  /**
+   * The token of #block's copy in XXH64's staging area, 0 while it has none. Set only where
+   * the block's bytes cannot change under the copy (see {@link checksum}).
+   */
+  #staged = 0
+  /** The source's blocks can be checked against one copy each (see LogSource.immutable). */
+  readonly #stageable: boolean
   /** The source's generation when #block was taken (see LogSource.generation). */
   #generation: number | undefined = undefined
   #cursor = 0
@@ -112,6 +121,9 @@ export class LogReader implements Iterable<Uint8Array> {
       throw invalidArgument(`offset must be a non-negative safe integer, got ${String(offset)}`)
     }
     this.#source = source
+    // A mapping's bytes may turn to zeros (a file cut under the reader), and a caller's memory
+    // may change: their records are checked where they are, each when it is read.
+    this.#stageable = !source.stable || source.immutable === true
     this.#verifyOffsets = options.verifyOffsets ?? true
     this.#live = options.live ?? false
     if (this.#verifyOffsets && !this.#live && offset > source.size) {
@@ -156,6 +168,7 @@ export class LogReader implements Iterable<Uint8Array> {
     const source = this.#source
     if (!source.stable && this.#block.length !== 0 && (source.generation === undefined || source.generation !== this.#generation)) {
       this.#block = source.read(this.#blockStart, this.#block.length)
+      this.#staged = 0
       this.#generation = source.generation
     }
     if (this.#needResync) {
@@ -195,7 +208,7 @@ export class LogReader implements Iterable<Uint8Array> {
         dataStart = position - this.#blockStart + HEADER_SIZE
       } else {
         position = this.#blockStart + this.#cursor
-        valid = parseRecord(this.#block, this.#cursor, record)
+        valid = parseRecord(this.#block, this.#cursor, record, this.#checksum)
         dataStart = this.#cursor + HEADER_SIZE
         if (valid) this.#cursor = dataStart + record.length
         if (this.#checkStart) {
@@ -329,12 +342,29 @@ export class LogReader implements Iterable<Uint8Array> {
     return null
   }
 
+  /**
+   * The checksum of `block[start, end)`. For the current block of a source whose bytes cannot
+   * change under a copy, the block is copied once into XXH64's staging area and each record
+   * hashed there, instead of copied on its own: a fifth of a 100-byte entry's read.
+   */
+  readonly #checksum: RangeChecksum = (block, start, end) => {
+    if (!this.#stageable || block !== this.#block || block.length > XXH64_STAGE_SIZE) return checksumRange(block, start, end)
+    let sum = xxh64Staged(this.#staged, start, end)
+    if (sum < 0) {
+      // Not staged since it was loaded, or another reader staged its own block meanwhile.
+      this.#staged = xxh64Stage(block)
+      sum = xxh64Staged(this.#staged, start, end)
+    }
+    return sum
+  }
+
   /** Loads the next block (up to the next block boundary); false at the end of the source. */
   #load(): boolean {
     const bytes = this.#source.read(this.#next, BLOCK_SIZE - (this.#next % BLOCK_SIZE))
     this.#generation = this.#source.generation
     if (bytes.length === 0) return false
     this.#block = bytes
+    this.#staged = 0
     this.#blockStart = this.#next
     this.#next += bytes.length
     this.#cursor = 0
@@ -356,7 +386,7 @@ export class LogReader implements Iterable<Uint8Array> {
       inBlock = false
       for (;;) {
         const position = this.#blockStart + this.#cursor
-        if (!parseRecord(this.#block, this.#cursor, record)) break
+        if (!parseRecord(this.#block, this.#cursor, record, this.#checksum)) break
         this.#cursor += HEADER_SIZE + record.length
         if (record.type === RecordType.Full || record.type === RecordType.First) {
           this.#pending = true

@@ -30,6 +30,13 @@ export interface LogSource {
    */
   readonly generation?: number | undefined
   /**
+   * True when the bytes of a view {@link LogSource.read} returned never change, not even when
+   * the file is cut or replaced meanwhile: the source's own copies, never refilled. A reader
+   * then checks a block's records against one copy of the block it makes. Default: false (a
+   * mapping shows a cut file's bytes as zeros, and a caller's memory is the caller's).
+   */
+  readonly immutable?: boolean | undefined
+  /**
    * The bytes at absolute offsets `[offset, min(offset + length, size))`; empty at or past the
    * end. `length` is at most 32768. The view is valid until the next call unless
    * {@link LogSource.stable}.

@@ -133,3 +133,24 @@ test('two readers of one file source, read in turns, each get their own entries 
   }
   assert.equal(late.read(), null)
 })
+
+test('a damaged record is found wherever the source keeps its bytes: in memory, or in a file', (t) => {
+  // A file's blocks are checked against one copy of each block; a corrupted
+  // record in the middle of a block must fail there as in memory, and the others pass.
+  const sizes = Array.from({ length: 200 }, (_, index) => 20 + (index % 7) * 30)
+  const { bytes, entries, offsets } = build(sizes)
+  const damaged = 57
+  bytes[(offsets[damaged] as number) + 15 + 3]! ^= 0x01
+  const path = join(tmpDir(t), 'log')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  writeSync(fd, bytes)
+  for (const [name, source] of [
+    ['memory', new MemorySource(bytes)],
+    ['file', new FileSource(fd)],
+  ] as const) {
+    const reader = new LogReader(source)
+    for (let index = 0; index < damaged; index++) assert.deepEqual(reader.read(), entries[index], `${name}: entry ${index}`)
+    assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, 'ERR_LOG_CORRUPTED'), name)
+  }
+})
