@@ -14,9 +14,8 @@ import { loadCommittedSize } from './committed-size.ts'
 import { FileState } from './file-state.ts'
 import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
-import { sameFile } from './reconcile.ts'
 import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar, sidecarPath } from './shm.ts'
+import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar, sameFile, sidecarPath } from './shm.ts'
 import type { FileIdentity } from './shm.ts'
 
 const FILE_STATE_INDEX = ShmIndex.fileState

@@ -11,7 +11,7 @@ import { MAGIC_SIZE } from './magic.ts'
 import type { Magic } from './magic.ts'
 import { RecoveryKind, lastNonZero, readMagic } from './recovery.ts'
 import type { RecoveryResult } from './recovery.ts'
-import { HEAD_SIZE, NOT_SYNCED, pageNamesFile } from './shm.ts'
+import { HEAD_SIZE, NOT_SYNCED, sameFile, sameMount } from './shm.ts'
 import type { FileIdentity, SidecarSnapshot, SyncedRecord } from './shm.ts'
 import { syncCheck } from './sync-check.ts'
 
@@ -118,19 +118,6 @@ function carriedRecord(page: SidecarSnapshot, trust: SidecarTrust, bytes: Uint8A
   return { ...NOT_SYNCED, size: Math.min(synced.from, size) }
 }
 
-/**
- * Whether the page was written for this very file (not for another once at its path): it
- * names the file ({@link pageNamesFile}), and `bytes` (the file's first bytes, `fileSize` in
- * all) begin with the page's `head`.
- */
-export function sameFile(page: SidecarSnapshot, identity: FileIdentity, bytes: Uint8Array, fileSize: number): boolean {
-  if (!pageNamesFile(page, identity)) return false
-  const head = page.head
-  if (head.length > fileSize) return false
-  for (let index = 0; index < head.length; index++) if (bytes[index] !== head[index]) return false
-  return true
-}
-
 /** The verdict on the sidecar, and whether its first bytes vouch for its committed size. */
 export function judgeSidecar(
   page: SidecarSnapshot | null,
@@ -141,7 +128,7 @@ export function judgeSidecar(
   if (page === null) return { trust: 'absent', sameFile: false, proven: false }
   if (!sameFile(page, identity, bytes, fileSize)) return { trust: 'other-file', sameFile: false, proven: false }
   if (page.fileState !== FileState.Opened) return { trust: 'closed', sameFile: true, proven: false }
-  if (!page.sameBoot || page.mountId !== identity.mountId) return { trust: 'earlier-boot', sameFile: true, proven: false }
+  if (!sameMount(page, identity)) return { trust: 'earlier-boot', sameFile: true, proven: false }
   const committed = page.committedSize
   const allocated = page.allocatedSize
   // A writer never shrinks its file; a file shorter than it had allocated is another one.

@@ -50,18 +50,58 @@ export function fileIdentity(fd: number): FileIdentity {
 }
 
 /**
- * Whether a sidecar page was written for the file of `identity` (its first bytes aside, which
- * recovery compares too): the same inode and birth time, and the same device while the file
- * system is still the mount the page's writer saw. Mounted again, a file system may come
- * through another device number (disks enumerated in another order at boot, another loop or
- * device-mapper device) and still holds the same files, so across mounts the device does not
- * count.
+ * Whether a sidecar page names the file of `identity`: the same inode and birth time. The
+ * device number names the file system only while it stays mounted: mounted again, it may come
+ * through another device (disks enumerated in another order at boot, another loop or
+ * device-mapper device) with the same files, so another device counts as the same file system
+ * mounted again, but only where the file has a birth time: without one, an inode number on
+ * another device could be anyone's.
  */
-export function pageNamesFile(page: Pick<SidecarSnapshot, 'device' | 'inode' | 'birthSeconds' | 'birthNanoseconds' | 'sameBoot' | 'mountId'>, identity: FileIdentity): boolean {
+export function namesFile(page: SidecarSnapshot, identity: FileIdentity): boolean {
   if (page.inode !== identity.inode) return false
   if (page.birthSeconds !== identity.birthSeconds || page.birthNanoseconds !== identity.birthNanoseconds) return false
-  const sameMount = page.sameBoot && page.mountId === identity.mountId
-  return !sameMount || page.device === identity.device
+  return page.device === identity.device || identity.birthSeconds !== 0 || identity.birthNanoseconds !== 0
+}
+
+/**
+ * Whether a sidecar page was written for this very file, not for another once at its path: it
+ * {@link namesFile names the file}, and `bytes` (the file's first bytes, `fileSize` in all)
+ * begin with the page's `head`.
+ */
+export function sameFile(page: SidecarSnapshot, identity: FileIdentity, bytes: Uint8Array, fileSize: number): boolean {
+  if (!namesFile(page, identity)) return false
+  const head = page.head
+  if (head.length > fileSize) return false
+  for (let index = 0; index < head.length; index++) if (bytes[index] !== head[index]) return false
+  return true
+}
+
+/**
+ * Whether the page's writer ran on the file system as it is mounted now, so that its page
+ * cache, and with it every store it made, survived: this boot, this mount, this device (a
+ * device cannot change under one mount; mount ids of older kernels are reused).
+ */
+export function sameMount(page: SidecarSnapshot, identity: FileIdentity): boolean {
+  return page.sameBoot && page.mountId === identity.mountId && page.device === identity.device
+}
+
+/**
+ * The sidecar page of the data file open as `fd` at `dataPath` when it was written for that
+ * very file ({@link sameFile}), else null; with the file's identity. Reads the file's first
+ * bytes.
+ */
+export function readOwnSidecar(dataPath: string, fd: number, dataOwner?: number): { page: SidecarSnapshot; identity: FileIdentity } | null {
+  const page = readSidecarFile(dataPath, dataOwner)
+  if (page === null) return null
+  const identity = fileIdentity(fd)
+  const head = new Uint8Array(HEAD_SIZE)
+  let count: number
+  try {
+    count = readSync(fd, head, 0, HEAD_SIZE, 0)
+  } catch {
+    return null
+  }
+  return sameFile(page, identity, head, count) ? { page, identity } : null
 }
 
 let bootWords: Int32Array | null = null

@@ -14,7 +14,8 @@ import { Manager } from '../aof/manager.ts'
 import { RecoveryReadOnly } from '../aof/open-file.ts'
 import { RecoveryKind } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
-import { fileIdentity, pageNamesFile, processAlive, readSidecarFile } from '../aof/shm.ts'
+import { writerHolds } from '../aof/liveness.ts'
+import { readOwnSidecar, sameMount } from '../aof/shm.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { BLOCK_SIZE } from '../log/format.ts'
 import { LogReader } from '../log/log-reader.ts'
@@ -69,8 +70,8 @@ export interface SidecarInfo {
   committedSize: number
   lastCheckpoint: number
   allocatedSize: number
-  /** The writer ran since the last boot, so its committed size is exact. */
-  sameBoot: boolean
+  /** The writer ran on the file system as it is mounted now (this boot, mount and device), so its committed size is exact. */
+  sameMount: boolean
 }
 
 /** A file given to the command, opened read-only and classified. */
@@ -103,18 +104,20 @@ export interface Input {
   close(): void
 }
 
-/** The sidecar of `path` if it names the file open as `fd` ({@link pageNamesFile}), else null. */
+/** The sidecar of `path` if it was written for the file open as `fd` (`readOwnSidecar`), else null. */
 function readSidecar(path: string, fd: number): SidecarInfo | null {
-  const sidecar = readSidecarFile(path)
-  if (sidecar === null || !pageNamesFile(sidecar, fileIdentity(fd))) return null
+  const own = readOwnSidecar(path, fd)
+  if (own === null) return null
+  const { page, identity } = own
   return {
-    writerPid: sidecar.writerPid,
-    writerAlive: sidecar.fileState === FileState.Opened && processAlive(sidecar.writerPid),
-    fileState: sidecar.fileState,
-    committedSize: sidecar.committedSize,
-    lastCheckpoint: sidecar.lastCheckpoint,
-    allocatedSize: sidecar.allocatedSize,
-    sameBoot: sidecar.sameBoot,
+    writerPid: page.writerPid,
+    // Its writer holds the file's lock byte: a pid alone may have been reused.
+    writerAlive: page.fileState === FileState.Opened && sameMount(page, identity) && writerHolds(fd, page.writerPid),
+    fileState: page.fileState,
+    committedSize: page.committedSize,
+    lastCheckpoint: page.lastCheckpoint,
+    allocatedSize: page.allocatedSize,
+    sameMount: sameMount(page, identity),
   }
 }
 
@@ -248,7 +251,7 @@ function classify(path: string, fd: number): Input {
       } else if (sidecar !== null && sidecar.fileState === FileState.Opened) {
         life = Life.WriterDied
         // What the next writer's open keeps: the committed size, when it can be trusted.
-        if (sidecar.sameBoot && sidecar.committedSize <= fileSize - 8) dataSize = sidecar.committedSize
+        if (sidecar.sameMount && sidecar.committedSize <= fileSize - 8) dataSize = sidecar.committedSize
       } else if (recovery.outcome === RecoveryKind.Checkpoint) life = Life.Finished
       else if (recovery.outcome === RecoveryKind.Tail) life = Life.Closed
       else if (recovery.outcome === RecoveryKind.Empty) life = Life.Empty

@@ -12,7 +12,7 @@ import type { OpenOptions } from '../aof/open-file.ts'
 import { RecoveryKind, lastNonZero, readMagic, recoverWithMagic } from '../aof/recovery.ts'
 import type { RecoveryResult } from '../aof/recovery.ts'
 import type { Magic } from '../aof/magic.ts'
-import { fileIdentity, pageNamesFile, readSidecarFile } from '../aof/shm.ts'
+import { fileIdentity, namesFile, readSidecarFile } from '../aof/shm.ts'
 import { invalidArgument } from '../arguments.ts'
 import { fromSystemError } from '../errors.ts'
 
@@ -43,7 +43,7 @@ function usedEnd(fd: number, size: number, path: string): number {
 
 /**
  * True when the file open as `fd` at `path` is an AppendOnlyFile: a sidecar that names this
- * very file (`pageNamesFile`: one left by another file at the path does not count), or data whose last non-zero bytes are a MagicTail or MagicCheckpoint. A plain state log ends
+ * very file (`namesFile`: one left by another file at the path does not count), or data whose last non-zero bytes are a MagicTail or MagicCheckpoint. A plain state log ends
  * with a record's data; it could end in those 8 bytes only by a 2^-64 chance per value.
  */
 export function isAppendOnlyFile(fd: number, path: string): boolean {
@@ -53,9 +53,9 @@ export function isAppendOnlyFile(fd: number, path: string): boolean {
   } catch (error) {
     throw fromSystemError(error, path, 'stat')
   }
-  const sidecar = readSidecarFile(path)
-  const identity = fileIdentity(fd)
-  if (sidecar !== null && pageNamesFile(sidecar, identity)) return true
+  // By name only, not by first bytes: a log damaged there is still refused as what it is.
+  const page = readSidecarFile(path)
+  if (page !== null && namesFile(page, fileIdentity(fd))) return true
   const end = usedEnd(fd, stat.size, path)
   if (end < MAGIC_SIZE) return false
   const magic = new Uint8Array(MAGIC_SIZE)

@@ -5,12 +5,12 @@
 // docs/FORMAT.md, "When the sidecar counts".
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 
-import { SHM_VERSION, ShmOffset, sidecarPath } from '../../src/aof/shm.ts'
+import { SHM_VERSION, ShmOffset, readOwnSidecar, sidecarPath } from '../../src/aof/shm.ts'
 import { FileState, Manager, RecoveryReadOnly } from '../../src/index.ts'
 import { CHECKPOINT_BYTES, TAIL_BYTES } from '../helpers/aof-model.ts'
 import { spawnHelper } from '../helpers/child.ts'
@@ -90,6 +90,27 @@ describe('the sidecar of a killed writer and another file at its path', () => {
       if (name === 'same') assert.equal(statSync(target).size, statSync(source).size)
       await assertOpensWith(manager, target, data)
     }
+  })
+
+  it('the command line uses the dead writer’s page only for its own file (its first bytes)', async (t) => {
+    const { dir, manager } = setup(t)
+    const own = join(dir, 'own.aof')
+    const copied = join(dir, 'copied.aof')
+    await killWriters([own, copied])
+    const data = await healthyFile(manager, join(dir, 'copied.src'), 3000, 0xcc)
+    execFileSync('cp', [join(dir, 'copied.src'), copied])
+    for (const [path, expected] of [
+      [own, true],
+      [copied, false],
+    ] as const) {
+      const fd = openSync(path, 'r')
+      try {
+        assert.equal(readOwnSidecar(path, fd) !== null, expected, path)
+      } finally {
+        closeSync(fd)
+      }
+    }
+    await assertOpensWith(manager, copied, data)
   })
 
   it('a healthy file put in its place after rm (the inode number reused)', async (t) => {
