@@ -53,6 +53,7 @@ export class SegmentSource implements LogSource {
       // As much as is committed and fits: at least up to `end`, which was committed already.
       this.#filled += this.#reader.readInto(this.#chunk.subarray(this.#filled), this.#chunkOffset + this.#filled)
     }
-    return this.#chunk.subarray(offset - this.#chunkOffset, end - this.#chunkOffset)
+    // Never past what was read: bytes handed out are never filled later.
+    return this.#chunk.subarray(offset - this.#chunkOffset, Math.min(end - this.#chunkOffset, this.#filled))
   }
 }

@@ -79,8 +79,9 @@ export class LogReader implements Iterable<Uint8Array> {
   #block: Uint8Array = EMPTY
   #blockStart: number
   /**
-   * The token of #block's copy in XXH64's staging area, 0 while it has none. Set only where
-   * the block's bytes cannot change under the copy (see {@link checksum}).
+   * The token of #block's copy in XXH64's staging area: 0 while it has none, -1 when it is
+   * checked record by record instead. Set only where the block's bytes cannot change under the
+   * copy (see {@link checksum}).
    */
   #staged = 0
   /** The source's blocks can be checked against one copy each (see LogSource.immutable). */
@@ -348,14 +349,17 @@ export class LogReader implements Iterable<Uint8Array> {
    * hashed there, instead of copied on its own: a fifth of a 100-byte entry's read.
    */
   readonly #checksum: RangeChecksum = (block, start, end) => {
-    if (!this.#stageable || block !== this.#block || block.length > XXH64_STAGE_SIZE) return checksumRange(block, start, end)
-    let sum = xxh64Staged(this.#staged, start, end)
-    if (sum < 0) {
-      // Not staged since it was loaded, or another reader staged its own block meanwhile.
-      this.#staged = xxh64Stage(block)
-      sum = xxh64Staged(this.#staged, start, end)
+    if (!this.#stageable || this.#staged < 0 || block !== this.#block || block.length > XXH64_STAGE_SIZE) return checksumRange(block, start, end)
+    const sum = xxh64Staged(this.#staged, start, end)
+    if (sum >= 0) return sum
+    if (this.#staged !== 0) {
+      // Another reader staged its block meanwhile (readers taking turns): copying the whole
+      // block again for each record would cost more than it saves, so not for this block.
+      this.#staged = -1
+      return checksumRange(block, start, end)
     }
-    return sum
+    this.#staged = xxh64Stage(block)
+    return xxh64Staged(this.#staged, start, end)
   }
 
   /** Loads the next block (up to the next block boundary); false at the end of the source. */

@@ -26,7 +26,10 @@ export interface LogSource {
   /**
    * For a source that is not {@link LogSource.stable}: a count that changes whenever views it
    * returned before may have changed (it refilled its buffer). A reader holding a view across
-   * its calls takes it again only when this changed; without it, on every call.
+   * its calls takes it again only when this changed; without it, on every call. While it does
+   * not change, those views' bytes must not either: a reader checks a block's records against
+   * one copy of it (a source over memory that others change, such as a mapping, must be
+   * `stable`, whose views a reader checks where they lie).
    */
   readonly generation?: number | undefined
   /**

@@ -154,3 +154,45 @@ test('a damaged record is found wherever the source keeps its bytes: in memory, 
     assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, 'ERR_LOG_CORRUPTED'), name)
   }
 })
+
+test('a block checked against one copy is taken again when the source may have changed it, and a caller’s memory is checked where it lies', (t) => {
+  // In memory: bytes the caller changes after the first entry of their block was read.
+  {
+    const { bytes, offsets } = build([100, 100, 100])
+    const reader = new LogReader(new MemorySource(bytes))
+    reader.read()
+    bytes[(offsets[1] as number) + 15 + 3]! ^= 0xff
+    assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, 'ERR_LOG_CORRUPTED'), 'memory')
+  }
+  // A file source refilled by someone else (a rewind, a scan) after the file changed on disk:
+  // its generation tells the reader to take the block again, and the damage is found.
+  {
+    const { bytes, offsets } = build(Array.from({ length: 1000 }, () => 100))
+    const fd = openSync(join(tmpDir(t), 'log'), 'w+')
+    t.after(() => closeSync(fd))
+    writeSync(fd, bytes)
+    const source = new FileSource(fd, { chunkSize: BLOCK_SIZE })
+    const reader = new LogReader(source)
+    reader.read()
+    writeSync(fd, new Uint8Array([0xee]), 0, 1, (offsets[1] as number) + 15 + 3)
+    source.read(2 * BLOCK_SIZE, 10)
+    assert.throws(() => reader.read(), (error: unknown) => isAofkitError(error, 'ERR_LOG_CORRUPTED'), 'file')
+  }
+})
+
+test('readers taking turns on one file each read every entry of theirs', (t) => {
+  // Each takes the staging area from the other at every entry: the check falls back to one
+  // record at a time for the rest of the block, and stays right.
+  const { bytes, entries } = build(Array.from({ length: 2000 }, (_, index) => 20 + (index % 13) * 17))
+  const fd = openSync(join(tmpDir(t), 'log'), 'w+')
+  t.after(() => closeSync(fd))
+  writeSync(fd, bytes)
+  const first = new LogReader(new FileSource(fd))
+  const second = new LogReader(new FileSource(fd))
+  for (const [index, entry] of entries.entries()) {
+    assert.deepEqual(first.read(), entry, `first reader, entry ${index}`)
+    assert.deepEqual(second.read(), entry, `second reader, entry ${index}`)
+  }
+  assert.equal(first.read(), null)
+  assert.equal(second.read(), null)
+})
