@@ -24,7 +24,7 @@ function regionsOf(path: string): number {
 
 test('terminating workers with a native call in flight leaves the process running', { timeout: SOAK ? 1_800_000 : 120_000 }, async (t) => {
   const dir = tmpDir(t)
-  const iterations = SOAK ? 600 : 12
+  const iterations = SOAK ? 600 : 30
   const seed = Date.now() % 100_000
   const child = spawnHelper('terminate-workers.ts', [dir, String(iterations), String(seed)])
   const { code, signal } = await child.exited
