@@ -122,7 +122,7 @@ export function freePort(): Promise<number> {
 /** bench/latency-child.ts: the one reader of the live-reader benchmarks, in a process (or a worker thread). */
 export const LATENCY_CHILD = fileURLToPath(new URL('latency-child.ts', import.meta.url))
 
-/** A reader process of {@link startLatencyChild}. */
+/** A reader process of {@link startReadyChild}. */
 export interface LatencyChild<T> {
   child: ChildProcess
   /** Resolves once it follows its target. */
@@ -136,9 +136,15 @@ export interface LatencyChild<T> {
  * `count` records of `recordBytes` (see that file for the modes and what each prints).
  */
 export function startLatencyChild<T = number[]>(mode: string, target: string, count: number, recordBytes: number): LatencyChild<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', LATENCY_CHILD, mode, target, String(count), String(recordBytes)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  return startReadyChild<T>(['--import', 'tsx', LATENCY_CHILD, mode, target, String(count), String(recordBytes)], `${mode} reader`)
+}
+
+/**
+ * Starts `node ...args`, a reader that prints `ready` on a line once it follows its target, then
+ * what it measured as JSON when done. `what` names it in errors.
+ */
+export function startReadyChild<T>(args: readonly string[], what: string): LatencyChild<T> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let text = ''
   let onReady: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (onReady = resolve))
@@ -150,7 +156,7 @@ export function startLatencyChild<T = number[]>(mode: string, target: string, co
     })
     child.on('error', reject)
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`${mode} reader exited with ${String(code)}`))
+      if (code !== 0) reject(new Error(`${what} exited with ${String(code)}`))
       else resolve(JSON.parse(text.slice('ready\n'.length)) as T)
     })
   })

@@ -21,7 +21,6 @@
  */
 import './built.ts'
 import { spawn, spawnSync } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,7 +28,8 @@ import { fileURLToPath } from 'node:url'
 
 import { AppendOnlyFileSink, Journal, LogWriter, Manager } from '../dist/index.js'
 import type { AppendOnlyFile } from '../dist/index.js'
-import { comparedPackage, counterDelta, freePort, machine, mainThreadCounters, median, table } from './harness.ts'
+import { comparedPackage, counterDelta, freePort, machine, mainThreadCounters, median, startReadyChild, table } from './harness.ts'
+import type { LatencyChild } from './harness.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const ENTRY = 100
@@ -155,25 +155,9 @@ interface Latency {
   p99: number
 }
 
-/** Starts the latency child and waits for it to follow. */
-function startChild(kind: string, where: string): { child: ChildProcess; ready: Promise<void>; result: Promise<number[]> } {
-  const childProcess = spawn(process.execPath, [...process.execArgv, SELF, 'child', kind, where, String(WARMUP + SAMPLES)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let text = ''
-  let readyResolve: () => void = () => {}
-  const ready = new Promise<void>((resolve) => (readyResolve = resolve))
-  const result = new Promise<number[]>((resolve, reject) => {
-    childProcess.stdout.setEncoding('utf8')
-    childProcess.stdout.on('data', (data: string) => {
-      text += data
-      if (text.startsWith('ready\n')) readyResolve()
-    })
-    childProcess.on('error', reject)
-    childProcess.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`${kind} child exited with ${String(code)}`))
-      else resolve(JSON.parse(text.split('\n')[1]!) as number[])
-    })
-  })
-  return { child: childProcess, ready, result }
+/** Starts the latency child (this file, `child` mode), which says when it follows. */
+function startChild(kind: string, where: string): LatencyChild<number[]> {
+  return startReadyChild<number[]>([...process.execArgv, SELF, 'child', kind, where, String(WARMUP + SAMPLES)], `${kind} child`)
 }
 
 /** Writes WARMUP + SAMPLES timestamped entries about 1 ms apart through `send`. */

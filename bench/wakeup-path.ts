@@ -22,15 +22,15 @@
  * @module
  */
 import './built.ts'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 import { AppendOnlyFile } from '../dist/index.js'
-import { startLatencyChild } from './harness.ts'
+import { median, startLatencyChild } from './harness.ts'
+import { traced, tracingUnavailable } from './tracefs.ts'
 
-const TRACING = '/sys/kernel/tracing'
 const WARMUP = 100
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 1000)
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2)
@@ -40,10 +40,6 @@ const SUBJECTS = { 'aof-subscribe': 'openReader + subscribe()', 'aof-tail': 'ope
 type Mode = keyof typeof SUBJECTS
 const STEPS = ['stamp → poke', 'poke → wake-up', 'poke → writer sleeps', 'wake-up → on CPU', 'on CPU → epoll returns', 'epoll → data read', 'data read → observed', 'total'] as const
 type Step = (typeof STEPS)[number]
-
-function tracefs(name: string, value: string): void {
-  writeFileSync(join(TRACING, name), value)
-}
 
 interface Event {
   at: number
@@ -62,35 +58,22 @@ async function tracedRun(mode: Mode, path: string, write: (stamp: bigint) => voi
   await sleep(50)
   const writer = process.pid
   const reader = child.pid!
-  const bufferKb = readFileSync(join(TRACING, 'buffer_size_kb'), 'utf8').trim()
-  const clock = /\[(\w+)\]/.exec(readFileSync(join(TRACING, 'trace_clock'), 'utf8'))?.[1] ?? 'local'
-  tracefs('tracing_on', '0')
-  tracefs('trace', '')
-  tracefs('trace_clock', 'mono')
-  tracefs('buffer_size_kb', '65536')
-  tracefs('set_event_pid', `${writer} ${reader}`)
-  const events = ['sched:sched_wakeup', 'sched:sched_switch', 'syscalls:sys_enter_pread64', 'syscalls:sys_enter_write', 'syscalls:sys_exit_epoll_wait', 'syscalls:sys_exit_epoll_pwait']
-  tracefs('set_event', events.join(' '))
   const stamps: bigint[] = []
-  let trace: string
-  tracefs('tracing_on', '1')
-  try {
-    for (let written = 0; written < TOTAL; written++) {
-      const stamp = process.hrtime.bigint()
-      stamps.push(stamp)
-      write(stamp)
-      await sleep(1)
-    }
-    await result
-  } finally {
-    tracefs('tracing_on', '0')
-    trace = readFileSync(join(TRACING, 'trace'), 'utf8')
-    tracefs('set_event', '')
-    tracefs('set_event_pid', '')
-    tracefs('trace', '')
-    tracefs('trace_clock', clock)
-    tracefs('buffer_size_kb', bufferKb)
-  }
+  let trace = ''
+  const events = ['sched:sched_wakeup', 'sched:sched_switch', 'syscalls:sys_enter_pread64', 'syscalls:sys_enter_write', 'syscalls:sys_exit_epoll_wait', 'syscalls:sys_exit_epoll_pwait']
+  await traced(
+    { events, bufferKb: 65536, clock: 'mono', pids: [writer, reader] },
+    async () => {
+      for (let written = 0; written < TOTAL; written++) {
+        const stamp = process.hrtime.bigint()
+        stamps.push(stamp)
+        write(stamp)
+        await sleep(1)
+      }
+      await result
+    },
+    (tracePath) => (trace = readFileSync(tracePath, 'utf8')),
+  )
   const parsed: Event[] = []
   for (const line of trace.split('\n')) {
     const match = LINE.exec(line)
@@ -149,14 +132,10 @@ function steps(mode: Mode, run: Awaited<ReturnType<typeof tracedRun>>): { steps:
   return { steps: out, preempted }
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[sorted.length >> 1] ?? NaN
-}
-
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0 || !existsSync(join(TRACING, 'trace'))) {
-    console.log(`skipped: needs root and tracefs at ${TRACING}`)
+  const unavailable = tracingUnavailable()
+  if (unavailable !== '') {
+    console.log(`skipped: ${unavailable}`)
     return
   }
   const dir = mkdtempSync(join(tmpdir(), 'aofkit-wakeup-path-'))
@@ -188,7 +167,7 @@ async function main(): Promise<void> {
         await close()
         const { steps: measured, preempted } = steps(mode, run)
         const count = measured.total.length
-        const cells = STEPS.map((step) => (median(measured[step]) / 1000).toFixed(1))
+        const cells = STEPS.map((step) => (measured[step].length === 0 ? '–' : (median(measured[step]) / 1000).toFixed(1)))
         rows.push(`| ${round + 1} | ${SUBJECTS[mode]} | ${count} | ${((100 * preempted) / Math.max(1, count)).toFixed(0)}% | ${cells.join(' | ')} |`)
         process.stderr.write(`round ${round + 1}, ${SUBJECTS[mode]}: ${count} records traced\n`)
       }

@@ -18,13 +18,15 @@
  * @module
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-const TRACING = '/sys/kernel/tracing'
+import { median } from './harness.ts'
+import { traced, tracingUnavailable } from './tracefs.ts'
+
 const BENCH = fileURLToPath(new URL('./tail-latency.bench.ts', import.meta.url))
 
 /** The benchmark's child modes, as its table names them. */
@@ -45,29 +47,6 @@ interface Reader {
   runs: number[]
   pendingWake: { at: number; waker: number } | null
   runningSince: number | null
-}
-
-function tracefs(name: string, value: string): void {
-  writeFileSync(join(TRACING, name), value)
-}
-
-/** Runs `body` with the two tracepoints on and a buffer large enough for a round, then copies the trace to `path` and puts tracefs back as it was. */
-async function traced<T>(path: string, body: () => Promise<T>): Promise<T> {
-  const bufferKb = readFileSync(join(TRACING, 'buffer_size_kb'), 'utf8').trim()
-  tracefs('tracing_on', '0')
-  tracefs('trace', '')
-  tracefs('buffer_size_kb', '262144')
-  tracefs('set_event', 'sched:sched_wakeup sched:sched_switch')
-  tracefs('tracing_on', '1')
-  try {
-    return await body()
-  } finally {
-    tracefs('tracing_on', '0')
-    execFileSync('cp', [join(TRACING, 'trace'), path])
-    tracefs('trace', '')
-    tracefs('set_event', '')
-    tracefs('buffer_size_kb', bufferKb)
-  }
 }
 
 async function runBench(): Promise<{ writer: number; readers: Map<number, string> }> {
@@ -128,29 +107,27 @@ async function classify(path: string, writer: number, names: Map<number, string>
   return [...readers.values()]
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[sorted.length >> 1] ?? NaN
-}
-
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0 || !existsSync(join(TRACING, 'trace'))) {
-    console.log(`skipped: needs root and tracefs at ${TRACING}`)
+  const unavailable = tracingUnavailable()
+  if (unavailable !== '') {
+    console.log(`skipped: ${unavailable}`)
     return
   }
   const dir = mkdtempSync(join(tmpdir(), 'aofkit-wakeup-trace-'))
   try {
     const path = join(dir, 'trace')
-    const run = await traced(path, runBench)
+    const run = await traced({ events: ['sched:sched_wakeup', 'sched:sched_switch'], bufferKb: 262144 }, runBench, (tracePath) => {
+      execFileSync('cp', [tracePath, path])
+    })
     const readers = await classify(path, run.writer, run.readers)
     console.log('\nScheduler events of each reader\'s wake-ups (share of wake-ups, and median µs from wake-up to running)')
     console.log('| reader | wake-ups | preempted the writer | waited for the writer to sleep | woken on the other CPU | on CPU per wake-up, p50 µs |')
     console.log('|---|---:|---:|---:|---:|---:|')
     for (const reader of readers) {
       const total = Object.values(reader.served).reduce((sum, list) => sum + list.length, 0)
-      const cell = (list: number[]): string => `${((100 * list.length) / total).toFixed(1)}% (${median(list).toFixed(0)} µs)`
+      const cell = (list: number[]): string => `${((100 * list.length) / total).toFixed(1)}% (${list.length === 0 ? '–' : median(list).toFixed(0)} µs)`
       console.log(
-        `| ${reader.name} | ${total} | ${cell(reader.served.preempted)} | ${cell(reader.served.afterSleep)} | ${cell(reader.served.otherCpu)} | ${median(reader.runs).toFixed(0)} |`,
+        `| ${reader.name} | ${total} | ${cell(reader.served.preempted)} | ${cell(reader.served.afterSleep)} | ${cell(reader.served.otherCpu)} | ${reader.runs.length === 0 ? '–' : median(reader.runs).toFixed(0)} |`,
       )
     }
   } finally {
