@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { AppendOnlyFileSink, Journal, LogWriter, Manager } from '../dist/index.js'
-import type { AppendOnlyFile } from '../dist/index.js'
+import type { AppendOnlyFile, JournalConsumer } from '../dist/index.js'
 import { comparedPackage, counterDelta, freePort, machine, mainThreadCounters, median, startReadyChild, table } from './harness.ts'
 import type { LatencyChild } from './harness.ts'
 
@@ -402,44 +402,47 @@ async function run(root: string, cleanups: (() => Promise<void> | void)[]): Prom
       await journal.close()
     }
     let round = 0
-    const consumeJournal = async (awaitCommit: boolean): Promise<number> =>
-      rateOf(CONSUME, async () => {
-        const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
-        return async () => {
-          let seen = 0
-          let bytes = 0
-          for await (const entry of consumer) {
-            bytes += entry.data.length
-            if (++seen % BATCH === 0) {
-              if (awaitCommit) await consumer.commit(entry.position)
-              else void consumer.commit(entry.position)
-            }
-            if (seen === CONSUME) break
+    /**
+     * The rate of a new consumer reading the whole journal through `readAll`, which commits
+     * every BATCH entries (awaiting each commit or not) and returns the bytes it read.
+     */
+    const consumeRate = (readAll: (consumer: JournalConsumer, commit: (position: number) => Promise<void>) => Promise<number>) =>
+      async (awaitCommit: boolean): Promise<number> =>
+        rateOf(CONSUME, async () => {
+          const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
+          const commit = async (position: number): Promise<void> => {
+            if (awaitCommit) await consumer.commit(position)
+            else void consumer.commit(position)
           }
-          await consumer.commit(CONSUME - 1)
-          await consumer.close()
-          if (bytes !== CONSUME * ENTRY) throw new Error('short read')
-        }
-      })
+          return async () => {
+            const bytes = await readAll(consumer, commit)
+            await consumer.commit(CONSUME - 1)
+            await consumer.close()
+            if (bytes !== CONSUME * ENTRY) throw new Error('short read')
+          }
+        })
+    const consumeJournal = consumeRate(async (consumer, commit) => {
+      let seen = 0
+      let bytes = 0
+      for await (const entry of consumer) {
+        bytes += entry.data.length
+        if (++seen % BATCH === 0) await commit(entry.position)
+        if (seen === CONSUME) break
+      }
+      return bytes
+    })
     // The batch form: poll() of up to 1,000 entries, then a commit of the batch's last.
-    const pollJournal = async (awaitCommit: boolean): Promise<number> =>
-      rateOf(CONSUME, async () => {
-        const consumer = await Journal.openConsumer(consumeDir, `c${round++}`, { from: 'start' })
-        return async () => {
-          let seen = 0
-          let bytes = 0
-          while (seen < CONSUME) {
-            const batch = await consumer.poll({ max: BATCH })
-            for (const entry of batch) bytes += entry.data.length
-            seen += batch.length
-            if (awaitCommit) await consumer.commit(batch[batch.length - 1]!.position)
-            else void consumer.commit(batch[batch.length - 1]!.position)
-          }
-          await consumer.commit(CONSUME - 1)
-          await consumer.close()
-          if (bytes !== CONSUME * ENTRY) throw new Error('short read')
-        }
-      })
+    const pollJournal = consumeRate(async (consumer, commit) => {
+      let seen = 0
+      let bytes = 0
+      while (seen < CONSUME) {
+        const batch = await consumer.poll({ max: BATCH })
+        for (const entry of batch) bytes += entry.data.length
+        seen += batch.length
+        await commit(batch[batch.length - 1]!.position)
+      }
+      return bytes
+    })
     const consumeAwaited = await consumeJournal(true)
     const consumeBackground = await consumeJournal(false)
     const pollAwaited = await pollJournal(true)
