@@ -100,17 +100,21 @@ export class PowerLossDisk {
     const previous = this.#device
     this.#device = statSync(this.dir, { bigint: true }).dev
     if (options.anotherDevice !== true || this.#device !== previous) return
-    // Back on the same loop device: hold it with a placeholder while mounting again.
-    this.unmount()
-    const placeholder = join(this.#base, 'placeholder.img')
-    run('truncate', ['-s', '1M', placeholder])
-    const held = execFileSync('losetup', ['--find', '--show', placeholder], { encoding: 'utf8' }).trim()
+    // Back on the same loop device: hold free loop devices with placeholders (others may take
+    // and free devices meanwhile) until the mount comes back through another one.
+    const held: string[] = []
     try {
-      this.mount()
+      for (let attempt = 0; attempt < 4 && this.#device === previous; attempt++) {
+        this.unmount()
+        const placeholder = join(this.#base, `placeholder-${attempt}.img`)
+        run('truncate', ['-s', '1M', placeholder])
+        held.push(execFileSync('losetup', ['--find', '--show', placeholder], { encoding: 'utf8' }).trim())
+        this.mount()
+      }
     } finally {
-      run('losetup', ['-d', held])
+      for (const device of held) run('losetup', ['-d', device])
     }
-    if (this.#device === previous) throw new Error(`the image came back on the same device (${String(previous)}) again`)
+    if (this.#device === previous) throw new Error(`the image came back on the same device (${String(previous)}) four times`)
   }
 
   /** Unmounts (the loop device goes with it). Every file on it must be closed. */
