@@ -275,7 +275,7 @@ export class StateWriter {
    */
   async sync(): Promise<void> {
     this.#checkOpen()
-    if (this.#compacting !== null) await this.#compacting.catch(() => undefined)
+    await this.#compactionsDone()
     await this.#target.durable()
   }
 
@@ -322,7 +322,7 @@ export class StateWriter {
   }
 
   async #close(): Promise<void> {
-    if (this.#compacting !== null) await this.#compacting.catch(() => undefined)
+    await this.#compactionsDone()
     if (this.#timer !== null) clearInterval(this.#timer)
     try {
       this.#target.sink.flush()
@@ -330,6 +330,14 @@ export class StateWriter {
     } finally {
       await this.#target.close()
     }
+  }
+
+  /**
+   * Waits until no compaction runs: the entries queued behind one may start the next (by the
+   * policy), and the rest of the queue waits for that one in turn.
+   */
+  async #compactionsDone(): Promise<void> {
+    while (this.#compacting !== null) await this.#compacting.catch(() => undefined)
   }
 
   #checkOpen(): void {
@@ -419,10 +427,17 @@ export class StateWriter {
     return RESOLVED
   }
 
+  /**
+   * Appends the entries queued behind a compaction, in call order, until the queue is empty or
+   * one of them starts another compaction (by the policy, in #afterAppend): that one has read
+   * the log as it is, so the entries after it must wait for it and land in its new log, not in
+   * the old log it replaces.
+   */
   #drainQueue(): void {
     const queue = this.#queue
-    this.#queue = []
-    for (const op of queue) {
+    let drained = 0
+    while (drained < queue.length && this.#compacting === null) {
+      const op = queue[drained++] as QueuedOp
       try {
         this.#append(op.type, op.payload)
         this.#afterAppend().then(op.resolve, op.reject)
@@ -430,6 +445,7 @@ export class StateWriter {
         op.reject(error)
       }
     }
+    queue.splice(0, drained)
   }
 
   async #compact(): Promise<CompactResult> {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import type { TestContext } from 'node:test'
 import { AppendOnlyFile } from '../../src/aof/append-only-file.ts'
 import { FileState } from '../../src/aof/file-state.ts'
 import { RecoveryReadOnly } from '../../src/aof/open-file.ts'
@@ -326,4 +327,69 @@ describe('compaction over an AppendOnlyFile', () => {
       assert.deepEqual(restoreAppendOnly(path).updates, [...want.updates, 'more'], step)
     }
   })
+})
+
+/**
+ * Entries queued behind a compaction are appended when it ends; the policy may start the next
+ * compaction at one of them (here a small snapshot: the log is then more than twice its latest
+ * snapshot). That compaction has read the log up to there, so the entries queued after it must
+ * wait for it and land in its new log: none may go to the old log it replaces.
+ */
+async function queuedBehindTwoCompactions(
+  t: TestContext,
+  appendOnlyFile: boolean,
+  trigger: number,
+  syncAtOnce: boolean,
+): Promise<void> {
+  const path = join(tmpDir(t), appendOnlyFile ? 'chained.aof' : 'chained.log')
+  const read = (): { state: string | null; updates: string[] } => {
+    if (!appendOnlyFile) return drain(restore(path))
+    const { state, updates } = restoreAppendOnly(path)
+    return { state, updates }
+  }
+  const writer = await StateWriter.open(path, { appendOnlyFile, compactWhen: { ratio: 2, sizeMin: 1 } })
+  // A large snapshot after an update (epoch > 0), small updates: the policy does not fire yet.
+  await writer.update(text('first'))
+  await writer.snapshot(text('s0-', 2000))
+  for (let i = 0; i < 5; i++) await writer.update(text(`before-${i}`))
+  const compacting = writer.compact()
+  const calls: Promise<void>[] = []
+  const expected: string[] = []
+  for (let i = 0; i < 12; i++) {
+    if (i === trigger) {
+      calls.push(writer.snapshot(text('s1')))
+      expected.length = 0
+    }
+    calls.push(writer.update(text(`queued-${i}`)))
+    expected.push(`queued-${i}`)
+  }
+  // sync() called now makes durable every entry called before it: it waits for the second
+  // compaction too, since the entries after s1 are appended only when that one ends.
+  const synced = syncAtOnce ? writer.sync() : null
+  assert.equal((await compacting).compacted, true)
+  if (synced !== null) {
+    await synced
+    assert.deepEqual(read(), { state: 's1', updates: expected }, 'after sync()')
+  }
+  await Promise.all(calls)
+  // A second compaction ran (the log now starts at s1) and took every entry after s1.
+  assert.equal(writer.epoch, 0)
+  await writer.close()
+  assert.deepEqual(read(), { state: 's1', updates: expected })
+  assert.equal(existsSync(compactionPath(path)), false)
+  const reopened = await StateWriter.open(path, { appendOnlyFile })
+  assert.deepEqual(drain(reopened.restored), { state: 's1', updates: expected })
+  await reopened.close()
+}
+
+describe('compaction started by the policy while entries queued behind another are appended', () => {
+  for (const appendOnlyFile of [false, true]) {
+    const kind = appendOnlyFile ? 'AppendOnlyFile' : 'plain file'
+    for (const trigger of [0, 1, 6, 11]) {
+      it(`keeps every entry after the one that started it (${kind}, ${trigger} queued before it)`, (t) =>
+        queuedBehindTwoCompactions(t, appendOnlyFile, trigger, false))
+    }
+    it(`sync() called meanwhile waits for both compactions (${kind})`, (t) =>
+      queuedBehindTwoCompactions(t, appendOnlyFile, 3, true))
+  }
 })
