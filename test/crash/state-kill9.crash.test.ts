@@ -5,13 +5,23 @@
 // tail if any), hold exactly the state after some prefix of the updates, and with
 // sync: 'always' hold at least every update the child acknowledged. The same file goes through
 // every iteration, so crashes pile up. The log is kept in a plain file, and in an
-// AppendOnlyFile, whose compaction swaps a new data file and sidecar in. AOFKIT_SOAK=1 runs
-// many more iterations.
+// AppendOnlyFile, whose compaction swaps a new data file and sidecar in. Both also compact by
+// policy, so that a compaction may start while the entries queued behind another one are
+// appended. AOFKIT_SOAK=1 runs many more iterations.
+//
+// Replaying a failure: the suite's name and every failure name the seed, as
+// AOFKIT_CRASH_SEED=<n> (by default the seed is taken from the clock). Run
+//   AOFKIT_CRASH_SEED=<n> node --import tsx --test test/crash/state-kill9.crash.test.ts
+// (with AOFKIT_SOAK=1 if the failure was in a soak run) to replay the same children (their
+// operations) and the same kill delays. Where the kill lands among the child's writes still
+// depends on timing, so a replay may need a few runs. A failed iteration keeps its log files in
+// <tmpdir>/aofkit-state-kill9-failed-<seed>-<storage>-<iteration>/ and names that directory.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import type { TestContext } from 'node:test'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -85,7 +95,9 @@ function restoredState(path: string, storage: Storage): CrashState {
 }
 
 async function killRepeatedly(t: TestContext, storage: Storage, epochs: Epochs = 'short'): Promise<void> {
-  const path = join(tmpDir(t, 'aofkit-state-kill9-'), storage === 'file' ? 'state.log' : 'state.aof')
+  const base = tmpDir(t, 'aofkit-state-kill9-')
+  mkdirSync(join(base, 'log'))
+  const path = join(base, 'log', storage === 'file' ? 'state.log' : 'state.aof')
   let random = (BASE_SEED + (storage === 'file' ? 0 : 7919)) >>> 0
   const next = (): number => {
     random = (Math.imul(random, 1664525) + 1013904223) >>> 0
@@ -99,24 +111,40 @@ async function killRepeatedly(t: TestContext, storage: Storage, epochs: Epochs =
     const delayMs = 20 + Math.floor(next() * 250)
     const context = `${storage} iteration ${iteration} (${mode}, AOFKIT_CRASH_SEED=${BASE_SEED})`
     const { start, acked } = await runAndKill(path, BASE_SEED + iteration, mode, storage, delayMs, epochs)
-    assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
-    if (existsSync(compactionPath(path))) midCompaction++
-    const store = await StateStore.open<CrashState, CrashUpdate>({
-      path,
-      initial: CRASH_INITIAL,
-      apply: crashApply,
-      appendOnlyFile: storage === 'aof',
-    })
-    if (store.cut !== null) cuts++
-    const n = store.state.n
-    assert.deepEqual(store.state, crashModel(n), `${context}: not the state after a prefix`)
-    if (mode === 'always') assert.ok(n >= start + acked, `${context}: ${n} updates, ${start + acked} acknowledged`)
-    assert.equal(existsSync(compactionPath(path)), false, `${context}: compaction leftover`)
-    assert.equal(existsSync(sidecarPath(compactionPath(path))), false, `${context}: compaction sidecar leftover`)
-    await store.close()
-    // Plain restore agrees once the tail is cut.
-    assert.deepEqual(restoredState(path, storage), store.state, `${context}: restore disagrees with the store`)
-    known = n
+    // The files as the kill left them, kept if this iteration fails.
+    const killed = join(base, `killed-${iteration}`)
+    cpSync(dirname(path), killed, { recursive: true })
+    try {
+      assert.ok(start >= known, `${context}: the child restored ${start} updates, ${known} were known`)
+      if (existsSync(compactionPath(path))) midCompaction++
+      let store: StateStore<CrashState, CrashUpdate>
+      try {
+        store = await StateStore.open<CrashState, CrashUpdate>({
+          path,
+          initial: CRASH_INITIAL,
+          apply: crashApply,
+          appendOnlyFile: storage === 'aof',
+        })
+      } catch (error) {
+        throw new Error(`${context}: the store does not open: ${String(error)}`, { cause: error })
+      }
+      if (store.cut !== null) cuts++
+      const n = store.state.n
+      assert.deepEqual(store.state, crashModel(n), `${context}: not the state after a prefix`)
+      if (mode === 'always') assert.ok(n >= start + acked, `${context}: ${n} updates, ${start + acked} acknowledged`)
+      assert.equal(existsSync(compactionPath(path)), false, `${context}: compaction leftover`)
+      assert.equal(existsSync(sidecarPath(compactionPath(path))), false, `${context}: compaction sidecar leftover`)
+      await store.close()
+      // Plain restore agrees once the tail is cut.
+      assert.deepEqual(restoredState(path, storage), store.state, `${context}: restore disagrees with the store`)
+      known = n
+    } catch (error) {
+      const kept = join(tmpdir(), `aofkit-state-kill9-failed-${BASE_SEED}-${storage}-${iteration}`)
+      cpSync(killed, kept, { recursive: true })
+      t.diagnostic(`${context}: the files the kill left are kept in ${kept}`)
+      throw error
+    }
+    rmSync(killed, { recursive: true, force: true })
   }
   t.diagnostic(`${storage}, ${epochs} epochs (last ${epochBytes(path, storage)} bytes): ${known} updates survived ${ITERATIONS} kills; ${cuts} torn tails cut; ${midCompaction} kills left a compaction behind`)
 }

@@ -6,7 +6,10 @@
  *   node --import tsx test/helpers/state-crash-child.ts <path> <seed> <always|interval|none> [file|aof] [long-epochs]
  *
  * With `long-epochs`, snapshots and compactions are rare, so an epoch's updates grow to
- * several MiB: more than a file source reads at once.
+ * several MiB: more than a file source reads at once. Otherwise the store also snapshots and
+ * compacts by itself (in an AppendOnlyFile of 1 MiB by its default policy; in a plain file
+ * every 16 updates, and past 32 KiB), so that snapshots fall inside batches of updates and a
+ * compaction may start while entries queued behind another one are appended.
  *
  * Protocol on stdout (written synchronously): "R<n>;" once open, n being the number of updates
  * the restored state holds; then one "." each time an update's promise resolved.
@@ -35,10 +38,14 @@ const store = await StateStore.open<CrashState, CrashUpdate>({
   path,
   initial: CRASH_INITIAL,
   apply: crashApply,
-  snapshotEvery: 0,
   sync: mode as SyncMode,
   syncIntervalMs: 5,
-  appendOnlyFile: storage === 'aof',
+  ...(epochs === 'long-epochs'
+    ? { snapshotEvery: 0, appendOnlyFile: storage === 'aof' }
+    : storage === 'aof'
+      ? // The default policy; 1 MiB files, so that its snapshots (every 256 KiB of updates) and compactions come often.
+        { snapshotEvery: 0, appendOnlyFile: { geometry: { sizeUpper: 1 << 20 } } }
+      : { snapshotEvery: 16, compactWhen: { ratio: 2, sizeMin: 32 * 1024 } }),
 })
 const say = writeStdoutSync
 say(`R${store.state.n};`)
