@@ -237,11 +237,22 @@ export class Journal {
    */
   append(data: Uint8Array): number {
     this.#checkOpen()
-    checkEntry(data, 'data')
+    // instanceof and a length read, and the exact check (checkEntry) only when they fail, as
+    // LogWriter.append does: the exact check was a tenth of an append. What passes without
+    // being bytes (a Proxy) is refused by the record log's fill, with nothing written.
+    let length: unknown
+    try {
+      length = data instanceof Uint8Array ? data.length : undefined
+    } catch {
+      length = undefined
+    }
+    if (typeof length !== 'number' || length === 0) checkEntry(data, 'data')
     const time = this.#now()
     // One entry: no list of sizes (an array per append was most of a burst's garbage).
     const segment = this.#segment
-    if (segment.next !== segment.base && (segment.wouldExceed(data.length, this.#options.segmentBytes) || time - segment.firstTime >= this.#options.segmentMs)) {
+    if (segment.next !== segment.base && (time - segment.firstTime >= this.#options.segmentMs || segment.wouldExceed(data.length, this.#options.segmentBytes))) {
+      // Exactly before a roll: what cannot be written must not leave a new, empty segment.
+      checkEntry(data, 'data')
       this.#roll(bytesFrom(0, [data.length]))
     }
     return this.#segment.append(data, time)

@@ -255,6 +255,56 @@ test('bad input gets a stable code', async (t) => {
   await assert.rejects(journal.sync(), { code: ErrorCode.Closed })
 })
 
+test('what is not bytes is refused with nothing appended and no roll, Proxies that pass instanceof included, the segment full or not', async (t) => {
+  const dir = join(tmpDir(t), 'j')
+  const segmentBytes = 4096
+  const journal = await Journal.open(dir, { create: true, segmentBytes })
+  t.after(() => journal.close())
+  const notBytes: unknown[] = [
+    'hello',
+    [1, 2, 3],
+    { length: 5 },
+    new ArrayBuffer(8),
+    new Uint16Array(4),
+    5,
+    null,
+    undefined,
+    // Pass instanceof and answer a length: bytes that cannot be read, and a length that would
+    // need a roll (larger than a segment).
+    new Proxy(new Uint8Array(3), {
+      get: (target, key) => {
+        if (key === 'length') return 3
+        if (typeof key === 'string' && /^\d+$/.test(key)) throw new Error('unreadable')
+        return Reflect.get(target, key) as unknown
+      },
+    }),
+    new Proxy(new Uint8Array(3), { get: (target, key) => (key === 'length' ? 70_000 : (Reflect.get(target, key) as unknown)) }),
+  ]
+  let position = 0
+  // Against an empty segment, one partly filled, and one an entry no longer fits in.
+  for (const fill of [0, 10, 40]) {
+    while (position < fill) assert.equal(journal.append(journalEntry(position)), position++)
+    const segments = journal.segmentCount
+    for (const [k, value] of notBytes.entries()) {
+      assert.throws(() => journal.append(value as Uint8Array), { code: ErrorCode.InvalidArgument }, `append of value ${k} at ${position}`)
+      assert.throws(() => journal.appendBatch([journalEntry(position), value as Uint8Array]), { code: ErrorCode.InvalidArgument })
+    }
+    assert.equal(journal.nextPosition, position, 'nothing appended')
+    assert.equal(journal.segmentCount, segments, 'no roll for an entry refused')
+  }
+  const before = Date.now()
+  assert.equal(journal.append(journalEntry(position)), position)
+  const after = Date.now()
+  const read = [...journal.read()]
+  assert.deepEqual(
+    read.map((entry) => entry.position),
+    Array.from({ length: position + 1 }, (_, k) => k),
+  )
+  for (const entry of read) assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position}`)
+  const last = read.at(-1)!
+  assert.ok(last.time >= before && last.time <= after, `time ${last.time} of an append between ${before} and ${after}`)
+})
+
 test('an empty entry is refused (the record log has no record for it): positions keep naming the same bytes', async (t) => {
   const dir = join(tmpDir(t), 'j')
   const journal = await Journal.open(dir, { create: true })
