@@ -18,7 +18,13 @@ import type { IndexRecords } from './sparse-index.ts'
 export interface JournalEntry {
   /** The entry's position: 0, 1, 2, … across all segments, never reused. */
   readonly position: number
-  /** When it was appended, in milliseconds since the epoch (the writer's clock, never decreasing). */
+  /**
+   * When it was appended, in milliseconds since the epoch: the writer's clock (`Date.now()`)
+   * read by the `append()` or `appendBatch()` call that wrote it (one reading for a batch), so
+   * never earlier than a clock reading taken before that call nor later than one taken after it,
+   * to the millisecond; never decreasing from entry to entry (a clock stepped back repeats the
+   * last time).
+   */
   readonly time: number
   /**
    * The entry's bytes, owned by the caller: nothing writes them after they are returned. They

@@ -93,6 +93,39 @@ test('times are kept across reopening and rolls (the time index)', async (t) => 
   assert.ok(new Set(times).size >= 4)
 })
 
+test("an entry's time is the clock read at its append, in a synchronous burst too: never before a reading taken before the call, nor after one taken after it, across rolls and batches", async (t) => {
+  const journal = await Journal.open(join(tmpDir(t), 'journal'), { create: true, segmentBytes: 4096 })
+  t.after(() => journal.close())
+  const bounds = new Map<number, { before: number; after: number }>()
+  let position = 0
+  // No event-loop turn from the first append to the last: a clock read once per turn (or per
+  // a number of appends) would give the later entries an earlier time.
+  for (let round = 0; round < 12; round++) {
+    const tick = Date.now()
+    while (Date.now() === tick) {
+      // The next millisecond, waited for without yielding.
+    }
+    const before = Date.now()
+    const count = round % 3 === 2 ? 3 : 1
+    const entries = Array.from({ length: count }, (_, k) => journalEntry(position + k))
+    const first = count === 1 ? journal.append(entries[0]!) : journal.appendBatch(entries)
+    const after = Date.now()
+    for (let k = 0; k < count; k++) bounds.set(first + k, { before, after })
+    position += count
+    // Entries enough for a roll every other round.
+    for (let k = 0; k < 8; k++) journal.append(journalEntry(position++))
+  }
+  assert.ok(journal.segmentCount > 5, `${journal.segmentCount} segments`)
+  let checked = 0
+  for (const entry of journal.read()) {
+    const bound = bounds.get(entry.position)
+    if (bound === undefined) continue
+    assert.ok(entry.time >= bound.before && entry.time <= bound.after, `entry ${entry.position}: time ${entry.time}, appended between ${bound.before} and ${bound.after}`)
+    checked++
+  }
+  assert.equal(checked, bounds.size)
+})
+
 test('seeking reads no entry before the one asked for: damage early in a segment does not stop a read further on', async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const journal = await filled(dir, 3000, 1024 * 1024)
