@@ -65,8 +65,12 @@ export class Growth {
   #syncedSize = -1
   /** How far ahead of a synced file's writer pages are prefaulted: what it wrote between its last syncs, and a quarter more. */
   #syncedWindow = SYNCED_WINDOW_MIN
-  /** The writer calls {@link advance} once its data reaches this size. */
-  nextCheck = 0
+  /**
+   * The writer calls {@link advance} once its data reaches this size. A double from the start,
+   * as it comes to hold Infinity: a field that starts as a small integer changes the object's
+   * shape when it first does, and the writer's optimized code is thrown away.
+   */
+  nextCheck = Infinity
   /**
    * Background growth found a hole in what the writer committed: the file was cut while the
    * growth's fallocate was on its way, and that fallocate extended it again past the cut, so
