@@ -80,6 +80,22 @@ export function checkBytes(value: unknown, name: string): asserts value is Uint8
   if (!isBytes(value)) throw invalidBytes(value, name)
 }
 
+/**
+ * The length of `value` when it passes `instanceof Uint8Array` and a read of its length, else
+ * -1: the check of a hot path, which costs nothing, where {@link checkBytes} costs a tenth of a
+ * record log append. What passes it without being bytes that can be read (a Proxy, an object
+ * made from the prototype, a view of a detached buffer) throws or gives no length here, or
+ * later when it is copied; so a caller checks exactly, with checkBytes, when this says -1 or 0.
+ */
+export function quickLength(value: unknown): number {
+  try {
+    const length: unknown = value instanceof Uint8Array ? value.length : undefined
+    return typeof length === 'number' ? length : -1
+  } catch {
+    return -1
+  }
+}
+
 /** True for what {@link checkBytes} accepts. */
 export function isBytes(value: unknown): value is Uint8Array {
   return typedArrayName.call(value) === 'Uint8Array' && ((value as Uint8Array).byteLength !== 0 || !isDetached((value as Uint8Array).buffer))

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { FileState } from '../aof/file-state.ts'
-import { checkBytes, invalidArgument } from '../arguments.ts'
+import { checkBytes, invalidArgument, quickLength } from '../arguments.ts'
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import { syncDirectory } from '../io/durable.ts'
 import { DirectoryWatch } from './directory-watch.ts'
@@ -238,16 +238,10 @@ export class Journal {
    */
   append(data: Uint8Array): number {
     this.#checkOpen()
-    // instanceof and a length read, and the exact check (checkEntry) only when they fail, as
-    // LogWriter.append does: the exact check was a tenth of an append. What passes without
-    // being bytes (a Proxy) is refused by the record log's fill, with nothing written.
-    let length: unknown
-    try {
-      length = data instanceof Uint8Array ? data.length : undefined
-    } catch {
-      length = undefined
-    }
-    if (typeof length !== 'number' || length === 0) checkEntry(data, 'data')
+    // Exactly (checkEntry) only when the quick check fails, as LogWriter.append does: what
+    // passes without being bytes (a Proxy) is refused by the record log's fill, with nothing
+    // written.
+    if (quickLength(data) <= 0) checkEntry(data, 'data')
     const time = this.#now()
     // One entry: no list of sizes (an array per append was most of a burst's garbage).
     const segment = this.#segment

@@ -8,6 +8,7 @@ import type { JournalEntry } from '../../src/index.ts'
 import { spawnHelper } from '../helpers/child.ts'
 import { isJournalEntry, journalEntry } from '../helpers/journal-entries.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
+import { notBytes as notBytesList } from '../helpers/not-bytes.ts'
 
 function checkEntries(entries: JournalEntry[], from: number): void {
   entries.forEach((entry, k) => {
@@ -293,26 +294,7 @@ test('what is not bytes is refused with nothing appended and no roll, Proxies th
   const segmentBytes = 4096
   const journal = await Journal.open(dir, { create: true, segmentBytes })
   t.after(() => journal.close())
-  const notBytes: unknown[] = [
-    'hello',
-    [1, 2, 3],
-    { length: 5 },
-    new ArrayBuffer(8),
-    new Uint16Array(4),
-    5,
-    null,
-    undefined,
-    // Pass instanceof and answer a length: bytes that cannot be read, and a length that would
-    // need a roll (larger than a segment).
-    new Proxy(new Uint8Array(3), {
-      get: (target, key) => {
-        if (key === 'length') return 3
-        if (typeof key === 'string' && /^\d+$/.test(key)) throw new Error('unreadable')
-        return Reflect.get(target, key) as unknown
-      },
-    }),
-    new Proxy(new Uint8Array(3), { get: (target, key) => (key === 'length' ? 70_000 : (Reflect.get(target, key) as unknown)) }),
-  ]
+  const notBytes = notBytesList()
   let position = 0
   // Against an empty segment, one partly filled, and one an entry no longer fits in.
   for (const fill of [0, 10, 40]) {

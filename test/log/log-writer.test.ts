@@ -15,6 +15,7 @@ import { LogWriter } from '../../src/log/log-writer.ts'
 import { AppendOnlyFileSink, FileSink, MemorySink } from '../../src/log/sinks.ts'
 import type { LogSink } from '../../src/log/sinks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
+import { notBytes as notBytesList } from '../helpers/not-bytes.ts'
 
 function entries(): Uint8Array[] {
   const sizes = [0, 1, 100, 32737, 32753, 0, 5, 70_000, 3 * 32753 + 1, 400_000, 10]
@@ -118,31 +119,7 @@ test('append refuses anything but bytes with ERR_AOF_INVALID_ARGUMENT, on every 
     ['file', new FileSink(fd), () => readFileSync(join(dir, 'plain.log'))],
     ['append-only file', new AppendOnlyFileSink(file), () => file.contents().slice()],
   ]
-  const notBytes: unknown[] = [
-    'hello',
-    '',
-    [1, 2, 3],
-    { length: 5 },
-    { length: 1e6, 0: 1 },
-    new ArrayBuffer(8),
-    new DataView(new ArrayBuffer(8)),
-    new Float64Array(4),
-    new Uint16Array(4),
-    5,
-    null,
-    undefined,
-    Symbol('entry'),
-    // Proxies that pass instanceof and answer a length: one whose bytes cannot be read, and
-    // one that would be written in pieces.
-    new Proxy(new Uint8Array(3), {
-      get: (target, key) => {
-        if (key === 'length') return 3
-        if (typeof key === 'string' && /^\d+$/.test(key)) throw new Error('unreadable')
-        return Reflect.get(target, key) as unknown
-      },
-    }),
-    new Proxy(new Uint8Array(3), { get: (target, key) => (key === 'length' ? 70_000 : (Reflect.get(target, key) as unknown)) }),
-  ]
+  const notBytes = notBytesList()
   for (const [name, sink, bytesOf] of sinks) {
     const writer = new LogWriter(sink)
     writer.append(new Uint8Array([7, 7, 7]))
