@@ -109,15 +109,16 @@ function readSidecar(path: string, fd: number): SidecarInfo | null {
   const own = readOwnSidecar(path, fd)
   if (own === null) return null
   const { page, identity } = own
+  const mounted = sameMount(page, identity)
   return {
     writerPid: page.writerPid,
     // Its writer holds the file's lock byte: a pid alone may have been reused.
-    writerAlive: page.fileState === FileState.Opened && sameMount(page, identity) && writerHolds(fd, page.writerPid),
+    writerAlive: page.fileState === FileState.Opened && mounted && writerHolds(fd, page.writerPid),
     fileState: page.fileState,
     committedSize: page.committedSize,
     lastCheckpoint: page.lastCheckpoint,
     allocatedSize: page.allocatedSize,
-    sameMount: sameMount(page, identity),
+    sameMount: mounted,
   }
 }
 
