@@ -15,7 +15,7 @@ import { FileState } from './file-state.ts'
 import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
 import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, ShmIndex, Sidecar, fileIdentity, parseSidecar, sameFile, sidecarPath } from './shm.ts'
+import { HEAD_SIZE, SHM_MAGIC, ShmIndex, Sidecar, fileIdentity, parseSidecar, sameFile, sidecarPath } from './shm.ts'
 import type { FileIdentity } from './shm.ts'
 
 const FILE_STATE_INDEX = ShmIndex.fileState
@@ -288,11 +288,14 @@ export class FollowedFile {
 
   /**
    * The error to end with when the sidecar was truncated under the reader: its page reads as
-   * zeros since (the addon's SIGBUS guard), so the state and size it shows mean nothing.
+   * zeros since (the addon's SIGBUS guard), or, once the writer wrote its sync record into the
+   * cut file again, as a page without its magic; either way the state and size it shows mean
+   * nothing.
    */
   sidecarLoss(): AofkitError | null {
-    const mapping = this.#sidecar?.mapping ?? null
-    if (mapping === null || native.faults(mapping) === 0) return null
+    const sidecar = this.#sidecar
+    if (sidecar === null) return null
+    if (native.faults(sidecar.mapping) === 0 && Atomics.load(sidecar.words, ShmIndex.magic) === SHM_MAGIC) return null
     return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.path}' was truncated under its reader`, { path: this.path })
   }
 

@@ -5,12 +5,13 @@
 // finish() for longer.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync, statSync, truncateSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { TestContext } from 'node:test'
 
 import { AppendOnlyFile, ErrorCode, RecoveryReadOnly, recoverWithMagic } from '../../src/index.ts'
-import type { Recovery } from '../../src/index.ts'
+import type { AofkitError, Recovery } from '../../src/index.ts'
 import { ROOT, spawnHelper } from '../helpers/child.ts'
 import type { Child } from '../helpers/child.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
@@ -28,10 +29,12 @@ async function resultOf(child: Child, name: string): Promise<Record<string, unkn
 }
 
 /** A writer and a reader in two other processes, the writer some way into its file. */
-async function writerAndReader(path: string): Promise<{ writer: Child; reader: Child }> {
+async function writerAndReader(t: TestContext, path: string): Promise<{ writer: Child; reader: Child }> {
   const writer = spawnHelper('steady-writer.ts', [path], { stdin: true })
+  t.after(() => writer.process.kill('SIGKILL')) // a failed test must not leave it running
   await writer.waitFor('ready')
   const reader = spawnHelper('follow-child.ts', [path])
+  t.after(() => reader.process.kill('SIGKILL'))
   await reader.waitFor('ready')
   await until(() => statSync(path).size >= 128 << 10, 'the writer to grow its file')
   return { writer, reader }
@@ -40,7 +43,7 @@ async function writerAndReader(path: string): Promise<{ writer: Child; reader: C
 for (const cut of ['to 0', 'to a page', 'to half']) {
   test(`the data file cut ${cut} under a writer and a reader in other processes`, async (t) => {
     const path = join(tmpDir(t), 'f')
-    const { writer, reader } = await writerAndReader(path)
+    const { writer, reader } = await writerAndReader(t, path)
     const size = statSync(path).size
     truncateSync(path, cut === 'to 0' ? 0 : cut === 'to a page' ? 4096 : Math.floor(size / 2) + 100)
     const read = await resultOf(reader, 'the reader')
@@ -57,7 +60,7 @@ for (const cut of ['to 0', 'to a page', 'to half']) {
 
 test('the sidecar cut under a writer and a reader in other processes', async (t) => {
   const path = join(tmpDir(t), 'f')
-  const { writer, reader } = await writerAndReader(path)
+  const { writer, reader } = await writerAndReader(t, path)
   truncateSync(`${path}-shm`, 0)
   const read = await resultOf(reader, 'the reader')
   assert.equal(read['error'], 'ERR_AOF_REPLACED')
@@ -165,4 +168,20 @@ test('a writer whose file was cut fails its sync(), also when its growth extende
   file.write(new Uint8Array(allocated - file.size).fill(2))
   assert.ok(statSync(path).size > allocated)
   await assert.rejects(file.sync(), { code: 'ERR_AOF_REPLACED' })
+})
+
+test('a sidecar cut under a reader and written again by its writer (a sync record) reads as replaced, not as a writer that closed', (t) => {
+  const path = join(tmpDir(t), 'f')
+  const file = AppendOnlyFile.open(path, { create: true })
+  t.after(() => file.close())
+  file.write(new Uint8Array(100).fill(1))
+  const reader = AppendOnlyFile.openReader(path)
+  t.after(() => reader.close())
+  // The cut, then a write into the cut file, as the writer's sync() makes: the page is back,
+  // all zeros but the write, so the reader's loads find it without a fault.
+  truncateSync(`${path}-shm`, 0)
+  const fd = openSync(`${path}-shm`, 'r+')
+  writeSync(fd, new Uint8Array(4096), 0, 4096, 0)
+  closeSync(fd)
+  assert.equal((reader.failure as AofkitError | null)?.code, ErrorCode.Replaced)
 })
