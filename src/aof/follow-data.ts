@@ -116,10 +116,12 @@ class DataFollower extends StepIterator<Uint8Array, typeof WAIT_CHANGE> {
     const signal = this.#signal
     if (signal?.aborted === true) throw abortError(signal)
     const source = this.#source
-    // The state and the failure before the size: a writer publishes its last size before it
-    // finishes or closes, so a size read after them covers every byte it committed.
-    const failure = source.failure()
+    // The state, then the failure, then the size. A writer publishes its last size before it
+    // finishes or closes, so a size read after them covers every byte it committed. A failure
+    // read after the state sees what ended it: read before, it could miss the cut or the close
+    // that the state then shows, and a failed file would end as if complete.
     const state = source.fileState()
+    const failure = source.failure()
     const end = source.committedSize()
     const position = this.#position
     if (position < end) {

@@ -172,10 +172,10 @@ export class Tailer {
   poll(reason: PollReason): void {
     if (this.#state >= TailerState.Closing) return
     const source = this.#source
-    // The state and the failure before the size: a writer publishes its last size before it
-    // finishes or closes, so a size read after them covers every byte it committed.
-    const failure = source.failure()
+    // The state, then the failure, then the size, as the iterator of tail() reads them
+    // (follow-data.ts says why).
     const fileState = source.fileState()
+    const failure = source.failure()
     const end = source.committedSize()
     const begin = this.#position
     if (begin < end) {
