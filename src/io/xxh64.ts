@@ -16,8 +16,10 @@ declare const WebAssembly: {
 
 interface Xxh64Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number }
-  /** XXH64 (seed 0) of memory[at, at + length), low 32 bits (signed). */
-  checksum(at: number, length: number): number
+  /** XXH64 (seed 0) of memory[XXH64_STAGE_SIZE, XXH64_STAGE_SIZE + length), low 32 bits (signed). */
+  checksum(length: number): number
+  /** XXH64 (seed 0) of memory[at, at + length), length at most XXH64_STAGE_SIZE, low 32 bits (signed). */
+  checksumAt(at: number, length: number): number
 }
 
 // 690 bytes: compiled synchronously at import, in well under a millisecond.
@@ -27,7 +29,8 @@ const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_W
 /**
  * The module's memory: a staging area of {@link XXH64_STAGE_SIZE} bytes, where a reader puts
  * a block of records once to check each of them in place, then the input area, where every
- * other input is copied before it is hashed (grown as needed).
+ * other input is copied before it is hashed (grown as needed). The module's code names this
+ * offset as a constant (xxh64.wat): change both together.
  */
 export const XXH64_STAGE_SIZE = 32 * 1024
 let input = new Uint8Array(wasm.memory.buffer, XXH64_STAGE_SIZE)
@@ -54,14 +57,14 @@ function grownTo(length: number): Uint8Array {
 
 /** XXH64 (seed 0) of the first `length` bytes of {@link xxh64Memory}, low 32 bits, unsigned. */
 export function xxh64Input(length: number): number {
-  return wasm.checksum(XXH64_STAGE_SIZE, length) >>> 0
+  return wasm.checksum(length) >>> 0
 }
 
 /** XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. */
 export function xxh64Low(bytes: Uint8Array, start: number, end: number): number {
   const length = end - start
   xxh64Memory(length).set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
-  return wasm.checksum(XXH64_STAGE_SIZE, length) >>> 0
+  return wasm.checksum(length) >>> 0
 }
 
 /**
@@ -81,5 +84,5 @@ export function xxh64Stage(bytes: Uint8Array): number {
  */
 export function xxh64Staged(token: number, start: number, end: number): number {
   if (token !== staged || token === 0) return -1
-  return wasm.checksum(start, end - start) >>> 0
+  return wasm.checksumAt(start, end - start) >>> 0
 }
