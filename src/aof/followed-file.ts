@@ -15,8 +15,9 @@ import { FileState } from './file-state.ts'
 import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
 import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, SHM_MAGIC, ShmIndex, Sidecar, fileIdentity, parseSidecar, sameFile, sidecarPath } from './shm.ts'
-import type { FileIdentity } from './shm.ts'
+import { HEAD_SIZE, SHM_MAGIC, ShmIndex, Sidecar, parseSidecar, sidecarPath } from './shm.ts'
+import { fileIdentity, sameFile } from './sidecar-identity.ts'
+import type { FileIdentity } from './sidecar-identity.ts'
 
 const FILE_STATE_INDEX = ShmIndex.fileState
 

@@ -11,8 +11,10 @@ import { MAGIC_SIZE } from './magic.ts'
 import type { Magic } from './magic.ts'
 import { RecoveryKind, lastNonZero, readMagic } from './recovery.ts'
 import type { RecoveryResult } from './recovery.ts'
-import { HEAD_SIZE, NOT_SYNCED, sameFile, sameMount } from './shm.ts'
-import type { FileIdentity, SidecarSnapshot, SyncedRecord } from './shm.ts'
+import { HEAD_SIZE, NOT_SYNCED } from './shm.ts'
+import type { SidecarSnapshot, SyncedRecord } from './shm.ts'
+import { sameFile, sameMount } from './sidecar-identity.ts'
+import type { FileIdentity } from './sidecar-identity.ts'
 import { syncCheck } from './sync-check.ts'
 
 /**
