@@ -46,7 +46,7 @@ export function readOwnSidecar(dataPath: string, fd: number, dataOwner?: number)
 let bootWords: Int32Array | null = null
 
 /** The kernel's boot id as four 32-bit words (zeros where the platform has none). */
-function currentBootWords(): Int32Array {
+export function currentBootWords(): Int32Array {
   if (bootWords === null) {
     bootWords = new Int32Array(4)
     try {

@@ -14,6 +14,7 @@ import { isLocked } from '../io/lock.ts'
 import { listConsumers } from '../journal/consumer-list.ts'
 import { JournalReader } from '../journal/journal-reader.ts'
 import { MARKER_NAME, WRITER_LOCK_NAME, checkJournal, listSegments, timeIndexPath } from '../journal/layout.ts'
+import { segmentTimes } from '../journal/time-ring.ts'
 import { positionAtTime } from '../journal/positions.ts'
 import { SegmentCursor } from '../journal/segment-cursor.ts'
 import type { JournalEntry } from '../journal/segment-cursor.ts'
@@ -140,7 +141,8 @@ function readSegments(dir: string): SegmentReport[] {
   const bases = listSegments(dir)
   return bases.map((base, k) => {
     const next = bases[k + 1]
-    const times = readIndex(timeIndexPath(dir, base))
+    // The open segment's newest records may still be only in the writer's time ring.
+    const times = next === undefined ? segmentTimes(dir, base) : readIndex(timeIndexPath(dir, base))
     const report: SegmentReport = {
       base,
       entries: 0,

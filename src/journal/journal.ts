@@ -34,6 +34,7 @@ import type { StateConsumerOptions } from './state-consumer.ts'
 import type { RetentionReport } from './retention.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 import { SegmentWriter, bytesFrom, segmentSizeUpper } from './segment-writer.ts'
+import { TimeRing } from './time-ring.ts'
 
 /**
  * Refuses what cannot be an entry: anything but a Uint8Array, and an empty one (the record log
@@ -151,25 +152,28 @@ export class Journal {
     const checked = checkOptions(options)
     await prepareDirectory(dir, checked.create)
     const lock = lockFile(join(dir, WRITER_LOCK_NAME), `the writer of journal '${dir}'`)
+    let ring: TimeRing | null = null
     try {
       mkdirSync(join(dir, CONSUMERS_DIR), { recursive: true })
       const bases = listSegments(dir)
       await recoverSegments(dir, bases)
+      ring = TimeRing.openWriter(dir)
       let segment: SegmentWriter
       if (bases.length === 0) {
-        segment = new SegmentWriter(dir, 0, true)
+        segment = new SegmentWriter(dir, 0, true, ring)
         bases.push(0)
         await syncDirectory(dir)
       } else {
-        segment = new SegmentWriter(dir, bases.at(-1)!, false)
+        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring)
       }
-      const journal = new Journal(dir, checked, lock, segment, bases)
+      const journal = new Journal(dir, checked, lock, ring, segment, bases)
       // A finished segment (closed by a roll that did not get further) or one with damage in it
       // takes no more entries: the journal goes on in a new one.
       if (segment.file.state !== FileState.Opened || segment.damage !== null) journal.#roll()
       journal.#startTimer()
       return journal
     } catch (error) {
+      ring?.close()
       unlockFile(lock)
       throw error
     }
@@ -178,6 +182,8 @@ export class Journal {
   readonly #dir: string
   readonly #options: CheckedOptions
   readonly #lock: number
+  /** Where the segments publish their time records for readers (see time-ring.ts). */
+  readonly #ring: TimeRing
   #segment: SegmentWriter
   /** First positions of the segments, oldest first; the last is #segment's. */
   readonly #bases: number[]
@@ -192,10 +198,11 @@ export class Journal {
   #watch: DirectoryWatch | null = null
   #retention: RetentionReport = { heldBy: [], deletedSegments: 0, deletedEntries: 0 }
 
-  private constructor(dir: string, options: CheckedOptions, lock: number, segment: SegmentWriter, bases: number[]) {
+  private constructor(dir: string, options: CheckedOptions, lock: number, ring: TimeRing, segment: SegmentWriter, bases: number[]) {
     this.#dir = dir
     this.#options = options
     this.#lock = lock
+    this.#ring = ring
     this.#segment = segment
     this.#bases = bases
     this.#groupCommit = new GroupCommit(() => this.#syncNow())
@@ -350,6 +357,7 @@ export class Journal {
     try {
       await this.#segment.close()
     } finally {
+      this.#ring.close()
       unlockFile(this.#lock)
     }
   }
@@ -386,7 +394,10 @@ export class Journal {
     const old = this.#segment
     const base = old.next
     const sizeUpper = firstBytes === undefined ? undefined : segmentSizeUpper(this.#options.segmentBytes, firstBytes)
-    this.#segment = new SegmentWriter(this.#dir, base, true, sizeUpper)
+    // The old segment's times into its file first: after a crash, only the last segment's can
+    // be left in the ring alone.
+    old.flushTimes()
+    this.#segment = new SegmentWriter(this.#dir, base, true, this.#ring, sizeUpper)
     this.#bases.push(base)
     this.#directoryDirty = true
     const sealing = old.seal().then(

@@ -1,7 +1,8 @@
 /**
  * The files of a journal directory and their names (see docs/FORMAT.md, "The journal"):
  * `journal` (the marker), `writer.lock`, per segment `<base>.log` (an AppendOnlyFile holding a
- * record log, with its `-shm` sidecar), `<base>.index` and `<base>.timeindex`, and
+ * record log, with its `-shm` sidecar), `<base>.index` and `<base>.timeindex`, `times-shm` (the
+ * time ring, time-ring.ts), and
  * `consumers/<name>.position` with `consumers/<name>.lock`. `<base>` is the segment's first
  * position in 20 decimal digits, so `ls` lists segments in order.
  * @module

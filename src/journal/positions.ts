@@ -8,6 +8,7 @@ import { AofkitError, ErrorCode } from '../errors.ts'
 import { listSegments, notAJournal, timeIndexPath } from './layout.ts'
 import { SegmentCursor } from './segment-cursor.ts'
 import { readIndex } from './sparse-index.ts'
+import { segmentTimes } from './time-ring.ts'
 
 /**
  * Where reading starts: `'start'` (the first entry still kept), `'end'` (the next entry to be
@@ -48,17 +49,18 @@ export function positionAtTime(dir: string, time: number, end: number): number {
   // the answer, or the one after it starts with it.
   let after = end
   for (let k = bases.length - 1; k >= 0; k--) {
-    const times = readIndex(timeIndexPath(dir, bases[k]!))
+    // Only the last segment can have records the writer has not written to its file yet.
+    const times = k === bases.length - 1 ? segmentTimes(dir, bases[k]!) : readIndex(timeIndexPath(dir, bases[k]!))
     if (times.first.length === 0) {
       after = bases[k]!
       continue
     }
     if (times.first[0]! >= time) {
-      after = times.second[0]!
+      after = Math.min(times.second[0]!, end)
       continue
     }
     for (let r = 1; r < times.first.length; r++) {
-      if (times.first[r]! >= time) return times.second[r]!
+      if (times.first[r]! >= time) return Math.min(times.second[r]!, end)
     }
     return k + 1 < bases.length ? bases[k + 1]! : end
   }

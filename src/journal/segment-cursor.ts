@@ -7,12 +7,14 @@
 import { closeSync, openSync } from 'node:fs'
 
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { FileState } from '../aof/file-state.ts'
 import type { FileReader } from '../aof/reader.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
 import { SegmentSource } from './segment-source.ts'
 import { lastAtMost, readIndex, readIndexFrom } from './sparse-index.ts'
 import type { IndexRecords } from './sparse-index.ts'
+import { TimeRing } from './time-ring.ts'
 
 /** One entry of a journal. */
 export interface JournalEntry {
@@ -45,11 +47,16 @@ export class SegmentCursor {
   /** Where the segment ends, once known (the next segment's first position), else Infinity. */
   end = Infinity
   readonly #log: LogReader
+  readonly #dir: string
   readonly #timePath: string
   readonly #times: IndexRecords = { first: [], second: [] }
   #timeCursor = -1
   #timesReadAtSize = -1
+  /** True once the time index was read after the segment was finished: it has every record. */
+  #timesFinal = false
   #timeFd: number | null = null
+  /** The journal's time ring, mapped when an entry's time is first looked for there. */
+  #ring: TimeRing | null = null
 
   /**
    * Opens the segment starting at `base` of `dir` at `position` (which must be at least `base`).
@@ -59,6 +66,7 @@ export class SegmentCursor {
   constructor(dir: string, base: number, position: number) {
     this.base = base
     this.file = AppendOnlyFile.openReader(segmentPath(dir, base))
+    this.#dir = dir
     this.#timePath = timeIndexPath(dir, base)
     let start = base
     let offset = 0
@@ -104,23 +112,28 @@ export class SegmentCursor {
     }
   }
 
-  /** The time of the entry at `position`, just read. */
+  /**
+   * The time of the entry at `position`, just read. The writer publishes a time record in the
+   * journal's time ring before the entry's data, and writes it to the time index file later
+   * (before it finishes the segment, and before the record leaves the ring): the file answers
+   * for an entry it holds a later record for, or once the segment is finished; otherwise the
+   * ring does, and for an entry the ring no longer reaches, the file does.
+   */
   #timeOf(position: number): number {
     const times = this.#times
-    if (this.#log.position > this.#timesReadAtSize) {
-      // The writer adds a time record before the entry's data: once the data is seen, reading
-      // the index finds every record up to it.
-      this.#timesReadAtSize = this.file.size
-      // Kept open while the cursor follows the segment: one pread per change, not an open, a
-      // read and a close (which cost a live follower a third of its wake-up latency).
-      if (this.#timeFd === null) {
-        try {
-          this.#timeFd = openSync(this.#timePath, 'r')
-        } catch {
-          // No time index (yet): the entries get time 0 until it appears.
-        }
+    const count = times.second.length
+    if (!this.#timesFinal && (count === 0 || times.second[count - 1]! <= position)) {
+      const grown = this.#log.position > this.#timesReadAtSize
+      // Mapped once per cursor; while there is none, looked for again only as the data grows.
+      if (this.#ring === null && grown) this.#ring = TimeRing.openReader(this.#dir)
+      const ring = this.#ring
+      if (ring !== null) {
+        const time = ring.timeOf(position, this.base)
+        if (time >= 0) return time
       }
-      if (this.#timeFd !== null) readIndexFrom(this.#timeFd, times, times.first.length)
+      // The ring cannot tell (or there is none: a writer that wrote each record before its
+      // entry): the file holds the record.
+      if (grown || ring !== null) this.#readTimes()
       if (this.#timeCursor < 0) this.#timeCursor = Math.max(0, lastAtMost(times.second, position))
     }
     let cursor = this.#timeCursor
@@ -129,14 +142,34 @@ export class SegmentCursor {
     return cursor >= 0 && cursor < times.first.length ? times.first[cursor]! : 0
   }
 
+  /** Reads the time index's new records; once the segment is finished, the file is complete. */
+  #readTimes(): void {
+    const finished = this.file.state === FileState.EOF
+    this.#timesReadAtSize = this.file.size
+    // Kept open while the cursor follows the segment: one pread per change, not an open, a
+    // read and a close.
+    if (this.#timeFd === null) {
+      try {
+        this.#timeFd = openSync(this.#timePath, 'r')
+      } catch {
+        // No time index (yet): the entries get time 0 until it appears.
+      }
+    }
+    if (this.#timeFd !== null) readIndexFrom(this.#timeFd, this.#times, this.#times.first.length)
+    // The writer writes every record to the file before it finishes the segment.
+    if (finished) this.#timesFinal = true
+  }
+
   /** Offset in the segment of the next entry's first record (before block padding). */
   get offset(): number {
     return this.#log.position
   }
 
-  /** Closes the data file's reader and the time index. */
+  /** Closes the data file's reader, the time index and the ring. */
   close(): void {
     this.file.close()
+    this.#ring?.close()
+    this.#ring = null
     if (this.#timeFd !== null) {
       closeSync(this.#timeFd)
       this.#timeFd = null

@@ -16,6 +16,8 @@ import { AppendOnlyFileSource } from '../log/sources.ts'
 import { BatchSink } from './batch-sink.ts'
 import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
 import { IndexWriter, readIndex } from './sparse-index.ts'
+import { RING_PENDING_MAX } from './time-ring.ts'
+import type { TimeRing } from './time-ring.ts'
 
 /** Data bytes between two offset index records (at most). */
 export const OFFSET_INDEX_INTERVAL = 16 * 1024
@@ -24,6 +26,14 @@ export const OFFSET_INDEX_INTERVAL = 16 * 1024
  * loop turns: one write per record cost a burst of 100 B appends 5% of its time.
  */
 const OFFSET_INDEX_BATCH = 64
+
+/**
+ * How long a time record may wait in the time ring before it is written to the time index file
+ * (also written at every {@link RING_PENDING_MAX} records, a sync, a roll and a close): the
+ * file is for seeks, for recovery and for readers that lag behind the ring, not for a live
+ * reader, so the write is kept off the appends that readers wait for.
+ */
+const TIME_INDEX_DEFER_MS = 1000
 
 /**
  * Room a segment made by a roll has past `segmentBytes` (or past its first entry, when that is
@@ -92,6 +102,7 @@ export class SegmentWriter {
   readonly #sink: BatchSink
   readonly #offsets: IndexWriter
   readonly #times: IndexWriter
+  readonly #ring: TimeRing
   #next: number
   #lastTime = -1
   /** The time of the first entry, once known (-1: not yet looked up). */
@@ -100,12 +111,15 @@ export class SegmentWriter {
 
   /**
    * Opens (or, with `create`, creates) the segment of `dir` starting at `base`.
+   * @param ring - The journal's time ring: records are published there before the entry, and
+   *   what only it holds (a writer that crashed) is copied into the time index.
    * @param sizeUpper - The most data it can take (see {@link segmentSizeUpper}); default the
    *   largest file there is.
    * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
    */
-  constructor(dir: string, base: number, create: boolean, sizeUpper = SIZE_UPPER_MAX) {
+  constructor(dir: string, base: number, create: boolean, ring: TimeRing, sizeUpper = SIZE_UPPER_MAX) {
     this.base = base
+    this.#ring = ring
     this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper } })
     try {
       const size = this.file.size
@@ -132,14 +146,25 @@ export class SegmentWriter {
       this.#lastIndexed = keptOffsets > 0 ? found.second[keptOffsets - 1]! : 0
       for (const { position, offset } of result.offsets) this.#index(position, offset)
       const count = this.#next
-      this.#times = new IndexWriter(timeIndexPath(dir, base), (_time, position) => position >= base && position < count)
+      this.#times = new IndexWriter(timeIndexPath(dir, base), (_time, position) => position >= base && position < count, RING_PENDING_MAX, TIME_INDEX_DEFER_MS)
       const times = this.#times.records
       this.#lastTime = times.first.length > 0 ? times.first[times.first.length - 1]! : -1
+      // Records the ring held and the file did not get (the last writer's process died first).
+      for (const { time, position } of ring.records()) {
+        const lastPosition = times.second.length > 0 ? times.second[times.second.length - 1]! : -1
+        if (position < base || position >= count || position <= lastPosition || time <= this.#lastTime) continue
+        this.#times.append(time, position)
+        this.#lastTime = time
+      }
       if (count > base && times.first.length === 0) {
         // Times lost with the time index: the entries are given the time of this opening.
         this.#lastTime = Date.now()
         this.#times.append(this.#lastTime, base)
       }
+      this.#times.flush()
+      // The ring may hold records of entries the last writer did not get to append (it
+      // publishes a record before its entry): this one replaces them for the entries to come.
+      if (this.#lastTime >= 0) ring.publish(this.#lastTime, count)
       this.#sink = new BatchSink(this.file)
       this.#writer = new LogWriter(this.#sink, { offset: size })
     } catch (error) {
@@ -229,11 +254,24 @@ export class SegmentWriter {
     return first
   }
 
-  /** Writes a time record when the time changed (before the data, so readers find it). */
+  /**
+   * Publishes a time record when the time changed, before the data, so that a reader that sees
+   * the entry finds its time in the ring (the time index file gets it later).
+   */
   #stamp(time: number, position: number): void {
     if (time === this.#lastTime) return
     this.#times.append(time, position)
+    this.#ring.publish(time, position)
     this.#lastTime = time
+  }
+
+  /**
+   * Writes the time records only the ring holds into the time index file (before a roll, so
+   * that only the last segment can have any after a crash).
+   * @throws {@link AofkitError} when the write fails.
+   */
+  flushTimes(): void {
+    this.#times.flush()
   }
 
   #index(position: number, offset: number): void {
@@ -250,6 +288,8 @@ export class SegmentWriter {
   /** Finishes the segment (sealed, read-only, durable) and closes it. */
   async seal(): Promise<void> {
     try {
+      // Before the finish: a reader that sees the segment finished finds every time in the file.
+      this.#times.flush()
       if (this.file.state === FileState.Opened) await this.file.finish()
       await this.#times.sync()
     } finally {
@@ -260,6 +300,11 @@ export class SegmentWriter {
   /** Closes the segment without sealing it (a later writer goes on appending to it). */
   async close(): Promise<void> {
     try {
+      try {
+        this.#times.flush()
+      } catch {
+        // Left to the ring: the next writer copies it into the time index.
+      }
       await this.file.close()
     } finally {
       await Promise.all([this.#offsets.close(), this.#times.close()])

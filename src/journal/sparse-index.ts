@@ -115,7 +115,7 @@ export function lastAtMost(values: readonly number[], value: number): number {
   return found
 }
 
-/** The writer's side of an index file: its records in memory, appends written at once. */
+/** The writer's side of an index file: its records in memory, appends written at once or later. */
 export class IndexWriter {
   readonly path: string
   readonly records: IndexRecords
@@ -124,21 +124,30 @@ export class IndexWriter {
   readonly #view: DataView
   /** Records written together (1: each at once). */
   readonly #batch: number
+  /** With batches: wait this long before writing what is pending (0: until the loop turns). */
+  readonly #deferMs: number
   #pending = 0
   #flushing: NodeJS.Immediate | null = null
+  #timer: NodeJS.Timeout | null = null
   #dirty = false
   // Syncs run one after another, and close() waits for the last.
   #syncing: Promise<void> = Promise.resolve()
 
   /**
    * Opens (creating) the index at `path` and keeps the records `keep` accepts, in order,
-   * cutting the file after the last one kept. With `batch` above 1 (for an index that is only
-   * a hint, rebuilt from the data after a crash), records are written up to `batch` at a time,
-   * and the rest once the event loop turns: a burst of appends costs no system call per record.
+   * cutting the file after the last one kept. With `batch` above 1, records are written up to
+   * `batch` at a time: a burst of appends costs no system call per record. Without `deferMs`
+   * (for an index that is only a hint, rebuilt from the data after a crash) the rest is written
+   * once the event loop turns, and a failed write loses only hints. With `deferMs` (the time
+   * index, whose pending records the journal's time ring holds meanwhile) the rest is written
+   * that many milliseconds later, or by {@link IndexWriter.flush}, `sync()` or `close()`; a
+   * failed write keeps them pending, and an append finding `batch` records pending writes them
+   * first or throws.
    */
-  constructor(path: string, keep: (first: number, second: number) => boolean, batch = 1) {
+  constructor(path: string, keep: (first: number, second: number) => boolean, batch = 1, deferMs = 0) {
     this.path = path
     this.#batch = batch
+    this.#deferMs = deferMs
     this.#record = new Uint8Array(INDEX_RECORD_SIZE * batch)
     this.#view = new DataView(this.#record.buffer)
     const found = readIndex(path)
@@ -158,17 +167,35 @@ export class IndexWriter {
     }
   }
 
+  /** Records appended and not yet written to the file. */
+  get pending(): number {
+    return this.#pending
+  }
+
   /**
-   * Appends one record (to the page cache: a process crash keeps it; with batches, a crash may
-   * lose the last batch's records, which only makes the hint sparser).
+   * Appends one record (to the page cache once written: a process crash keeps it; with
+   * batches, a crash may lose the last batch's records, which only makes a hint sparser).
+   * @throws {@link AofkitError} when a write it had to make failed; nothing is appended then.
    */
   append(first: number, second: number): void {
+    if (this.#pending === this.#batch) this.#write()
     const at = this.#pending * INDEX_RECORD_SIZE
-    this.#view.setBigUint64(at, BigInt(first), true)
-    this.#view.setBigUint64(at + 8, BigInt(second), true)
+    const view = this.#view
+    // Two 32-bit halves: no BigInt per field.
+    view.setUint32(at, first >>> 0, true)
+    view.setUint32(at + 4, Math.floor(first / 2 ** 32), true)
+    view.setUint32(at + 8, second >>> 0, true)
+    view.setUint32(at + 12, Math.floor(second / 2 ** 32), true)
     this.#pending++
     if (this.#batch === 1) {
-      this.#write()
+      try {
+        this.#write()
+      } catch (error) {
+        this.#pending = 0
+        throw error
+      }
+    } else if (this.#deferMs > 0) {
+      this.#timer ??= setTimeout(this.#flushLater, this.#deferMs).unref()
     } else if (this.#pending === this.#batch) {
       this.#flushQuietly()
     } else {
@@ -179,31 +206,61 @@ export class IndexWriter {
     this.#dirty = true
   }
 
-  /** Writes the pending records. */
+  /** Writes the pending records; on failure they stay pending. */
   #write(): void {
-    const length = this.#pending * INDEX_RECORD_SIZE
-    this.#pending = 0
-    if (this.#flushing !== null) clearImmediate(this.#flushing)
-    this.#flushing = null
     try {
-      writeSync(this.#fd, this.#record, 0, length)
+      writeSync(this.#fd, this.#record, 0, this.#pending * INDEX_RECORD_SIZE)
     } catch (error) {
       throw fromSystemError(error, this.path, 'write')
     }
+    this.#pending = 0
+    if (this.#flushing !== null) clearImmediate(this.#flushing)
+    this.#flushing = null
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
   }
 
-  /** Writes the pending records of a batched index, whose failure loses only hints. */
-  #flushQuietly(): void {
+  /**
+   * Writes the records appended so far to the file (the page cache).
+   * @throws {@link AofkitError} when the write fails; they stay pending.
+   */
+  flush(): void {
+    if (this.#pending > 0) this.#write()
+  }
+
+  readonly #flushLater = (): void => {
+    this.#timer = null
     try {
-      if (this.#pending > 0) this.#write()
+      this.flush()
     } catch {
-      // A hint not written: readers seek from an earlier record, recovery rebuilds it.
+      // Still pending: the next append, flush, sync or close tries again.
     }
   }
 
-  /** Makes the records appended so far durable (one fdatasync when any were appended). */
+  /** Writes the pending records of a hint, whose failure loses only hints. */
+  #flushQuietly(): void {
+    try {
+      this.flush()
+    } catch {
+      // A hint not written: readers seek from an earlier record, recovery rebuilds it.
+      if (this.#deferMs === 0) this.#pending = 0
+    }
+  }
+
+  /**
+   * Makes the records appended so far durable (a write of those pending, then one fdatasync
+   * when any were appended).
+   */
   sync(): Promise<void> {
-    this.#flushQuietly()
+    if (this.#deferMs > 0) {
+      try {
+        this.flush()
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    } else {
+      this.#flushQuietly()
+    }
     const run = this.#syncing.then(() => this.#fdatasync())
     this.#syncing = run.catch(() => undefined)
     return run
@@ -220,9 +277,13 @@ export class IndexWriter {
     }
   }
 
-  /** Closes the file once the syncs in flight are done. */
+  /** Closes the file once the syncs in flight are done (writing what is pending first). */
   async close(): Promise<void> {
     this.#flushQuietly()
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    if (this.#flushing !== null) clearImmediate(this.#flushing)
+    this.#flushing = null
     await this.#syncing
     closeSync(this.#fd)
   }
