@@ -35,9 +35,8 @@ const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_W
 export const XXH64_STAGE_SIZE = 32 * 1024
 let input = new Uint8Array(wasm.memory.buffer, XXH64_STAGE_SIZE)
 let stage = new Uint8Array(wasm.memory.buffer, 0, XXH64_STAGE_SIZE)
-/** The token of what the staging area holds, 0 for nothing; and the last one handed out. */
-let staged = 0
-let lastToken = 0
+/** The bytes whose copy the staging area holds (see {@link xxh64Stage}), or null. */
+let staged: Uint8Array | null = null
 
 /**
  * The module's input: a view of at least `length` bytes, valid until the next call here. Write
@@ -60,8 +59,12 @@ export function xxh64Input(length: number): number {
   return wasm.checksum(length) >>> 0
 }
 
-/** XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. */
+/**
+ * XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. Hashed where the staging area
+ * holds a copy of `bytes` ({@link xxh64Stage}), else copied into the module's input first.
+ */
 export function xxh64Low(bytes: Uint8Array, start: number, end: number): number {
+  if (bytes === staged) return wasm.checksumAt(start, end - start) >>> 0
   const length = end - start
   xxh64Memory(length).set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
   return wasm.checksum(length) >>> 0
@@ -69,20 +72,11 @@ export function xxh64Low(bytes: Uint8Array, start: number, end: number): number 
 
 /**
  * Copies `bytes` (at most {@link XXH64_STAGE_SIZE} of them) into the staging area, so that
- * {@link xxh64Staged} can hash parts of them with no copy or view each, and returns the token
- * that names them there. Staging anything else replaces them.
+ * {@link xxh64Low} hashes ranges of that very array there, with no copy or view each, until
+ * other bytes are staged. Only for bytes that do not change while staged: a range of a changed
+ * array would be hashed as it was.
  */
-export function xxh64Stage(bytes: Uint8Array): number {
+export function xxh64Stage(bytes: Uint8Array): void {
   stage.set(bytes)
-  staged = ++lastToken
-  return staged
-}
-
-/**
- * XXH64 (seed 0), low 32 bits, of `[start, end)` of the bytes staged under `token`; or -1 when
- * the staging area holds other bytes now (stage them again).
- */
-export function xxh64Staged(token: number, start: number, end: number): number {
-  if (token !== staged || token === 0) return -1
-  return wasm.checksumAt(start, end - start) >>> 0
+  staged = bytes
 }

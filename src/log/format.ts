@@ -263,9 +263,6 @@ export interface ParsedRecord {
   offset: number
 }
 
-/** The checksum of `block[start, end)` ({@link checksumRange}, or one a reader computes in place). */
-export type RangeChecksum = (block: Uint8Array, start: number, end: number) => number
-
 /**
  * Parses the record at `cursor` in `block` (the bytes of one block, or of its start when the
  * block is incomplete) exactly as the reference does, and says whether it is valid:
@@ -277,36 +274,16 @@ export type RangeChecksum = (block: Uint8Array, start: number, end: number) => n
  * @returns True when the record is valid; its size is then `HEADER_SIZE + out.length`.
  */
 export function parseRecord(block: Uint8Array, cursor: number, out: ParsedRecord): boolean {
-  const dataEnd = recordDataEnd(block, cursor)
-  if (dataEnd < 0 || checksumRange(block, cursor + HeaderField.Type, dataEnd) !== readU32(block, cursor)) return false
-  return recordHeader(block, cursor, dataEnd, out)
-}
-
-/**
- * {@link parseRecord} with the checksum computed by `checksum` (a reader that hashes a block
- * in place). Its own function, so that parseRecord's call of checksumRange stays direct.
- */
-export function parseRecordWith(block: Uint8Array, cursor: number, out: ParsedRecord, checksum: RangeChecksum): boolean {
-  const dataEnd = recordDataEnd(block, cursor)
-  if (dataEnd < 0 || checksum(block, cursor + HeaderField.Type, dataEnd) !== readU32(block, cursor)) return false
-  return recordHeader(block, cursor, dataEnd, out)
-}
-
-/** Where the data of the record at `cursor` ends, or -1 when fewer than 16 bytes are left or the data would pass the block's end. */
-function recordDataEnd(block: Uint8Array, cursor: number): number {
   const size = block.length
-  if (cursor >= size - HEADER_SIZE) return -1
+  if (cursor >= size - HEADER_SIZE) return false
   const length = (block[cursor + 5] as number) | ((block[cursor + 6] as number) << 8)
-  if (length > size - cursor - HEADER_SIZE) return -1
-  return cursor + HEADER_SIZE + length
-}
-
-/** Fills `out` from the header of a record whose checksum matched, and checks the offset rule. */
-function recordHeader(block: Uint8Array, cursor: number, dataEnd: number, out: ParsedRecord): boolean {
+  if (length > size - cursor - HEADER_SIZE) return false
+  const dataEnd = cursor + HEADER_SIZE + length
+  if (checksumRange(block, cursor + HeaderField.Type, dataEnd) !== readU32(block, cursor)) return false
   const type = block[cursor + 4] as number
   const offset = readU64(block, cursor + HeaderField.Offset)
   out.type = type
-  out.length = dataEnd - cursor - HEADER_SIZE
+  out.length = length
   out.offset = offset
   if (type === RecordType.Full || type === RecordType.First) return offset === 0
   return offset !== 0

@@ -7,10 +7,9 @@
  */
 import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
-import { XXH64_STAGE_SIZE, xxh64Stage, xxh64Staged } from '../io/xxh64.ts'
-import { checksumRange } from './checksum.ts'
-import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord, parseRecordWith } from './format.ts'
-import type { ParsedRecord, RangeChecksum } from './format.ts'
+import { XXH64_STAGE_SIZE, xxh64Stage } from '../io/xxh64.ts'
+import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord } from './format.ts'
+import type { ParsedRecord } from './format.ts'
 import type { LogSource } from './sources.ts'
 
 /** Options for {@link LogReader}. */
@@ -79,12 +78,9 @@ export class LogReader implements Iterable<Uint8Array> {
   #block: Uint8Array = EMPTY
   #blockStart: number
   /**
-   * The token of #block's copy in XXH64's staging area: 0 while it has none, -1 when it is
-   * checked record by record instead. Set only where the block's bytes cannot change under the
-   * copy (see {@link checksum}).
+   * The source's blocks can be checked against one copy each (see LogSource.immutable): each
+   * block is staged in XXH64's module when taken, and its records hashed there ({@link #take}).
    */
-  #staged = 0
-  /** The source's blocks can be checked against one copy each (see LogSource.immutable). */
   readonly #stageable: boolean
   /** The source's generation when #block was taken (see LogSource.generation). */
   #generation: number | undefined = undefined
@@ -168,8 +164,7 @@ export class LogReader implements Iterable<Uint8Array> {
     // the current block again.
     const source = this.#source
     if (!source.stable && this.#block.length !== 0 && (source.generation === undefined || source.generation !== this.#generation)) {
-      this.#block = source.read(this.#blockStart, this.#block.length)
-      this.#staged = 0
+      this.#take(source.read(this.#blockStart, this.#block.length))
       this.#generation = source.generation
     }
     if (this.#needResync) {
@@ -209,7 +204,7 @@ export class LogReader implements Iterable<Uint8Array> {
         dataStart = position - this.#blockStart + HEADER_SIZE
       } else {
         position = this.#blockStart + this.#cursor
-        valid = this.#parse(record)
+        valid = parseRecord(this.#block, this.#cursor, record)
         dataStart = this.#cursor + HEADER_SIZE
         if (valid) this.#cursor = dataStart + record.length
         if (this.#checkStart) {
@@ -344,32 +339,14 @@ export class LogReader implements Iterable<Uint8Array> {
   }
 
   /**
-   * Parses the record at the cursor of the current block into `record` ({@link parseRecord}).
-   * Only a source whose blocks are staged gets {@link checksum}: handing it to every parse, where
-   * it would only pass the record on to `checksumRange`, cost a seventh of a 100-byte entry's
-   * read from memory or a mapping.
+   * Makes `bytes` the current block. A block whose bytes cannot change is copied once into
+   * XXH64's staging area, where each of its records is then hashed in place, instead of copied
+   * on its own (a fifth of a 100-byte entry's read). When another reader stages its block
+   * meanwhile (readers taking turns), this one's records are copied one by one again.
    */
-  #parse(record: ParsedRecord): boolean {
-    return this.#stageable ? parseRecordWith(this.#block, this.#cursor, record, this.#checksum) : parseRecord(this.#block, this.#cursor, record)
-  }
-
-  /**
-   * The checksum of `block[start, end)` for a source whose bytes cannot change under a copy: the
-   * current block is copied once into XXH64's staging area and each record hashed there,
-   * instead of copied on its own (a fifth of a 100-byte entry's read).
-   */
-  readonly #checksum: RangeChecksum = (block, start, end) => {
-    if (this.#staged < 0 || block !== this.#block || block.length > XXH64_STAGE_SIZE) return checksumRange(block, start, end)
-    const sum = xxh64Staged(this.#staged, start, end)
-    if (sum >= 0) return sum
-    if (this.#staged !== 0) {
-      // Another reader staged its block meanwhile (readers taking turns): copying the whole
-      // block again for each record would cost more than it saves, so not for this block.
-      this.#staged = -1
-      return checksumRange(block, start, end)
-    }
-    this.#staged = xxh64Stage(block)
-    return xxh64Staged(this.#staged, start, end)
+  #take(bytes: Uint8Array): void {
+    this.#block = bytes
+    if (this.#stageable && bytes.length <= XXH64_STAGE_SIZE) xxh64Stage(bytes)
   }
 
   /** Loads the next block (up to the next block boundary); false at the end of the source. */
@@ -377,8 +354,7 @@ export class LogReader implements Iterable<Uint8Array> {
     const bytes = this.#source.read(this.#next, BLOCK_SIZE - (this.#next % BLOCK_SIZE))
     this.#generation = this.#source.generation
     if (bytes.length === 0) return false
-    this.#block = bytes
-    this.#staged = 0
+    this.#take(bytes)
     this.#blockStart = this.#next
     this.#next += bytes.length
     this.#cursor = 0
@@ -400,7 +376,7 @@ export class LogReader implements Iterable<Uint8Array> {
       inBlock = false
       for (;;) {
         const position = this.#blockStart + this.#cursor
-        if (!this.#parse(record)) break
+        if (!parseRecord(this.#block, this.#cursor, record)) break
         this.#cursor += HEADER_SIZE + record.length
         if (record.type === RecordType.Full || record.type === RecordType.First) {
           this.#pending = true
