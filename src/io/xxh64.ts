@@ -35,8 +35,14 @@ const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(XXH64_W
 export const XXH64_STAGE_SIZE = 32 * 1024
 let input = new Uint8Array(wasm.memory.buffer, XXH64_STAGE_SIZE)
 let stage = new Uint8Array(wasm.memory.buffer, 0, XXH64_STAGE_SIZE)
-/** The bytes whose copy the staging area holds (see {@link xxh64Stage}), or null. */
+/** The bytes whose copy the staging area holds, or null; and the bytes offered to it ({@link xxh64Offer}). */
 let staged: Uint8Array | null = null
+let offered: Uint8Array | null = null
+/**
+ * The longest range hashed on a staged copy: a longer one is copied on its own, as staging the
+ * whole block for it would cost a second copy of the range (in the module, to its input).
+ */
+const STAGED_RANGE_MAX = 512
 
 /**
  * The module's input: a view of at least `length` bytes, valid until the next call here. Write
@@ -60,23 +66,33 @@ export function xxh64Input(length: number): number {
 }
 
 /**
- * XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. Hashed where the staging area
- * holds a copy of `bytes` ({@link xxh64Stage}), else copied into the module's input first.
+ * XXH64 (seed 0) of `bytes[start, end)`, low 32 bits, unsigned. A short range of the bytes
+ * offered last ({@link xxh64Offer}) is hashed on their copy in the staging area, made at the
+ * first such range; any other input is copied into the module's input first.
  */
 export function xxh64Low(bytes: Uint8Array, start: number, end: number): number {
-  if (bytes === staged) return wasm.checksumAt(start, end - start) >>> 0
   const length = end - start
+  if (length <= STAGED_RANGE_MAX && (bytes === staged || (bytes === offered && stageOffered()))) {
+    return wasm.checksumAt(start, length) >>> 0
+  }
   xxh64Memory(length).set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
   return wasm.checksum(length) >>> 0
 }
 
 /**
- * Copies `bytes` (at most {@link XXH64_STAGE_SIZE} of them) into the staging area, so that
- * {@link xxh64Low} hashes ranges of that very array there, with no copy or view each, until
- * other bytes are staged. Only for bytes that do not change while staged: a range of a changed
- * array would be hashed as it was.
+ * Offers `bytes` (at most {@link XXH64_STAGE_SIZE} of them, e.g. a block of records) for
+ * staging: at the first short range of them that {@link xxh64Low} hashes, they are copied into
+ * the staging area once, and ranges of that very array are hashed there, with no copy or view
+ * each, until other bytes are offered and staged. Only for bytes that do not change meanwhile:
+ * a range of a changed array would be hashed as it was.
  */
-export function xxh64Stage(bytes: Uint8Array): void {
-  stage.set(bytes)
-  staged = bytes
+export function xxh64Offer(bytes: Uint8Array): void {
+  offered = bytes
+}
+
+function stageOffered(): true {
+  stage.set(offered!)
+  staged = offered
+  offered = null
+  return true
 }

@@ -7,7 +7,7 @@
  */
 import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
-import { XXH64_STAGE_SIZE, xxh64Stage } from '../io/xxh64.ts'
+import { XXH64_STAGE_SIZE, xxh64Offer } from '../io/xxh64.ts'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
 import type { LogSource } from './sources.ts'
@@ -339,14 +339,15 @@ export class LogReader implements Iterable<Uint8Array> {
   }
 
   /**
-   * Makes `bytes` the current block. A block whose bytes cannot change is copied once into
-   * XXH64's staging area, where each of its records is then hashed in place, instead of copied
-   * on its own (a fifth of a 100-byte entry's read). When another reader stages its block
-   * meanwhile (readers taking turns), this one's records are copied one by one again.
+   * Makes `bytes` the current block. A block whose bytes cannot change is offered to XXH64's
+   * staging area: copied there once, at its first short record, each of its short records is
+   * then hashed in place instead of copied on its own (a fifth of a 100-byte entry's read).
+   * When another reader's block takes the area meanwhile (readers taking turns), this one's
+   * records are copied one by one again.
    */
   #take(bytes: Uint8Array): void {
     this.#block = bytes
-    if (this.#stageable && bytes.length <= XXH64_STAGE_SIZE) xxh64Stage(bytes)
+    if (this.#stageable && bytes.length <= XXH64_STAGE_SIZE) xxh64Offer(bytes)
   }
 
   /** Loads the next block (up to the next block boundary); false at the end of the source. */

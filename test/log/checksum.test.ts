@@ -8,7 +8,7 @@ import xxhashWasm from 'xxhash-wasm'
 import { compileXxh64 } from '../../scripts/build-wasm.mjs'
 import { checksumRange, recordChecksum } from '../../src/log/checksum.ts'
 import { XXH64_WASM } from '../../src/io/xxh64-wasm.ts'
-import { XXH64_STAGE_SIZE, xxh64Stage } from '../../src/io/xxh64.ts'
+import { XXH64_STAGE_SIZE, xxh64Offer } from '../../src/io/xxh64.ts'
 
 // The reference: a widely used XXH64, all 64 bits; logio keeps the low 32.
 const hasher = await xxhashWasm()
@@ -67,26 +67,40 @@ test('recordChecksum equals the checksum of the record bytes it stands for', () 
   )
 })
 
-test('a staged block is hashed in place: any range equals the reference, until another block is staged', () => {
+test('an offered block is staged at its first short range and hashed in place, until another block is staged', () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 1, maxLength: XXH64_STAGE_SIZE }), fc.nat(), fc.nat(), (block, a, b) => {
       const start = a % (block.length + 1)
       const end = start + (b % (block.length - start + 1))
+      const short = end - start <= 512
       const expected = low32(block.subarray(start, end))
-      xxh64Stage(block)
+      xxh64Offer(block)
       assert.equal(checksumRange(block, start, end), expected)
       // Other inputs go through the module meanwhile: the staged block stays.
       assert.equal(checksumRange(block.slice(), start, end), expected)
       assert.equal(checksumRange(block, start, end), expected)
-      // The copy is what is hashed: bytes changed after staging (which its callers never do)
-      // still hash as they were, until other bytes are staged.
+      // A short range is hashed on the staged copy: bytes changed after it was made (which
+      // its callers never do) still hash as they were, until another block is staged. A long
+      // range is copied on its own each time.
       block.fill(0)
       if (end > start) block[start] = (expected & 0xff) ^ 0xff
       const changed = low32(block.subarray(start, end))
-      assert.equal(checksumRange(block, start, end), expected)
-      xxh64Stage(new Uint8Array(8))
+      assert.equal(checksumRange(block, start, end), short ? expected : changed)
+      const other = new Uint8Array(8)
+      xxh64Offer(other)
+      assert.equal(checksumRange(other, 0, 8), low32(other))
       assert.equal(checksumRange(block, start, end), changed)
     }),
-    { numRuns: 100 },
+    { numRuns: 200 },
   )
+  // Blocks of records as readers offer them: 100 B records staged, 4 KiB ones copied.
+  const block = new Uint8Array(XXH64_STAGE_SIZE).map((_, index) => (index * 2654435761) >>> 24)
+  for (const [start, end, staged] of [[16, 127, true], [16, 4096 + 16, false]] as const) {
+    const expected = low32(block.subarray(start, end))
+    xxh64Offer(block)
+    assert.equal(checksumRange(block, start, end), expected)
+    block[start] = block[start]! ^ 0xff
+    assert.equal(checksumRange(block, start, end) === expected, staged)
+    block[start] = block[start] ^ 0xff
+  }
 })
