@@ -1,0 +1,498 @@
+/**
+ * The time ring (times-shm) under hostile conditions: writers killed with SIGKILL at each step
+ * around the time index file's writes, readers in other processes and threads reading while
+ * the writer wraps the ring, rolls and retention, rings damaged, replaced or from elsewhere,
+ * power cuts after sync(). Every entry's time must lie between the writer's clock readings
+ * taken just before and just after its append, and never decrease.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { Worker } from 'node:worker_threads'
+
+import { Journal } from '../../src/index.ts'
+import { timeIndexPath } from '../../src/journal/layout.ts'
+import { readIndex } from '../../src/journal/sparse-index.ts'
+import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
+import { aof } from '../cli/fixtures.ts'
+import { spawnHelper } from '../helpers/child.ts'
+import type { Child } from '../helpers/child.ts'
+import { isJournalEntry } from '../helpers/journal-entries.ts'
+import { powerLossDisk, runUntilPowerCut } from '../helpers/power-loss.ts'
+import { tmpDir } from '../helpers/tmp-dir.ts'
+import { until } from '../helpers/until.ts'
+
+/** The clock readings around each append, from the writer's `E<position>,<before>,<after>;`. */
+function boundsOf(stdout: string): Map<number, [number, number]> {
+  const bounds = new Map<number, [number, number]>()
+  for (const match of stdout.matchAll(/E(\d+),(\d+),(\d+);/g)) bounds.set(Number(match[1]), [Number(match[2]), Number(match[3])])
+  return bounds
+}
+
+interface Timed {
+  position: number
+  time: number
+}
+
+/** Checks that each entry's time lies within its append's clock readings and never decreases. */
+function checkTimes(entries: readonly Timed[], bounds: Map<number, [number, number]>, what: string): void {
+  let last = -1
+  for (const { position, time } of entries) {
+    const bound = bounds.get(position)
+    assert.ok(bound !== undefined, `${what}: entry ${position} was not acknowledged`)
+    assert.ok(time >= bound[0] && time <= bound[1], `${what}: entry ${position} has time ${time}, appended within [${bound[0]}, ${bound[1]}]`)
+    assert.ok(time >= last, `${what}: entry ${position}'s time ${time} is before the previous entry's ${last}`)
+    last = time
+  }
+}
+
+/** The entries of `dir` as a reader opened now reads them, their bytes checked. */
+async function readAll(dir: string): Promise<Timed[]> {
+  const reader = await Journal.openReader(dir)
+  try {
+    return [...reader.read()].map((entry) => {
+      assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position}'s bytes`)
+      return { position: entry.position, time: entry.time }
+    })
+  } finally {
+    reader.close()
+  }
+}
+
+/** `from: { time }` at each entry's time starts at that entry (each has a millisecond of its own). */
+async function checkSeeks(dir: string, entries: readonly Timed[], what: string): Promise<void> {
+  const reader = await Journal.openReader(dir)
+  try {
+    for (const { position, time } of entries) {
+      assert.equal(reader.read({ from: { time } }).next().value?.position, position, `${what}: from { time: ${time} }`)
+    }
+  } finally {
+    reader.close()
+  }
+}
+
+/** The time index file's records of the segment at `base`. */
+function fileTimes(dir: string, base = 0): Timed[] {
+  const { first, second } = readIndex(timeIndexPath(dir, base))
+  return first.map((time, k) => ({ time, position: second[k]! }))
+}
+
+async function killed(child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
+  await child.exited
+}
+
+function writer(dir: string, count: number, options: object = {}): Child {
+  return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)])
+}
+
+for (const damage of ['deleted', 'truncated'] as const) {
+  test(`a reader opened after times-shm was ${damage} under a live writer gives each entry its own time`, { todo: 'without the ring a reader takes times from the time index file, which lacks the records still waiting in the writer (time 0, or an earlier entry\'s)' }, async (t) => {
+    const dir = join(tmpDir(t), 'journal')
+    const child = writer(dir, 40)
+    t.after(() => killed(child))
+    await child.waitFor('D;')
+    if (damage === 'deleted') rmSync(join(dir, TIME_RING_NAME))
+    else truncateSync(join(dir, TIME_RING_NAME), 0)
+    checkTimes(await readAll(dir), boundsOf(child.stdout()), `after the ring was ${damage}`)
+  })
+}
+
+test("a read() begun before a writer's restart, with times-shm deleted meanwhile, gives the new writer's entries their own times", { todo: 'a segment cursor keeps the ring it mapped first; the new writer publishes in a new file, and the old ring\'s last record answers for every new entry' }, async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const first = writer(dir, 50)
+  t.after(() => killed(first))
+  await first.waitFor('D;')
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const entries = reader.read({ from: 0 })
+  const read: Timed[] = []
+  for (let k = 0; k < 50; k++) {
+    const { position, time } = entries.next().value!
+    read.push({ position, time })
+  }
+  await killed(first)
+  rmSync(join(dir, TIME_RING_NAME))
+  const second = writer(dir, 50)
+  t.after(() => killed(second))
+  await second.waitFor('D;')
+  for (const { position, time } of entries) read.push({ position, time })
+  assert.equal(read.length, 100)
+  checkTimes(read, new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())]), 'the read across the restart')
+})
+
+test("a ring copied in from another journal directory does not give this journal's entries the other's times", { todo: 'the ring names no journal: same boot and mount, so its records are copied into this journal\'s time index at the reopening' }, async (t) => {
+  const root = tmpDir(t)
+  const mine = join(root, 'mine')
+  const other = join(root, 'other')
+  // This journal's writer dies with its newest times only in its ring (no flush yet).
+  const first = writer(mine, 40)
+  t.after(() => killed(first))
+  await first.waitFor('D;')
+  const bounds = boundsOf(first.stdout())
+  await killed(first)
+  // Another journal, written later, with entries at the same positions.
+  const second = writer(other, 60)
+  t.after(() => killed(second))
+  await second.waitFor('D;')
+  await killed(second)
+  copyFileSync(join(other, TIME_RING_NAME), join(mine, TIME_RING_NAME))
+  const reopened = await Journal.open(mine)
+  await reopened.close()
+  const entries = await readAll(mine)
+  assert.equal(entries.length, 40)
+  // What the ring lost cannot be had back, but no entry may get a time after its append.
+  for (const { position, time } of entries) assert.ok(time <= bounds.get(position)![1], `entry ${position}: time ${time}, appended by ${bounds.get(position)![1]}`)
+})
+
+for (const when of ['before', 'torn', 'after'] as const) {
+  for (const write of [1, 2]) {
+    test(`a writer killed ${when} its time index write #${write}: readers, seeks and the reopening keep each entry's time`, async (t) => {
+      const dir = join(tmpDir(t), 'journal')
+      const child = writer(dir, 64 * 3 + 10, { kill: { write, when } })
+      t.after(() => killed(child))
+      const { signal } = await child.exited
+      assert.equal(signal, 'SIGKILL', child.stderr())
+      assert.match(child.stdout(), /K;$/)
+      const bounds = boundsOf(child.stdout())
+      // Before any writer reopens: the ring has what the file lacks.
+      const before = await readAll(dir)
+      assert.equal(before.length, bounds.size, 'entries acknowledged')
+      checkTimes(before, bounds, 'before the reopening')
+      await checkSeeks(dir, before, 'before the reopening')
+      const reopened = await Journal.open(dir)
+      const after = [...reopened.read()].map(({ position, time }) => ({ position, time }))
+      await reopened.close()
+      assert.deepEqual(after, before)
+      assert.deepEqual(await readAll(dir), before)
+      await checkSeeks(dir, before, 'after the reopening')
+      // The time index file holds one record per entry (each had a millisecond of its own).
+      assert.deepEqual(fileTimes(dir), before.slice(0, fileTimes(dir).length))
+      assert.equal(fileTimes(dir).length, before.length)
+    })
+  }
+}
+
+test('readers in a worker thread and in the main thread, lagging, while the writer wraps the ring: each entry gets its own time', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const count = 600
+  const child = writer(dir, count, { paceMs: 1 })
+  t.after(() => killed(child))
+  await child.waitFor('R;')
+  const workers = [1, 2].map(
+    (seed) =>
+      new Worker(new URL('../helpers/worker-entry.mjs', import.meta.url), {
+        workerData: { script: new URL('../helpers/time-ring-reader-worker.ts', import.meta.url).href, dir, count, seed },
+      }),
+  )
+  t.after(() => Promise.all(workers.map((worker) => worker.terminate())))
+  const results = workers.map(
+    (worker) =>
+      new Promise<Array<[number, number]>>((resolve, reject) => {
+        worker.once('message', resolve)
+        worker.once('error', reject)
+      }),
+  )
+  // A follower in this thread, lagging now and then.
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const followed: Timed[] = []
+  for await (const entry of reader.follow({ from: 0 })) {
+    followed.push({ position: entry.position, time: entry.time })
+    if (entry.position % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 150))
+    if (entry.position === count - 1) break
+  }
+  await child.waitFor('D;')
+  const bounds = boundsOf(child.stdout())
+  checkTimes(followed, bounds, 'the follower')
+  for (const [k, result] of results.entries()) {
+    const seen = await result
+    for (const [position, time] of seen) {
+      const bound = bounds.get(position)!
+      assert.ok(time >= bound[0] && time <= bound[1], `worker ${k}: entry ${position} has time ${time}, appended within [${bound[0]}, ${bound[1]}]`)
+    }
+  }
+})
+
+/** Rewrites the ring of `dir` (no writer running): `edit` gets its 32-bit words. */
+function editRing(dir: string, edit: (words: Uint32Array) => void): void {
+  const path = join(dir, TIME_RING_NAME)
+  const bytes = new Uint8Array(readFileSync(path))
+  edit(new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4)))
+  writeFileSync(path, bytes)
+}
+
+test("the ring's 32-bit count wrapping around: readers and the reopening keep each entry's time", async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const first = writer(dir, 20, { exit: true })
+  await first.waitFor('D;')
+  await first.exited
+  // The count 5 short of 2^32, the slots emptied (every record is in the file after the close).
+  editRing(dir, (words) => {
+    words[2] = 2 ** 32 - 5
+    words.fill(0, 16)
+  })
+  const second = writer(dir, 300)
+  t.after(() => killed(second))
+  await second.waitFor('D;')
+  const bounds = new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())])
+  const live = await readAll(dir)
+  assert.equal(live.length, 320)
+  checkTimes(live, bounds, 'across the wrap')
+  await checkSeeks(dir, live, 'across the wrap')
+  assert.ok(fileTimes(dir).length < 320, 'some records only in the ring')
+  await killed(second)
+  const reopened = await Journal.open(dir)
+  await reopened.close()
+  assert.deepEqual(await readAll(dir), live)
+  assert.deepEqual(fileTimes(dir), live)
+})
+
+test('rolls and retention while a reader in another process follows, then a kill and a reopening: each entry keeps its time', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const count = 300
+  // The event loop turns every 10 appends: a roll finishes the old segment in the background.
+  const child = writer(dir, count, { journal: { segmentBytes: 4096, retention: { maxSegments: 8 } }, paceMs: 1 })
+  t.after(() => killed(child))
+  await child.waitFor('R;')
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const followed: Timed[] = []
+  for await (const entry of reader.follow({ from: 0, onTruncated: () => undefined })) {
+    followed.push({ position: entry.position, time: entry.time })
+    if (entry.position === count - 1) break
+  }
+  await child.waitFor('D;')
+  const bounds = boundsOf(child.stdout())
+  assert.ok(followed.length > count / 2, `${followed.length} entries followed`)
+  checkTimes(followed, bounds, 'the follower')
+  await killed(child)
+  const kept = await readAll(dir)
+  checkTimes(kept, bounds, 'after the kill')
+  const reopened = await Journal.open(dir, { segmentBytes: 4096, retention: { maxSegments: 8 } })
+  await reopened.close()
+  // The reopening's retention may delete more segments: what is left keeps its times.
+  const left = await readAll(dir)
+  assert.ok(left.length > 0)
+  assert.deepEqual(left, kept.slice(kept.length - left.length))
+  await checkSeeks(dir, left, 'after the reopening')
+})
+
+test("a follower in another process across a writer's SIGKILL and restart gets each entry's time", async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const first = writer(dir, 150)
+  t.after(() => killed(first))
+  await first.waitFor('R;')
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const followed: Timed[] = []
+  const following = (async () => {
+    for await (const entry of reader.follow({ from: 0 })) {
+      followed.push({ position: entry.position, time: entry.time })
+      if (entry.position === 299) break
+    }
+  })()
+  await first.waitFor('D;')
+  await until(() => followed.length >= 150, 'the first writer\'s entries followed')
+  await killed(first)
+  const second = writer(dir, 150)
+  t.after(() => killed(second))
+  await second.waitFor('D;')
+  await following
+  const bounds = new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())])
+  checkTimes(followed, bounds, 'the follower')
+  await killed(second)
+  const all = await readAll(dir)
+  assert.equal(all.length, 300)
+  checkTimes(all, bounds, 'after the second kill')
+  await checkSeeks(dir, all, 'after the second kill')
+})
+
+test('a power cut after sync(): every synced entry keeps its own time, and no entry gets a later one', { timeout: 120_000 }, async (t) => {
+  const disk = await powerLossDisk(t)
+  if (disk === null) return
+  const dir = join(disk.dir, 'journal')
+  const run = await runUntilPowerCut(disk, 'time-ring-writer.ts', [dir, '5000', JSON.stringify({ syncEvery: 25 })], { ready: 'S25;', delayMs: 600 })
+  let synced = 0
+  for (const match of run.stdout.matchAll(/S(\d+);/g)) synced = Math.max(synced, Number(match[1]))
+  const bounds = boundsOf(run.stdoutAll)
+  const check = (entries: readonly Timed[], what: string): void => {
+    assert.ok(entries.length >= synced, `${what}: ${entries.length} entries, ${synced} synced`)
+    checkTimes(entries.slice(0, synced), bounds, `${what}, synced entries`)
+    let last = -1
+    for (const { position, time } of entries) {
+      const bound = bounds.get(position)
+      if (bound !== undefined) assert.ok(time <= bound[1], `${what}: entry ${position} has time ${time}, appended by ${bound[1]}`)
+      assert.ok(time >= last, `${what}: entry ${position}'s time ${time} is before ${last}`)
+      last = time
+    }
+  }
+  const before = await readAll(dir)
+  check(before, 'before the reopening')
+  const reopened = await Journal.open(dir)
+  await reopened.close()
+  const after = await readAll(dir)
+  check(after, 'after the reopening')
+  await checkSeeks(dir, after.slice(0, synced), 'after the reopening')
+})
+
+for (const end of ['close', 'SIGKILL'] as const) {
+test(`a follower across a writer's restart (after a ${end}) with times-shm deleted meanwhile (a journal without a ring, which the writer makes again) gets each entry's time`, async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const first = writer(dir, 50, { exit: end === 'close' })
+  await first.waitFor('R;')
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const followed: Timed[] = []
+  const following = (async () => {
+    for await (const entry of reader.follow({ from: 0 })) {
+      followed.push({ position: entry.position, time: entry.time })
+      if (entry.position === 99) break
+    }
+  })()
+  await first.waitFor('D;')
+  await killed(first)
+  await until(() => followed.length >= 50, "the first writer's entries followed")
+  rmSync(join(dir, TIME_RING_NAME))
+  const second = writer(dir, 50)
+  t.after(() => killed(second))
+  await second.waitFor('D;')
+  await following
+  checkTimes(followed, new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())]), 'the follower')
+})
+}
+
+/** Damage done to the ring of a journal whose writer was killed with its newest times only there. */
+const DAMAGE: Record<string, (dir: string) => void> = {
+  'cut to nothing': (dir) => truncateSync(join(dir, TIME_RING_NAME), 0),
+  'cut inside its slots': (dir) => truncateSync(join(dir, TIME_RING_NAME), 100),
+  'grown to 8 KiB': (dir) => truncateSync(join(dir, TIME_RING_NAME), 8192),
+  'a wrong magic': (dir) => editRing(dir, (words) => (words[0] = 0x12345678)),
+  'another version': (dir) => editRing(dir, (words) => (words[1] = 2)),
+  'from another boot': (dir) => editRing(dir, (words) => (words[4] = words[4]! ^ 1)),
+  'from another mount': (dir) => editRing(dir, (words) => (words[8] = words[8]! + 1)),
+  'a count far past its records': (dir) => editRing(dir, (words) => (words[2] = words[2]! + 1000)),
+}
+
+for (const [name, damage] of Object.entries(DAMAGE)) {
+  test(`a ring with ${name} after a kill: the reopening gives no entry a later time, keeps times in order, and writes on`, async (t) => {
+    const dir = join(tmpDir(t), 'journal')
+    const child = writer(dir, 100)
+    t.after(() => killed(child))
+    await child.waitFor('D;')
+    await killed(child)
+    const bounds = boundsOf(child.stdout())
+    damage(dir)
+    const reopened = await Journal.open(dir)
+    let last = -1
+    for (const { position, time } of reopened.read()) {
+      assert.ok(time <= bounds.get(position)![1], `entry ${position}: time ${time}, appended by ${bounds.get(position)![1]}`)
+      assert.ok(time >= last, `entry ${position}: time ${time} before ${last}`)
+      last = time
+    }
+    const before = Date.now()
+    const position = reopened.append(new Uint8Array([1]))
+    const after = Date.now()
+    const time = reopened.read({ from: position }).next().value!.time
+    assert.ok(time >= before && time <= after, `the new entry's time ${time}, appended within [${before}, ${after}]`)
+    await reopened.close()
+    // Readers and the file agree after the close.
+    const reader = await Journal.openReader(dir)
+    const times = [...reader.read()].map((entry) => entry.time)
+    reader.close()
+    const file = fileTimes(dir)
+    for (const { time: recorded, position: at } of file) assert.equal(times[at], recorded, `the file's record for ${at}`)
+    if (name === 'grown to 8 KiB') {
+      // Nothing lost: every entry keeps its own time.
+      for (const [k, time] of times.slice(0, 100).entries()) assert.ok(time >= bounds.get(k)![0] && time <= bounds.get(k)![1], `entry ${k}: time ${time}`)
+    }
+  })
+}
+
+test('aof inspect of a journal whose killed writer left its newest times only in the ring reports the first and last entries\' times', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 100)
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  await killed(child)
+  assert.ok(fileTimes(dir).length < 100)
+  const entries = await readAll(dir)
+  const run = await aof(['inspect', '--json', dir])
+  assert.equal(run.status, 0, run.stderr)
+  const report = JSON.parse(run.stdout) as { nextPosition: number; segments: Array<{ firstTime: number; lastTime: number }> }
+  assert.equal(report.nextPosition, 100)
+  assert.equal(report.segments[0]!.firstTime, entries[0]!.time)
+  assert.equal(report.segments[0]!.lastTime, entries[99]!.time)
+  const verify = await aof(['verify', dir])
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr)
+})
+
+test("an append refused after its time was published: readers, seeks and aof inspect do not take that time for the last entry's", { todo: 'segmentTimes() takes every ring record of the last segment, one for a position not appended (yet) included' }, async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const journal = await Journal.open(dir, { create: true })
+  t.after(() => journal.close())
+  journal.append(new Uint8Array([1]))
+  const time = [...journal.read()][0]!.time
+  const start = Date.now()
+  while (Date.now() <= time || Date.now() === start) {
+    // A new millisecond: the refused append publishes a time record.
+  }
+  // Bytes that cannot be read: refused by the record log's fill, after the time was published.
+  const unreadable = new Proxy(new Uint8Array(3), {
+    get: (target, key) => {
+      if (key === 'length') return 3
+      if (typeof key === 'string' && /^\d+$/.test(key)) throw new Error('unreadable')
+      return Reflect.get(target, key) as unknown
+    },
+  })
+  assert.throws(() => journal.append(unreadable))
+  assert.equal(journal.nextPosition, 1)
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  assert.deepEqual(
+    [...reader.read()].map((entry) => entry.time),
+    [time],
+  )
+  assert.equal(reader.read({ from: { time: time + 1 } }).next().done, true)
+  const run = await aof(['inspect', '--json', dir])
+  const report = JSON.parse(run.stdout) as { segments: Array<{ lastTime: number }> }
+  assert.equal(report.segments[0]!.lastTime, time, 'the last entry\'s time')
+})
+
+test('a writer restarted through a bind mount after a kill: no entry gets a later time, times stay in order (the ring is emptied: documented)', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to bind-mount a directory')
+    return
+  }
+  const root = mkdtempSync(join(tmpdir(), 'aofkit-'))
+  const real = join(root, 'real')
+  const view = join(root, 'view')
+  mkdirSync(real)
+  mkdirSync(view)
+  execFileSync('mount', ['--bind', real, view], { stdio: 'pipe' })
+  t.after(() => {
+    execFileSync('umount', ['--lazy', view], { stdio: 'pipe' })
+    rmSync(root, { recursive: true, force: true })
+  })
+  const child = writer(join(real, 'journal'), 100)
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  await killed(child)
+  const bounds = boundsOf(child.stdout())
+  const before = await readAll(join(real, 'journal'))
+  checkTimes(before, bounds, 'before the restart')
+  const reopened = await Journal.open(join(view, 'journal'))
+  await reopened.close()
+  const after = await readAll(join(real, 'journal'))
+  let last = -1
+  let changed = 0
+  for (const { position, time } of after) {
+    assert.ok(time <= bounds.get(position)![1] && time >= last, `entry ${position}: time ${time}`)
+    if (time !== before[position]!.time) changed++
+    last = time
+  }
+  t.diagnostic(`${changed} of 100 entries read with another time after the restart through the bind mount`)
+})
