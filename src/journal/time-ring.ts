@@ -62,15 +62,11 @@ export function timeRingPath(dir: string): string {
   return join(dir, TIME_RING_NAME)
 }
 
-/**
- * True when the ring was written in this boot, on this mount of its file system: otherwise what
- * it holds is what a power cut (or a file system shut down and mounted again) left on the
- * device, which may be torn.
- */
-function current(words: Int32Array, mount: number): boolean {
+/** True when the ring was written in this boot: otherwise it is what a power cut left. */
+function sameBoot(words: Int32Array): boolean {
   const boot = currentBootWords()
   for (let k = 0; k < 4; k++) if (words[W_BOOT + k] !== boot[k]) return false
-  return words[W_MOUNT] === mount
+  return true
 }
 
 /** The shared page of recent time records (the writer's side or a reader's). */
@@ -81,6 +77,11 @@ export class TimeRing {
   readonly #slots: Uint32Array
   /** The mount the file is on, as the ring records it ({@link native.mountId}, 0 where unknown). */
   readonly #mount: number
+  /**
+   * Once the ring holds this boot's id it keeps it (a writer empties and stamps a ring only
+   * when it differs), so a reader checks it until it matches.
+   */
+  #current = false
   #closed = false
 
   private constructor(fd: number, mapping: ArrayBuffer) {
@@ -113,7 +114,10 @@ export class TimeRing {
       throw fromSystemError(error, path, 'create')
     }
     const words = ring.#words
-    if (words[W_MAGIC] !== MAGIC || words[W_VERSION] !== VERSION || !current(words, ring.#mount)) {
+    // From another boot, or from before the file system was mounted again (shut down, say):
+    // what reached the device, which may be torn. Another mount of the same file system (a
+    // bind mount) empties it too: its writer's unwritten records are lost, as in a power cut.
+    if (words[W_MAGIC] !== MAGIC || words[W_VERSION] !== VERSION || !sameBoot(words) || words[W_MOUNT] !== ring.#mount) {
       // The count first: a reader that read the old count sees it change and trusts no slot.
       Atomics.store(words, W_COUNT, 0)
       for (let k = W_SLOTS; k < words.length; k++) words[k] = 0
@@ -167,12 +171,15 @@ export class TimeRing {
    * The time of the entry at `position` (one that is in a segment starting at `base`): the
    * time of the newest record published at or before it. -1 when the ring cannot tell: the
    * record left the ring (the time index file has it), the ring was made after it, or it is
-   * from another boot or mount.
+   * from another boot.
    */
   timeOf(position: number, base: number): number {
     const words = this.#words
     const slots = this.#slots
-    if (!current(words, this.#mount)) return -1
+    if (!this.#current) {
+      if (!sameBoot(words)) return -1
+      this.#current = true
+    }
     const first = Atomics.load(words, W_COUNT) >>> 0
     for (let age = 0; age < RING_SLOTS - 1; age++) {
       const at = W_SLOTS + ((first - 1 - age) & MASK) * 4
@@ -192,12 +199,12 @@ export class TimeRing {
    * The records in force, oldest first: a record replaces every older one at or after its
    * position (a writer that reopens the journal publishes one for the entries to come). Those
    * the writer may have overwritten while they were read are left out; empty for a ring from
-   * another boot or mount.
+   * another boot.
    */
   records(): TimeRecord[] {
     const words = this.#words
     const slots = this.#slots
-    if (words[W_MAGIC] !== MAGIC || !current(words, this.#mount)) return []
+    if (words[W_MAGIC] !== MAGIC || !sameBoot(words)) return []
     const first = Atomics.load(words, W_COUNT) >>> 0
     const found: TimeRecord[] = []
     for (let age = 0; age < RING_SLOTS - 1; age++) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { statSync, rmSync, existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
@@ -126,4 +127,33 @@ test('a journal without its time ring (made by an earlier version) is read from 
     [...reopened.read()].map((entry) => entry.time),
     times,
   )
+})
+
+test('a reader through another mount of the same file system (a bind mount) gets the times from the ring too', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to bind-mount a directory')
+    return
+  }
+  const root = tmpDir(t)
+  const real = join(root, 'real')
+  const view = join(root, 'view')
+  mkdirSync(real)
+  mkdirSync(view)
+  execFileSync('mount', ['--bind', real, view], { stdio: 'pipe' })
+  try {
+    const count = 100
+    const writer = spawnHelper('journal-time-child.ts', [join(real, 'journal'), String(count)])
+    try {
+      await writer.waitFor('appended')
+      assert.ok(fileRecords(join(real, 'journal')) < count)
+      const times = await readTimes(join(view, 'journal'))
+      assert.equal(times.length, count)
+      for (let k = 1; k < count; k++) assert.ok(times[k]! > times[k - 1]!, `entry ${k}: ${times[k]} after ${times[k - 1]}`)
+      assert.deepEqual(await readTimes(join(real, 'journal')), times)
+    } finally {
+      await killed(writer)
+    }
+  } finally {
+    execFileSync('umount', ['--lazy', view], { stdio: 'pipe' })
+  }
 })
