@@ -222,8 +222,19 @@ export class SegmentWriter {
    */
   append(data: Uint8Array, time: number): number {
     const position = this.#next
-    this.#stamp(time, position)
+    if (time === this.#lastTime) {
+      const offset = this.#writer.append(data)
+      this.#next = position + 1
+      this.#index(position, offset)
+      return position
+    }
+    // A new time: published before the data, for readers; the file's record is kept after it,
+    // off the path to them (a failed append leaves #lastTime, so the next one publishes again).
+    this.#times.reserve()
+    this.#ring.publish(time, position)
     const offset = this.#writer.append(data)
+    this.#times.append(time, position)
+    this.#lastTime = time
     this.#next = position + 1
     this.#index(position, offset)
     return position

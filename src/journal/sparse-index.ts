@@ -173,6 +173,15 @@ export class IndexWriter {
   }
 
   /**
+   * Makes room for one more record, so that the next {@link IndexWriter.append} writes
+   * nothing and cannot fail: writes the pending records when `batch` are.
+   * @throws {@link AofkitError} when that write fails; they stay pending.
+   */
+  reserve(): void {
+    if (this.#pending === this.#batch) this.#write()
+  }
+
+  /**
    * Appends one record (to the page cache once written: a process crash keeps it; with
    * batches, a crash may lose the last batch's records, which only makes a hint sparser).
    * @throws {@link AofkitError} when a write it had to make failed; nothing is appended then.
