@@ -57,6 +57,8 @@ export class SegmentCursor {
   #timeFd: number | null = null
   /** The journal's time ring, mapped when an entry's time is first looked for there. */
   #ring: TimeRing | null = null
+  /** Where the data ended when the ring was last looked for and not found. */
+  #ringLookedForAt = -1
 
   /**
    * Opens the segment starting at `base` of `dir` at `position` (which must be at least `base`).
@@ -122,20 +124,56 @@ export class SegmentCursor {
   #timeOf(position: number): number {
     const times = this.#times
     const count = times.second.length
-    if (!this.#timesFinal && (count === 0 || times.second[count - 1]! <= position)) {
-      const grown = this.#log.position > this.#timesReadAtSize
-      // Mapped once per cursor; while there is none, looked for again only as the data grows.
-      if (this.#ring === null && grown) this.#ring = TimeRing.openReader(this.#dir)
-      const ring = this.#ring
-      if (ring !== null) {
-        const time = ring.timeOf(position, this.base)
-        if (time >= 0) return time
-      }
-      // The ring cannot tell (or there is none: a writer that wrote each record before its
-      // entry): the file holds the record.
-      if (grown || ring !== null) this.#readTimes()
-      if (this.#timeCursor < 0) this.#timeCursor = Math.max(0, lastAtMost(times.second, position))
+    if (this.#timesFinal || (count > 0 && times.second[count - 1]! > position)) {
+      // The file's records answer (the common case of a cursor catching up): the last record
+      // at or before the entry, walking forward from the last one used.
+      let cursor = this.#timeCursor
+      if (cursor < 0) cursor = Math.max(0, lastAtMost(times.second, position))
+      while (cursor + 1 < count && times.second[cursor + 1]! <= position) cursor++
+      this.#timeCursor = cursor
+      return cursor < count ? times.first[cursor]! : 0
     }
+    return this.#timeAtEnd(position)
+  }
+
+  /** The time of an entry past the last record read from the file: from the ring, or the file. */
+  #timeAtEnd(position: number): number {
+    let ring = this.#ring
+    // A cursor at the writer's end, which found a time in the ring before, looks there first;
+    // one catching up reads the file first (most entries then have a later record there), and
+    // maps the ring only for entries past the file's last record.
+    if (ring === null) {
+      const at = this.#log.position
+      if (at > this.#timesReadAtSize) {
+        this.#readTimes()
+        if (this.#timesFinal || this.#fileAnswers(position)) return this.#fromFile(position)
+      }
+      // Looked for again only as the data grows while there is none (a journal written by an
+      // earlier version, whose time records all come before their entries).
+      if (at > this.#ringLookedForAt) {
+        this.#ringLookedForAt = at
+        ring = this.#ring = TimeRing.openReader(this.#dir)
+      }
+    }
+    if (ring !== null) {
+      const time = ring.timeOf(position, this.base)
+      if (time >= 0) return time
+      // The ring cannot tell: the file holds the record (it may have been written just now).
+      this.#readTimes()
+    }
+    return this.#fromFile(position)
+  }
+
+  /** True when the time index read so far has a record after `position`: its time is final. */
+  #fileAnswers(position: number): boolean {
+    const count = this.#times.second.length
+    return count > 0 && this.#times.second[count - 1]! > position
+  }
+
+  /** The time of the last record at or before `position` in the time index read so far. */
+  #fromFile(position: number): number {
+    const times = this.#times
+    if (this.#timeCursor < 0) this.#timeCursor = Math.max(0, lastAtMost(times.second, position))
     let cursor = this.#timeCursor
     while (cursor + 1 < times.second.length && times.second[cursor + 1]! <= position) cursor++
     this.#timeCursor = cursor
