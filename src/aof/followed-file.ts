@@ -15,7 +15,7 @@ import { FileState } from './file-state.ts'
 import { alignToPage, SIZE_UPPER_MAX } from './geometry.ts'
 import { writerHolds } from './liveness.ts'
 import { recoverFromEnd, recoverWithMagic } from './recovery.ts'
-import { HEAD_SIZE, SHM_MAGIC, ShmIndex, Sidecar, parseSidecar, sidecarPath } from './shm.ts'
+import { HEAD_SIZE, SHM_MAGIC, SHM_VERSION, ShmIndex, Sidecar, parseSidecar, sidecarPath } from './shm.ts'
 import { fileIdentity, sameFile } from './sidecar-identity.ts'
 import type { FileIdentity } from './sidecar-identity.ts'
 
@@ -290,13 +290,16 @@ export class FollowedFile {
   /**
    * The error to end with when the sidecar was truncated under the reader: its page reads as
    * zeros since (the addon's SIGBUS guard), or, once the writer wrote its sync record into the
-   * cut file again, as a page without its magic; either way the state and size it shows mean
-   * nothing.
+   * cut file again, as a page without its magic and version; either way the state and size it
+   * shows mean nothing. A page without its magic alone is being claimed by the next writer
+   * (`Sidecar.initialize` clears the magic first and sets it last), which keeps the version.
    */
   sidecarLoss(): AofkitError | null {
     const sidecar = this.#sidecar
     if (sidecar === null) return null
-    if (native.faults(sidecar.mapping) === 0 && Atomics.load(sidecar.words, ShmIndex.magic) === SHM_MAGIC) return null
+    const words = sidecar.words
+    const sound = Atomics.load(words, ShmIndex.magic) === SHM_MAGIC || Atomics.load(words, ShmIndex.version) === SHM_VERSION
+    if (native.faults(sidecar.mapping) === 0 && sound) return null
     return new AofkitError(ErrorCode.Replaced, `the sidecar of '${this.path}' was truncated under its reader`, { path: this.path })
   }
 
