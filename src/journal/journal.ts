@@ -34,7 +34,7 @@ import type { StateConsumerOptions } from './state-consumer.ts'
 import type { RetentionReport } from './retention.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 import { SegmentWriter, bytesFrom, segmentSizeUpper } from './segment-writer.ts'
-import { TimeRing } from './time-ring.ts'
+import { TimeRing, segmentTimes } from './time-ring.ts'
 
 /**
  * Refuses what cannot be an entry: anything but a Uint8Array, and an empty one (the record log
@@ -167,6 +167,9 @@ export class Journal {
         segment = new SegmentWriter(dir, bases.at(-1)!, false, ring)
       }
       const journal = new Journal(dir, checked, lock, ring, segment, bases)
+      // Times never go back, across writers too: a clock set back since the last writer (a
+      // reboot, a clock corrected) goes on from the journal's last time.
+      journal.#lastTime = lastTimeOf(dir, bases, segment)
       // A finished segment (closed by a roll that did not get further) or one with damage in it
       // takes no more entries: the journal goes on in a new one.
       if (segment.file.state !== FileState.Opened || segment.damage !== null) journal.#roll()
@@ -479,4 +482,14 @@ export class Journal {
   #closedError(): AofkitError {
     return new AofkitError(ErrorCode.Closed, `journal '${this.#dir}' is closed`, { path: this.#dir })
   }
+}
+
+/** The time of the journal's last entry, from its newest segment that holds one; -1 for none. */
+function lastTimeOf(dir: string, bases: readonly number[], segment: SegmentWriter): number {
+  if (segment.lastTime >= 0) return segment.lastTime
+  for (let index = bases.length - 2; index >= 0; index--) {
+    const times = segmentTimes(dir, bases[index]!).first
+    if (times.length > 0) return times[times.length - 1]!
+  }
+  return -1
 }

@@ -497,7 +497,7 @@ test('a writer restarted through a bind mount after a kill: no entry gets a late
   t.diagnostic(`${changed} of 100 entries read with another time after the restart through the bind mount`)
 })
 
-test("a writer whose clock is behind the journal's last time (stepped back between two writers): times never decrease, and the time index stays readable", { todo: "Journal.#lastTime starts at -1 at open, not at the last segment's last time: the first append writes a time record older than the file's last one, which the time index's readers stop at" }, async (t) => {
+test("a writer whose clock is behind the journal's last time (stepped back between two writers): times never decrease, and the time index stays readable", async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const first = writer(dir, 20, { exit: true })
   await first.exited
