@@ -160,6 +160,12 @@ function readSegments(dir: string): SegmentReport[] {
       report.dataBytes = cursor.file.size
       report.finished = cursor.file.state === FileState.EOF && next !== undefined
       while (cursor.next() !== null) report.entries++
+      // The writer publishes an entry's time before the entry: a time for a position never
+      // appended (an append refused after it) is no entry's.
+      let last = times.second.length - 1
+      while (last >= 0 && times.second[last]! >= base + report.entries) last--
+      report.firstTime = last >= 0 ? times.first[0]! : null
+      report.lastTime = last >= 0 ? times.first[last]! : null
       if (report.expected !== null && report.entries < report.expected) report.damage = `ends at position ${base + report.entries}, before the next segment's first (${next})`
     } catch (error) {
       report.damage = isAofkitError(error) ? `${error.code}: ${error.message}` : String(error)

@@ -488,7 +488,7 @@ export class Journal {
 function lastTimeOf(dir: string, bases: readonly number[], segment: SegmentWriter): number {
   if (segment.lastTime >= 0) return segment.lastTime
   for (let index = bases.length - 2; index >= 0; index--) {
-    const times = segmentTimes(dir, bases[index]!).first
+    const times = segmentTimes(dir, bases[index]!, bases[index + 1]).first
     if (times.length > 0) return times[times.length - 1]!
   }
   return -1
