@@ -14,6 +14,7 @@ import { test } from 'node:test'
 import { Worker } from 'node:worker_threads'
 
 import { Journal } from '../../src/index.ts'
+import type { JournalReader } from '../../src/index.ts'
 import { timeIndexPath } from '../../src/journal/layout.ts'
 import { readIndex } from '../../src/journal/sparse-index.ts'
 import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
@@ -83,6 +84,18 @@ function fileTimes(dir: string, base = 0): Timed[] {
 async function killed(child: Child): Promise<void> {
   if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
   await child.exited
+}
+
+/** Follows `reader` from the start in the background, up to position `last`: what it got so far, and its end. */
+function followInBackground(reader: JournalReader, last: number): { followed: Timed[]; following: Promise<void> } {
+  const followed: Timed[] = []
+  const following = (async () => {
+    for await (const entry of reader.follow({ from: 0 })) {
+      followed.push({ position: entry.position, time: entry.time })
+      if (entry.position === last) break
+    }
+  })()
+  return { followed, following }
 }
 
 function writer(dir: string, count: number, options: object = {}): Child {
@@ -288,13 +301,7 @@ test("a follower in another process across a writer's SIGKILL and restart gets e
   await first.waitFor('R;')
   const reader = await Journal.openReader(dir)
   t.after(() => reader.close())
-  const followed: Timed[] = []
-  const following = (async () => {
-    for await (const entry of reader.follow({ from: 0 })) {
-      followed.push({ position: entry.position, time: entry.time })
-      if (entry.position === 299) break
-    }
-  })()
+  const { followed, following } = followInBackground(reader, 299)
   await first.waitFor('D;')
   await until(() => followed.length >= 150, 'the first writer\'s entries followed')
   await killed(first)
@@ -346,13 +353,7 @@ test(`a follower across a writer's restart (after a ${end}) with times-shm delet
   await first.waitFor('R;')
   const reader = await Journal.openReader(dir)
   t.after(() => reader.close())
-  const followed: Timed[] = []
-  const following = (async () => {
-    for await (const entry of reader.follow({ from: 0 })) {
-      followed.push({ position: entry.position, time: entry.time })
-      if (entry.position === 99) break
-    }
-  })()
+  const { followed, following } = followInBackground(reader, 99)
   await first.waitFor('D;')
   await killed(first)
   await until(() => followed.length >= 50, "the first writer's entries followed")
