@@ -122,17 +122,8 @@ export class SegmentCursor {
    * ring does, and for an entry the ring no longer reaches, the file does.
    */
   #timeOf(position: number): number {
-    const times = this.#times
-    const count = times.second.length
-    if (this.#timesFinal || (count > 0 && times.second[count - 1]! > position)) {
-      // The file's records answer (the common case of a cursor catching up): the last record
-      // at or before the entry, walking forward from the last one used.
-      let cursor = this.#timeCursor
-      if (cursor < 0) cursor = Math.max(0, lastAtMost(times.second, position))
-      while (cursor + 1 < count && times.second[cursor + 1]! <= position) cursor++
-      this.#timeCursor = cursor
-      return cursor < count ? times.first[cursor]! : 0
-    }
+    // The file's records answer in the common case of a cursor catching up.
+    if (this.#timesFinal || this.#fileAnswers(position)) return this.#fromFile(position)
     return this.#timeAtEnd(position)
   }
 
@@ -170,7 +161,10 @@ export class SegmentCursor {
     return count > 0 && this.#times.second[count - 1]! > position
   }
 
-  /** The time of the last record at or before `position` in the time index read so far. */
+  /**
+   * The time of the last record at or before `position` in the time index read so far,
+   * walking forward from the last one used.
+   */
   #fromFile(position: number): number {
     const times = this.#times
     if (this.#timeCursor < 0) this.#timeCursor = Math.max(0, lastAtMost(times.second, position))
