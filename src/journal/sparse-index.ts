@@ -11,6 +11,7 @@ import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 
 import { fromSystemError } from '../errors.ts'
 import { fdatasyncAsync } from '../io/durable.ts'
+import { writeU64 } from '../log/format.ts'
 import * as native from '../native/binding.ts'
 
 /** Bytes per index record. */
@@ -121,7 +122,6 @@ export class IndexWriter {
   readonly records: IndexRecords
   readonly #fd: number
   readonly #record: Uint8Array
-  readonly #view: DataView
   /** Records written together (1: each at once). */
   readonly #batch: number
   /** With batches: wait this long before writing what is pending (0: until the loop turns). */
@@ -149,7 +149,6 @@ export class IndexWriter {
     this.#batch = batch
     this.#deferMs = deferMs
     this.#record = new Uint8Array(INDEX_RECORD_SIZE * batch)
-    this.#view = new DataView(this.#record.buffer)
     const found = readIndex(path)
     let kept = 0
     while (kept < found.first.length && keep(found.first[kept]!, found.second[kept]!)) kept++
@@ -189,12 +188,9 @@ export class IndexWriter {
   append(first: number, second: number): void {
     if (this.#pending === this.#batch) this.#write()
     const at = this.#pending * INDEX_RECORD_SIZE
-    const view = this.#view
-    // Two 32-bit halves: no BigInt per field.
-    view.setUint32(at, first >>> 0, true)
-    view.setUint32(at + 4, Math.floor(first / 2 ** 32), true)
-    view.setUint32(at + 8, second >>> 0, true)
-    view.setUint32(at + 12, Math.floor(second / 2 ** 32), true)
+    // No BigInt per field.
+    writeU64(this.#record, at, first)
+    writeU64(this.#record, at + 8, second)
     this.#pending++
     if (this.#batch === 1) {
       try {
