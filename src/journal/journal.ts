@@ -4,7 +4,7 @@
  * durable consumers. See docs/FORMAT.md, "The journal", for its files.
  * @module
  */
-import { mkdirSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { FileState } from '../aof/file-state.ts'
@@ -151,6 +151,7 @@ export class Journal {
     checkDirectory(dir)
     const checked = checkOptions(options)
     await prepareDirectory(dir, checked.create)
+    const lastOpened = openedAt(join(dir, WRITER_LOCK_NAME))
     const lock = lockFile(join(dir, WRITER_LOCK_NAME), `the writer of journal '${dir}'`)
     let ring: TimeRing | null = null
     try {
@@ -164,7 +165,7 @@ export class Journal {
         bases.push(0)
         await syncDirectory(dir)
       } else {
-        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring)
+        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, undefined, lastOpened)
       }
       const journal = new Journal(dir, checked, lock, ring, segment, bases)
       // Times never go back, across writers too: a clock set back since the last writer (a
@@ -481,6 +482,18 @@ export class Journal {
 
   #closedError(): AofkitError {
     return new AofkitError(ErrorCode.Closed, `journal '${this.#dir}' is closed`, { path: this.#dir })
+  }
+}
+
+/**
+ * When the journal's last writer opened it (it rewrites the lock file then, and nothing else
+ * writes it), to the millisecond; -1 for a journal never opened.
+ */
+function openedAt(lockPath: string): number {
+  try {
+    return Math.floor(statSync(lockPath).mtimeMs)
+  } catch {
+    return -1
   }
 }
 

@@ -59,6 +59,8 @@ export class SegmentCursor {
   #ring: TimeRing | null = null
   /** Where the data ended when the ring was last looked for and not found. */
   #ringLookedForAt = -1
+  /** The data's size when the ring was last checked for being stale. */
+  #ringCheckedAt = -1
 
   /**
    * Opens the segment starting at `base` of `dir` at `position` (which must be at least `base`).
@@ -147,7 +149,19 @@ export class SegmentCursor {
       }
     }
     if (ring !== null) {
-      const time = ring.timeOf(position, this.base)
+      let time = ring.timeOf(position, this.base)
+      // No answer, or an older entry's record, may come from a ring the writer no longer
+      // publishes in: one deleted, replaced or cut, which the writer (or a new one) made again.
+      // Checked once per growth of the data, and not for an entry with a record of its own.
+      if ((time < 0 || ring.answeredAt !== position) && this.file.size !== this.#ringCheckedAt) {
+        this.#ringCheckedAt = this.file.size
+        if (ring.stale()) {
+          ring.close()
+          this.#ringLookedForAt = this.#log.position
+          ring = this.#ring = TimeRing.openReader(this.#dir)
+          time = ring === null ? -1 : ring.timeOf(position, this.base)
+        }
+      }
       if (time >= 0) return time
       // The ring cannot tell: the file holds the record (it may have been written just now).
       this.#readTimes()

@@ -5,6 +5,8 @@
  * records that the data does not back.
  * @module
  */
+import { statSync } from 'node:fs'
+
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import { SIZE_UPPER_MAX } from '../aof/geometry.ts'
@@ -115,9 +117,11 @@ export class SegmentWriter {
    *   what only it holds (a writer that crashed) is copied into the time index.
    * @param sizeUpper - The most data it can take (see {@link segmentSizeUpper}); default the
    *   largest file there is.
+   * @param lastOpened - When the journal's last writer opened it (-1: unknown), a time before
+   *   that writer's entries, for entries whose times were lost.
    * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
    */
-  constructor(dir: string, base: number, create: boolean, ring: TimeRing, sizeUpper = SIZE_UPPER_MAX) {
+  constructor(dir: string, base: number, create: boolean, ring: TimeRing, sizeUpper = SIZE_UPPER_MAX, lastOpened = -1) {
     this.base = base
     this.#ring = ring
     this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper } })
@@ -146,7 +150,13 @@ export class SegmentWriter {
       this.#lastIndexed = keptOffsets > 0 ? found.second[keptOffsets - 1]! : 0
       for (const { position, offset } of result.offsets) this.#index(position, offset)
       const count = this.#next
-      this.#times = new IndexWriter(timeIndexPath(dir, base), (_time, position) => position >= base && position < count, RING_PENDING_MAX, TIME_INDEX_DEFER_MS)
+      this.#times = new IndexWriter(
+        timeIndexPath(dir, base),
+        (_time, position) => position >= base && position < count,
+        RING_PENDING_MAX,
+        TIME_INDEX_DEFER_MS,
+        this.#keepRing,
+      )
       const times = this.#times.records
       this.#lastTime = times.first.length > 0 ? times.first[times.first.length - 1]! : -1
       // Records the ring held and the file did not get (the last writer's process died first).
@@ -157,8 +167,9 @@ export class SegmentWriter {
         this.#lastTime = time
       }
       if (count > base && times.first.length === 0) {
-        // Times lost with the time index: the entries are given the time of this opening.
-        this.#lastTime = Date.now()
+        // Times lost (with the time index, or in a ring that could not be used): the entries
+        // get a time known to be before all of them, never a later one.
+        this.#lastTime = lostTime(segmentPath(dir, base), lastOpened)
         this.#times.append(this.#lastTime, base)
       }
       this.#times.flush()
@@ -285,6 +296,23 @@ export class SegmentWriter {
     this.#times.flush()
   }
 
+  /**
+   * After each write of time records to the file, which then holds every record the ring held:
+   * a ring deleted, replaced or cut under the writer is made again, with the record in force,
+   * so that readers opened from then on find the records to come. Failing, it is tried again
+   * at the next write; readers take the times from the file meanwhile.
+   */
+  readonly #keepRing = (): void => {
+    const ring = this.#ring
+    if (!ring.stale()) return
+    try {
+      ring.renew()
+    } catch {
+      return
+    }
+    if (this.#lastTime >= 0) ring.publish(this.#lastTime, this.#next)
+  }
+
   #index(position: number, offset: number): void {
     if (offset - this.#lastIndexed < OFFSET_INDEX_INTERVAL) return
     this.#offsets.append(position, offset)
@@ -293,7 +321,10 @@ export class SegmentWriter {
 
   /** Makes every entry appended so far, and its time, durable. */
   async sync(): Promise<void> {
-    await Promise.all([this.file.sync(), this.#times.sync()])
+    const synced = Promise.all([this.file.sync(), this.#times.sync()])
+    // Also when no time record was waiting: a sync repairs a damaged ring (see #keepRing).
+    this.#keepRing()
+    await synced
   }
 
   /** Finishes the segment (sealed, read-only, durable) and closes it. */
@@ -321,4 +352,15 @@ export class SegmentWriter {
       await Promise.all([this.#offsets.close(), this.#times.close()])
     }
   }
+}
+
+/**
+ * The time given to a segment's entries whose time records were all lost: its data file's birth
+ * time (before every entry in it), or, where the file system keeps none, when the last writer
+ * opened the journal (the entries of a segment without records are that writer's), or now.
+ */
+function lostTime(path: string, lastOpened: number): number {
+  const born = statSync(path).birthtimeMs
+  if (born > 0) return Math.floor(born)
+  return lastOpened >= 0 ? lastOpened : Date.now()
 }

@@ -130,6 +130,7 @@ export class IndexWriter {
   #flushing: NodeJS.Immediate | null = null
   #timer: NodeJS.Timeout | null = null
   #dirty = false
+  readonly #afterWrite: (() => void) | undefined
   // Syncs run one after another, and close() waits for the last.
   #syncing: Promise<void> = Promise.resolve()
 
@@ -142,10 +143,11 @@ export class IndexWriter {
    * index, whose pending records the journal's time ring holds meanwhile) the rest is written
    * that many milliseconds later, or by {@link IndexWriter.flush}, `sync()` or `close()`; a
    * failed write keeps them pending, and an append finding `batch` records pending writes them
-   * first or throws.
+   * first or throws. `afterWrite` is called after each write of records (it must not throw).
    */
-  constructor(path: string, keep: (first: number, second: number) => boolean, batch = 1, deferMs = 0) {
+  constructor(path: string, keep: (first: number, second: number) => boolean, batch = 1, deferMs = 0, afterWrite?: () => void) {
     this.path = path
+    this.#afterWrite = afterWrite
     this.#batch = batch
     this.#deferMs = deferMs
     this.#record = new Uint8Array(INDEX_RECORD_SIZE * batch)
@@ -223,6 +225,7 @@ export class IndexWriter {
     this.#flushing = null
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    this.#afterWrite?.()
   }
 
   /**

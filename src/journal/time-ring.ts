@@ -14,7 +14,7 @@
  * then the count again, and keeps what the writer cannot have overwritten meanwhile.
  * @module
  */
-import { closeSync, constants, fstatSync, openSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { allocate } from '../aof/allocate.ts'
@@ -29,7 +29,8 @@ import type { IndexRecords } from './sparse-index.ts'
 export const TIME_RING_NAME = 'times-shm'
 /** "JTIM", little-endian. */
 const MAGIC = 0x4d49544a
-const VERSION = 1
+/** 2 since the header names the journal's directory (a ring of version 1 is not used). */
+const VERSION = 2
 /** Bytes of the file. */
 export const TIME_RING_SIZE = 4096
 /** Slots (a power of two, so that slot numbers stay in step when the 32-bit count wraps). */
@@ -47,6 +48,7 @@ const W_VERSION = 1
 const W_COUNT = 2
 const W_BOOT = 4
 const W_MOUNT = 8
+const W_DIRECTORY = 10
 const W_SLOTS = 16
 const MASK = RING_SLOTS - 1
 const HIGH = 2 ** 32
@@ -69,69 +71,71 @@ function sameBoot(words: Int32Array): boolean {
   return true
 }
 
+/**
+ * The journal directory's inode number as two 32-bit words (low, high), which the ring records
+ * so that a ring copied in from another journal is not taken for this one's.
+ */
+function directoryWords(dir: string): [number, number] {
+  const inode = statSync(dir, { bigint: true }).ino
+  return [Number(inode & 0xffffffffn) | 0, Number((inode >> 32n) & 0xffffffffn) | 0]
+}
+
 /** The shared page of recent time records (the writer's side or a reader's). */
 export class TimeRing {
-  readonly #fd: number
-  readonly #mapping: ArrayBuffer
-  readonly #words: Int32Array
-  readonly #slots: Uint32Array
+  readonly #dir: string
+  readonly #directory: [number, number]
+  #fd: number
+  #mapping: ArrayBuffer
+  #words: Int32Array
+  #slots: Uint32Array
   /** The mount the file is on, as the ring records it ({@link native.mountId}, 0 where unknown). */
-  readonly #mount: number
+  #mount: number
   /**
-   * Once the ring holds this boot's id it keeps it (a writer empties and stamps a ring only
-   * when it differs), so a reader checks it until it matches.
+   * Once the ring holds this boot's id and this directory's (a writer empties and stamps a ring
+   * only when they differ), a reader stops checking them ({@link TimeRing.stale} tells a ring
+   * copied over this one).
    */
   #current = false
   #closed = false
 
-  private constructor(fd: number, mapping: ArrayBuffer) {
+  /**
+   * The position of the record {@link TimeRing.timeOf} last answered with: equal to the
+   * position asked for when that entry has a record of its own.
+   */
+  answeredAt = -1
+
+  private constructor(dir: string, writable: boolean, fd: number) {
+    this.#dir = dir
+    this.#directory = directoryWords(dir)
     this.#fd = fd
+    this.#mapping = native.map(fd, TIME_RING_SIZE, writable)
     this.#mount = native.mountId(fd) | 0
-    this.#mapping = mapping
-    this.#words = new Int32Array(mapping, 0, TIME_RING_SIZE / 4)
-    this.#slots = new Uint32Array(mapping, 0, TIME_RING_SIZE / 4)
+    this.#words = new Int32Array(this.#mapping, 0, TIME_RING_SIZE / 4)
+    this.#slots = new Uint32Array(this.#mapping, 0, TIME_RING_SIZE / 4)
   }
 
   /**
    * The writer's ring of `dir`, created when missing. One from before the last boot or mount
-   * (its records may be torn by a power cut, and what they name may be gone) is emptied.
+   * (its records may be torn by a power cut, and what they name may be gone), or stamped with
+   * another directory (copied in from another journal), is emptied.
    * @throws {@link AofkitError} when the file cannot be created or mapped.
    */
   static openWriter(dir: string): TimeRing {
-    const path = timeRingPath(dir)
-    let fd: number
-    try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
-    } catch (error) {
-      throw fromSystemError(error, path, 'create')
-    }
+    const fd = openWritable(dir)
     let ring: TimeRing
     try {
-      if (fstatSync(fd).size < TIME_RING_SIZE) allocate(fd, 0, TIME_RING_SIZE)
-      ring = new TimeRing(fd, native.map(fd, TIME_RING_SIZE, true))
+      ring = new TimeRing(dir, true, fd)
     } catch (error) {
       closeSync(fd)
-      throw fromSystemError(error, path, 'create')
+      throw fromSystemError(error, timeRingPath(dir), 'create')
     }
-    const words = ring.#words
-    // From another boot, or from before the file system was mounted again (shut down, say):
-    // what reached the device, which may be torn. Another mount of the same file system (a
-    // bind mount) empties it too: its writer's unwritten records are lost, as in a power cut.
-    if (words[W_MAGIC] !== MAGIC || words[W_VERSION] !== VERSION || !sameBoot(words) || words[W_MOUNT] !== ring.#mount) {
-      // The count first: a reader that read the old count sees it change and trusts no slot.
-      Atomics.store(words, W_COUNT, 0)
-      for (let k = W_SLOTS; k < words.length; k++) words[k] = 0
-      words.set(currentBootWords(), W_BOOT)
-      words[W_MOUNT] = ring.#mount
-      words[W_VERSION] = VERSION
-      Atomics.store(words, W_MAGIC, MAGIC)
-    }
+    ring.#claim()
     return ring
   }
 
   /**
-   * A reader's view of the ring of `dir`, or null when there is none yet (a journal whose
-   * writer has not made one): then every time comes from the time index files.
+   * A reader's view of the ring of `dir`, or null when there is none (a journal whose writer
+   * has not made one, or a file cut short): then every time comes from the time index files.
    */
   static openReader(dir: string): TimeRing | null {
     let fd: number
@@ -145,11 +149,88 @@ export class TimeRing {
         closeSync(fd)
         return null
       }
-      return new TimeRing(fd, native.map(fd, TIME_RING_SIZE, false))
+      return new TimeRing(dir, false, fd)
     } catch {
       closeSync(fd)
       return null
     }
+  }
+
+  /** Empties and stamps a ring this writer cannot take over (see {@link TimeRing.openWriter}). */
+  #claim(): void {
+    const words = this.#words
+    // From another boot, or from before the file system was mounted again (shut down, say):
+    // what reached the device, which may be torn. Another mount of the same file system (a
+    // bind mount) empties it too: its writer's unwritten records are lost, as in a power cut.
+    if (this.#usable() && words[W_MOUNT] === this.#mount) return
+    // The count first: a reader that read the old count sees it change and trusts no slot.
+    Atomics.store(words, W_COUNT, 0)
+    Atomics.store(words, W_MAGIC, 0)
+    for (let k = W_SLOTS; k < words.length; k++) words[k] = 0
+    words.set(currentBootWords(), W_BOOT)
+    words[W_MOUNT] = this.#mount
+    words[W_DIRECTORY] = this.#directory[0]
+    words[W_DIRECTORY + 1] = this.#directory[1]
+    words[W_VERSION] = VERSION
+    Atomics.store(words, W_MAGIC, MAGIC)
+  }
+
+  /** True when the page is a ring of this version, of this journal's directory, from this boot. */
+  #usable(): boolean {
+    const words = this.#words
+    return (
+      words[W_MAGIC] === MAGIC &&
+      words[W_VERSION] === VERSION &&
+      words[W_DIRECTORY] === this.#directory[0] &&
+      words[W_DIRECTORY + 1] === this.#directory[1] &&
+      sameBoot(words)
+    )
+  }
+
+  /**
+   * True when the file mapped is no longer the journal's ring: deleted or renamed over (no link
+   * left), cut short (now, or once while mapped: the page then reads zeros here, see
+   * docs/FORMAT.md, "Mappings: zeros, never SIGBUS"), or stamped for another directory
+   * (copied over). One system call.
+   */
+  stale(): boolean {
+    if (native.faults(this.#mapping) > 0) return true
+    try {
+      const stats = fstatSync(this.#fd)
+      if (stats.nlink === 0 || stats.size < TIME_RING_SIZE) return true
+    } catch {
+      return true
+    }
+    const words = this.#words
+    if (words[W_MAGIC] === MAGIC && (words[W_DIRECTORY] !== this.#directory[0] || words[W_DIRECTORY + 1] !== this.#directory[1])) return true
+    return false
+  }
+
+  /**
+   * The writer's repair of a {@link TimeRing.stale} ring: maps the ring at the path again,
+   * creating it (or emptying what is there, as at open), so that readers opened from now on
+   * find the records published from now on. The caller has written the records only the old
+   * ring held to the time index file first, and publishes the one in force after.
+   * @throws {@link AofkitError} when the file cannot be created or mapped; the old one stays.
+   */
+  renew(): void {
+    const fd = openWritable(this.#dir)
+    let mapping: ArrayBuffer
+    try {
+      mapping = native.map(fd, TIME_RING_SIZE, true)
+    } catch (error) {
+      closeSync(fd)
+      throw fromSystemError(error, timeRingPath(this.#dir), 'create')
+    }
+    native.unmap(this.#mapping)
+    closeSync(this.#fd)
+    this.#fd = fd
+    this.#mapping = mapping
+    this.#mount = native.mountId(fd) | 0
+    this.#words = new Int32Array(mapping, 0, TIME_RING_SIZE / 4)
+    this.#slots = new Uint32Array(mapping, 0, TIME_RING_SIZE / 4)
+    this.#current = false
+    this.#claim()
   }
 
   /**
@@ -171,13 +252,13 @@ export class TimeRing {
    * The time of the entry at `position` (one that is in a segment starting at `base`): the
    * time of the newest record published at or before it. -1 when the ring cannot tell: the
    * record left the ring (the time index file has it), the ring was made after it, or it is
-   * from another boot.
+   * from another boot or directory.
    */
   timeOf(position: number, base: number): number {
     const words = this.#words
     const slots = this.#slots
     if (!this.#current) {
-      if (!sameBoot(words)) return -1
+      if (!this.#usable()) return -1
       this.#current = true
     }
     const first = Atomics.load(words, W_COUNT) >>> 0
@@ -190,7 +271,9 @@ export class TimeRing {
       // Kept only if the writer cannot have reused the slot since the first look at the count.
       const now = Atomics.load(words, W_COUNT) >>> 0
       if (((now - first) >>> 0) + 1 + age >= RING_SLOTS) return -1
-      return at_ >= base ? time : -1
+      if (at_ < base) return -1
+      this.answeredAt = at_
+      return time
     }
     return -1
   }
@@ -199,12 +282,12 @@ export class TimeRing {
    * The records in force, oldest first: a record replaces every older one at or after its
    * position (a writer that reopens the journal publishes one for the entries to come). Those
    * the writer may have overwritten while they were read are left out; empty for a ring from
-   * another boot.
+   * another boot or directory.
    */
   records(): TimeRecord[] {
     const words = this.#words
     const slots = this.#slots
-    if (words[W_MAGIC] !== MAGIC || !sameBoot(words)) return []
+    if (!this.#usable()) return []
     const first = Atomics.load(words, W_COUNT) >>> 0
     const found: TimeRecord[] = []
     for (let age = 0; age < RING_SLOTS - 1; age++) {
@@ -232,6 +315,27 @@ export class TimeRing {
     native.unmap(this.#mapping)
     closeSync(this.#fd)
   }
+}
+
+/**
+ * Opens (creating) the ring's file of `dir` for the writer, at least a page long.
+ * @throws {@link AofkitError} when it cannot.
+ */
+function openWritable(dir: string): number {
+  const path = timeRingPath(dir)
+  let fd: number
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
+  } catch (error) {
+    throw fromSystemError(error, path, 'create')
+  }
+  try {
+    if (fstatSync(fd).size < TIME_RING_SIZE) allocate(fd, 0, TIME_RING_SIZE)
+  } catch (error) {
+    closeSync(fd)
+    throw fromSystemError(error, path, 'create')
+  }
+  return fd
 }
 
 /**

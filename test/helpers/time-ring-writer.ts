@@ -13,10 +13,12 @@
  *   `before` it, `after` it, or `torn` (the first 8 bytes written, then the kill);
  * - `syncEvery`: after every that many appends, await sync() and write `S<next>;` (every entry
  *   before `next` is durable then);
- * - `paceMs`: wait that long on a timer (the event loop turns) every 10 appends.
- * After the last append it writes `D;` and, unless `exit` is set, spins without returning to the
- * event loop until it is killed (nothing it left for later runs). With `exit` it closes the
- * journal and exits.
+ * - `paceMs`: wait that long on a timer (the event loop turns) every 10 appends;
+ * - `resume`: after `D;`, wait for a line on stdin (the event loop turns meanwhile), await
+ *   sync(), append that many more entries the same way and write `M;`.
+ * After the last append it writes `D;` (and with `resume`, later `M;`) and, unless `exit` is set,
+ * spins without returning to the event loop until it is killed (nothing it left for later
+ * runs). With `exit` it closes the journal and exits.
  */
 import fs from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
@@ -27,6 +29,7 @@ const options = JSON.parse(optionsText ?? '{}') as {
   kill?: { write: number; when: 'before' | 'after' | 'torn' }
   syncEvery?: number
   paceMs?: number
+  resume?: number
   exit?: boolean
 }
 const say = (text: string): void => {
@@ -69,26 +72,37 @@ if (options.kill !== undefined) {
 const { Journal } = await import('../../src/index.ts')
 const { journalEntry } = await import('./journal-entries.ts')
 
-const count = Number(countText)
 const journal = await Journal.open(dir, { ...options.journal, create: true })
 say('R;')
-for (let position = journal.nextPosition, k = 0; k < count; position++, k++) {
-  const start = Date.now()
-  while (Date.now() === start) {
-    // A new millisecond for each entry.
+
+async function appendEntries(count: number): Promise<void> {
+  for (let position = journal.nextPosition, k = 0; k < count; position++, k++) {
+    const start = Date.now()
+    while (Date.now() === start) {
+      // A new millisecond for each entry.
+    }
+    const before = Date.now()
+    const at = journal.append(journalEntry(position))
+    const after = Date.now()
+    if (at !== position) throw new Error(`appended at ${at}, expected ${position}`)
+    say(`E${position},${before},${after};`)
+    if (options.syncEvery !== undefined && (k + 1) % options.syncEvery === 0) {
+      await journal.sync()
+      say(`S${position + 1};`)
+    }
+    if (options.paceMs !== undefined && k % 10 === 9) await new Promise((resolve) => setTimeout(resolve, options.paceMs))
   }
-  const before = Date.now()
-  const at = journal.append(journalEntry(position))
-  const after = Date.now()
-  if (at !== position) throw new Error(`appended at ${at}, expected ${position}`)
-  say(`E${position},${before},${after};`)
-  if (options.syncEvery !== undefined && (k + 1) % options.syncEvery === 0) {
-    await journal.sync()
-    say(`S${position + 1};`)
-  }
-  if (options.paceMs !== undefined && k % 10 === 9) await new Promise((resolve) => setTimeout(resolve, options.paceMs))
 }
+
+await appendEntries(Number(countText))
 say('D;')
+if (options.resume !== undefined) {
+  await new Promise((resolve) => process.stdin.once('data', resolve))
+  process.stdin.pause()
+  await journal.sync()
+  await appendEntries(options.resume)
+  say('M;')
+}
 if (options.exit === true) {
   await journal.close()
   process.exit(0)

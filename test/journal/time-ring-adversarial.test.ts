@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -99,22 +99,42 @@ function followInBackground(reader: JournalReader, last: number): { followed: Ti
 }
 
 function writer(dir: string, count: number, options: object = {}): Child {
-  return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)])
+  return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)], { stdin: 'resume' in options })
 }
 
-for (const damage of ['deleted', 'truncated'] as const) {
-  test(`a reader opened after times-shm was ${damage} under a live writer gives each entry its own time`, { todo: 'without the ring a reader takes times from the time index file, which lacks the records still waiting in the writer (time 0, or an earlier entry\'s)' }, async (t) => {
+for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
+  test(`times-shm ${damage} under a live writer is made again by its next sync(): readers opened before and after give each entry its own time`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
-    const child = writer(dir, 40)
+    const child = writer(dir, 40, { resume: 20 })
     t.after(() => killed(child))
     await child.waitFor('D;')
-    if (damage === 'deleted') rmSync(join(dir, TIME_RING_NAME))
-    else truncateSync(join(dir, TIME_RING_NAME), 0)
-    checkTimes(await readAll(dir), boundsOf(child.stdout()), `after the ring was ${damage}`)
+    // A reader that mapped the ring before the damage, and reads on after the repair.
+    const early = await Journal.openReader(dir)
+    t.after(() => early.close())
+    const entries = early.read({ from: 0 })
+    const read: Timed[] = []
+    for (let k = 0; k < 40; k++) {
+      const { position, time } = entries.next().value!
+      read.push({ position, time })
+    }
+    const ring = join(dir, TIME_RING_NAME)
+    if (damage === 'deleted') rmSync(ring)
+    else if (damage === 'truncated') truncateSync(ring, 0)
+    else {
+      writeFileSync(`${ring}.other`, readFileSync(ring))
+      renameSync(`${ring}.other`, ring)
+    }
+    child.process.stdin!.write('go\n')
+    await child.waitFor('M;')
+    for (const { position, time } of entries) read.push({ position, time })
+    const bounds = boundsOf(child.stdout())
+    assert.equal(read.length, 60)
+    checkTimes(read, bounds, `a reader opened before the ring was ${damage}`)
+    checkTimes(await readAll(dir), bounds, `a reader opened after the ring was ${damage}`)
   })
 }
 
-test("a read() begun before a writer's restart, with times-shm deleted meanwhile, gives the new writer's entries their own times", { todo: 'a segment cursor keeps the ring it mapped first; the new writer publishes in a new file, and the old ring\'s last record answers for every new entry' }, async (t) => {
+test("a read() begun before a writer's restart, with times-shm deleted meanwhile, gives the new writer's entries their own times", async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const first = writer(dir, 50)
   t.after(() => killed(first))
@@ -137,7 +157,7 @@ test("a read() begun before a writer's restart, with times-shm deleted meanwhile
   checkTimes(read, new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())]), 'the read across the restart')
 })
 
-test("a ring copied in from another journal directory does not give this journal's entries the other's times", { todo: 'the ring names no journal: same boot and mount, so its records are copied into this journal\'s time index at the reopening' }, async (t) => {
+test("a ring copied in from another journal directory does not give this journal's entries the other's times", async (t) => {
   const root = tmpDir(t)
   const mine = join(root, 'mine')
   const other = join(root, 'other')
@@ -409,6 +429,32 @@ for (const [name, damage] of Object.entries(DAMAGE)) {
     if (name === 'grown to 8 KiB') {
       // Nothing lost: every entry keeps its own time.
       for (const [k, time] of times.slice(0, 100).entries()) assert.ok(time >= bounds.get(k)![0] && time <= bounds.get(k)![1], `entry ${k}: time ${time}`)
+    }
+  })
+}
+
+// Where the file system keeps birth times (a tmpfs does) and where it may not (the test's
+// temporary directory): the entries' time then comes from the segment's birth, or from when the
+// last writer opened the journal.
+for (const where of ['the temporary directory', '/dev/shm'] as const) {
+  test(`a segment whose time records are all lost (in ${where}) gives its entries a time before theirs, never a later one`, async (t) => {
+    if (where === '/dev/shm' && !existsSync('/dev/shm')) return t.skip('no /dev/shm')
+    const root = where === '/dev/shm' ? mkdtempSync('/dev/shm/aofkit-') : tmpDir(t)
+    if (where === '/dev/shm') t.after(() => rmSync(root, { recursive: true, force: true }))
+    const dir = join(root, 'journal')
+    const child = writer(dir, 30)
+    t.after(() => killed(child))
+    await child.waitFor('D;')
+    await killed(child)
+    const bounds = boundsOf(child.stdout())
+    rmSync(timeIndexPath(dir, 0))
+    rmSync(join(dir, TIME_RING_NAME))
+    const reopened = await Journal.open(dir)
+    await reopened.close()
+    const entries = await readAll(dir)
+    assert.equal(entries.length, 30)
+    for (const { position, time } of entries) {
+      assert.ok(time > 0 && time <= bounds.get(0)![0], `entry ${position}: time ${time}, the first appended from ${bounds.get(0)![0]}`)
     }
   })
 }
