@@ -98,6 +98,16 @@ function followInBackground(reader: JournalReader, last: number): { followed: Ti
   return { followed, following }
 }
 
+/** The next `count` entries of `entries`, with their positions and times. */
+function take(entries: Iterator<Timed>, count: number): Timed[] {
+  const taken: Timed[] = []
+  for (let k = 0; k < count; k++) {
+    const { position, time } = entries.next().value as Timed
+    taken.push({ position, time })
+  }
+  return taken
+}
+
 function writer(dir: string, count: number, options: object = {}): Child {
   return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)], { stdin: 'resume' in options })
 }
@@ -112,11 +122,7 @@ for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
     const early = await Journal.openReader(dir)
     t.after(() => early.close())
     const entries = early.read({ from: 0 })
-    const read: Timed[] = []
-    for (let k = 0; k < 40; k++) {
-      const { position, time } = entries.next().value!
-      read.push({ position, time })
-    }
+    const read = take(entries, 40)
     const ring = join(dir, TIME_RING_NAME)
     if (damage === 'deleted') rmSync(ring)
     else if (damage === 'truncated') truncateSync(ring, 0)
@@ -142,11 +148,7 @@ test("a read() begun before a writer's restart, with times-shm deleted meanwhile
   const reader = await Journal.openReader(dir)
   t.after(() => reader.close())
   const entries = reader.read({ from: 0 })
-  const read: Timed[] = []
-  for (let k = 0; k < 50; k++) {
-    const { position, time } = entries.next().value!
-    read.push({ position, time })
-  }
+  const read = take(entries, 50)
   await killed(first)
   rmSync(join(dir, TIME_RING_NAME))
   const second = writer(dir, 50)
