@@ -14,8 +14,9 @@ export function invalidArgument(message: string, path?: string): AofkitError {
 }
 
 /**
- * `value` as an error message shows it: a primitive as itself, an object by its kind (never
- * `[object Object]`).
+ * `value` as an error message shows it: a string quoted (so `'5'` is not taken for `5`; the
+ * first 40 characters of a long one), a bigint with its `n`, another primitive as itself, an
+ * object by its kind (never `[object Object]`).
  */
 export function describeValue(value: unknown): string {
   // First: a Proxy may throw from any trap, and a revoked one from every operation.
@@ -23,6 +24,8 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return `an array of ${value.length}`
   if (value !== null && typeof value === 'object') return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'bigint') return `${value}n`
   return String(value)
 }
 

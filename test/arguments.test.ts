@@ -90,9 +90,12 @@ test('a refused value is shown by its kind in the message, never as [object Obje
   assert.equal(describeValue(new Date(0)), 'an object (Date)')
   assert.equal(describeValue([1, 2]), 'an array of 2')
   assert.equal(describeValue(() => 1), 'a function')
-  assert.equal(describeValue('x'), 'x')
+  assert.equal(describeValue('x'), '"x"')
+  assert.equal(describeValue('5'), '"5"')
+  assert.equal(describeValue('y'.repeat(41)), `"${'y'.repeat(40)}…"`)
+  assert.equal(describeValue(5), '5')
   assert.equal(describeValue(null), 'null')
-  assert.equal(describeValue(5n), '5')
+  assert.equal(describeValue(5n), '5n')
   const refused = (call: () => unknown): string => {
     try {
       call()

@@ -20,15 +20,17 @@ function heldElsewhere(error: unknown): boolean {
  * @param fd - An open descriptor of the file.
  * @param path - The file's path, for messages.
  * @param what - What the file is, for the message (default: `'file'`).
+ * @param held - The whole message when the lock is held (default: that the file is locked by
+ *   another writer).
  * @throws {@link AofkitError} ERR_AOF_LOCKED when another descriptor holds the lock; ERR_AOF_IO
  *   (or another system code) when flock fails otherwise.
  */
-export function lockExclusive(fd: number, path: string, what = 'file'): void {
+export function lockExclusive(fd: number, path: string, what = 'file', held = `${what} '${path}' is locked by another writer`): void {
   try {
     native.flock(fd, native.lock.exclusive | native.lock.nonBlocking)
   } catch (error) {
     if (heldElsewhere(error)) {
-      throw new AofkitError(ErrorCode.Locked, `${what} '${path}' is locked by another writer`, { path, cause: error })
+      throw new AofkitError(ErrorCode.Locked, held, { path, cause: error })
     }
     throw fromSystemError(error, path, 'lock')
   }

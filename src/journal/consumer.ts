@@ -65,7 +65,8 @@ function lockConsumer(dir: string, name: string): number {
   } catch (error) {
     throw fromSystemError(error, dir, 'create')
   }
-  return lockFile(consumerLockPath(dir, name), `consumer '${name}' of journal '${dir}'`)
+  const path = consumerLockPath(dir, name)
+  return lockFile(path, `consumer '${name}' of journal '${dir}' is open already, in this process or another (its lock '${path}' is held)`)
 }
 
 /** Checks a position given to commit() or reset(). */

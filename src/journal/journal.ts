@@ -151,8 +151,9 @@ export class Journal {
     checkDirectory(dir)
     const checked = checkOptions(options)
     await prepareDirectory(dir, checked.create)
-    const lastOpened = openedAt(join(dir, WRITER_LOCK_NAME))
-    const lock = lockFile(join(dir, WRITER_LOCK_NAME), `the writer of journal '${dir}'`)
+    const lockPath = join(dir, WRITER_LOCK_NAME)
+    const lastOpened = openedAt(lockPath)
+    const lock = lockFile(lockPath, `journal '${dir}' has a writer already, in this process or another (its lock '${lockPath}' is held)`)
     let ring: TimeRing | null = null
     try {
       mkdirSync(join(dir, CONSUMERS_DIR), { recursive: true })

@@ -11,10 +11,11 @@ import { lockExclusive } from '../io/lock.ts'
 /**
  * Opens (creating) `path` and takes its exclusive lock without waiting, then writes this
  * process's pid into it.
+ * @param held - The message when another holder has it.
  * @returns The descriptor holding the lock.
  * @throws {@link AofkitError} ERR_AOF_LOCKED when another holder, in any process, has it.
  */
-export function lockFile(path: string, what: string): number {
+export function lockFile(path: string, held: string): number {
   let fd: number
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
@@ -22,7 +23,7 @@ export function lockFile(path: string, what: string): number {
     throw fromSystemError(error, path, 'create')
   }
   try {
-    lockExclusive(fd, path, what)
+    lockExclusive(fd, path, undefined, held)
     ftruncateSync(fd, 0)
     writeSync(fd, `${process.pid}\n`, 0)
   } catch (error) {

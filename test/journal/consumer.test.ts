@@ -115,7 +115,11 @@ test('one live instance per name, across processes; a killed holder does not blo
   const journal = await filled(dir, 10)
   t.after(() => journal.close())
   const consumer = await Journal.openConsumer(dir, 'only')
-  await assert.rejects(Journal.openConsumer(dir, 'only'), { code: ErrorCode.Locked })
+  // The message says what is held, and where, once each.
+  await assert.rejects(Journal.openConsumer(dir, 'only'), {
+    code: ErrorCode.Locked,
+    message: `consumer 'only' of journal '${dir}' is open already, in this process or another (its lock '${join(dir, 'consumers', 'only.lock')}' is held)`,
+  })
   const other = await Journal.openConsumer(dir, 'other')
   await other.close()
   await consumer.close()

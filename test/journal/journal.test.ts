@@ -230,7 +230,11 @@ test('appendBatch: the entries get consecutive positions and become visible toge
 test('a second writer gets ERR_AOF_LOCKED, in this process and in another; a killed holder blocks nobody', async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const journal = await filled(dir, 3)
-  await assert.rejects(Journal.open(dir), { code: ErrorCode.Locked })
+  // The message says what is held, and where, once each.
+  await assert.rejects(Journal.open(dir), {
+    code: ErrorCode.Locked,
+    message: `journal '${dir}' has a writer already, in this process or another (its lock '${join(dir, 'writer.lock')}' is held)`,
+  })
   const child = spawnHelper('journal-child.ts', ['hold', dir])
   await child.waitFor('error')
   assert.match(child.stdout(), /error ERR_AOF_LOCKED/)
