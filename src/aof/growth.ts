@@ -280,8 +280,8 @@ export class Growth {
       this.#fd < 0
         ? 'a memory-only file never grows: open a larger one'
         : upper >= SIZE_UPPER_MAX
-          ? `that is the largest mapping this Node.js can view: go on in a new file`
-          : `reopen it with a larger geometry.sizeUpper (up to ${SIZE_UPPER_MAX}) to write more; its data stays as it is`
+          ? `that is the largest mapping this Node.js can view: go on in a new file, or use a Journal, which has no size limit`
+          : `reopen it with a larger geometry.sizeUpper (up to ${SIZE_UPPER_MAX}) to write more, its data stays as it is; or use a Journal, which has no size limit`
     return new AofkitError(ErrorCode.Full, `file '${this.#path()}' is full: ${needed} bytes needed, geometry.sizeUpper is ${upper}; ${advice}`, {
       path: this.#path(),
     })
