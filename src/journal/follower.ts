@@ -48,6 +48,8 @@ class JournalFollower extends StepIterator<JournalEntry, Wait> {
   readonly #stopped: () => boolean
   /** Position of the next entry to hand over. */
   #position: number
+  /** The time of the last entry returned (-1: none yet): the next segment's are not before it. */
+  #lastTime = -1
   /**
    * The position where a finished segment last read short of the next one: once more with a
    * fresh reader (one opened while its writer was still creating the file sees no data), then
@@ -92,12 +94,14 @@ class JournalFollower extends StepIterator<JournalEntry, Wait> {
       let cursor = this.#cursor
       if (cursor === null) {
         cursor = openAt(this.#dir, this.#position, this.#onTruncated).cursor
+        cursor.lastTime = this.#lastTime
         this.#cursor = cursor
         this.#look()
       }
       const entry = cursor.next()
       if (entry !== null) {
         this.#position = entry.position + 1
+        this.#lastTime = entry.time
         return { value: entry, done: false }
       }
       const position = cursor.position

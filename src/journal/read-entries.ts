@@ -81,6 +81,8 @@ export class EntryReader {
   readonly #onTruncated: OnTruncated | undefined
   #position: number
   #cursor: SegmentCursor | null = null
+  /** The time of the last entry returned (-1: none yet): the next segment's are not before it. */
+  #lastTime = -1
   // The position where a segment last read short of the next one: once more with a fresh
   // reader (one opened while its writer was still creating the file sees no data), then damage.
   #short = -1
@@ -109,12 +111,14 @@ export class EntryReader {
       let cursor = this.#cursor
       if (cursor === null) {
         cursor = openAt(dir, this.#position, this.#onTruncated).cursor
+        cursor.lastTime = this.#lastTime
         this.#cursor = cursor
       }
       const entry = cursor.next()
       if (entry !== null) {
         if (entry.position >= this.#to) return null
         this.#position = entry.position + 1
+        this.#lastTime = entry.time
         return entry
       }
       const position = cursor.position

@@ -112,9 +112,19 @@ export class SegmentCursor {
       if (data === null) return null
       const position = this.position++
       if (position < this.#behind) continue
-      return { position, time: this.#timeOf(position), data }
+      // Never before the last entry's: a time whose record was lost (a ring cut under the
+      // writer, before its repair) is no earlier than the last one given.
+      const time = Math.max(this.#timeOf(position), this.lastTime)
+      this.lastTime = time
+      return { position, time, data }
     }
   }
+
+  /**
+   * The time of the entry {@link next} returned last (-1: none yet); a reader going on from an
+   * earlier segment sets it to that segment's last entry's time, which no later entry's is before.
+   */
+  lastTime = -1
 
   /**
    * The time of the entry at `position`, just read. The writer publishes a time record in the

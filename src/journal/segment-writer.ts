@@ -159,18 +159,21 @@ export class SegmentWriter {
       )
       const times = this.#times.records
       this.#lastTime = times.first.length > 0 ? times.first[times.first.length - 1]! : -1
+      const held = ring.records().filter(({ position }) => position >= base && position < count)
+      if (count > base && times.first.length === 0 && (held[0]?.position ?? count) > base) {
+        // Times lost (with the time index, or in a ring that could not be used), at least those
+        // of the entries before the ring's first record: they get a time known to be before
+        // all of them, never a later one.
+        const lost = lostTime(segmentPath(dir, base), lastOpened)
+        this.#lastTime = held.length > 0 ? Math.min(lost, held[0]!.time - 1) : lost
+        this.#times.append(this.#lastTime, base)
+      }
       // Records the ring held and the file did not get (the last writer's process died first).
-      for (const { time, position } of ring.records()) {
+      for (const { time, position } of held) {
         const lastPosition = times.second.length > 0 ? times.second[times.second.length - 1]! : -1
         if (position < base || position >= count || position <= lastPosition || time <= this.#lastTime) continue
         this.#times.append(time, position)
         this.#lastTime = time
-      }
-      if (count > base && times.first.length === 0) {
-        // Times lost (with the time index, or in a ring that could not be used): the entries
-        // get a time known to be before all of them, never a later one.
-        this.#lastTime = lostTime(segmentPath(dir, base), lastOpened)
-        this.#times.append(this.#lastTime, base)
       }
       this.#times.flush()
       // The ring may hold records of entries the last writer did not get to append (it
@@ -355,12 +358,14 @@ export class SegmentWriter {
 }
 
 /**
- * The time given to a segment's entries whose time records were all lost: its data file's birth
- * time (before every entry in it), or, where the file system keeps none, when the last writer
- * opened the journal (the entries of a segment without records are that writer's), or now.
+ * The time given to a segment's entries whose time records were all lost: the earlier of its
+ * data file's birth time (before every entry in it, unless the file is a copy: then it is when
+ * the copy was made) and when the last writer opened the journal (before its entries, and a
+ * copy that keeps times keeps it), or either one the file system keeps, or now.
  */
 function lostTime(path: string, lastOpened: number): number {
-  const born = statSync(path).birthtimeMs
-  if (born > 0) return Math.floor(born)
+  const born = Math.floor(statSync(path).birthtimeMs)
+  if (born > 0 && lastOpened >= 0) return Math.min(born, lastOpened)
+  if (born > 0) return born
   return lastOpened >= 0 ? lastOpened : Date.now()
 }

@@ -84,6 +84,7 @@ function directoryWords(dir: string): [number, number] {
 export class TimeRing {
   readonly #dir: string
   readonly #directory: [number, number]
+  readonly #writable: boolean
   #fd: number
   #mapping: ArrayBuffer
   #words: Int32Array
@@ -106,6 +107,7 @@ export class TimeRing {
 
   private constructor(dir: string, writable: boolean, fd: number) {
     this.#dir = dir
+    this.#writable = writable
     this.#directory = directoryWords(dir)
     this.#fd = fd
     this.#mapping = native.map(fd, TIME_RING_SIZE, writable)
@@ -188,20 +190,26 @@ export class TimeRing {
   }
 
   /**
-   * True when the file mapped is no longer the journal's ring: deleted or renamed over (no link
-   * left), cut short (now, or once while mapped: the page then reads zeros here, see
-   * docs/FORMAT.md, "Mappings: zeros, never SIGBUS"), or stamped for another directory
-   * (copied over). One system call.
+   * True when the file mapped is no longer the journal's ring: deleted, renamed away or renamed
+   * over (the path names another file, or none, even while the old file keeps a link), cut
+   * short (now, or once while mapped: the page then reads zeros here, see docs/FORMAT.md,
+   * "Mappings: zeros, never SIGBUS"), or stamped for another directory (copied over). Two
+   * system calls.
    */
   stale(): boolean {
     if (native.faults(this.#mapping) > 0) return true
     try {
-      const stats = fstatSync(this.#fd)
-      if (stats.nlink === 0 || stats.size < TIME_RING_SIZE) return true
+      const stats = fstatSync(this.#fd, { bigint: true })
+      if (stats.nlink === 0n || stats.size < BigInt(TIME_RING_SIZE)) return true
+      const named = statSync(timeRingPath(this.#dir), { bigint: true })
+      if (named.ino !== stats.ino || named.dev !== stats.dev) return true
     } catch {
       return true
     }
     const words = this.#words
+    // The writer's page lost its stamp: cut and grown back before its mapping met the cut, or
+    // written over in place.
+    if (this.#writable && !this.#usable()) return true
     if (words[W_MAGIC] === MAGIC && (words[W_DIRECTORY] !== this.#directory[0] || words[W_DIRECTORY + 1] !== this.#directory[1])) return true
     return false
   }
