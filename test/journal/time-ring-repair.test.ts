@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Worker } from 'node:worker_threads'
@@ -482,4 +482,74 @@ test('times-shm deleted, cut and replaced again and again while the writer appen
   checkTimes(all, bounds, 'a reader opened after the repair')
   await checkSeeks(dir, all, 'after the repair')
   t.diagnostic(`${damaged} damages; the follower got ${followed.filter(({ position, time }) => time !== all[position]!.time).length} earlier times`)
+})
+
+test('times-shm replaced by a directory while the writer appends and syncs, then removed: a sync() after makes the ring again, and readers opened then give each entry its own time', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 210, { syncEvery: 20, paceMs: 1 })
+  t.after(() => killed(child))
+  await child.waitFor('S40;')
+  const ring = join(dir, TIME_RING_NAME)
+  rmSync(ring)
+  mkdirSync(ring)
+  // Syncs that cannot make the ring: the writer goes on.
+  await child.waitFor('S100;')
+  rmSync(ring, { recursive: true })
+  await child.waitFor('D;')
+  const bounds = boundsOf(child)
+  assert.equal(bounds.size, 210)
+  const entries = await readAll(dir)
+  assert.equal(entries.length, 210)
+  checkTimes(entries, bounds, 'a reader opened after the ring was made again')
+  await checkSeeks(dir, entries, 'after the ring was made again')
+})
+
+test('times-shm replaced by a symlink to a file on another file system under a live writer: the writer makes its ring there, readers follow the link and give each entry its own time', async (t) => {
+  if (!existsSync('/dev/shm')) return t.skip('no /dev/shm')
+  const elsewhere = mkdtempSync('/dev/shm/aofkit-')
+  t.after(() => rmSync(elsewhere, { recursive: true, force: true }))
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 40, { resume: 20 })
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  const ring = join(dir, TIME_RING_NAME)
+  rmSync(ring)
+  symlinkSync(join(elsewhere, 'ring'), ring)
+  child.process.stdin!.write('go\n')
+  await child.waitFor('M;')
+  const bounds = boundsOf(child)
+  assert.ok(existsSync(join(elsewhere, 'ring')), 'the ring made through the link')
+  const entries = await readAll(dir)
+  assert.equal(entries.length, 60)
+  checkTimes(entries, bounds, 'a reader opened after the ring was linked elsewhere')
+  // The writer killed and the journal reopened: the ring through the link is kept.
+  await killed(child)
+  const reopened = await Journal.open(dir)
+  await reopened.close()
+  checkTimes(await readAll(dir), bounds, 'after the reopening')
+})
+
+test("a finished segment's time index deleted: a reader going on from the segment before gives its entries no later time and never an earlier one than the previous entry's", async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 150, { journal: { segmentBytes: 4096 }, exit: true })
+  await child.exited
+  const bounds = boundsOf(child)
+  const bases = readdirSync(dir).filter((name) => name.endsWith('.timeindex')).sort()
+  assert.ok(bases.length >= 3, `${bases.length} segments`)
+  rmSync(join(dir, bases[1]!))
+  const entries = await readAll(dir)
+  assert.equal(entries.length, 150)
+  checkNoLaterTimes(entries, bounds, 'a reader from the first entry')
+  // Entries of the other segments keep their own times.
+  const second = Number(bases[1]!.slice(0, 20))
+  const third = Number(bases[2]!.slice(0, 20))
+  checkTimes(entries.filter(({ position }) => position < second || position >= third), bounds, 'the other segments')
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  const followed: Timed[] = []
+  for await (const entry of reader.follow({ from: 0 })) {
+    followed.push({ position: entry.position, time: entry.time })
+    if (entry.position === 149) break
+  }
+  assert.deepEqual(followed, entries)
 })
