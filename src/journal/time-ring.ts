@@ -137,17 +137,20 @@ export class TimeRing {
 
   /**
    * A reader's view of the ring of `dir`, or null when there is none (a journal whose writer
-   * has not made one, or a file cut short): then every time comes from the time index files.
+   * has not made one, a file cut short, or something else than a file at the path): then every
+   * time comes from the time index files.
    */
   static openReader(dir: string): TimeRing | null {
     let fd: number
     try {
-      fd = openSync(timeRingPath(dir), 'r')
+      // Without waiting: a named pipe put at the path would block an open for reading.
+      fd = openSync(timeRingPath(dir), constants.O_RDONLY | constants.O_NONBLOCK)
     } catch {
       return null
     }
     try {
-      if (fstatSync(fd).size < TIME_RING_SIZE) {
+      const stats = fstatSync(fd)
+      if (!stats.isFile() || stats.size < TIME_RING_SIZE) {
         closeSync(fd)
         return null
       }

@@ -553,3 +553,39 @@ test("a finished segment's time index deleted: a reader going on from the segmen
   }
   assert.deepEqual(followed, entries)
 })
+
+test('times-shm replaced by a named pipe after the writer was killed with its newest times only in the ring: a reader (in a process of its own) and aof inspect do not block, and give no entry a later time', async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 30)
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  await killed(child)
+  const bounds = boundsOf(child)
+  const ring = join(dir, TIME_RING_NAME)
+  rmSync(ring)
+  execFileSync('mkfifo', [ring])
+  const reader = spawnHelper('journal-read-child.ts', [dir])
+  t.after(() => killed(reader))
+  let ended = false
+  void reader.exited.then(() => (ended = true))
+  try {
+    await until(() => ended, 'the reader to end')
+  } finally {
+    await killed(reader)
+  }
+  const read = (JSON.parse(reader.stdout()) as Array<[number, number]>).map(([position, time]) => ({ position, time }))
+  assert.equal(read.length, 30)
+  checkNoLaterTimes(read, bounds, 'a reader with a named pipe for a ring')
+  const inspect = spawnHelper('../../src/cli/main.ts', ['inspect', '--json', dir])
+  t.after(() => killed(inspect))
+  let inspected = false
+  void inspect.exited.then(() => (inspected = true))
+  try {
+    await until(() => inspected, 'aof inspect to end')
+  } finally {
+    await killed(inspect)
+  }
+  assert.match(inspect.stdout(), /"nextPosition": ?30/)
+  // A writer cannot make its ring there: a clear error, not a wait.
+  await assert.rejects(Journal.open(dir), (error: { code?: string }) => typeof error.code === 'string' && error.code.startsWith('ERR_'))
+})
