@@ -166,7 +166,7 @@ export class Journal {
         bases.push(0)
         await syncDirectory(dir)
       } else {
-        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, undefined, lastOpened)
+        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, undefined, lastOpened, () => lastTimeBefore(dir, bases))
       }
       const journal = new Journal(dir, checked, lock, ring, segment, bases)
       // Times never go back, across writers too: a clock set back since the last writer (a
@@ -500,7 +500,11 @@ function openedAt(lockPath: string): number {
 
 /** The time of the journal's last entry, from its newest segment that holds one; -1 for none. */
 function lastTimeOf(dir: string, bases: readonly number[], segment: SegmentWriter): number {
-  if (segment.lastTime >= 0) return segment.lastTime
+  return segment.lastTime >= 0 ? segment.lastTime : lastTimeBefore(dir, bases)
+}
+
+/** The time of the last entry before the last segment, from the newest one that holds one; -1 for none. */
+function lastTimeBefore(dir: string, bases: readonly number[]): number {
   for (let index = bases.length - 2; index >= 0; index--) {
     const times = segmentTimes(dir, bases[index]!, bases[index + 1]).first
     if (times.length > 0) return times[times.length - 1]!

@@ -119,9 +119,19 @@ export class SegmentWriter {
    *   largest file there is.
    * @param lastOpened - When the journal's last writer opened it (-1: unknown), a time before
    *   that writer's entries, for entries whose times were lost.
+   * @param lastBefore - The time of the last entry before the segment (-1: none), which no
+   *   entry of it is before: asked for only when times were lost.
    * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
    */
-  constructor(dir: string, base: number, create: boolean, ring: TimeRing, sizeUpper = SIZE_UPPER_MAX, lastOpened = -1) {
+  constructor(
+    dir: string,
+    base: number,
+    create: boolean,
+    ring: TimeRing,
+    sizeUpper = SIZE_UPPER_MAX,
+    lastOpened = -1,
+    lastBefore: () => number = () => -1,
+  ) {
     this.base = base
     this.#ring = ring
     this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper } })
@@ -164,7 +174,8 @@ export class SegmentWriter {
         // Times lost (with the time index, or in a ring that could not be used), at least those
         // of the entries before the ring's first record: they get a time known to be before
         // all of them, never a later one.
-        const lost = lostTime(segmentPath(dir, base), lastOpened)
+        // Never before the entries of the segments before.
+        const lost = Math.max(lostTime(segmentPath(dir, base), lastOpened), lastBefore())
         this.#lastTime = held.length > 0 ? Math.min(lost, held[0]!.time - 1) : lost
         this.#times.append(this.#lastTime, base)
       }

@@ -608,3 +608,31 @@ test("a read() begun before a writer's restart, with times-shm renamed away mean
   assert.equal(read.length, 100)
   checkTimes(read, boundsOf(first, second), 'the read across the restart')
 })
+
+test("the last segment's time index and the ring deleted after a kill, in a journal of several segments: its entries get no later time, and times never decrease across segments", async (t) => {
+  const dir = join(tmpDir(t), 'journal')
+  const child = writer(dir, 150, { journal: { segmentBytes: 4096 }, paceMs: 1 })
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  await killed(child)
+  const bounds = boundsOf(child)
+  const indexes = readdirSync(dir).filter((name) => name.endsWith('.timeindex')).sort()
+  assert.ok(indexes.length >= 3, `${indexes.length} segments`)
+  rmSync(join(dir, indexes.at(-1)!))
+  rmSync(join(dir, TIME_RING_NAME))
+  const reopened = await Journal.open(dir, { segmentBytes: 4096 })
+  await reopened.close()
+  const entries = await readAll(dir)
+  assert.equal(entries.length, 150)
+  checkNoLaterTimes(entries, bounds, 'after the reopening')
+  // A reader starting in the last segment, and seeks by time, agree.
+  const last = Number(indexes.at(-1)!.slice(0, 20))
+  const reader = await Journal.openReader(dir)
+  t.after(() => reader.close())
+  assert.deepEqual(
+    [...reader.read({ from: last })].map(({ position, time }) => ({ position, time })),
+    entries.slice(last),
+  )
+  const lastTime = entries[last]!.time
+  assert.equal(reader.read({ from: { time: lastTime } }).next().value?.time, lastTime)
+})
