@@ -393,15 +393,16 @@ const DAMAGE: Record<string, (dir: string) => void> = {
   'cut to nothing': (dir) => truncateSync(join(dir, TIME_RING_NAME), 0),
   'cut inside its slots': (dir) => truncateSync(join(dir, TIME_RING_NAME), 100),
   'grown to 8 KiB': (dir) => truncateSync(join(dir, TIME_RING_NAME), 8192),
-  'a wrong magic': (dir) => editRing(dir, (words) => (words[0] = 0x12345678)),
-  'another version': (dir) => editRing(dir, (words) => (words[1] = 2)),
+  'with a wrong magic': (dir) => editRing(dir, (words) => (words[0] = 0x12345678)),
+  'of another version': (dir) => editRing(dir, (words) => (words[1] = words[1]! + 1)),
   'from another boot': (dir) => editRing(dir, (words) => (words[4] = words[4]! ^ 1)),
   'from another mount': (dir) => editRing(dir, (words) => (words[8] = words[8]! + 1)),
-  'a count far past its records': (dir) => editRing(dir, (words) => (words[2] = words[2]! + 1000)),
+  'of another directory': (dir) => editRing(dir, (words) => (words[10] = words[10]! ^ 1)),
+  'with a count far past its records': (dir) => editRing(dir, (words) => (words[2] = words[2]! + 1000)),
 }
 
 for (const [name, damage] of Object.entries(DAMAGE)) {
-  test(`a ring with ${name} after a kill: the reopening gives no entry a later time, keeps times in order, and writes on`, async (t) => {
+  test(`a ring ${name} after a kill: the reopening gives no entry a later time, keeps times in order, and writes on`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
     const child = writer(dir, 100)
     t.after(() => killed(child))
