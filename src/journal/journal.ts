@@ -152,7 +152,9 @@ export class Journal {
     const checked = checkOptions(options)
     await prepareDirectory(dir, checked.create)
     const lockPath = join(dir, WRITER_LOCK_NAME)
-    const lastOpened = openedAt(lockPath)
+    // Times before the entries, for those whose times were lost: read before this open
+    // rewrites the lock file.
+    const timesBefore = [modifiedAt(lockPath), modifiedAt(join(dir, MARKER_NAME))]
     const lock = lockFile(lockPath, `journal '${dir}' has a writer already, in this process or another (its lock '${lockPath}' is held)`)
     let ring: TimeRing | null = null
     try {
@@ -166,7 +168,7 @@ export class Journal {
         bases.push(0)
         await syncDirectory(dir)
       } else {
-        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, undefined, lastOpened, () => lastTimeBefore(dir, bases))
+        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, { timesBefore, lastBefore: () => lastTimeBefore(dir, bases) })
       }
       const journal = new Journal(dir, checked, lock, ring, segment, bases)
       // Times never go back, across writers too: a clock set back since the last writer (a
@@ -402,7 +404,7 @@ export class Journal {
     // The old segment's times into its file first: after a crash, only the last segment's can
     // be left in the ring alone.
     old.flushTimes()
-    this.#segment = new SegmentWriter(this.#dir, base, true, this.#ring, sizeUpper)
+    this.#segment = new SegmentWriter(this.#dir, base, true, this.#ring, { sizeUpper })
     this.#bases.push(base)
     this.#directoryDirty = true
     const sealing = old.seal().then(
@@ -487,12 +489,13 @@ export class Journal {
 }
 
 /**
- * When the journal's last writer opened it (it rewrites the lock file then, and nothing else
- * writes it), to the millisecond; -1 for a journal never opened.
+ * When `path` was last written, to the millisecond; -1 when it is missing. For the lock file:
+ * when the journal's last writer opened it (it rewrites the file then, and nothing else writes
+ * it); for the marker: when the journal was created.
  */
-function openedAt(lockPath: string): number {
+function modifiedAt(path: string): number {
   try {
-    return Math.floor(statSync(lockPath).mtimeMs)
+    return Math.floor(statSync(path).mtimeMs)
   } catch {
     return -1
   }

@@ -93,6 +93,22 @@ function scan(file: AppendOnlyFile, position: number, offset: number): Scan {
   return { count, end: Math.max(end, reader.position), offsets, damage: null }
 }
 
+/** What a {@link SegmentWriter} is opened with besides its place and ring. */
+export interface SegmentWriterOptions {
+  /** The most data it can take (see {@link segmentSizeUpper}); default the largest file there is. */
+  sizeUpper?: number | undefined
+  /**
+   * Times known to be before the segment's entries, for entries whose times were lost (-1:
+   * unknown): when the journal's last writer opened it, when the journal was created.
+   */
+  timesBefore?: readonly number[]
+  /**
+   * The time of the last entry before the segment (-1: none), which no entry of it is before:
+   * asked for only when times were lost.
+   */
+  lastBefore?: () => number
+}
+
 /** The journal's open segment. */
 export class SegmentWriter {
   /** The segment's first position. */
@@ -115,23 +131,10 @@ export class SegmentWriter {
    * Opens (or, with `create`, creates) the segment of `dir` starting at `base`.
    * @param ring - The journal's time ring: records are published there before the entry, and
    *   what only it holds (a writer that crashed) is copied into the time index.
-   * @param sizeUpper - The most data it can take (see {@link segmentSizeUpper}); default the
-   *   largest file there is.
-   * @param lastOpened - When the journal's last writer opened it (-1: unknown), a time before
-   *   that writer's entries, for entries whose times were lost.
-   * @param lastBefore - The time of the last entry before the segment (-1: none), which no
-   *   entry of it is before: asked for only when times were lost.
    * @throws {@link AofkitError} what `AppendOnlyFile.open` throws (ERR_AOF_LOCKED…).
    */
-  constructor(
-    dir: string,
-    base: number,
-    create: boolean,
-    ring: TimeRing,
-    sizeUpper = SIZE_UPPER_MAX,
-    lastOpened = -1,
-    lastBefore: () => number = () => -1,
-  ) {
+  constructor(dir: string, base: number, create: boolean, ring: TimeRing, options: SegmentWriterOptions = {}) {
+    const { sizeUpper = SIZE_UPPER_MAX, timesBefore = [], lastBefore = () => -1 } = options
     this.base = base
     this.#ring = ring
     this.file = AppendOnlyFile.open(segmentPath(dir, base), { create, geometry: { sizeUpper } })
@@ -175,7 +178,7 @@ export class SegmentWriter {
         // of the entries before the ring's first record: they get a time known to be before
         // all of them, never a later one.
         // Never before the entries of the segments before.
-        const lost = Math.max(lostTime(segmentPath(dir, base), lastOpened), lastBefore())
+        const lost = Math.max(lostTime(segmentPath(dir, base), timesBefore), lastBefore())
         this.#lastTime = held.length > 0 ? Math.min(lost, held[0]!.time - 1) : lost
         this.#times.append(this.#lastTime, base)
       }
@@ -369,14 +372,14 @@ export class SegmentWriter {
 }
 
 /**
- * The time given to a segment's entries whose time records were all lost: the earlier of its
- * data file's birth time (before every entry in it, unless the file is a copy: then it is when
- * the copy was made) and when the last writer opened the journal (before its entries, and a
- * copy that keeps times keeps it), or either one the file system keeps, or now.
+ * The time given to a segment's entries whose time records were all lost: the earliest of the
+ * times known to be before them, the segment file's birth time among them. Each can be later
+ * than some entries on its own (a copy's birth time is when the copy was made; the last writer
+ * opened the journal after an earlier writer's entries in the same segment; a file touched), the
+ * journal's creation only if its marker was touched: the earliest is the one that holds. Now,
+ * when none is known.
  */
-function lostTime(path: string, lastOpened: number): number {
-  const born = Math.floor(statSync(path).birthtimeMs)
-  if (born > 0 && lastOpened >= 0) return Math.min(born, lastOpened)
-  if (born > 0) return born
-  return lastOpened >= 0 ? lastOpened : Date.now()
+function lostTime(path: string, timesBefore: readonly number[]): number {
+  const known = [Math.floor(statSync(path).birthtimeMs), ...timesBefore].filter((time) => time > 0)
+  return known.length > 0 ? Math.min(...known) : Date.now()
 }

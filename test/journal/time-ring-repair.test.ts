@@ -231,10 +231,8 @@ const LOST_TIME_PLACES = {
 }
 
 for (const [where, place] of Object.entries(LOST_TIME_PLACES)) {
-  const noBirth = where.startsWith('a ramfs')
   test(
     `a segment written by two writers whose time records were all lost (in ${where}): the first writer's entries get no later time`,
-    noBirth ? { todo: "with no birth time, a segment's lost times are writer.lock's mtime, when the last writer opened the journal, which is after an earlier writer's entries in the same segment" } : {},
     async (t) => {
       const root = place(t)
       if (root === null) return
@@ -259,7 +257,6 @@ for (const [where, place] of Object.entries(LOST_TIME_PLACES)) {
   for (const lock of ['touched an hour into the future', 'deleted'] as const) {
     test(
       `writer.lock ${lock} after a kill, the segment's time records lost (in ${where}): no entry gets a later time`,
-      noBirth ? { todo: `with no birth time, lost times come from writer.lock's mtime (or, with none, the reopening's time), which says nothing of the entries once it is ${lock}` } : {},
       async (t) => {
         const root = place(t)
         if (root === null) return
