@@ -19,71 +19,16 @@ import { timeIndexPath } from '../../src/journal/layout.ts'
 import { readIndex } from '../../src/journal/sparse-index.ts'
 import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
-import { spawnHelper } from '../helpers/child.ts'
-import type { Child } from '../helpers/child.ts'
-import { isJournalEntry } from '../helpers/journal-entries.ts'
 import { powerLossDisk, runUntilPowerCut } from '../helpers/power-loss.ts'
+import { boundsIn, boundsOf, checkSeeks, checkTimes, killed, readAll, take, writer } from '../helpers/time-ring-checks.ts'
+import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
-
-/** The clock readings around each append, from the writer's `E<position>,<before>,<after>;`. */
-function boundsOf(stdout: string): Map<number, [number, number]> {
-  const bounds = new Map<number, [number, number]>()
-  for (const match of stdout.matchAll(/E(\d+),(\d+),(\d+);/g)) bounds.set(Number(match[1]), [Number(match[2]), Number(match[3])])
-  return bounds
-}
-
-interface Timed {
-  position: number
-  time: number
-}
-
-/** Checks that each entry's time lies within its append's clock readings and never decreases. */
-function checkTimes(entries: readonly Timed[], bounds: Map<number, [number, number]>, what: string): void {
-  let last = -1
-  for (const { position, time } of entries) {
-    const bound = bounds.get(position)
-    assert.ok(bound !== undefined, `${what}: entry ${position} was not acknowledged`)
-    assert.ok(time >= bound[0] && time <= bound[1], `${what}: entry ${position} has time ${time}, appended within [${bound[0]}, ${bound[1]}]`)
-    assert.ok(time >= last, `${what}: entry ${position}'s time ${time} is before the previous entry's ${last}`)
-    last = time
-  }
-}
-
-/** The entries of `dir` as a reader opened now reads them, their bytes checked. */
-async function readAll(dir: string): Promise<Timed[]> {
-  const reader = await Journal.openReader(dir)
-  try {
-    return [...reader.read()].map((entry) => {
-      assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position}'s bytes`)
-      return { position: entry.position, time: entry.time }
-    })
-  } finally {
-    reader.close()
-  }
-}
-
-/** `from: { time }` at each entry's time starts at that entry (each has a millisecond of its own). */
-async function checkSeeks(dir: string, entries: readonly Timed[], what: string): Promise<void> {
-  const reader = await Journal.openReader(dir)
-  try {
-    for (const { position, time } of entries) {
-      assert.equal(reader.read({ from: { time } }).next().value?.position, position, `${what}: from { time: ${time} }`)
-    }
-  } finally {
-    reader.close()
-  }
-}
 
 /** The time index file's records of the segment at `base`. */
 function fileTimes(dir: string, base = 0): Timed[] {
   const { first, second } = readIndex(timeIndexPath(dir, base))
   return first.map((time, k) => ({ time, position: second[k]! }))
-}
-
-async function killed(child: Child): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
-  await child.exited
 }
 
 /** Follows `reader` from the start in the background, up to position `last`: what it got so far, and its end. */
@@ -96,20 +41,6 @@ function followInBackground(reader: JournalReader, last: number): { followed: Ti
     }
   })()
   return { followed, following }
-}
-
-/** The next `count` entries of `entries`, with their positions and times. */
-function take(entries: Iterator<Timed>, count: number): Timed[] {
-  const taken: Timed[] = []
-  for (let k = 0; k < count; k++) {
-    const { position, time } = entries.next().value as Timed
-    taken.push({ position, time })
-  }
-  return taken
-}
-
-function writer(dir: string, count: number, options: object = {}): Child {
-  return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)], { stdin: 'resume' in options })
 }
 
 for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
@@ -133,7 +64,7 @@ for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
     child.process.stdin!.write('go\n')
     await child.waitFor('M;')
     for (const { position, time } of entries) read.push({ position, time })
-    const bounds = boundsOf(child.stdout())
+    const bounds = boundsOf(child)
     assert.equal(read.length, 60)
     checkTimes(read, bounds, `a reader opened before the ring was ${damage}`)
     checkTimes(await readAll(dir), bounds, `a reader opened after the ring was ${damage}`)
@@ -156,7 +87,7 @@ test("a read() begun before a writer's restart, with times-shm deleted meanwhile
   await second.waitFor('D;')
   for (const { position, time } of entries) read.push({ position, time })
   assert.equal(read.length, 100)
-  checkTimes(read, new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())]), 'the read across the restart')
+  checkTimes(read, boundsOf(first, second), 'the read across the restart')
 })
 
 test("a ring copied in from another journal directory does not give this journal's entries the other's times", async (t) => {
@@ -167,7 +98,7 @@ test("a ring copied in from another journal directory does not give this journal
   const first = writer(mine, 40)
   t.after(() => killed(first))
   await first.waitFor('D;')
-  const bounds = boundsOf(first.stdout())
+  const bounds = boundsOf(first)
   await killed(first)
   // Another journal, written later, with entries at the same positions.
   const second = writer(other, 60)
@@ -192,7 +123,7 @@ for (const when of ['before', 'torn', 'after'] as const) {
       const { signal } = await child.exited
       assert.equal(signal, 'SIGKILL', child.stderr())
       assert.match(child.stdout(), /K;$/)
-      const bounds = boundsOf(child.stdout())
+      const bounds = boundsOf(child)
       // Before any writer reopens: the ring has what the file lacks.
       const before = await readAll(dir)
       assert.equal(before.length, bounds.size, 'entries acknowledged')
@@ -241,7 +172,7 @@ test('readers in a worker thread and in the main thread, lagging, while the writ
     if (entry.position === count - 1) break
   }
   await child.waitFor('D;')
-  const bounds = boundsOf(child.stdout())
+  const bounds = boundsOf(child)
   checkTimes(followed, bounds, 'the follower')
   for (const [k, result] of results.entries()) {
     const seen = await result
@@ -273,7 +204,7 @@ test("the ring's 32-bit count wrapping around: readers and the reopening keep ea
   const second = writer(dir, 300)
   t.after(() => killed(second))
   await second.waitFor('D;')
-  const bounds = new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())])
+  const bounds = boundsOf(first, second)
   const live = await readAll(dir)
   assert.equal(live.length, 320)
   checkTimes(live, bounds, 'across the wrap')
@@ -301,7 +232,7 @@ test('rolls and retention while a reader in another process follows, then a kill
     if (entry.position === count - 1) break
   }
   await child.waitFor('D;')
-  const bounds = boundsOf(child.stdout())
+  const bounds = boundsOf(child)
   assert.ok(followed.length > count / 2, `${followed.length} entries followed`)
   checkTimes(followed, bounds, 'the follower')
   await killed(child)
@@ -331,7 +262,7 @@ test("a follower in another process across a writer's SIGKILL and restart gets e
   t.after(() => killed(second))
   await second.waitFor('D;')
   await following
-  const bounds = new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())])
+  const bounds = boundsOf(first, second)
   checkTimes(followed, bounds, 'the follower')
   await killed(second)
   const all = await readAll(dir)
@@ -347,7 +278,7 @@ test('a power cut after sync(): every synced entry keeps its own time, and no en
   const run = await runUntilPowerCut(disk, 'time-ring-writer.ts', [dir, '5000', JSON.stringify({ syncEvery: 25 })], { ready: 'S25;', delayMs: 600 })
   let synced = 0
   for (const match of run.stdout.matchAll(/S(\d+);/g)) synced = Math.max(synced, Number(match[1]))
-  const bounds = boundsOf(run.stdoutAll)
+  const bounds = boundsIn(run.stdoutAll)
   const check = (entries: readonly Timed[], what: string): void => {
     assert.ok(entries.length >= synced, `${what}: ${entries.length} entries, ${synced} synced`)
     checkTimes(entries.slice(0, synced), bounds, `${what}, synced entries`)
@@ -384,7 +315,7 @@ test(`a follower across a writer's restart (after a ${end}) with times-shm delet
   t.after(() => killed(second))
   await second.waitFor('D;')
   await following
-  checkTimes(followed, new Map([...boundsOf(first.stdout()), ...boundsOf(second.stdout())]), 'the follower')
+  checkTimes(followed, boundsOf(first, second), 'the follower')
 })
 }
 
@@ -408,7 +339,7 @@ for (const [name, damage] of Object.entries(DAMAGE)) {
     t.after(() => killed(child))
     await child.waitFor('D;')
     await killed(child)
-    const bounds = boundsOf(child.stdout())
+    const bounds = boundsOf(child)
     damage(dir)
     const reopened = await Journal.open(dir)
     let last = -1
@@ -449,7 +380,7 @@ for (const where of ['the temporary directory', '/dev/shm'] as const) {
     t.after(() => killed(child))
     await child.waitFor('D;')
     await killed(child)
-    const bounds = boundsOf(child.stdout())
+    const bounds = boundsOf(child)
     rmSync(timeIndexPath(dir, 0))
     rmSync(join(dir, TIME_RING_NAME))
     const reopened = await Journal.open(dir)
@@ -531,7 +462,7 @@ test('a writer restarted through a bind mount after a kill: no entry gets a late
   t.after(() => killed(child))
   await child.waitFor('D;')
   await killed(child)
-  const bounds = boundsOf(child.stdout())
+  const bounds = boundsOf(child)
   const before = await readAll(join(real, 'journal'))
   checkTimes(before, bounds, 'before the restart')
   const reopened = await Journal.open(join(view, 'journal'))

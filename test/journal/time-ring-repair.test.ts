@@ -19,98 +19,12 @@ import { timeIndexPath } from '../../src/journal/layout.ts'
 import { readIndex } from '../../src/journal/sparse-index.ts'
 import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
-import { spawnHelper } from '../helpers/child.ts'
-import type { Child } from '../helpers/child.ts'
-import { isJournalEntry } from '../helpers/journal-entries.ts'
+import { prng, spawnHelper } from '../helpers/child.ts'
 import { mountFor } from '../helpers/mount.ts'
-import { prng } from '../helpers/child.ts'
+import { boundsOf, checkNoLaterTimes, checkSeeks, checkTimes, killed, readAll, take, writer } from '../helpers/time-ring-checks.ts'
+import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
-
-interface Timed {
-  position: number
-  time: number
-}
-
-type Bounds = Map<number, [number, number]>
-
-/** The clock readings around each append, from the writer's `E<position>,<before>,<after>;`. */
-function boundsOf(...children: Child[]): Bounds {
-  const bounds: Bounds = new Map()
-  for (const child of children) {
-    for (const match of child.stdout().matchAll(/E(\d+),(\d+),(\d+);/g)) bounds.set(Number(match[1]), [Number(match[2]), Number(match[3])])
-  }
-  return bounds
-}
-
-/** Each entry's time lies within its append's clock readings and never decreases. */
-function checkTimes(entries: readonly Timed[], bounds: Bounds, what: string): void {
-  let last = -1
-  for (const { position, time } of entries) {
-    const bound = bounds.get(position)
-    assert.ok(bound !== undefined, `${what}: entry ${position} was not acknowledged`)
-    assert.ok(time >= bound[0] && time <= bound[1], `${what}: entry ${position} has time ${time}, appended within [${bound[0]}, ${bound[1]}]`)
-    assert.ok(time >= last, `${what}: entry ${position}'s time ${time} is before the previous entry's ${last}`)
-    last = time
-  }
-}
-
-/** Where times were lost: no entry gets a time after its append, and times never decrease. */
-function checkNoLaterTimes(entries: readonly Timed[], bounds: Bounds, what: string): void {
-  let last = -1
-  for (const { position, time } of entries) {
-    const bound = bounds.get(position)
-    assert.ok(bound !== undefined, `${what}: entry ${position} was not acknowledged`)
-    assert.ok(time <= bound[1], `${what}: entry ${position} has time ${time}, later than its append (by ${bound[1]})`)
-    assert.ok(time >= last, `${what}: entry ${position}'s time ${time} is before the previous entry's ${last}`)
-    last = time
-  }
-}
-
-/** The entries of `dir` as a reader opened now reads them, their bytes checked. */
-async function readAll(dir: string): Promise<Timed[]> {
-  const reader = await Journal.openReader(dir)
-  try {
-    return [...reader.read()].map((entry) => {
-      assert.ok(isJournalEntry(entry.position, entry.data), `entry ${entry.position}'s bytes`)
-      return { position: entry.position, time: entry.time }
-    })
-  } finally {
-    reader.close()
-  }
-}
-
-/** `from: { time }` at each entry's time starts at that entry (each has a millisecond of its own). */
-async function checkSeeks(dir: string, entries: readonly Timed[], what: string): Promise<void> {
-  const reader = await Journal.openReader(dir)
-  try {
-    for (const { position, time } of entries) {
-      assert.equal(reader.read({ from: { time } }).next().value?.position, position, `${what}: from { time: ${time} }`)
-    }
-  } finally {
-    reader.close()
-  }
-}
-
-async function killed(child: Child): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
-  await child.exited
-}
-
-function writer(dir: string, count: number, options: object = {}): Child {
-  return spawnHelper('time-ring-writer.ts', [dir, String(count), JSON.stringify(options)], { stdin: 'resume' in options })
-}
-
-/** Reads `count` entries of `reader`'s `read()` iterator. */
-function take(entries: Iterator<{ position: number; time: number }>, count: number): Timed[] {
-  const taken: Timed[] = []
-  for (let k = 0; k < count; k++) {
-    const result = entries.next()
-    assert.ok(result.done !== true, `entry ${k} of ${count}`)
-    taken.push({ position: result.value.position, time: result.value.time })
-  }
-  return taken
-}
 
 /** Damage done to times-shm under a live writer, which keeps its mapping of the old file. */
 const LIVE_DAMAGE: Record<string, (ring: string) => void> = {
