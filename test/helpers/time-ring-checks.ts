@@ -5,6 +5,8 @@
  * @module
  */
 import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
+import { Worker } from 'node:worker_threads'
 
 import { Journal } from '../../src/index.ts'
 import { spawnHelper } from './child.ts'
@@ -99,4 +101,25 @@ export function take(entries: Iterator<{ position: number; time: number }>, coun
     taken.push({ position: result.value.position, time: result.value.time })
   }
   return taken
+}
+
+/**
+ * Readers of `dir` in worker threads (`time-ring-reader-worker.ts`), one per seed, stopped when
+ * the test ends: for each, the [position, time] of the `count` entries it read.
+ */
+export function readersInWorkers(t: TestContext, dir: string, count: number, seeds: readonly number[]): Array<Promise<Array<[number, number]>>> {
+  const workers = seeds.map(
+    (seed) =>
+      new Worker(new URL('./worker-entry.mjs', import.meta.url), {
+        workerData: { script: new URL('./time-ring-reader-worker.ts', import.meta.url).href, dir, count, seed },
+      }),
+  )
+  t.after(() => Promise.all(workers.map((worker) => worker.terminate())))
+  return workers.map(
+    (worker) =>
+      new Promise<Array<[number, number]>>((resolve, reject) => {
+        worker.once('message', resolve)
+        worker.once('error', reject)
+      }),
+  )
 }

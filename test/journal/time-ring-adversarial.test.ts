@@ -11,7 +11,6 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { Worker } from 'node:worker_threads'
 
 import { Journal } from '../../src/index.ts'
 import type { JournalReader } from '../../src/index.ts'
@@ -20,7 +19,7 @@ import { readIndex } from '../../src/journal/sparse-index.ts'
 import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
 import { powerLossDisk, runUntilPowerCut } from '../helpers/power-loss.ts'
-import { boundsIn, boundsOf, checkSeeks, checkTimes, killed, readAll, take, writer } from '../helpers/time-ring-checks.ts'
+import { boundsIn, boundsOf, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer } from '../helpers/time-ring-checks.ts'
 import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
@@ -148,20 +147,7 @@ test('readers in a worker thread and in the main thread, lagging, while the writ
   const child = writer(dir, count, { paceMs: 1 })
   t.after(() => killed(child))
   await child.waitFor('R;')
-  const workers = [1, 2].map(
-    (seed) =>
-      new Worker(new URL('../helpers/worker-entry.mjs', import.meta.url), {
-        workerData: { script: new URL('../helpers/time-ring-reader-worker.ts', import.meta.url).href, dir, count, seed },
-      }),
-  )
-  t.after(() => Promise.all(workers.map((worker) => worker.terminate())))
-  const results = workers.map(
-    (worker) =>
-      new Promise<Array<[number, number]>>((resolve, reject) => {
-        worker.once('message', resolve)
-        worker.once('error', reject)
-      }),
-  )
+  const results = readersInWorkers(t, dir, count, [1, 2])
   // A follower in this thread, lagging now and then.
   const reader = await Journal.openReader(dir)
   t.after(() => reader.close())

@@ -11,7 +11,6 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { Worker } from 'node:worker_threads'
 import type { TestContext } from 'node:test'
 
 import { Journal } from '../../src/index.ts'
@@ -21,7 +20,7 @@ import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
 import { prng, spawnHelper } from '../helpers/child.ts'
 import { mountFor } from '../helpers/mount.ts'
-import { boundsOf, checkNoLaterTimes, checkSeeks, checkTimes, killed, readAll, take, writer } from '../helpers/time-ring-checks.ts'
+import { boundsOf, checkNoLaterTimes, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer } from '../helpers/time-ring-checks.ts'
 import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
@@ -334,20 +333,7 @@ test('times-shm deleted, cut and replaced again and again while the writer appen
   const child = writer(dir, count, { journal: { segmentBytes: 4096 }, paceMs: 1, resume: 20 })
   t.after(() => killed(child))
   await child.waitFor('R;')
-  const workers = [3, 4].map(
-    (seed) =>
-      new Worker(new URL('../helpers/worker-entry.mjs', import.meta.url), {
-        workerData: { script: new URL('../helpers/time-ring-reader-worker.ts', import.meta.url).href, dir, count, seed },
-      }),
-  )
-  t.after(() => Promise.all(workers.map((worker) => worker.terminate())))
-  const results = workers.map(
-    (worker) =>
-      new Promise<Array<[number, number]>>((resolve, reject) => {
-        worker.once('message', resolve)
-        worker.once('error', reject)
-      }),
-  )
+  const results = readersInWorkers(t, dir, count, [3, 4])
   const reader = await Journal.openReader(dir)
   t.after(() => reader.close())
   const followed: Timed[] = []
