@@ -4,7 +4,7 @@
  * durable consumers. See docs/FORMAT.md, "The journal", for its files.
  * @module
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { FileState } from '../aof/file-state.ts'
@@ -34,7 +34,8 @@ import type { StateConsumerOptions } from './state-consumer.ts'
 import type { RetentionReport } from './retention.ts'
 import type { JournalEntry } from './segment-cursor.ts'
 import { SegmentWriter, bytesFrom, segmentSizeUpper } from './segment-writer.ts'
-import { TimeRing, segmentTimes } from './time-ring.ts'
+import { TimeRing } from './time-ring.ts'
+import { lastTimeBefore, timesBefore } from './lost-times.ts'
 
 /**
  * Refuses what cannot be an entry: anything but a Uint8Array, and an empty one (the record log
@@ -152,9 +153,8 @@ export class Journal {
     const checked = checkOptions(options)
     await prepareDirectory(dir, checked.create)
     const lockPath = join(dir, WRITER_LOCK_NAME)
-    // Times before the entries, for those whose times were lost: read before this open
-    // rewrites the lock file.
-    const timesBefore = [modifiedAt(lockPath), modifiedAt(join(dir, MARKER_NAME))]
+    // Read before this open rewrites the lock file.
+    const before = timesBefore(dir, true)
     const lock = lockFile(lockPath, `journal '${dir}' has a writer already, in this process or another (its lock '${lockPath}' is held)`)
     let ring: TimeRing | null = null
     try {
@@ -168,7 +168,7 @@ export class Journal {
         bases.push(0)
         await syncDirectory(dir)
       } else {
-        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, { timesBefore, lastBefore: () => lastTimeBefore(dir, bases) })
+        segment = new SegmentWriter(dir, bases.at(-1)!, false, ring, { timesBefore: before, lastBefore: () => lastTimeBefore(dir, bases, bases.at(-1)!) })
       }
       const journal = new Journal(dir, checked, lock, ring, segment, bases)
       // Times never go back, across writers too: a clock set back since the last writer (a
@@ -488,29 +488,7 @@ export class Journal {
   }
 }
 
-/**
- * When `path` was last written, to the millisecond; -1 when it is missing. For the lock file:
- * when the journal's last writer opened it (it rewrites the file then, and nothing else writes
- * it); for the marker: when the journal was created.
- */
-function modifiedAt(path: string): number {
-  try {
-    return Math.floor(statSync(path).mtimeMs)
-  } catch {
-    return -1
-  }
-}
-
 /** The time of the journal's last entry, from its newest segment that holds one; -1 for none. */
 function lastTimeOf(dir: string, bases: readonly number[], segment: SegmentWriter): number {
-  return segment.lastTime >= 0 ? segment.lastTime : lastTimeBefore(dir, bases)
-}
-
-/** The time of the last entry before the last segment, from the newest one that holds one; -1 for none. */
-function lastTimeBefore(dir: string, bases: readonly number[]): number {
-  for (let index = bases.length - 2; index >= 0; index--) {
-    const times = segmentTimes(dir, bases[index]!, bases[index + 1]).first
-    if (times.length > 0) return times[times.length - 1]!
-  }
-  return -1
+  return segment.lastTime >= 0 ? segment.lastTime : lastTimeBefore(dir, bases, bases.at(-1)!)
 }

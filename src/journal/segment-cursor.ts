@@ -10,7 +10,8 @@ import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import type { FileReader } from '../aof/reader.ts'
 import { LogReader } from '../log/log-reader.ts'
-import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
+import { listSegments, offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
+import { lastTimeBefore, lostTime, timesBefore } from './lost-times.ts'
 import { SegmentSource } from './segment-source.ts'
 import { lastAtMost, readIndex, readIndexFrom } from './sparse-index.ts'
 import type { IndexRecords } from './sparse-index.ts'
@@ -61,6 +62,8 @@ export class SegmentCursor {
   #ringLookedForAt = -1
   /** The data's size when the ring was last checked for being stale. */
   #ringCheckedAt = -1
+  /** The time for entries whose time records were lost, once found (-1: not yet). */
+  #lost = -1
 
   /**
    * Opens the segment starting at `base` of `dir` at `position` (which must be at least `base`).
@@ -187,7 +190,8 @@ export class SegmentCursor {
 
   /**
    * The time of the last record at or before `position` in the time index read so far,
-   * walking forward from the last one used.
+   * walking forward from the last one used; with none (records lost, or not written yet), the
+   * time for lost records.
    */
   #fromFile(position: number): number {
     const times = this.#times
@@ -195,7 +199,26 @@ export class SegmentCursor {
     let cursor = this.#timeCursor
     while (cursor + 1 < times.second.length && times.second[cursor + 1]! <= position) cursor++
     this.#timeCursor = cursor
-    return cursor >= 0 && cursor < times.first.length ? times.first[cursor]! : 0
+    if (cursor < times.first.length && times.second[cursor]! <= position) return times.first[cursor]!
+    const lost = this.#lostTime()
+    return times.first.length > 0 ? Math.min(lost, times.first[0]!) : lost
+  }
+
+  /**
+   * The time for entries before the segment's first time record (docs/FORMAT.md: the earliest
+   * time known to be before them, not before the segments before), found once.
+   */
+  #lostTime(): number {
+    if (this.#lost < 0) {
+      let bases: number[] = []
+      try {
+        bases = listSegments(this.#dir)
+      } catch {
+        // The directory gone: the times the segment file and the marker give.
+      }
+      this.#lost = lostTime(this.#dir, this.base, timesBefore(this.#dir, false), lastTimeBefore(this.#dir, bases, this.base))
+    }
+    return this.#lost
   }
 
   /** Reads the time index's new records; once the segment is finished, the file is complete. */
@@ -208,7 +231,7 @@ export class SegmentCursor {
       try {
         this.#timeFd = openSync(this.#timePath, 'r')
       } catch {
-        // No time index (yet): the entries get time 0 until it appears.
+        // No time index (yet): the entries get the time for lost records until it appears.
       }
     }
     if (this.#timeFd !== null) readIndexFrom(this.#timeFd, this.#times, this.#times.first.length)

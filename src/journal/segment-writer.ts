@@ -5,8 +5,6 @@
  * records that the data does not back.
  * @module
  */
-import { statSync } from 'node:fs'
-
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import { SIZE_UPPER_MAX } from '../aof/geometry.ts'
@@ -17,6 +15,7 @@ import { LogWriter } from '../log/log-writer.ts'
 import { AppendOnlyFileSource } from '../log/sources.ts'
 import { BatchSink } from './batch-sink.ts'
 import { offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
+import { lostTime } from './lost-times.ts'
 import { IndexWriter, readIndex } from './sparse-index.ts'
 import { RING_PENDING_MAX } from './time-ring.ts'
 import type { TimeRing } from './time-ring.ts'
@@ -99,7 +98,7 @@ export interface SegmentWriterOptions {
   sizeUpper?: number | undefined
   /**
    * Times known to be before the segment's entries, for entries whose times were lost (-1:
-   * unknown): when the journal's last writer opened it, when the journal was created.
+   * unknown): see `timesBefore` in lost-times.ts.
    */
   timesBefore?: readonly number[]
   /**
@@ -178,7 +177,7 @@ export class SegmentWriter {
         // of the entries before the ring's first record: they get a time known to be before
         // all of them, never a later one.
         // Never before the entries of the segments before.
-        const lost = Math.max(lostTime(segmentPath(dir, base), timesBefore), lastBefore())
+        const lost = lostTime(dir, base, timesBefore, lastBefore())
         this.#lastTime = held.length > 0 ? Math.min(lost, held[0]!.time - 1) : lost
         this.#times.append(this.#lastTime, base)
       }
@@ -369,17 +368,4 @@ export class SegmentWriter {
       await Promise.all([this.#offsets.close(), this.#times.close()])
     }
   }
-}
-
-/**
- * The time given to a segment's entries whose time records were all lost: the earliest of the
- * times known to be before them, the segment file's birth time among them. Each can be later
- * than some entries on its own (a copy's birth time is when the copy was made; the last writer
- * opened the journal after an earlier writer's entries in the same segment; a file touched), the
- * journal's creation only if its marker was touched: the earliest is the one that holds. Now,
- * when none is known.
- */
-function lostTime(path: string, timesBefore: readonly number[]): number {
-  const known = [Math.floor(statSync(path).birthtimeMs), ...timesBefore].filter((time) => time > 0)
-  return known.length > 0 ? Math.min(...known) : Date.now()
 }

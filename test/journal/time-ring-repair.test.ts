@@ -426,7 +426,7 @@ test('times-shm replaced by a symlink to a file on another file system under a l
   checkTimes(await readAll(dir), bounds, 'after the reopening')
 })
 
-test("a finished segment's time index deleted: a reader going on from the segment before gives its entries no later time and never an earlier one than the previous entry's", async (t) => {
+test("a finished segment's time index deleted: a reader going on from the segment before, or starting inside it, gives its entries no later time and never an earlier one than the previous entry's", async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const child = writer(dir, 150, { journal: { segmentBytes: 4096 }, exit: true })
   await child.exited
@@ -449,6 +449,13 @@ test("a finished segment's time index deleted: a reader going on from the segmen
     if (entry.position === 149) break
   }
   assert.deepEqual(followed, entries)
+  // Starting inside the segment: not time 0, nor the next segment's, but the time before them
+  // (here the last entry of the segment before).
+  const inside = [...reader.read({ from: second + 1, to: third })].map(({ position, time }) => ({ position, time }))
+  assert.equal(inside.length, third - second - 1)
+  checkNoLaterTimes(inside, bounds, 'a reader starting inside the segment')
+  const before = entries.find(({ position }) => position === second - 1)!.time
+  for (const { position, time } of inside) assert.ok(time >= before, `entry ${position}: time ${time}, before the previous segment's last ${before}`)
 })
 
 test('times-shm replaced by a named pipe after the writer was killed with its newest times only in the ring: a reader (in a process of its own) and aof inspect do not block, and give no entry a later time', async (t) => {
