@@ -70,24 +70,29 @@ for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
   })
 }
 
-test("a read() begun before a writer's restart, with times-shm deleted meanwhile, gives the new writer's entries their own times", async (t) => {
-  const dir = join(tmpDir(t), 'journal')
-  const first = writer(dir, 50)
-  t.after(() => killed(first))
-  await first.waitFor('D;')
-  const reader = await Journal.openReader(dir)
-  t.after(() => reader.close())
-  const entries = reader.read({ from: 0 })
-  const read = take(entries, 50)
-  await killed(first)
-  rmSync(join(dir, TIME_RING_NAME))
-  const second = writer(dir, 50)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
-  for (const { position, time } of entries) read.push({ position, time })
-  assert.equal(read.length, 100)
-  checkTimes(read, boundsOf(first, second), 'the read across the restart')
-})
+// Renamed away, the old file keeps its link: the reader must still tell that the path names another ring.
+for (const gone of ['deleted', 'renamed away'] as const) {
+  test(`a read() begun before a writer's restart, with times-shm ${gone} meanwhile, gives the new writer's entries their own times`, async (t) => {
+    const dir = join(tmpDir(t), 'journal')
+    const first = writer(dir, 50)
+    t.after(() => killed(first))
+    await first.waitFor('D;')
+    const reader = await Journal.openReader(dir)
+    t.after(() => reader.close())
+    const entries = reader.read({ from: 0 })
+    const read = take(entries, 50)
+    await killed(first)
+    const ring = join(dir, TIME_RING_NAME)
+    if (gone === 'deleted') rmSync(ring)
+    else renameSync(ring, `${ring}.old`)
+    const second = writer(dir, 50)
+    t.after(() => killed(second))
+    await second.waitFor('D;')
+    for (const { position, time } of entries) read.push({ position, time })
+    assert.equal(read.length, 100)
+    checkTimes(read, boundsOf(first, second), 'the read across the restart')
+  })
+}
 
 test("a ring copied in from another journal directory does not give this journal's entries the other's times", async (t) => {
   const root = tmpDir(t)

@@ -494,25 +494,6 @@ test('times-shm replaced by a named pipe after the writer was killed with its ne
   await assert.rejects(Journal.open(dir), (error: { code?: string }) => typeof error.code === 'string' && error.code.startsWith('ERR_'))
 })
 
-test("a read() begun before a writer's restart, with times-shm renamed away meanwhile (its file kept): the new writer's entries get their own times", async (t) => {
-  const dir = join(tmpDir(t), 'journal')
-  const first = writer(dir, 50)
-  t.after(() => killed(first))
-  await first.waitFor('D;')
-  const reader = await Journal.openReader(dir)
-  t.after(() => reader.close())
-  const entries = reader.read({ from: 0 })
-  const read = take(entries, 50)
-  await killed(first)
-  renameSync(join(dir, TIME_RING_NAME), join(dir, `${TIME_RING_NAME}.old`))
-  const second = writer(dir, 50)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
-  for (const { position, time } of entries) read.push({ position, time })
-  assert.equal(read.length, 100)
-  checkTimes(read, boundsOf(first, second), 'the read across the restart')
-})
-
 test("the last segment's time index and the ring deleted after a kill, in a journal of several segments: its entries get no later time, and times never decrease across segments", async (t) => {
   const dir = join(tmpDir(t), 'journal')
   const child = writer(dir, 150, { journal: { segmentBytes: 4096 }, paceMs: 1 })
