@@ -13,9 +13,10 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 
 import { invalidArgument } from '../arguments.ts'
-import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
+import { AofkitError, ErrorCode, fromSystemError, isAofkitError } from '../errors.ts'
 import { checksumRange } from '../log/checksum.ts'
 import { fdatasyncAsync, renameDurably } from '../io/durable.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import { CONSUMERS_DIR } from './layout.ts'
 
 /** The older format: one 32-byte record, replaced whole at each commit. */
@@ -123,11 +124,20 @@ function damaged(path: string): AofkitError {
 function readSlot(path: string): Slot | null {
   for (let attempt = 1; ; attempt++) {
     let bytes: Uint8Array
+    let fd: number
     try {
-      bytes = readFileSync(path)
+      // Without waiting, a regular file only: a named pipe put at the path would block the open.
+      fd = openRegularFile(path)
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ENOENT') return null
+      if (isAofkitError(error, ErrorCode.NotFound)) return null
+      throw error
+    }
+    try {
+      bytes = readFileSync(fd)
+    } catch (error) {
       throw fromSystemError(error, path, 'read')
+    } finally {
+      closeSync(fd)
     }
     const slot = decodeFile(bytes)
     if (slot !== null) return slot

@@ -4,11 +4,12 @@
  * index and giving each entry its time from the sparse time index.
  * @module
  */
-import { closeSync, openSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 
 import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import { FileState } from '../aof/file-state.ts'
 import type { FileReader } from '../aof/reader.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import { LogReader } from '../log/log-reader.ts'
 import { listSegments, offsetIndexPath, segmentPath, timeIndexPath } from './layout.ts'
 import { lastTimeBefore, lostTime, timesBefore } from './lost-times.ts'
@@ -229,7 +230,7 @@ export class SegmentCursor {
     // read and a close.
     if (this.#timeFd === null) {
       try {
-        this.#timeFd = openSync(this.#timePath, 'r')
+        this.#timeFd = openRegularFile(this.#timePath)
       } catch {
         // No time index (yet): the entries get the time for lost records until it appears.
       }

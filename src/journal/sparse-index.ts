@@ -10,6 +10,7 @@
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 
 import { fromSystemError } from '../errors.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import { fdatasyncAsync } from '../io/durable.ts'
 import { writeU64 } from '../log/format.ts'
 import * as native from '../native/binding.ts'
@@ -85,7 +86,8 @@ export function readIndexFrom(fd: number, into: IndexRecords, fromRecord: number
 export function readIndex(path: string, into: IndexRecords = { first: [], second: [] }, fromRecord = 0): IndexRecords {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    // Without waiting, a regular file only: a named pipe put at the path would block the open.
+    fd = openRegularFile(path)
   } catch {
     return into
   }
