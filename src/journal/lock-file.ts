@@ -3,10 +3,11 @@
  * consumer's. The kernel drops a lock with its process, so a crashed holder blocks nobody.
  * @module
  */
-import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, writeSync } from 'node:fs'
 
 import { fromSystemError } from '../errors.ts'
 import { lockExclusive } from '../io/lock.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 
 /**
  * Opens (creating) `path` and takes its exclusive lock without waiting, then writes this
@@ -16,12 +17,7 @@ import { lockExclusive } from '../io/lock.ts'
  * @throws {@link AofkitError} ERR_AOF_LOCKED when another holder, in any process, has it.
  */
 export function lockFile(path: string, held: string): number {
-  let fd: number
-  try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
-  } catch (error) {
-    throw fromSystemError(error, path, 'create')
-  }
+  const fd = openRegularFile(path, 'create')
   try {
     lockExclusive(fd, path, undefined, held)
     ftruncateSync(fd, 0)

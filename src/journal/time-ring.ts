@@ -14,12 +14,13 @@
  * then the count again, and keeps what the writer cannot have overwritten meanwhile.
  * @module
  */
-import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { allocate } from '../aof/allocate.ts'
 import { currentBootWords } from '../aof/shm.ts'
 import { fromSystemError } from '../errors.ts'
+import { openRegularFile } from '../io/regular-file.ts'
 import * as native from '../native/binding.ts'
 import { timeIndexPath } from './layout.ts'
 import { readIndex } from './sparse-index.ts'
@@ -143,14 +144,13 @@ export class TimeRing {
   static openReader(dir: string): TimeRing | null {
     let fd: number
     try {
-      // Without waiting: a named pipe put at the path would block an open for reading.
-      fd = openSync(timeRingPath(dir), constants.O_RDONLY | constants.O_NONBLOCK)
+      // Without waiting, a regular file only: a named pipe put at the path would block the open.
+      fd = openRegularFile(timeRingPath(dir))
     } catch {
       return null
     }
     try {
-      const stats = fstatSync(fd)
-      if (!stats.isFile() || stats.size < TIME_RING_SIZE) {
+      if (fstatSync(fd).size < TIME_RING_SIZE) {
         closeSync(fd)
         return null
       }
@@ -334,12 +334,7 @@ export class TimeRing {
  */
 function openWritable(dir: string): number {
   const path = timeRingPath(dir)
-  let fd: number
-  try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644)
-  } catch (error) {
-    throw fromSystemError(error, path, 'create')
-  }
+  const fd = openRegularFile(path, 'create')
   try {
     if (fstatSync(fd).size < TIME_RING_SIZE) allocate(fd, 0, TIME_RING_SIZE)
   } catch (error) {
