@@ -81,6 +81,14 @@ export async function checkSeeks(dir: string, entries: readonly Timed[], what: s
   }
 }
 
+/** A {@link writer} that has appended its entries (`D;`), killed when the test ends. */
+export async function writerDone(t: TestContext, dir: string, count: number, options: object = {}): Promise<Child> {
+  const child = writer(dir, count, options)
+  t.after(() => killed(child))
+  await child.waitFor('D;')
+  return child
+}
+
 /** Kills `child` (SIGKILL) unless it ended, and waits for its end. */
 export async function killed(child: Child): Promise<void> {
   if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')

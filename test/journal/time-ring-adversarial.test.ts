@@ -19,7 +19,7 @@ import { readIndex } from '../../src/journal/sparse-index.ts'
 import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
 import { powerLossDisk, runUntilPowerCut } from '../helpers/power-loss.ts'
-import { boundsIn, boundsOf, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer } from '../helpers/time-ring-checks.ts'
+import { boundsIn, boundsOf, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer, writerDone } from '../helpers/time-ring-checks.ts'
 import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
@@ -45,9 +45,7 @@ function followInBackground(reader: JournalReader, last: number): { followed: Ti
 for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
   test(`times-shm ${damage} under a live writer is made again by its next sync(): readers opened before and after give each entry its own time`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
-    const child = writer(dir, 40, { resume: 20 })
-    t.after(() => killed(child))
-    await child.waitFor('D;')
+    const child = await writerDone(t, dir, 40, { resume: 20 })
     // A reader that mapped the ring before the damage, and reads on after the repair.
     const early = await Journal.openReader(dir)
     t.after(() => early.close())
@@ -74,9 +72,7 @@ for (const damage of ['deleted', 'truncated', 'replaced'] as const) {
 for (const gone of ['deleted', 'renamed away'] as const) {
   test(`a read() begun before a writer's restart, with times-shm ${gone} meanwhile, gives the new writer's entries their own times`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
-    const first = writer(dir, 50)
-    t.after(() => killed(first))
-    await first.waitFor('D;')
+    const first = await writerDone(t, dir, 50)
     const reader = await Journal.openReader(dir)
     t.after(() => reader.close())
     const entries = reader.read({ from: 0 })
@@ -85,9 +81,7 @@ for (const gone of ['deleted', 'renamed away'] as const) {
     const ring = join(dir, TIME_RING_NAME)
     if (gone === 'deleted') rmSync(ring)
     else renameSync(ring, `${ring}.old`)
-    const second = writer(dir, 50)
-    t.after(() => killed(second))
-    await second.waitFor('D;')
+    const second = await writerDone(t, dir, 50)
     for (const { position, time } of entries) read.push({ position, time })
     assert.equal(read.length, 100)
     checkTimes(read, boundsOf(first, second), 'the read across the restart')
@@ -99,15 +93,11 @@ test("a ring copied in from another journal directory does not give this journal
   const mine = join(root, 'mine')
   const other = join(root, 'other')
   // This journal's writer dies with its newest times only in its ring (no flush yet).
-  const first = writer(mine, 40)
-  t.after(() => killed(first))
-  await first.waitFor('D;')
+  const first = await writerDone(t, mine, 40)
   const bounds = boundsOf(first)
   await killed(first)
   // Another journal, written later, with entries at the same positions.
-  const second = writer(other, 60)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
+  const second = await writerDone(t, other, 60)
   await killed(second)
   copyFileSync(join(other, TIME_RING_NAME), join(mine, TIME_RING_NAME))
   const reopened = await Journal.open(mine)
@@ -192,9 +182,7 @@ test("the ring's 32-bit count wrapping around: readers and the reopening keep ea
     words[2] = 2 ** 32 - 5
     words.fill(0, 16)
   })
-  const second = writer(dir, 300)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
+  const second = await writerDone(t, dir, 300)
   const bounds = boundsOf(first, second)
   const live = await readAll(dir)
   assert.equal(live.length, 320)
@@ -249,9 +237,7 @@ test("a follower in another process across a writer's SIGKILL and restart gets e
   await first.waitFor('D;')
   await until(() => followed.length >= 150, 'the first writer\'s entries followed')
   await killed(first)
-  const second = writer(dir, 150)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
+  const second = await writerDone(t, dir, 150)
   await following
   const bounds = boundsOf(first, second)
   checkTimes(followed, bounds, 'the follower')
@@ -302,9 +288,7 @@ test(`a follower across a writer's restart (after a ${end}) with times-shm delet
   await killed(first)
   await until(() => followed.length >= 50, "the first writer's entries followed")
   rmSync(join(dir, TIME_RING_NAME))
-  const second = writer(dir, 50)
-  t.after(() => killed(second))
-  await second.waitFor('D;')
+  const second = await writerDone(t, dir, 50)
   await following
   checkTimes(followed, boundsOf(first, second), 'the follower')
 })
@@ -326,9 +310,7 @@ const DAMAGE: Record<string, (dir: string) => void> = {
 for (const [name, damage] of Object.entries(DAMAGE)) {
   test(`a ring ${name} after a kill: the reopening gives no entry a later time, keeps times in order, and writes on`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
-    const child = writer(dir, 100)
-    t.after(() => killed(child))
-    await child.waitFor('D;')
+    const child = await writerDone(t, dir, 100)
     await killed(child)
     const bounds = boundsOf(child)
     damage(dir)
@@ -367,9 +349,7 @@ for (const where of ['the temporary directory', '/dev/shm'] as const) {
     const root = where === '/dev/shm' ? mkdtempSync('/dev/shm/aofkit-') : tmpDir(t)
     if (where === '/dev/shm') t.after(() => rmSync(root, { recursive: true, force: true }))
     const dir = join(root, 'journal')
-    const child = writer(dir, 30)
-    t.after(() => killed(child))
-    await child.waitFor('D;')
+    const child = await writerDone(t, dir, 30)
     await killed(child)
     const bounds = boundsOf(child)
     rmSync(timeIndexPath(dir, 0))
@@ -386,9 +366,7 @@ for (const where of ['the temporary directory', '/dev/shm'] as const) {
 
 test('aof inspect of a journal whose killed writer left its newest times only in the ring reports the first and last entries\' times', async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 100)
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 100)
   await killed(child)
   assert.ok(fileTimes(dir).length < 100)
   const entries = await readAll(dir)
@@ -449,9 +427,7 @@ test('a writer restarted through a bind mount after a kill: no entry gets a late
     execFileSync('umount', ['--lazy', view], { stdio: 'pipe' })
     rmSync(root, { recursive: true, force: true })
   })
-  const child = writer(join(real, 'journal'), 100)
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, join(real, 'journal'), 100)
   await killed(child)
   const bounds = boundsOf(child)
   const before = await readAll(join(real, 'journal'))

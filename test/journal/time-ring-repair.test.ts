@@ -20,7 +20,7 @@ import { TIME_RING_NAME } from '../../src/journal/time-ring.ts'
 import { aof } from '../cli/fixtures.ts'
 import { prng, spawnHelper } from '../helpers/child.ts'
 import { mountFor } from '../helpers/mount.ts'
-import { boundsOf, checkNoLaterTimes, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer } from '../helpers/time-ring-checks.ts'
+import { boundsOf, checkNoLaterTimes, checkSeeks, checkTimes, killed, readAll, readersInWorkers, take, writer, writerDone } from '../helpers/time-ring-checks.ts'
 import type { Timed } from '../helpers/time-ring-checks.ts'
 import { tmpDir } from '../helpers/tmp-dir.ts'
 import { until } from '../helpers/until.ts'
@@ -40,9 +40,7 @@ const LIVE_DAMAGE: Record<string, (ring: string) => void> = {
 for (const [name, damage] of Object.entries(LIVE_DAMAGE)) {
   test(`times-shm ${name} under a live writer is made again by its next sync(): readers opened before and after give each entry its own time`, async (t) => {
     const dir = join(tmpDir(t), 'journal')
-    const child = writer(dir, 40, { resume: 20 })
-    t.after(() => killed(child))
-    await child.waitFor('D;')
+    const child = await writerDone(t, dir, 40, { resume: 20 })
     const early = await Journal.openReader(dir)
     t.after(() => early.close())
     const entries = early.read({ from: 0 })
@@ -91,9 +89,7 @@ test('a follower (follow()) across times-shm deleted under the live writer and m
 
 test('times-shm replaced by a directory under a live writer: the writer appends and syncs on, readers do not fail and give no entry a later time', async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 40, { resume: 20 })
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 40, { resume: 20 })
   const early = await Journal.openReader(dir)
   t.after(() => early.close())
   const entries = early.read({ from: 0 })
@@ -174,9 +170,7 @@ for (const [where, place] of Object.entries(LOST_TIME_PLACES)) {
         const root = place(t)
         if (root === null) return
         const dir = join(root, 'journal')
-        const child = writer(dir, 20)
-        t.after(() => killed(child))
-        await child.waitFor('D;')
+        const child = await writerDone(t, dir, 20)
         await killed(child)
         const bounds = boundsOf(child)
         const lockPath = join(dir, 'writer.lock')
@@ -202,9 +196,7 @@ for (const where of ['the temporary directory', '/dev/shm'] as const) {
   test(`a journal copied with cp -a (in ${where}) after its writer was killed with its times only in the ring: no entry gets a later time, and the original keeps every time`, async (t) => {
     if (where === '/dev/shm' && !existsSync('/dev/shm')) return t.skip('no /dev/shm')
     const dir = join(tmpDir(t), 'journal')
-    const child = writer(dir, 30)
-    t.after(() => killed(child))
-    await child.waitFor('D;')
+    const child = await writerDone(t, dir, 30)
     await killed(child)
     const bounds = boundsOf(child)
     // No record reached the file: the writer never returned to its event loop.
@@ -231,9 +223,7 @@ for (const where of ['the temporary directory', '/dev/shm'] as const) {
 test('a journal directory moved (mv, the same inode) after its writer was killed: the ring still answers, and the reopening keeps each entry\'s time', async (t) => {
   const root = tmpDir(t)
   const dir = join(root, 'journal')
-  const child = writer(dir, 30)
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 30)
   await killed(child)
   const bounds = boundsOf(child)
   const moved = join(root, 'moved')
@@ -248,9 +238,7 @@ test('a journal directory moved (mv, the same inode) after its writer was killed
 
 test('aof inspect and aof cat of a journal whose ring was deleted under its writer, repaired, then the writer killed: first and last times are the entries\'', async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 40, { resume: 20 })
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 40, { resume: 20 })
   rmSync(join(dir, TIME_RING_NAME))
   child.process.stdin!.write('go\n')
   await child.waitFor('M;')
@@ -270,9 +258,7 @@ test('aof inspect and aof cat of a journal whose ring was deleted under its writ
 
 test('times-shm cut to nothing and grown back to a page under a live writer (before its mapping met the cut): made again by the next sync(), readers give each entry its own time', async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 40, { resume: 20 })
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 40, { resume: 20 })
   const ring = join(dir, TIME_RING_NAME)
   truncateSync(ring, 0)
   truncateSync(ring, 4096)
@@ -406,9 +392,7 @@ test('times-shm replaced by a symlink to a file on another file system under a l
   const elsewhere = mkdtempSync('/dev/shm/aofkit-')
   t.after(() => rmSync(elsewhere, { recursive: true, force: true }))
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 40, { resume: 20 })
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 40, { resume: 20 })
   const ring = join(dir, TIME_RING_NAME)
   rmSync(ring)
   symlinkSync(join(elsewhere, 'ring'), ring)
@@ -460,9 +444,7 @@ test("a finished segment's time index deleted: a reader going on from the segmen
 
 test('times-shm replaced by a named pipe after the writer was killed with its newest times only in the ring: a reader (in a process of its own) and aof inspect do not block, and give no entry a later time', async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 30)
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 30)
   await killed(child)
   const bounds = boundsOf(child)
   const ring = join(dir, TIME_RING_NAME)
@@ -496,9 +478,7 @@ test('times-shm replaced by a named pipe after the writer was killed with its ne
 
 test("the last segment's time index and the ring deleted after a kill, in a journal of several segments: its entries get no later time, and times never decrease across segments", async (t) => {
   const dir = join(tmpDir(t), 'journal')
-  const child = writer(dir, 150, { journal: { segmentBytes: 4096 }, paceMs: 1 })
-  t.after(() => killed(child))
-  await child.waitFor('D;')
+  const child = await writerDone(t, dir, 150, { journal: { segmentBytes: 4096 }, paceMs: 1 })
   await killed(child)
   const bounds = boundsOf(child)
   const indexes = readdirSync(dir).filter((name) => name.endsWith('.timeindex')).sort()
