@@ -5,8 +5,11 @@
  * A writer that catches up with the background growth doubles the look-ahead, up to
  * {@link AHEAD_MAX}.
  *
- * Prefaulting is queued from the writer's own commits ({@link Growth.advance}), so it keeps
- * ahead of a writer that never lets the event loop turn. Once the file has been synced, it
+ * Until the file is first synced, growth also writes zeros over what it allocates, which
+ * brings the pages into the page cache so that the writer's stores find them (a range nobody
+ * writes to yet: the writer waits for growth in flight before it allocates beside it). Pages
+ * allocated otherwise are prefaulted; that is queued from the writer's own commits
+ * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop turn. Once the file has been synced, it
  * reaches only as far as the writer is expected to write before its next sync: every sync
  * writes back the pages prefaulted ahead (zeros) and write-protects them again
  * (docs/PERFORMANCE.md, "Prefaulting a synced file").
@@ -14,7 +17,7 @@
  */
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
 import * as native from '../native/binding.ts'
-import { allocate, allocateAsync } from './allocate.ts'
+import { BackgroundAllocation, allocate } from './allocate.ts'
 import { SIZE_UPPER_MAX } from './geometry.ts'
 import type { Geometry } from './geometry.ts'
 import { MAGIC_SIZE } from './magic.ts'
@@ -30,6 +33,31 @@ export const SYNCED_WINDOW_MIN = 16 * 1024
 export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
 /** How much further a writer goes before it asks again for a prefault held back by a running one. */
 export const PREFAULT_RETRY = 64 * 1024
+/**
+ * How far ahead growth looks while it zero-fills, and the largest growth step it zero-fills
+ * for: the first sync writes back the zeros ahead of the writer, as it does pages prefaulted
+ * ahead (at most {@link PREFAULT_AHEAD_MAX}).
+ */
+export const ZERO_FILL_MAX = 8 * 1024 * 1024
+
+/**
+ * File systems whose fallocate hands out the pages themselves (tmpfs), where zeros written
+ * over them only cost a copy: their growth is prefaulted instead.
+ */
+const TMPFS_MAGIC = 0x01021994
+
+/** Background growth in flight. */
+interface Growing {
+  readonly allocation: BackgroundAllocation
+  readonly from: number
+  readonly end: number
+  /** What a waiting non-blocking write needs, tried alone if the whole step does not fit. */
+  readonly minimal: number
+  readonly zeroFilled: boolean
+  readonly startNs: number
+  /** Its result was taken (by the event loop, or by the writer waiting for it). */
+  settled: boolean
+}
 
 /** The allocation of one open, file-backed append-only file. */
 export class Growth {
@@ -44,7 +72,7 @@ export class Growth {
   /** Once stopped (finish, close), nothing grows any more. */
   #stopped = false
   /** Background growth in flight. */
-  #growing: Promise<void> | null = null
+  #growing: Growing | null = null
   /** Why the last background growth failed, until a non-blocking write reports it. */
   #failure: AofkitError | null = null
   /** Prefault jobs on the thread pool; the mapping must outlive them. */
@@ -79,6 +107,11 @@ export class Growth {
   lost = false
   /** The data size when the file was opened: what lies before it is not looked at for holes. */
   readonly #openedSize: number
+  /**
+   * Whether growth may write zeros over what it allocates until the first sync: not on a
+   * tmpfs, nor in growth steps larger than {@link ZERO_FILL_MAX}.
+   */
+  readonly #zeroFillable: boolean
 
   /**
    * @param file - What open found: descriptor, geometry, mapping, allocated size.
@@ -106,6 +139,7 @@ export class Growth {
     this.#publishAllocated = publishAllocated
     this.#allocated = file.allocated
     this.#stopped = !growable
+    this.#zeroFillable = growable && file.geometry.growthStep <= ZERO_FILL_MAX && native.fileSystemType(file.fd) !== TMPFS_MAGIC
     this.#aheadBytes = Math.min(this.#geometry.growthStep, this.#geometry.sizeUpper)
     this.lowWater = this.#aheadBytes / 2
     this.#setCheck()
@@ -158,7 +192,7 @@ export class Growth {
     return this.#allocated
   }
 
-  /** True while background growth runs. */
+  /** True while background growth runs (or has returned and its result was not taken yet). */
   get growing(): boolean {
     return this.#growing !== null
   }
@@ -182,16 +216,23 @@ export class Growth {
         path: this.#path(),
       })
     }
+    // Growth in flight allocates right where this would: take its room first.
+    this.#awaitGrowing()
+    if (needed <= this.#allocated) {
+      this.#setCheck()
+      return
+    }
     const from = this.#allocated
     // As far ahead as background growth would go: one synchronous fallocate per catch-up.
     const target = Math.max(geometry.next(needed), this.#aheadTarget(from, size))
+    const zeroFill = this.#zeroFills()
     const stats = this.#stats
     const startNs = nowNs()
     // A file cut under the writer would be extended again with a hole of zeros: count its lost
     // pages first (sync() then fails with ERR_AOF_REPLACED).
     this.#fitMapping()
     try {
-      allocate(this.#fd, from, target - from)
+      allocate(this.#fd, from, target - from, zeroFill)
     } catch (error) {
       // The step does not fit: try just what this write needs before giving up.
       const minimal = Math.min(Math.ceil(needed / geometry.pageSize) * geometry.pageSize, target)
@@ -208,6 +249,7 @@ export class Growth {
     }
     stats.record(Operation.truncate, startNs, true)
     this.#setAllocated(target)
+    if (zeroFill) this.#prefaulted = Math.max(this.#prefaulted, target)
     // A writer in a synchronous burst never lets background growth finish: fault the new pages
     // in on the thread pool now, while it writes, so its stores do not page-fault one by one.
     this.#prefaultAhead(size)
@@ -226,10 +268,7 @@ export class Growth {
     if (target <= from) return
     const pageSize = this.#geometry.pageSize
     const minimal = Math.min(Math.ceil(needs / pageSize) * pageSize, target)
-    this.#growing = this.#grow(from, target, minimal).finally(() => {
-      this.#growing = null
-      this.#setCheck()
-    })
+    this.#startGrowing(from, target, minimal, nowNs())
     this.#setCheck()
   }
 
@@ -258,7 +297,9 @@ export class Growth {
   async stop(): Promise<void> {
     this.#stopped = true
     this.nextCheck = Infinity
-    await this.#growing
+    // Its result is taken before this resumes (the handler was attached first); a retry of
+    // what a waiting write needs may follow it.
+    for (let growing = this.#growing; growing !== null; growing = this.#growing) await growing.allocation.done.catch(() => undefined)
     await Promise.all(this.#prefaults)
   }
 
@@ -299,27 +340,58 @@ export class Growth {
 
   /** The writer caught up with background growth: look further ahead from now on. */
   #lookFurther(): void {
-    if (this.#aheadBytes >= AHEAD_MAX) return
-    this.#aheadBytes = Math.min(this.#aheadBytes * 2, AHEAD_MAX, this.#geometry.sizeUpper)
+    const most = this.#zeroFills() ? ZERO_FILL_MAX : AHEAD_MAX
+    if (this.#aheadBytes >= most) return
+    this.#aheadBytes = Math.min(this.#aheadBytes * 2, most, this.#geometry.sizeUpper)
     this.lowWater = this.#aheadBytes / 2
   }
 
-  /** Allocates ahead of the writer at `size` now, as background growth would; a failure is left to the write that needs the room. */
+  /** Whether an allocation now also writes zeros over what it allocates. */
+  #zeroFills(): boolean {
+    return this.#zeroFillable && this.#syncedSize < 0
+  }
+
+  /**
+   * The writer at `size` caught up with background growth that has not landed (a synchronous
+   * loop never lets the event loop take its result): takes it, waiting for it if it still
+   * runs, and allocates ahead now if that is not enough; a failure is left to the write that
+   * needs the room.
+   */
   #growNow(size: number): void {
     this.#lookFurther()
+    this.#awaitGrowing()
+    if (size + this.lowWater / 2 <= this.#allocated) {
+      this.growAhead(size)
+      return
+    }
     const from = this.#allocated
     const target = this.#aheadTarget(from, size)
     if (target <= from) return
+    const zeroFill = this.#zeroFills()
     const startNs = nowNs()
     try {
       this.#fitMapping()
-      allocate(this.#fd, from, target - from)
+      allocate(this.#fd, from, target - from, zeroFill)
     } catch {
       this.#stats.record(Operation.truncate, startNs, false)
       return
     }
     this.#stats.record(Operation.truncate, startNs, true)
     this.#setAllocated(target)
+    if (zeroFill) this.#prefaulted = Math.max(this.#prefaulted, target)
+  }
+
+  /** Waits on this thread for background growth in flight, and takes its result. */
+  #awaitGrowing(): void {
+    for (let growing = this.#growing; growing !== null; growing = this.#growing) {
+      let failure: unknown = null
+      try {
+        growing.allocation.wait()
+      } catch (error) {
+        failure = error
+      }
+      this.#grown(growing, failure)
+    }
   }
 
   /**
@@ -388,36 +460,61 @@ export class Growth {
     if (!(this.#mapping instanceof SharedArrayBuffer)) native.fitMapping(this.#mapping, this.#fd)
   }
 
-  async #grow(from: number, target: number, minimal: number): Promise<void> {
-    // Called by growAhead only when target > from.
-    const stats = this.#stats
-    const startNs = nowNs()
-    let end = target
+  /** Allocates `[from, end)` on the thread pool. */
+  #startGrowing(from: number, end: number, minimal: number, startNs: number): void {
+    const zeroFilled = this.#zeroFills()
+    let allocation: BackgroundAllocation
     try {
-      this.#fitMapping() // counts what a cut under the writer took, as #makeRoom does
-      try {
-        await allocateAsync(this.#fd, from, target - from)
-      } catch (error) {
-        // The step does not fit: try just what the waiting write needs before giving up.
-        if (minimal <= from || minimal >= target) throw error
-        end = minimal
-        await allocateAsync(this.#fd, from, minimal - from)
-      }
-      stats.record(Operation.truncate, startNs, true)
+      this.#fitMapping() // counts what a cut under the writer took, as makeRoom does
+      allocation = new BackgroundAllocation(this.#fd, from, end - from, zeroFilled)
+    } catch (error) {
+      this.#stats.record(Operation.truncate, startNs, false)
+      if (minimal > from) this.#failure = fromSystemError(error, this.#path(), 'allocate')
+      return
+    }
+    const growing: Growing = { allocation, from, end, minimal, zeroFilled, startNs, settled: false }
+    this.#growing = growing
+    void allocation.done.then(
+      () => this.#grown(growing, null),
+      (error: unknown) => this.#grown(growing, error),
+    )
+  }
+
+  /**
+   * Takes the result of background growth, once: from the event loop, or from the writer that
+   * waited for it. `failure` is null when it allocated.
+   */
+  #grown(growing: Growing, failure: unknown): void {
+    if (growing.settled) return
+    growing.settled = true
+    if (this.#growing === growing) this.#growing = null
+    const stats = this.#stats
+    if (failure === null) {
+      stats.record(Operation.truncate, growing.startNs, true)
       this.#failure = null
       if (this.#holeInData()) this.lost = true
       if (!this.#stopped) {
-        this.#setAllocated(end)
+        try {
+          this.#setAllocated(growing.end)
+        } catch (error) {
+          // The mapping could not follow the file (replaced under the writer): the write that
+          // needs the room meets it.
+          this.#failure = fromSystemError(error, this.#path(), 'allocate')
+        }
+        if (growing.zeroFilled) this.#prefaulted = Math.max(this.#prefaulted, growing.end)
         this.#prefaultAhead(this.#size())
-        this.#setCheck()
       }
-    } catch (error) {
-      stats.record(Operation.truncate, startNs, false)
+    } else if (!this.#stopped && growing.minimal > growing.from && growing.minimal < growing.end) {
+      // The step does not fit: try just what the waiting write needs before giving up.
+      this.#startGrowing(growing.from, growing.minimal, growing.minimal, growing.startNs)
+    } else {
+      stats.record(Operation.truncate, growing.startNs, false)
       // When even what a waiting write needs did not fit, that write's next try reports it. A
       // look-ahead nobody waits for yet fails quietly: the write that needs the room tries
       // again with what it needs, and a blocking write meets the condition itself.
-      if (!this.#stopped && minimal > from) this.#failure = fromSystemError(error, this.#path(), 'allocate')
+      if (!this.#stopped && growing.minimal > growing.from) this.#failure = fromSystemError(failure, this.#path(), 'allocate')
     }
+    this.#setCheck()
   }
 
   /** Where growth ahead of a writer at `size` ends: `aheadBytes` past the data, in geometry steps. */

@@ -35,12 +35,15 @@ interface RawBinding {
   ) => Promise<number>
   adviceConstants: { populateWrite: number }
   fallocate: (fd: number, offset: number, length: number) => number
-  fallocateAsync: (fd: number, offset: number, length: number) => Promise<number>
+  allocate: (fd: number, offset: number, length: number, zeroFill: boolean) => number
+  allocateAsync: (fd: number, offset: number, length: number, zeroFill: boolean) => [Promise<number>, AllocationHandle]
+  waitAllocation: (allocation: AllocationHandle) => number
   ftruncate: (fd: number, length: number) => number
   fdatasync: (fd: number) => number
   fdatasyncAsync: (fd: number) => Promise<number>
   syncFileRangeAsync: (fd: number, offset: number, length: number) => Promise<number>
   flock: (fd: number, operation: number) => number
+  fileSystemType: (fd: number) => number
   mountId: (fd: number) => number
   pread: (fd: number, target: Uint8Array, offset: number, length: number, position: number) => number
   lockConstants: { exclusive: number; unlock: number; nonBlocking: number; read: number; write: number; release: number }
@@ -50,6 +53,11 @@ interface RawBinding {
   pageSize: number
   /** Linux only. */
   Watch?: new (path: string, callback: () => void) => FileWatch
+}
+
+/** An allocation running on the libuv pool, as allocateAsync returns it (opaque). */
+export interface AllocationHandle {
+  readonly __allocation: never
 }
 
 /** An inotify watch whose callback runs from the event loop; see watch.cc. */
@@ -194,10 +202,29 @@ export const syncChainAsync: RawBinding['syncChainAsync'] = async(raw.syncChainA
 export const seekHole: (fd: number, offset: number) => number = sync(raw.seekHole)
 /** Allocate real blocks for [offset, offset + length), extending the file if needed. */
 export const fallocate: (fd: number, offset: number, length: number) => number = sync(raw.fallocate)
-/** fallocate on the libuv pool. */
-export const fallocateAsync: (fd: number, offset: number, length: number) => Promise<number> = async(
-  raw.fallocateAsync,
-)
+/**
+ * Allocates real blocks for [offset, offset + length), extending the file: fallocate, or where
+ * the file system has none, zeros written past the file's end. With `zeroFill`, zeros are then
+ * written over the whole range (its pages come into the page cache, dirty, in large folios).
+ */
+export const allocate: (fd: number, offset: number, length: number, zeroFill: boolean) => number = sync(raw.allocate)
+/** {@link allocate} on the libuv pool, as `done`; {@link waitAllocation} of `handle` waits for it on this thread. */
+export function allocateAsync(
+  fd: number,
+  offset: number,
+  length: number,
+  zeroFill: boolean,
+): { done: Promise<number>; handle: AllocationHandle } {
+  const [done, handle] = sync(raw.allocateAsync)(fd, offset, length, zeroFill)
+  return {
+    done: done.catch((error: unknown) => {
+      throw withCode(error)
+    }),
+    handle,
+  }
+}
+/** Blocks until the allocation returned; its result, or its failure thrown (as `done`'s). */
+export const waitAllocation: (allocation: AllocationHandle) => number = sync(raw.waitAllocation)
 /** ftruncate to `length` bytes. */
 export const ftruncate: (fd: number, length: number) => number = sync(raw.ftruncate)
 /** fdatasync. */
@@ -210,6 +237,8 @@ export const syncFileRangeAsync: (fd: number, offset: number, length: number) =>
 )
 /** The id of the mount `fd`'s file is on (statx; never reused on Linux 6.8+), or 0 where unknown. */
 export const mountId: (fd: number) => number = sync(raw.mountId)
+/** The type of the file system `fd`'s file is on (fstatfs's f_type: 0x01021994 for tmpfs, 0xef53 for ext4). */
+export const fileSystemType: (fd: number) => number = sync(raw.fileSystemType)
 /** flock(fd, operation); EWOULDBLOCK (with `lock.nonBlocking`) is thrown. */
 export const flock: (fd: number, operation: number) => number = sync(raw.flock)
 

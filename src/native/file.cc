@@ -4,10 +4,15 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 
 #include "async_call.h"
 #include "errno_error.h"
@@ -56,9 +61,114 @@ int64_t DoSyncFileRange(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+// Writes zeros over [offset, end), in writes of up to 1 MiB that end on 1 MiB boundaries: the
+// page cache takes each write's pages in folios as large as it is, and a store into a mapping
+// of the file faults once per folio. 0 or -errno.
+int64_t WriteZeros(int fd, int64_t offset, int64_t end) {
+  constexpr int64_t kChunk = 1 << 20;
+  static const char zeros[kChunk] = {};
+  while (offset < end) {
+    size_t chunk = static_cast<size_t>(std::min<int64_t>(kChunk - offset % kChunk, end - offset));
+    ssize_t written = pwrite(fd, zeros, chunk, static_cast<off_t>(offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    offset += written;
+  }
+  return 0;
+}
+
+// Allocates real blocks for [offset, offset + length), extending the file: fallocate, or where
+// the file system has none (ext2, ramfs), zeros written past the file's end, as posix_fallocate
+// does. With `zeroFill`, zeros are then written over the whole range, so its pages are in the
+// page cache, dirty, before anyone maps them. 0 or -errno.
+int64_t DoAllocate(int fd, int64_t offset, int64_t length, bool zeroFill) {
+  int64_t end = offset + length;
+  int64_t result = DoFallocate(fd, offset, length);
+  if (result == -EOPNOTSUPP || result == -ENOTSUP) {
+    struct stat file;
+    if (fstat(fd, &file) != 0) return -errno;
+    return WriteZeros(fd, std::max<int64_t>(offset, file.st_size), end);
+  }
+  if (result != 0 || !zeroFill) return result;
+  return WriteZeros(fd, offset, end);
+}
+
+// An allocation on the libuv pool that the JavaScript thread can also wait for: a writer that
+// catches up with it must not allocate the same range beside it, whose zeros would land over
+// what it writes there.
+struct Allocation {
+  std::mutex mutex;
+  std::condition_variable settled;
+  bool done = false;
+  int64_t result = 0;
+};
+
+void DeleteAllocation(Napi::Env /*env*/, std::shared_ptr<Allocation>* allocation) { delete allocation; }
+
+// Tags the handles allocateAsync makes, so that waitAllocation takes no other external.
+const napi_type_tag kAllocationTag = {0x6a0f3c51d2b84e97ULL, 0x91c7e2a4b05f6d38ULL};
+
 Napi::Value ResultOrThrow(Napi::Env env, int64_t result, const char* syscall) {
   if (result < 0) ThrowErrno(env, static_cast<int>(-result), syscall);
   return Napi::Number::New(env, static_cast<double>(result));
+}
+
+// allocate(fd, offset, length, zeroFill): see DoAllocate.
+Napi::Value Allocate(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int64_t offset = ArgInt64(info, 1, "offset");
+  int64_t length = ArgInt64(info, 2, "length");
+  bool zeroFill = info.Length() > 3 && info[3].ToBoolean().Value();
+  return ResultOrThrow(info.Env(), DoAllocate(fd, offset, length, zeroFill), "fallocate");
+}
+
+// allocateAsync(fd, offset, length, zeroFill): [promise, allocation]. The promise settles as
+// allocate's result; waitAllocation(allocation) blocks until the same result is known.
+Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  int64_t offset = ArgInt64(info, 1, "offset");
+  int64_t length = ArgInt64(info, 2, "length");
+  bool zeroFill = info.Length() > 3 && info[3].ToBoolean().Value();
+  auto allocation = std::make_shared<Allocation>();
+  auto* holder = new std::shared_ptr<Allocation>(allocation);
+  Napi::External<std::shared_ptr<Allocation>> handle;
+  try {
+    handle = Napi::External<std::shared_ptr<Allocation>>::New(env, holder, DeleteAllocation);
+  } catch (...) {
+    delete holder;
+    throw;
+  }
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, handle, &kAllocationTag), Napi::Value());
+  Napi::Promise promise = AsyncCall::Start(env, "fallocate", [fd, offset, length, zeroFill, allocation]() {
+    int64_t result = DoAllocate(fd, offset, length, zeroFill);
+    std::lock_guard<std::mutex> lock(allocation->mutex);
+    allocation->result = result;
+    allocation->done = true;
+    allocation->settled.notify_all();
+    return result;
+  });
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0U, promise);
+  pair.Set(1U, handle);
+  return pair;
+}
+
+// waitAllocation(allocation): blocks until the allocation returned; its result, or its errno
+// thrown.
+Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool tagged = false;
+  if (info.Length() < 1 || !info[0].IsExternal() ||
+      napi_check_object_type_tag(env, info[0], &kAllocationTag, &tagged) != napi_ok || !tagged) {
+    throw Napi::TypeError::New(env, "allocation must be one returned by allocateAsync()");
+  }
+  std::shared_ptr<Allocation> allocation = *info[0].As<Napi::External<std::shared_ptr<Allocation>>>().Data();
+  std::unique_lock<std::mutex> lock(allocation->mutex);
+  allocation->settled.wait(lock, [&allocation]() { return allocation->done; });
+  return ResultOrThrow(env, allocation->result, "fallocate");
 }
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
@@ -66,14 +176,6 @@ Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   int64_t offset = ArgInt64(info, 1, "offset");
   int64_t length = ArgInt64(info, 2, "length");
   return ResultOrThrow(info.Env(), DoFallocate(fd, offset, length), "fallocate");
-}
-
-Napi::Value FallocateAsync(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info, 0);
-  int64_t offset = ArgInt64(info, 1, "offset");
-  int64_t length = ArgInt64(info, 2, "length");
-  return AsyncCall::Start(info.Env(), "fallocate",
-                          [fd, offset, length]() { return DoFallocate(fd, offset, length); });
 }
 
 Napi::Value Ftruncate(const Napi::CallbackInfo& info) {
@@ -136,6 +238,15 @@ Napi::Value SeekHole(const Napi::CallbackInfo& info) {
   (void)offset;
   return ResultOrThrow(info.Env(), -ENOSYS, "lseek");
 #endif
+}
+
+// fileSystemType(fd): the f_type of the file system the file is on (fstatfs), as Linux's
+// *_SUPER_MAGIC constants name them.
+Napi::Value FileSystemType(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  struct statfs result;
+  if (fstatfs(fd, &result) != 0) return ResultOrThrow(info.Env(), -errno, "fstatfs");
+  return Napi::Number::New(info.Env(), static_cast<double>(static_cast<uint64_t>(result.f_type) & 0xffffffffU));
 }
 
 // flock(fd, operation): void. EWOULDBLOCK with LOCK_NB is thrown like any other errno.
@@ -216,13 +327,16 @@ Napi::Value OfdLockHeld(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitFile(Napi::Env env, Napi::Object exports) {
+  exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
+  exports.Set("allocateAsync", Napi::Function::New(env, AllocateAsync, "allocateAsync"));
+  exports.Set("waitAllocation", Napi::Function::New(env, WaitAllocation, "waitAllocation"));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
-  exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync, "fallocateAsync"));
   exports.Set("ftruncate", Napi::Function::New(env, Ftruncate, "ftruncate"));
   exports.Set("fdatasync", Napi::Function::New(env, Fdatasync, "fdatasync"));
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync, "fdatasyncAsync"));
   exports.Set("syncFileRangeAsync", Napi::Function::New(env, SyncFileRangeAsync, "syncFileRangeAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("fileSystemType", Napi::Function::New(env, FileSystemType, "fileSystemType"));
   exports.Set("ofdLock", Napi::Function::New(env, OfdLock, "ofdLock"));
   exports.Set("ofdLockHeld", Napi::Function::New(env, OfdLockHeld, "ofdLockHeld"));
   exports.Set("pread", Napi::Function::New(env, Pread, "pread"));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
@@ -40,10 +40,40 @@ test('async calls settle on the pool', async (t) => {
   const path = join(tmpDir(t), 'f')
   const fd = openSync(path, 'w+')
   t.after(() => closeSync(fd))
-  await native.fallocateAsync(fd, 0, 8192)
+  await native.allocateAsync(fd, 0, 8192, false).done
   assert.equal(statSync(path).size, 8192)
   await native.fdatasyncAsync(fd)
   await assert.rejects(native.fdatasyncAsync(-1 >>> 0), { code: 'EBADF' })
+})
+
+test('an allocation on the pool can be waited for on this thread, with the same result', async (t) => {
+  const path = join(tmpDir(t), 'f')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  const { done, handle } = native.allocateAsync(fd, 0, 1 << 20, true)
+  assert.equal(native.waitAllocation(handle), 0)
+  // Once it has returned, the file is as long as asked and every byte of it is a zero.
+  assert.equal(statSync(path).size, 1 << 20)
+  assert.equal(await done, 0)
+  assert.equal(native.waitAllocation(handle), 0, 'waiting again answers the same')
+  const failed = native.allocateAsync(-1 >>> 0, 0, 4096, true)
+  assert.throws(() => native.waitAllocation(failed.handle), { code: 'EBADF' })
+  await assert.rejects(failed.done, { code: 'EBADF' })
+  assert.throws(() => native.waitAllocation({} as never), TypeError)
+})
+
+test('zero fill writes zeros over the whole range; without it, data already there stays', (t) => {
+  const path = join(tmpDir(t), 'f')
+  const fd = openSync(path, 'w+')
+  t.after(() => closeSync(fd))
+  writeSync(fd, Buffer.alloc(8192, 7))
+  native.allocate(fd, 0, 16384, false)
+  assert.deepEqual(readFileSync(path).subarray(0, 8192), Buffer.alloc(8192, 7))
+  assert.equal(statSync(path).size, 16384)
+  native.allocate(fd, 4096, 8192, true)
+  const bytes = readFileSync(path)
+  assert.deepEqual(bytes.subarray(0, 4096), Buffer.alloc(4096, 7))
+  assert.deepEqual(bytes.subarray(4096, 16384), Buffer.alloc(12288))
 })
 
 test('flock excludes a second open file description', (t) => {
