@@ -9,8 +9,8 @@
  * brings the pages into the page cache so that the writer's stores find them (a range nobody
  * writes to yet: the writer waits for growth in flight before it allocates beside it). Pages
  * allocated otherwise are prefaulted; that is queued from the writer's own commits
- * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop turn. Once the file has been synced, it
- * reaches only as far as the writer is expected to write before its next sync: every sync
+ * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop
+ * turn. Once the file has been synced, it reaches only as far as the writer is expected to write before its next sync: every sync
  * writes back the pages prefaulted ahead (zeros) and write-protects them again
  * (docs/PERFORMANCE.md, "Prefaulting a synced file").
  * @module
@@ -248,8 +248,7 @@ export class Growth {
       }
     }
     stats.record(Operation.truncate, startNs, true)
-    this.#setAllocated(target)
-    if (zeroFill) this.#prefaulted = Math.max(this.#prefaulted, target)
+    this.#setAllocated(target, zeroFill)
     // A writer in a synchronous burst never lets background growth finish: fault the new pages
     // in on the thread pool now, while it writes, so its stores do not page-fault one by one.
     this.#prefaultAhead(size)
@@ -328,7 +327,9 @@ export class Growth {
     })
   }
 
-  #setAllocated(size: number): void {
+  /** The file is allocated up to `size`; `zeroFilled`: what was added is in the page cache, not to be prefaulted. */
+  #setAllocated(size: number, zeroFilled = false): void {
+    if (zeroFilled) this.#prefaulted = Math.max(this.#prefaulted, size)
     if (size <= this.#allocated) return
     this.#stats.add('activeFileSize', size - this.#allocated)
     this.#allocated = size
@@ -377,8 +378,7 @@ export class Growth {
       return
     }
     this.#stats.record(Operation.truncate, startNs, true)
-    this.#setAllocated(target)
-    if (zeroFill) this.#prefaulted = Math.max(this.#prefaulted, target)
+    this.#setAllocated(target, zeroFill)
   }
 
   /** Waits on this thread for background growth in flight, and takes its result. */
@@ -495,13 +495,12 @@ export class Growth {
       if (this.#holeInData()) this.lost = true
       if (!this.#stopped) {
         try {
-          this.#setAllocated(growing.end)
+          this.#setAllocated(growing.end, growing.zeroFilled)
         } catch (error) {
           // The mapping could not follow the file (replaced under the writer): the write that
           // needs the room meets it.
           this.#failure = fromSystemError(error, this.#path(), 'allocate')
         }
-        if (growing.zeroFilled) this.#prefaulted = Math.max(this.#prefaulted, growing.end)
         this.#prefaultAhead(this.#size())
       }
     } else if (!this.#stopped && growing.minimal > growing.from && growing.minimal < growing.end) {
