@@ -36,7 +36,8 @@ const PLAIN_STORE_RELEASES = process.arch === 'x64' || process.arch === 'ia32'
  */
 export function publishCommittedSize(words: Int32Array, size: number): void {
   const low = size | 0
-  const high = (size - (low >>> 0)) / TWO_32
+  // No division below 4 GiB, where every write's size lies but for the largest files.
+  const high = size < TWO_32 ? 0 : (size - (low >>> 0)) / TWO_32
   if (words[HIGH] !== high) publishAcrossStep(words, low, high)
   else if (PLAIN_STORE_RELEASES) words[LOW] = low
   else Atomics.store(words, LOW, low)
