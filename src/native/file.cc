@@ -61,14 +61,15 @@ int64_t DoSyncFileRange(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+constexpr int64_t kZeroChunk = 1 << 20;
+
 // Writes zeros over [offset, end), in writes of up to 1 MiB that end on 1 MiB boundaries: the
 // page cache takes each write's pages in folios as large as it is, and a store into a mapping
 // of the file faults once per folio. 0 or -errno.
 int64_t WriteZeros(int fd, int64_t offset, int64_t end) {
-  constexpr int64_t kChunk = 1 << 20;
-  static const char zeros[kChunk] = {};
+  static const char zeros[kZeroChunk] = {};
   while (offset < end) {
-    size_t chunk = static_cast<size_t>(std::min<int64_t>(kChunk - offset % kChunk, end - offset));
+    size_t chunk = static_cast<size_t>(std::min<int64_t>(kZeroChunk - offset % kZeroChunk, end - offset));
     ssize_t written = pwrite(fd, zeros, chunk, static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
@@ -97,13 +98,61 @@ int64_t DoAllocate(int fd, int64_t offset, int64_t length, bool zeroFill) {
 
 // An allocation on the libuv pool that the JavaScript thread can also wait for: a writer that
 // catches up with it must not allocate the same range beside it, whose zeros would land over
-// what it writes there.
+// what it writes there. Its zero fill is cut into chunks that end on 1 MiB boundaries, taken in
+// order by whoever is free: the pool thread, and a thread waiting for it, which helps rather
+// than sleeps (on a host slow to hand out fresh memory, two threads fill twice as fast).
 struct Allocation {
   std::mutex mutex;
-  std::condition_variable settled;
-  bool done = false;
-  int64_t result = 0;
+  std::condition_variable changed;
+  int fd = -1;
+  int64_t end = 0;
+  // The range is allocated (or failed to be): chunks may be taken.
+  bool allocated = false;
+  // Where the next chunk nobody has taken starts (`end` when none is left).
+  int64_t next = 0;
+  // Chunks being zero-filled now.
+  int busy = 0;
+  // The first failure, as -errno, or 0.
+  int64_t failure = 0;
 };
+
+// Zero-fills chunks until none is left to take or one failed; `lock` holds the mutex.
+void FillChunks(Allocation& allocation, std::unique_lock<std::mutex>& lock) {
+  while (allocation.failure == 0 && allocation.next < allocation.end) {
+    int64_t begin = allocation.next;
+    int64_t stop = std::min(allocation.end, (begin / kZeroChunk + 1) * kZeroChunk);
+    allocation.next = stop;
+    allocation.busy++;
+    lock.unlock();
+    int64_t result = WriteZeros(allocation.fd, begin, stop);
+    lock.lock();
+    allocation.busy--;
+    if (result != 0 && allocation.failure == 0) allocation.failure = result;
+    allocation.changed.notify_all();
+  }
+}
+
+// Helps with the allocation's zero fill and waits until every chunk is done; its result.
+int64_t FinishAllocation(Allocation& allocation) {
+  std::unique_lock<std::mutex> lock(allocation.mutex);
+  allocation.changed.wait(lock, [&allocation]() { return allocation.allocated; });
+  FillChunks(allocation, lock);
+  allocation.changed.wait(lock, [&allocation]() { return allocation.busy == 0; });
+  return allocation.failure;
+}
+
+// The pool's part: allocates, then fills chunks with whoever waits.
+int64_t RunAllocation(Allocation& allocation, int64_t offset, int64_t length, bool zeroFill) {
+  int64_t result = DoAllocate(allocation.fd, offset, length, false);
+  {
+    std::lock_guard<std::mutex> lock(allocation.mutex);
+    allocation.allocated = true;
+    allocation.failure = result;
+    allocation.next = result == 0 && zeroFill ? offset : allocation.end;
+  }
+  allocation.changed.notify_all();
+  return FinishAllocation(allocation);
+}
 
 void DeleteAllocation(Napi::Env /*env*/, std::shared_ptr<Allocation>* allocation) { delete allocation; }
 
@@ -133,6 +182,8 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   int64_t length = ArgInt64(info, 2, "length");
   bool zeroFill = info.Length() > 3 && info[3].ToBoolean().Value();
   auto allocation = std::make_shared<Allocation>();
+  allocation->fd = fd;
+  allocation->end = offset + length;
   auto* holder = new std::shared_ptr<Allocation>(allocation);
   Napi::External<std::shared_ptr<Allocation>> handle;
   try {
@@ -142,13 +193,8 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
     throw;
   }
   NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, handle, &kAllocationTag), Napi::Value());
-  Napi::Promise promise = AsyncCall::Start(env, "fallocate", [fd, offset, length, zeroFill, allocation]() {
-    int64_t result = DoAllocate(fd, offset, length, zeroFill);
-    std::lock_guard<std::mutex> lock(allocation->mutex);
-    allocation->result = result;
-    allocation->done = true;
-    allocation->settled.notify_all();
-    return result;
+  Napi::Promise promise = AsyncCall::Start(env, "fallocate", [offset, length, zeroFill, allocation]() {
+    return RunAllocation(*allocation, offset, length, zeroFill);
   });
   Napi::Array pair = Napi::Array::New(env, 2);
   pair.Set(0U, promise);
@@ -156,8 +202,8 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   return pair;
 }
 
-// waitAllocation(allocation): blocks until the allocation returned; its result, or its errno
-// thrown.
+// waitAllocation(allocation): helps with the allocation's zero fill, then blocks until every
+// part of it is done; its result, or its errno thrown.
 Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool tagged = false;
@@ -166,9 +212,7 @@ Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "allocation must be one returned by allocateAsync()");
   }
   std::shared_ptr<Allocation> allocation = *info[0].As<Napi::External<std::shared_ptr<Allocation>>>().Data();
-  std::unique_lock<std::mutex> lock(allocation->mutex);
-  allocation->settled.wait(lock, [&allocation]() { return allocation->done; });
-  return ResultOrThrow(env, allocation->result, "fallocate");
+  return ResultOrThrow(env, FinishAllocation(*allocation), "fallocate");
 }
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
