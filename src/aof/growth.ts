@@ -7,8 +7,8 @@
  *
  * Until the file is first synced, growth also writes zeros over what it allocates, which
  * brings the pages into the page cache so that the writer's stores find them (a range nobody
- * writes to yet: the writer waits for growth in flight before it allocates beside it). Pages
- * allocated otherwise are prefaulted; that is queued from the writer's own commits
+ * writes to yet: the writer waits for growth in flight before it allocates beside it). The
+ * pages ahead of the writer are also prefaulted; that is queued from the writer's own commits
  * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop
  * turn. Once the file has been synced, it reaches only as far as the writer is expected to write before its next sync: every sync
  * writes back the pages prefaulted ahead (zeros) and write-protects them again
@@ -53,7 +53,6 @@ interface Growing {
   readonly end: number
   /** What a waiting non-blocking write needs, tried alone if the whole step does not fit. */
   readonly minimal: number
-  readonly zeroFilled: boolean
   readonly startNs: number
   /** Its result was taken (by the event loop, or by the writer waiting for it). */
   settled: boolean
@@ -248,7 +247,7 @@ export class Growth {
       }
     }
     stats.record(Operation.truncate, startNs, true)
-    this.#setAllocated(target, zeroFill)
+    this.#setAllocated(target)
     // A writer in a synchronous burst never lets background growth finish: fault the new pages
     // in on the thread pool now, while it writes, so its stores do not page-fault one by one.
     this.#prefaultAhead(size)
@@ -327,9 +326,7 @@ export class Growth {
     })
   }
 
-  /** The file is allocated up to `size`; `zeroFilled`: what was added is in the page cache, not to be prefaulted. */
-  #setAllocated(size: number, zeroFilled = false): void {
-    if (zeroFilled) this.#prefaulted = Math.max(this.#prefaulted, size)
+  #setAllocated(size: number): void {
     if (size <= this.#allocated) return
     this.#stats.add('activeFileSize', size - this.#allocated)
     this.#allocated = size
@@ -378,7 +375,7 @@ export class Growth {
       return
     }
     this.#stats.record(Operation.truncate, startNs, true)
-    this.#setAllocated(target, zeroFill)
+    this.#setAllocated(target)
   }
 
   /** Waits on this thread for background growth in flight, and takes its result. */
@@ -462,17 +459,16 @@ export class Growth {
 
   /** Allocates `[from, end)` on the thread pool. */
   #startGrowing(from: number, end: number, minimal: number, startNs: number): void {
-    const zeroFilled = this.#zeroFills()
     let allocation: BackgroundAllocation
     try {
       this.#fitMapping() // counts what a cut under the writer took, as makeRoom does
-      allocation = new BackgroundAllocation(this.#fd, from, end - from, zeroFilled)
+      allocation = new BackgroundAllocation(this.#fd, from, end - from, this.#zeroFills())
     } catch (error) {
       this.#stats.record(Operation.truncate, startNs, false)
       if (minimal > from) this.#failure = fromSystemError(error, this.#path(), 'allocate')
       return
     }
-    const growing: Growing = { allocation, from, end, minimal, zeroFilled, startNs, settled: false }
+    const growing: Growing = { allocation, from, end, minimal, startNs, settled: false }
     this.#growing = growing
     void allocation.done.then(
       () => this.#grown(growing, null),
@@ -495,7 +491,7 @@ export class Growth {
       if (this.#holeInData()) this.lost = true
       if (!this.#stopped) {
         try {
-          this.#setAllocated(growing.end, growing.zeroFilled)
+          this.#setAllocated(growing.end)
         } catch (error) {
           // The mapping could not follow the file (replaced under the writer): the write that
           // needs the room meets it.
