@@ -20,7 +20,8 @@
  * Every file subject writes a fresh file in a temporary directory under `os.tmpdir()`, deleted
  * after each repetition. Each subject is warmed up, then sized to take at least `--seconds`, then
  * run `--reps` times, the subjects of a size and mode interleaved (one repetition of each, then
- * the next); the median rate is reported. Three loop modes:
+ * the next, each repetition starting one subject further on); the median rate is reported.
+ * Three loop modes:
  * - `burst`: one synchronous loop over all records (the event loop never turns);
  * - `yield`: the loop gives the event loop a turn (setImmediate) every `--yield-every` records,
  *   as a server handling requests would;
@@ -389,7 +390,10 @@ async function size(subject: Subject, dir: string, record: Uint8Array, mode: Mod
 
 /**
  * Every subject of a size and mode, interleaved: one repetition of each, then the next, so
- * that a drift of the machine during the run affects them alike.
+ * that a drift of the machine during the run affects them alike; each repetition starts one
+ * subject further on, so that none always runs right after the same one (on this host the
+ * first touch of memory that other subjects just freed is slow, and it would fall on one
+ * subject every time).
  */
 async function measureAll(chosen: readonly Subject[], dir: string, recordSize: number, mode: Mode): Promise<Result[]> {
   const record = new Uint8Array(randomBytes(recordSize))
@@ -397,7 +401,10 @@ async function measureAll(chosen: readonly Subject[], dir: string, recordSize: n
   for (const subject of chosen) counts.set(subject, await size(subject, dir, record, mode))
   const samples = new Map<Subject, Sample[]>(chosen.map((subject) => [subject, []]))
   for (let rep = 0; rep < REPS; rep++) {
-    for (const subject of chosen) samples.get(subject)!.push(await once(subject, dir, record, counts.get(subject)!, mode))
+    for (let k = 0; k < chosen.length; k++) {
+      const subject = chosen[(rep + k) % chosen.length]!
+      samples.get(subject)!.push(await once(subject, dir, record, counts.get(subject)!, mode))
+    }
   }
   return chosen.map((subject) => {
     const taken = samples.get(subject)!

@@ -110,9 +110,9 @@ int64_t DoAllocate(int fd, int64_t offset, int64_t length, bool zeroFill) {
 
 // An allocation on the libuv pool that the JavaScript thread can also wait for: a writer that
 // catches up with it must not allocate the same range beside it, whose zeros would land over
-// what it writes there. Its zero fill is cut into chunks that end on 1 MiB boundaries, taken in
-// order by whoever is free: the pool thread, and a thread waiting for it, which helps rather
-// than sleeps (on a host slow to hand out fresh memory, two threads fill twice as fast).
+// what it writes there. Its zero fill goes in chunks that end on 1 MiB boundaries. A waiting
+// thread does not take chunks itself: buffered writes to one file take its inode's lock, so a
+// second thread writing zeros would spin on that lock, not fill faster.
 struct Allocation {
   std::mutex mutex;
   std::condition_variable changed;
@@ -144,12 +144,15 @@ void FillChunks(Allocation& allocation, std::unique_lock<std::mutex>& lock) {
   }
 }
 
-// Helps with the allocation's zero fill and waits until every chunk is done; its result.
-int64_t FinishAllocation(Allocation& allocation) {
+// Waits until every chunk of the allocation's zero fill is done; its result. `fill`: the
+// caller is the pool's job, which takes the chunks.
+int64_t FinishAllocation(Allocation& allocation, bool fill) {
   std::unique_lock<std::mutex> lock(allocation.mutex);
   allocation.changed.wait(lock, [&allocation]() { return allocation.allocated; });
-  FillChunks(allocation, lock);
-  allocation.changed.wait(lock, [&allocation]() { return allocation.busy == 0; });
+  if (fill) FillChunks(allocation, lock);
+  allocation.changed.wait(lock, [&allocation]() {
+    return (allocation.failure != 0 || allocation.next >= allocation.end) && allocation.busy == 0;
+  });
   return allocation.failure;
 }
 
@@ -163,7 +166,7 @@ int64_t RunAllocation(Allocation& allocation, int64_t offset, int64_t length, bo
     allocation.next = result == 0 && zeroFill ? offset : allocation.end;
   }
   allocation.changed.notify_all();
-  return FinishAllocation(allocation);
+  return FinishAllocation(allocation, true);
 }
 
 void DeleteAllocation(Napi::Env /*env*/, std::shared_ptr<Allocation>* allocation) { delete allocation; }
@@ -214,8 +217,8 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   return pair;
 }
 
-// waitAllocation(allocation): helps with the allocation's zero fill, then blocks until every
-// part of it is done; its result, or its errno thrown.
+// waitAllocation(allocation): blocks until every part of the allocation is done; its result,
+// or its errno thrown.
 Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool tagged = false;
@@ -224,7 +227,7 @@ Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "allocation must be one returned by allocateAsync()");
   }
   std::shared_ptr<Allocation> allocation = *info[0].As<Napi::External<std::shared_ptr<Allocation>>>().Data();
-  return ResultOrThrow(env, FinishAllocation(*allocation), "fallocate");
+  return ResultOrThrow(env, FinishAllocation(*allocation, false), "fallocate");
 }
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 
-import { FileState, Manager } from '../../src/index.ts'
+import { ErrorCode, FileState, Manager, isAofkitError } from '../../src/index.ts'
 import type { AppendOnlyFile } from '../../src/index.ts'
 import { prng, spawnHelper } from '../helpers/child.ts'
 import { ExpectedStream, crashOp } from '../helpers/crash-ops.ts'
@@ -57,12 +57,21 @@ function checkReopened(file: AppendOnlyFile, expected: ExpectedStream, acked: nu
   return k
 }
 
-/** Writes `count` more operations of the stream from `from`, in this process. */
+/**
+ * Writes `count` more operations of the stream from `from`, in this process; returns where it
+ * stopped. A writer killed late may have filled the file up to its sizeUpper: the writes that
+ * no longer fit are refused whole (ERR_AOF_FULL), and the stream stops there.
+ */
 function writeMore(file: AppendOnlyFile, seed: number, from: number, count: number): number {
   for (let i = from; i < from + count; i++) {
     const op = crashOp(seed, i, MAX_RECORD)
-    if (op.kind === 'checkpoint') file.checkpoint()
-    else file.write(op.bytes)
+    try {
+      if (op.kind === 'checkpoint') file.checkpoint()
+      else file.write(op.bytes)
+    } catch (error) {
+      if (isAofkitError(error) && error.code === ErrorCode.Full) return i
+      throw error
+    }
   }
   return from + count
 }
