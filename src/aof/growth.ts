@@ -10,9 +10,9 @@
  * writes to yet: the writer waits for growth in flight before it allocates beside it). The
  * pages ahead of the writer are also prefaulted; that is queued from the writer's own commits
  * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop
- * turn. Once the file has been synced, it reaches only as far as the writer is expected to write before its next sync: every sync
- * writes back the pages prefaulted ahead (zeros) and write-protects them again
- * (docs/PERFORMANCE.md, "Prefaulting a synced file").
+ * turn. Once the file has been synced, it reaches only as far as the writer is expected to
+ * write before its next sync: every sync writes back the pages prefaulted ahead (zeros) and
+ * write-protects them again (docs/PERFORMANCE.md, "Prefaulting a synced file").
  * @module
  */
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'

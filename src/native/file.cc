@@ -66,8 +66,8 @@ constexpr int64_t kZeroChunk = 1 << 20;
 
 // Writes zeros over [offset, end), in writes of up to 1 MiB that end on 1 MiB boundaries: the
 // page cache takes each write's pages in folios as large as it is, and a store into a mapping
-// of the file faults once per folio. 0 or -errno.
-// Every part of a write comes from one page of zeros, which stays in the CPU's cache.
+// of the file faults once per folio. Every part of a write comes from one page of zeros, which
+// stays in the CPU's cache. 0 or -errno.
 int64_t WriteZeros(int fd, int64_t offset, int64_t end) {
   constexpr size_t kPage = 4096;
   constexpr int kParts = static_cast<int>(kZeroChunk / kPage);
@@ -110,64 +110,14 @@ int64_t DoAllocate(int fd, int64_t offset, int64_t length, bool zeroFill) {
 
 // An allocation on the libuv pool that the JavaScript thread can also wait for: a writer that
 // catches up with it must not allocate the same range beside it, whose zeros would land over
-// what it writes there. Its zero fill goes in chunks that end on 1 MiB boundaries. A waiting
-// thread does not take chunks itself: buffered writes to one file take its inode's lock, so a
-// second thread writing zeros would spin on that lock, not fill faster.
+// what it writes there. A waiting thread does not write zeros itself: buffered writes to one
+// file take its inode's lock, so it would spin on that lock, not fill faster.
 struct Allocation {
   std::mutex mutex;
-  std::condition_variable changed;
-  int fd = -1;
-  int64_t end = 0;
-  // The range is allocated (or failed to be): chunks may be taken.
-  bool allocated = false;
-  // Where the next chunk nobody has taken starts (`end` when none is left).
-  int64_t next = 0;
-  // Chunks being zero-filled now.
-  int busy = 0;
-  // The first failure, as -errno, or 0.
-  int64_t failure = 0;
+  std::condition_variable settled;
+  bool done = false;
+  int64_t result = 0;
 };
-
-// Zero-fills chunks until none is left to take or one failed; `lock` holds the mutex.
-void FillChunks(Allocation& allocation, std::unique_lock<std::mutex>& lock) {
-  while (allocation.failure == 0 && allocation.next < allocation.end) {
-    int64_t begin = allocation.next;
-    int64_t stop = std::min(allocation.end, (begin / kZeroChunk + 1) * kZeroChunk);
-    allocation.next = stop;
-    allocation.busy++;
-    lock.unlock();
-    int64_t result = WriteZeros(allocation.fd, begin, stop);
-    lock.lock();
-    allocation.busy--;
-    if (result != 0 && allocation.failure == 0) allocation.failure = result;
-    allocation.changed.notify_all();
-  }
-}
-
-// Waits until every chunk of the allocation's zero fill is done; its result. `fill`: the
-// caller is the pool's job, which takes the chunks.
-int64_t FinishAllocation(Allocation& allocation, bool fill) {
-  std::unique_lock<std::mutex> lock(allocation.mutex);
-  allocation.changed.wait(lock, [&allocation]() { return allocation.allocated; });
-  if (fill) FillChunks(allocation, lock);
-  allocation.changed.wait(lock, [&allocation]() {
-    return (allocation.failure != 0 || allocation.next >= allocation.end) && allocation.busy == 0;
-  });
-  return allocation.failure;
-}
-
-// The pool's part: allocates, then fills chunks with whoever waits.
-int64_t RunAllocation(Allocation& allocation, int64_t offset, int64_t length, bool zeroFill) {
-  int64_t result = DoAllocate(allocation.fd, offset, length, false);
-  {
-    std::lock_guard<std::mutex> lock(allocation.mutex);
-    allocation.allocated = true;
-    allocation.failure = result;
-    allocation.next = result == 0 && zeroFill ? offset : allocation.end;
-  }
-  allocation.changed.notify_all();
-  return FinishAllocation(allocation, true);
-}
 
 void DeleteAllocation(Napi::Env /*env*/, std::shared_ptr<Allocation>* allocation) { delete allocation; }
 
@@ -197,8 +147,6 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   int64_t length = ArgInt64(info, 2, "length");
   bool zeroFill = info.Length() > 3 && info[3].ToBoolean().Value();
   auto allocation = std::make_shared<Allocation>();
-  allocation->fd = fd;
-  allocation->end = offset + length;
   auto* holder = new std::shared_ptr<Allocation>(allocation);
   Napi::External<std::shared_ptr<Allocation>> handle;
   try {
@@ -208,8 +156,13 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
     throw;
   }
   NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, handle, &kAllocationTag), Napi::Value());
-  Napi::Promise promise = AsyncCall::Start(env, "fallocate", [offset, length, zeroFill, allocation]() {
-    return RunAllocation(*allocation, offset, length, zeroFill);
+  Napi::Promise promise = AsyncCall::Start(env, "fallocate", [fd, offset, length, zeroFill, allocation]() {
+    int64_t result = DoAllocate(fd, offset, length, zeroFill);
+    std::lock_guard<std::mutex> lock(allocation->mutex);
+    allocation->result = result;
+    allocation->done = true;
+    allocation->settled.notify_all();
+    return result;
   });
   Napi::Array pair = Napi::Array::New(env, 2);
   pair.Set(0U, promise);
@@ -227,7 +180,13 @@ Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "allocation must be one returned by allocateAsync()");
   }
   std::shared_ptr<Allocation> allocation = *info[0].As<Napi::External<std::shared_ptr<Allocation>>>().Data();
-  return ResultOrThrow(env, FinishAllocation(*allocation, false), "fallocate");
+  int64_t result;
+  {
+    std::unique_lock<std::mutex> lock(allocation->mutex);
+    allocation->settled.wait(lock, [&allocation]() { return allocation->done; });
+    result = allocation->result;
+  }
+  return ResultOrThrow(env, result, "fallocate");
 }
 
 Napi::Value Fallocate(const Napi::CallbackInfo& info) {
