@@ -6,6 +6,7 @@
  * @module
  */
 import { checkBytes, describeValue, invalidArgument, invalidBytes } from '../arguments.ts'
+import { copyBytes } from '../io/copy-bytes.ts'
 import { FillEvent } from './append-event.ts'
 import type { AppendFunction } from './append-event.ts'
 import { publishCommittedSize } from './committed-size.ts'
@@ -91,7 +92,7 @@ export class WritePath {
       this.#growth.makeRoom(end + MAGIC_SIZE, begin, blocking)
     }
     try {
-      this.bytes.set(bytes, begin)
+      copyBytes(this.bytes, bytes, begin)
     } catch (error) {
       throw invalidBytes(bytes, 'bytes', error)
     }
@@ -113,7 +114,7 @@ export class WritePath {
     const bytes = this.bytes
     let at = begin
     for (const record of records) {
-      bytes.set(record, at)
+      copyBytes(bytes, record, at)
       at += record.length
     }
     this.#commit(end)

@@ -6,6 +6,7 @@
  * check of a sync's record in the sidecar use it.
  * @module
  */
+import { copyBytes } from './copy-bytes.ts'
 import { XXH64_WASM } from './xxh64-wasm.ts'
 
 // The few WebAssembly names used here (the compiler's lib settings do not declare them).
@@ -75,7 +76,7 @@ export function xxh64Low(bytes: Uint8Array, start: number, end: number): number 
   if (length <= STAGED_RANGE_MAX && (bytes === staged || (bytes === offered && stageOffered()))) {
     return wasm.checksumAt(start, length) >>> 0
   }
-  xxh64Memory(length).set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
+  copyBytes(xxh64Memory(length), start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
   return wasm.checksum(length) >>> 0
 }
 
@@ -91,7 +92,7 @@ export function xxh64Offer(bytes: Uint8Array): void {
 }
 
 function stageOffered(): true {
-  stage.set(offered!)
+  copyBytes(stage, offered!)
   staged = offered
   offered = null
   return true

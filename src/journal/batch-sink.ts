@@ -6,6 +6,7 @@
  * @module
  */
 import type { AppendOnlyFile } from '../aof/append-only-file.ts'
+import { copyBytes } from '../io/copy-bytes.ts'
 import { MemorySink } from '../log/sinks.ts'
 import type { LogSink, SinkFill } from '../log/sinks.ts'
 
@@ -49,7 +50,7 @@ export class BatchSink implements LogSink {
     if (batch === null || batch.size === 0) return
     const bytes = batch.bytes()
     this.#file.appendFill(bytes.length, (target, at) => {
-      target.set(bytes, at)
+      copyBytes(target, bytes, at)
     })
   }
 

@@ -10,6 +10,7 @@
  * (docs/PERFORMANCE.md, "Our own XXH64"). Tests check every result against `xxhash-wasm`.
  * @module
  */
+import { copyBytes } from '../io/copy-bytes.ts'
 import { xxh64Input, xxh64Low, xxh64Memory } from '../io/xxh64.ts'
 
 /**
@@ -40,7 +41,7 @@ export function recordChecksum(type: number, length: number, offset: number, ent
   target[1] = length & 0xff
   target[2] = length >>> 8
   writeU64(target, 3, offset)
-  target.set(dataStart === 0 && length === entry.length ? entry : entry.subarray(dataStart, dataStart + length), 11)
+  copyBytes(target, dataStart === 0 && length === entry.length ? entry : entry.subarray(dataStart, dataStart + length), 11)
   return xxh64Input(11 + length)
 }
 

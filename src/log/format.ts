@@ -14,6 +14,7 @@
  * @module
  */
 
+import { copyBytes } from '../io/copy-bytes.ts'
 import { checksumRange, recordChecksum, writeU64 } from './checksum.ts'
 
 export { writeU64 }
@@ -194,7 +195,7 @@ export function encodeRecord(
   // The checksum is taken from the fields and the entry, not from `target`, which may be a
   // file's mapping: the hash reads the same bytes either way, and this copies no view.
   writeHeader(target, at, recordChecksum(type, length, offset, entry, dataStart), type, length, offset)
-  target.set(length === entry.length ? entry : entry.subarray(dataStart, dataEnd), at + HEADER_SIZE)
+  copyBytes(target, length === entry.length ? entry : entry.subarray(dataStart, dataEnd), at + HEADER_SIZE)
   return HEADER_SIZE + length
 }
 

@@ -7,6 +7,7 @@
  */
 import { checkObject, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
+import { copyBytes } from '../io/copy-bytes.ts'
 import { XXH64_STAGE_SIZE, xxh64Offer } from '../io/xxh64.ts'
 import { BLOCK_SIZE, HEADER_SIZE, RecordType, aligned, blockOffset, parseRecord } from './format.ts'
 import type { ParsedRecord } from './format.ts'
@@ -276,7 +277,7 @@ export class LogReader implements Iterable<Uint8Array> {
       this.#slabUsed = 0
     }
     const copy = this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
-    copy.set(data)
+    copyBytes(copy, data)
     this.#slabUsed += (size + 7) & ~7
     return copy
   }
@@ -397,7 +398,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
   const entry = new Uint8Array(size)
   let at = 0
   for (const part of parts) {
-    entry.set(part, at)
+    copyBytes(entry, part, at)
     at += part.length
   }
   return entry

@@ -13,6 +13,7 @@
  * @module
  */
 import { checkBytes, invalidArgument } from '../arguments.ts'
+import { copyBytes } from '../io/copy-bytes.ts'
 import { readU64, writeU64 } from '../log/format.ts'
 
 /** Size of the entry header: type (1) and epoch (8). */
@@ -72,7 +73,7 @@ export function encodeStateEntry(type: EntryType, epoch: number, payload: Uint8A
 export function buildStateEntry(type: EntryType, epoch: number, payload: Uint8Array): Uint8Array {
   const entry = new Uint8Array(ENTRY_HEADER_SIZE + payload.length)
   writeEntryHeader(entry, 0, type, epoch)
-  entry.set(payload, ENTRY_HEADER_SIZE)
+  copyBytes(entry, payload, ENTRY_HEADER_SIZE)
   return entry
 }
 

@@ -8,6 +8,7 @@ import { AppendOnlyFile } from '../aof/append-only-file.ts'
 import type { OpenOptions } from '../aof/open-file.ts'
 import { checkBytes, intervalMs, invalidArgument, optionsOf } from '../arguments.ts'
 import { AofkitError, ErrorCode } from '../errors.ts'
+import { copyBytes } from '../io/copy-bytes.ts'
 import { encodedSize } from '../log/format.ts'
 import { LogWriter } from '../log/log-writer.ts'
 import type { LogSink } from '../log/sinks.ts'
@@ -395,7 +396,7 @@ export class StateWriter {
     }
     const scratch = this.#scratch
     writeEntryHeader(scratch, 0, type, this.#epoch)
-    scratch.set(payload, ENTRY_HEADER_SIZE)
+    copyBytes(scratch, payload, ENTRY_HEADER_SIZE)
     // A view per entry was garbage per update; updates are mostly of one size.
     let view = this.#scratchView
     if (view.length !== size) view = this.#scratchView = scratch.subarray(0, size)
