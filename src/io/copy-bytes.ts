@@ -13,6 +13,6 @@ const typedArraySet = Uint8Array.prototype.set
  * code a call of its property-load builtin (the LoadIC) on every copy: about 2 ns of a 16 B
  * `write()`'s 18 (docs/PERFORMANCE.md, "Small writes").
  */
-export function copyBytes(target: Uint8Array, source: Uint8Array, at = 0): void {
+export function copyBytes(target: Uint8Array, source: Uint8Array, at: number): void {
   typedArraySet.call(target, source, at)
 }

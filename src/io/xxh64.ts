@@ -76,7 +76,7 @@ export function xxh64Low(bytes: Uint8Array, start: number, end: number): number 
   if (length <= STAGED_RANGE_MAX && (bytes === staged || (bytes === offered && stageOffered()))) {
     return wasm.checksumAt(start, length) >>> 0
   }
-  copyBytes(xxh64Memory(length), start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
+  copyBytes(xxh64Memory(length), start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), 0)
   return wasm.checksum(length) >>> 0
 }
 
@@ -92,7 +92,7 @@ export function xxh64Offer(bytes: Uint8Array): void {
 }
 
 function stageOffered(): true {
-  copyBytes(stage, offered!)
+  copyBytes(stage, offered!, 0)
   staged = offered
   offered = null
   return true

@@ -277,7 +277,7 @@ export class LogReader implements Iterable<Uint8Array> {
       this.#slabUsed = 0
     }
     const copy = this.#slab.subarray(this.#slabUsed, this.#slabUsed + size)
-    copyBytes(copy, data)
+    copyBytes(copy, data, 0)
     this.#slabUsed += (size + 7) & ~7
     return copy
   }
