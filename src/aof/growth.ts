@@ -8,11 +8,8 @@
  * Until the file is first synced, growth also writes zeros over what it allocates, which
  * brings the pages into the page cache so that the writer's stores find them (a range nobody
  * writes to yet: the writer waits for growth in flight before it allocates beside it). The
- * pages ahead of the writer are also prefaulted; that is queued from the writer's own commits
- * ({@link Growth.advance}), so it keeps ahead of a writer that never lets the event loop
- * turn. Once the file has been synced, it reaches only as far as the writer is expected to
- * write before its next sync: every sync writes back the pages prefaulted ahead (zeros) and
- * write-protects them again (docs/PERFORMANCE.md, "Prefaulting a synced file").
+ * pages ahead of the writer are also prefaulted ({@link Prefault}), asked for from
+ * {@link Growth.advance}.
  * @module
  */
 import { AofkitError, ErrorCode, fromSystemError } from '../errors.ts'
@@ -22,21 +19,16 @@ import { SIZE_UPPER_MAX } from './geometry.ts'
 import type { Geometry } from './geometry.ts'
 import { MAGIC_SIZE } from './magic.ts'
 import type { FileResources } from './open-file.ts'
+import { Prefault } from './prefault.ts'
 import { Operation, nowNs } from './stats.ts'
 import type { StatsRecorder } from './stats.ts'
 
 /** Largest look-ahead of background growth. */
 export const AHEAD_MAX = 256 * 1024 * 1024
-/** The least a synced file's writer gets prefaulted ahead of it after each sync. */
-export const SYNCED_WINDOW_MIN = 16 * 1024
-/** How far ahead of a writer that never synced its file pages are prefaulted, at most. */
-export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
-/** How much further a writer goes before it asks again for a prefault held back by a running one. */
-export const PREFAULT_RETRY = 64 * 1024
 /**
  * How far ahead growth looks while it zero-fills, and the largest growth step it zero-fills
  * for: the first sync writes back the zeros ahead of the writer, as it does pages prefaulted
- * ahead (at most {@link PREFAULT_AHEAD_MAX}).
+ * ahead (`PREFAULT_AHEAD_MAX`, the same 8 MiB).
  */
 export const ZERO_FILL_MAX = 8 * 1024 * 1024
 
@@ -64,6 +56,7 @@ export class Growth {
   readonly #path: () => string
   readonly #geometry: Geometry
   readonly #mapping: ArrayBuffer | SharedArrayBuffer
+  readonly #prefault: Prefault
   readonly #stats: StatsRecorder
   readonly #publishAllocated: (size: number) => void
   /** Bytes of the file allocated so far. */
@@ -74,8 +67,6 @@ export class Growth {
   #growing: Growing | null = null
   /** Why the last background growth failed, until a non-blocking write reports it. */
   #failure: AofkitError | null = null
-  /** Prefault jobs on the thread pool; the mapping must outlive them. */
-  readonly #prefaults = new Set<Promise<void>>()
   #aheadBytes: number
   /**
    * The writer starts background growth once its data comes within this many bytes of the
@@ -84,14 +75,6 @@ export class Growth {
   lowWater: number
   /** The committed data size now. */
   readonly #size: () => number
-  /** Where the prefaulting handed to the pool so far ends. */
-  #prefaulted: number
-  /** Where the writer asks again for a prefault it could not start (one was running), or 0. */
-  #prefaultRetry = 0
-  /** The data size the last sync covered, or -1 while the file was never synced. */
-  #syncedSize = -1
-  /** How far ahead of a synced file's writer pages are prefaulted: what it wrote between its last syncs, and a quarter more. */
-  #syncedWindow = SYNCED_WINDOW_MIN
   /**
    * The writer calls {@link advance} once its data reaches this size. A double from the start,
    * as it comes to hold Infinity: a field that starts as a small integer changes the object's
@@ -129,7 +112,7 @@ export class Growth {
   ) {
     this.#fd = file.fd
     this.#size = size
-    this.#prefaulted = file.size
+    this.#prefault = new Prefault(file.fd, file.mapping, file.geometry.pageSize, file.size)
     this.#openedSize = file.size
     this.#path = path
     this.#geometry = file.geometry
@@ -172,18 +155,9 @@ export class Growth {
    * next sync), or null.
    */
   syncing(covered: number): { begin: number; end: number } | null {
-    const interval = this.#syncedSize < 0 ? 0 : covered - this.#syncedSize
-    this.#syncedSize = Math.max(this.#syncedSize, covered)
-    const pageSize = this.#geometry.pageSize
-    const wanted = Math.ceil((interval * 1.25) / pageSize) * pageSize
-    this.#syncedWindow = Math.min(Math.max(wanted, SYNCED_WINDOW_MIN), this.#aheadBytes)
-    if (this.#stopped || native.advice.populateWrite < 0) return null
-    const begin = Math.floor(this.#size() / pageSize) * pageSize
-    const end = Math.min(this.#allocated, begin + this.#syncedWindow)
-    // Later prefaulting goes on from there: what lies beyond was written back as zeros.
-    this.#prefaulted = Math.max(begin, end)
+    const refault = this.#prefault.syncing(covered, this.#size(), this.#allocated, this.#aheadBytes, this.#stopped)
     this.#setCheck()
-    return end > begin ? { begin, end } : null
+    return refault
   }
 
   /** Bytes of the file allocated so far. */
@@ -271,24 +245,6 @@ export class Growth {
   }
 
   /**
-   * Touches the pages of `[from, to)` on the thread pool (MADV_POPULATE_WRITE), not on the main
-   * thread, so the writer's stores find them mapped. {@link stop} waits for it.
-   */
-  prefault(from: number, to: number): Promise<void> {
-    const populate = native.advice.populateWrite
-    const pageSize = this.#geometry.pageSize
-    const begin = Math.floor(from / pageSize) * pageSize
-    if (populate < 0 || this.#fd < 0 || to <= begin) return Promise.resolve()
-    const job = native.madviseAsync(this.#mapping as ArrayBuffer, begin, to - begin, populate).then(
-      () => undefined,
-      () => undefined,
-    )
-    this.#prefaults.add(job)
-    void job.then(() => this.#prefaults.delete(job))
-    return job
-  }
-
-  /**
    * Stops growing (the file is finishing or closing), at once, and resolves once no job is in
    * flight.
    */
@@ -298,7 +254,7 @@ export class Growth {
     // Its result is taken before this resumes (the handler was attached first); a retry of
     // what a waiting write needs may follow it.
     for (let growing = this.#growing; growing !== null; growing = this.#growing) await growing.allocation.done.catch(() => undefined)
-    await Promise.all(this.#prefaults)
+    await this.#prefault.settled()
   }
 
   /**
@@ -346,7 +302,7 @@ export class Growth {
 
   /** Whether an allocation now also writes zeros over what it allocates. */
   #zeroFills(): boolean {
-    return this.#zeroFillable && this.#syncedSize < 0
+    return this.#zeroFillable && !this.#prefault.synced
   }
 
   /**
@@ -391,27 +347,9 @@ export class Growth {
     }
   }
 
-  /**
-   * Hands the pool the pages ahead of the writer at `size` not handed yet: as far as the
-   * allocation goes, or, once the file has been synced, as far as the writer is expected to
-   * write before its next sync.
-   */
+  /** Hands the pool the pages ahead of the writer at `size` not handed yet. */
   #prefaultAhead(size: number): void {
-    const end = Math.min(this.#allocated, size + this.#reach())
-    const from = Math.max(this.#prefaulted, size)
-    if (end <= from) return
-    // One prefault at a time: each holds the process's mmap lock while it runs, and side by
-    // side they keep the writer's own mmap and brk waiting (docs/PERFORMANCE.md, "Growth ahead
-    // of the writer"). The pool says when one is done, so a synchronous loop asks again a
-    // little further on.
-    const mapping = this.#mapping
-    if (!(mapping instanceof SharedArrayBuffer) && this.#fd >= 0 && native.mappingAdvising(mapping) > 0) {
-      this.#prefaultRetry = size + PREFAULT_RETRY
-      return
-    }
-    this.#prefaultRetry = 0
-    this.#prefaulted = end
-    void this.prefault(from, end)
+    this.#prefault.ahead(size, this.#allocated, this.#aheadBytes)
   }
 
   /**
@@ -439,18 +377,7 @@ export class Growth {
     const allocated = this.#allocated
     // A file allocated up to sizeUpper grows no more.
     const grow = allocated >= this.#geometry.sizeUpper ? Infinity : allocated - (this.#growing === null ? this.lowWater : this.lowWater / 2)
-    // Prefaulting is renewed before the writer reaches its end, half-way, for a file never
-    // synced (in steps of half the reach); for a synced file, only when the writer went
-    // through its window: pages prefaulted before the writer's next sync would be written
-    // back as zeros.
-    const renew = this.#prefaulted >= allocated ? Infinity : this.#prefaulted - (this.#syncedSize < 0 ? this.#reach() / 2 : 0)
-    const prefault = Math.max(renew, this.#prefaultRetry)
-    this.nextCheck = Math.max(0, Math.min(grow, prefault))
-  }
-
-  /** How far ahead of the writer pages are prefaulted. */
-  #reach(): number {
-    return this.#syncedSize < 0 ? Math.min(this.#aheadBytes, PREFAULT_AHEAD_MAX) : this.#syncedWindow
+    this.nextCheck = Math.max(0, Math.min(grow, this.#prefault.nextCheck(allocated, this.#aheadBytes)))
   }
 
   #fitMapping(): void {
