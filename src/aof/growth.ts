@@ -28,7 +28,7 @@ export const AHEAD_MAX = 256 * 1024 * 1024
 /**
  * How far ahead growth looks while it zero-fills, and the largest growth step it zero-fills
  * for: the first sync writes back the zeros ahead of the writer, as it does pages prefaulted
- * ahead (`PREFAULT_AHEAD_MAX`, the same 8 MiB).
+ * ahead of a writer as far as growth looks ahead.
  */
 export const ZERO_FILL_MAX = 8 * 1024 * 1024
 

@@ -11,8 +11,12 @@ import * as native from '../native/binding.ts'
 
 /** The least a synced file's writer gets prefaulted ahead of it after each sync. */
 export const SYNCED_WINDOW_MIN = 16 * 1024
-/** How far ahead of a writer that never synced its file pages are prefaulted, at most. */
-export const PREFAULT_AHEAD_MAX = 8 * 1024 * 1024
+/**
+ * How far ahead of a writer that never synced its file pages are prefaulted, at most (growth's
+ * look-ahead, 8 MiB while it zero-fills, bounds it first): with less, a burst of 16 B writes into
+ * a file with 64 MiB steps met the prefault and faulted pages in itself.
+ */
+export const PREFAULT_AHEAD_MAX = 64 * 1024 * 1024
 /** How much further a writer goes before it asks again for a prefault held back by a running one. */
 export const PREFAULT_RETRY = 64 * 1024
 
