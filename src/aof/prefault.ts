@@ -76,7 +76,7 @@ export class Prefault {
     }
     this.#retry = 0
     this.#handed = end
-    void this.#populate(from, end)
+    this.#populate(from, end)
   }
 
   /**
@@ -117,16 +117,15 @@ export class Prefault {
   }
 
   /** Touches the pages of `[from, to)` on the thread pool, not on the main thread. */
-  #populate(from: number, to: number): Promise<void> {
+  #populate(from: number, to: number): void {
     const populate = native.advice.populateWrite
     const begin = Math.floor(from / this.#pageSize) * this.#pageSize
-    if (populate < 0 || this.#fd < 0 || to <= begin) return Promise.resolve()
+    if (populate < 0 || this.#fd < 0 || to <= begin) return
     const job = native.madviseAsync(this.#mapping as ArrayBuffer, begin, to - begin, populate).then(
       () => undefined,
       () => undefined,
     )
     this.#jobs.add(job)
     void job.then(() => this.#jobs.delete(job))
-    return job
   }
 }

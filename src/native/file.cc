@@ -173,8 +173,8 @@ Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
   return pair;
 }
 
-// waitAllocation(allocation): blocks until every part of the allocation is done; its result,
-// or its errno thrown.
+// waitAllocation(allocation): blocks until the allocation's job has returned; its result, or
+// its errno thrown.
 Napi::Value WaitAllocation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool tagged = false;
